@@ -1,0 +1,21 @@
+//! Server `http`: a health check and the chat page.
+
+use ws_core::http::{Request, Response};
+use ws_core::http_route;
+
+/// `GET /health`: 200 `ok`.
+#[http_route(server = "http", method = "GET", path = "/health")]
+pub async fn health(_req: Request) -> &'static str {
+    "ok"
+}
+
+/// `GET /`: a page whose script talks to `/chat` on the `ws` server.
+#[http_route(server = "http", method = "GET", path = "/")]
+pub async fn index(req: Request) -> Response {
+    let ws = req
+        .config()
+        .server("ws")
+        .map(|s| s.addr().to_string())
+        .unwrap_or_else(|| "127.0.0.1:9502".to_owned());
+    Response::html(include_str!("../../assets/chat.html").replace("{{WS_ADDR}}", &ws))
+}

@@ -1,0 +1,6 @@
+//! One controller per file.
+
+pub mod chat;
+pub mod echo;
+pub mod health;
+pub mod home;

@@ -1,0 +1,16 @@
+//! The demo app: the Hyperf controller, an echo route, a chat relay and an HTTP page.
+//!
+//! Run it with `cargo run --release -p ws-cli -- start` (embedded default config):
+//!
+//! | server | route | what it does |
+//! | --- | --- | --- |
+//! | `ws` (127.0.0.1:9502) | WS `/` | sends `Opened`, answers `X` with `Recv: X` |
+//! | `ws` | WS `/echo` | echoes every text and binary message |
+//! | `ws` | WS `/chat` | relays each message to every `/chat` connection |
+//! | `http` (127.0.0.1:9501) | GET `/health` | `ok` |
+//! | `http` | GET `/` | a chat page whose script talks to `/chat` |
+//!
+//! Nothing is registered by hand: the attributes in [`controllers`] are the whole app. A
+//! binary links this crate with `use ws_examples as _;`.
+
+pub mod controllers;

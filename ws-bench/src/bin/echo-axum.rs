@@ -1,0 +1,37 @@
+//! axum 0.8 echo server (peer for the benchmark); every path upgrades.
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use axum::Router;
+use clap::Parser;
+use tokio::net::TcpListener;
+use ws_bench::peer::{announce, PeerArgs};
+
+async fn upgrade(ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(64 << 20).on_upgrade(echo)
+}
+
+async fn echo(mut socket: WebSocket) {
+    while let Some(Ok(msg)) = socket.recv().await {
+        match msg {
+            m @ (Message::Text(_) | Message::Binary(_)) => {
+                if socket.send(m).await.is_err() {
+                    break;
+                }
+            }
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = PeerArgs::parse();
+    args.runtime()?.block_on(async move {
+        let listener = TcpListener::bind(args.addr).await?;
+        announce(listener.local_addr()?)?;
+        let app = Router::new().fallback(upgrade);
+        axum::serve(listener, app).tcp_nodelay(true).await?;
+        Ok(())
+    })
+}

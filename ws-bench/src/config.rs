@@ -1,0 +1,56 @@
+//! The TOML configuration the harness writes for `ws-cli start --config FILE`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Renders the framework's config: a `ws` server on 127.0.0.1 with an
+/// OS-chosen port, an `http` server likewise, and `log_level`.
+pub fn render_ws_cli_config(log_level: &str) -> String {
+    format!(
+        "log_level = \"{}\"\n[servers.http]\nport = 0\n[servers.ws]\nhost = \"127.0.0.1\"\nport = 0\n",
+        log_level.replace(['"', '\\', '\n'], "")
+    )
+}
+
+/// Writes the rendered config as `ws-cli.toml` into `dir` and returns its path.
+pub fn write_ws_cli_config(dir: &Path, log_level: &str) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("ws-cli.toml");
+    std::fs::write(&path, render_ws_cli_config(log_level))?;
+    Ok(path)
+}
+
+/// A fresh private temp dir (`$TMPDIR/ws-bench-PID-NANOS`) for configs and
+/// callgrind output. The caller removes it.
+pub fn make_temp_dir() -> io::Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("ws-bench-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_expected_toml() {
+        assert_eq!(
+            render_ws_cli_config("warn"),
+            "log_level = \"warn\"\n[servers.http]\nport = 0\n[servers.ws]\nhost = \"127.0.0.1\"\nport = 0\n"
+        );
+        assert!(render_ws_cli_config("a\"b").starts_with("log_level = \"ab\"\n"));
+    }
+
+    #[test]
+    fn writes_file() {
+        let dir = make_temp_dir().expect("temp dir");
+        let p = write_ws_cli_config(&dir, "warn").expect("write");
+        let s = std::fs::read_to_string(&p).expect("read back");
+        assert_eq!(s, render_ws_cli_config("warn"));
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}

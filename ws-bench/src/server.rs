@@ -1,0 +1,386 @@
+//! The servers under test: which binaries, how to start them, how to learn
+//! their port, and how to stop them (always by PID, also on error paths).
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::BenchError;
+
+/// The servers compared in one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServerKind {
+    /// Our framework: `ws-cli start --config FILE`, route `/echo` on server `ws`.
+    Ours,
+    /// Raw fastwebsockets echo (the floor, and the ratio baseline).
+    Fastwebsockets,
+    /// tokio-tungstenite echo.
+    Tungstenite,
+    /// axum 0.8 echo.
+    Axum,
+    /// Raw TCP echo (no framing; the machine's ceiling).
+    Tcp,
+}
+
+impl ServerKind {
+    /// All servers, in the order they are run (and alternated) in each repetition.
+    pub const ALL: [ServerKind; 5] =
+        [ServerKind::Ours, ServerKind::Fastwebsockets, ServerKind::Tungstenite, ServerKind::Axum, ServerKind::Tcp];
+
+    /// Short key used on the command line (`--servers ours,tcp`).
+    pub fn key(self) -> &'static str {
+        match self {
+            ServerKind::Ours => "ours",
+            ServerKind::Fastwebsockets => "fastwebsockets",
+            ServerKind::Tungstenite => "tungstenite",
+            ServerKind::Axum => "axum",
+            ServerKind::Tcp => "tcp",
+        }
+    }
+
+    /// Column label in the tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            ServerKind::Ours => "ws-cli (ours)",
+            ServerKind::Fastwebsockets => "fastwebsockets",
+            ServerKind::Tungstenite => "tungstenite",
+            ServerKind::Axum => "axum",
+            ServerKind::Tcp => "raw TCP",
+        }
+    }
+
+    /// Parses a [`ServerKind::key`].
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.key() == key)
+    }
+
+    /// File name of the binary (in `target/release`).
+    pub fn bin_name(self) -> &'static str {
+        match self {
+            ServerKind::Ours => "ws-cli",
+            ServerKind::Fastwebsockets => "echo-fastwebsockets",
+            ServerKind::Tungstenite => "echo-tungstenite",
+            ServerKind::Axum => "echo-axum",
+            ServerKind::Tcp => "echo-tcp",
+        }
+    }
+
+    /// True for the raw TCP echo (no upgrade; bytes come back masked).
+    pub fn raw_tcp(self) -> bool {
+        self == ServerKind::Tcp
+    }
+
+    /// Whether the server has a broadcast route (`/chat`).
+    pub fn supports_fanout(self) -> bool {
+        self == ServerKind::Ours
+    }
+}
+
+/// Parses a "listening" line: `[NAME ]listening at ws://IP:PORT` anywhere in
+/// the line (ANSI colour codes are ignored), i.e. the regex
+/// `(\w+) listening at ws://([0-9.]+):(\d+)` with the name optional.
+pub fn parse_listening_line(line: &str) -> Option<(Option<String>, SocketAddr)> {
+    let line = strip_ansi(line);
+    const NEEDLE: &str = "listening at ws://";
+    let pos = line.find(NEEDLE)?;
+    let before = line[..pos].trim_end();
+    let name: String = before
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let rest = &line[pos + NEEDLE.len()..];
+    let ip: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let port_str: String = rest[ip.len()..].strip_prefix(':')?.chars().take_while(char::is_ascii_digit).collect();
+    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+    let port: u16 = port_str.parse().ok()?;
+    let name = (!name.is_empty() && line[..pos].ends_with(' ')).then_some(name);
+    Some((name, SocketAddr::from((ip, port))))
+}
+
+/// Removes ANSI escape sequences (`ESC [ ... letter`).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// How to launch a server.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// Which server.
+    pub kind: ServerKind,
+    /// Its binary.
+    pub bin: PathBuf,
+    /// Config file (ours only).
+    pub config: Option<PathBuf>,
+    /// Working directory (ours runs in the temp dir so it finds no stray `.env`).
+    pub cwd: PathBuf,
+    /// CPU list for `taskset -c` (None: not pinned).
+    pub cpus: Option<String>,
+    /// Run under `valgrind --tool=callgrind`, writing to this file.
+    pub callgrind_out: Option<PathBuf>,
+    /// How long to wait for the listening line.
+    pub start_timeout: Duration,
+}
+
+const TAIL_LINES: usize = 40;
+
+/// A running server. Dropping it kills the process by its PID and reaps it.
+#[derive(Debug)]
+pub struct ServerProcess {
+    /// Which server.
+    pub kind: ServerKind,
+    /// Address of the echo endpoint.
+    pub addr: SocketAddr,
+    child: Child,
+    tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl ServerProcess {
+    /// Starts the server and waits (bounded) for its listening line.
+    pub fn start(l: &Launch) -> Result<Self, BenchError> {
+        if !l.bin.is_file() {
+            return Err(BenchError::Server(format!("{} not built ({})", l.kind.key(), l.bin.display())));
+        }
+        let mut cmd = if let Some(out) = &l.callgrind_out {
+            let mut c = Command::new("valgrind");
+            c.arg("--tool=callgrind").arg(format!("--callgrind-out-file={}", out.display())).arg(&l.bin);
+            c
+        } else if let Some(cpus) = &l.cpus {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(cpus).arg(&l.bin);
+            c
+        } else {
+            Command::new(&l.bin)
+        };
+        match (l.kind, &l.config) {
+            (ServerKind::Ours, Some(cfg)) => {
+                cmd.arg("start").arg("--config").arg(cfg);
+            }
+            (ServerKind::Ours, None) => {
+                cmd.arg("start");
+            }
+            _ => {
+                cmd.arg("--addr").arg("127.0.0.1:0");
+            }
+        }
+        cmd.current_dir(&l.cwd)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| BenchError::Server(format!("spawn {}: {e}", l.bin.display())))?;
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let (tx, rx) = mpsc::channel();
+        if let Some(out) = child.stdout.take() {
+            spawn_reader(out, tx.clone(), tail.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            spawn_reader(err, tx, tail.clone());
+        }
+        let mut server = ServerProcess { kind: l.kind, addr: SocketAddr::from(([127, 0, 0, 1], 0)), child, tail };
+        let want = (l.kind == ServerKind::Ours).then_some("ws");
+        let deadline = Instant::now() + l.start_timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(BenchError::Server(format!(
+                    "{} printed no `{}listening at ws://IP:PORT` line within {:?}{}",
+                    l.kind.key(),
+                    want.map(|w| format!("{w} ")).unwrap_or_default(),
+                    l.start_timeout,
+                    server.tail_text()
+                )));
+            }
+            match rx.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok((name, addr)) => {
+                    if want.is_none() || name.as_deref() == want {
+                        server.addr = addr;
+                        return Ok(server);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // Both pipes closed: the process is gone or going.
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(BenchError::Server(format!(
+                    "{} exited during start-up ({status}){}",
+                    l.kind.key(),
+                    server.tail_text()
+                )));
+            }
+        }
+    }
+
+    /// The server's process id (taskset and valgrind exec in place, so this is
+    /// the server itself).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Error unless the process is still running.
+    pub fn check_alive(&mut self) -> Result<(), BenchError> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(BenchError::Server(format!(
+                "{} died ({status}){}",
+                self.kind.key(),
+                self.tail_text()
+            ))),
+            Err(e) => Err(BenchError::Io(e)),
+        }
+    }
+
+    /// The last lines the server printed, formatted for an error message.
+    pub fn tail_text(&self) -> String {
+        let lines: Vec<String> = match self.tail.lock() {
+            Ok(t) => t.iter().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        if lines.is_empty() {
+            String::new()
+        } else {
+            format!("; last output:\n    {}", lines.join("\n    "))
+        }
+    }
+
+    /// Sends SIGTERM (via `kill -TERM PID`) and waits up to `grace` for the
+    /// exit; kills with SIGKILL after that. Used for callgrind, which writes
+    /// its profile when the program ends.
+    pub fn terminate(mut self, grace: Duration) -> Result<(), BenchError> {
+        let pid = self.pid().to_string();
+        let _ = Command::new("kill").arg("-TERM").arg(&pid).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(BenchError::timeout(format!("{} to exit after SIGTERM", self.kind.key()), grace))
+        // Drop kills it.
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+type Found = (Option<String>, SocketAddr);
+
+fn spawn_reader<R: Read + Send + 'static>(r: R, tx: mpsc::Sender<Found>, tail: Arc<Mutex<VecDeque<String>>>) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(r);
+        let mut buf = Vec::new();
+        // Ends at EOF, i.e. when the server exits (it is always killed at the end).
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+            if let Some(found) = parse_listening_line(&line) {
+                let _ = tx.send(found);
+            }
+            if let Ok(mut t) = tail.lock() {
+                if t.len() == TAIL_LINES {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        }
+    });
+}
+
+/// Whether `taskset` can be run here.
+pub fn taskset_available() -> bool {
+    Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Pins every thread of the current process to `cpus` with `taskset -a -p`.
+/// Call before creating threads: threads created later inherit the mask.
+pub fn pin_self(cpus: &str) -> bool {
+    Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Default binary path: `dir/name`.
+pub fn default_bin(dir: &Path, kind: ServerKind) -> PathBuf {
+    dir.join(kind.bin_name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_lines() {
+        let a: SocketAddr = "127.0.0.1:4567".parse().expect("addr");
+        assert_eq!(parse_listening_line("listening at ws://127.0.0.1:4567"), Some((None, a)));
+        assert_eq!(
+            parse_listening_line("2025-01-01T00:00:00Z  INFO ws_core: ws listening at ws://127.0.0.1:4567"),
+            Some((Some("ws".into()), a))
+        );
+        assert_eq!(
+            parse_listening_line("\u{1b}[32m INFO\u{1b}[0m http listening at ws://127.0.0.1:4567/"),
+            Some((Some("http".into()), a))
+        );
+        assert_eq!(parse_listening_line("ws listening at ws://localhost:80"), None);
+        assert_eq!(parse_listening_line("nothing here"), None);
+        assert_eq!(parse_listening_line("ws listening at ws://127.0.0.1:"), None);
+    }
+
+    #[test]
+    fn kinds_roundtrip() {
+        for k in ServerKind::ALL {
+            assert_eq!(ServerKind::from_key(k.key()), Some(k));
+        }
+        assert_eq!(ServerKind::from_key("nope"), None);
+    }
+
+    #[test]
+    fn ansi() {
+        assert_eq!(strip_ansi("\u{1b}[1;31mred\u{1b}[0m x"), "red x");
+    }
+}

@@ -1,0 +1,52 @@
+//! Used only by the code that ws-macros generates. Not public API.
+
+pub use linkme;
+
+pub use crate::di::{FromResolver, Resolver};
+pub use crate::error::{Origin, StartupError};
+pub use crate::registry::{
+    ControllerDef, ErasedControllerHandle, ErasedMiddlewareHandle, HttpRouteDef, MiddlewareDef,
+    SingletonDef, CONTROLLERS, HTTP_ROUTES, MIDDLEWARE, SINGLETONS,
+};
+pub use crate::BoxFuture;
+
+use std::any::{Any, TypeId};
+use std::sync::Arc;
+
+use crate::controller::Controller;
+use crate::http::{IntoResponse, Request, Response};
+use crate::middleware::Middleware;
+
+/// Erases a built controller (checks `C: Controller` with a readable error).
+pub fn controller<C: Controller>(c: C) -> Arc<dyn ErasedControllerHandle> {
+    Arc::new(c)
+}
+
+/// Erases a built middleware.
+pub fn middleware<M: Middleware>(m: M) -> Arc<dyn ErasedMiddlewareHandle> {
+    Arc::new(m)
+}
+
+/// Erases a built singleton.
+pub fn singleton<T: Send + Sync + 'static>(t: T) -> Arc<dyn Any + Send + Sync> {
+    Arc::new(t)
+}
+
+/// The `TypeId` of a singleton type.
+pub fn type_id<T: 'static>() -> TypeId {
+    TypeId::of::<T>()
+}
+
+/// Boxes an HTTP handler's future and converts its output.
+pub fn http_handler<F, R>(fut: F) -> BoxFuture<'static, Response>
+where
+    F: std::future::Future<Output = R> + Send + 'static,
+    R: IntoResponse,
+{
+    Box::pin(async move { fut.await.into_response() })
+}
+
+/// Asserts at compile time that a handler takes a `Request`.
+pub fn request_arg(r: Request) -> Request {
+    r
+}

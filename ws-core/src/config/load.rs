@@ -1,0 +1,449 @@
+//! Layering: embedded default < TOML file < `.env` < `WS_*` environment variables.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Config, OutboundPolicy, ServerName};
+use crate::error::ConfigError;
+
+/// The embedded default configuration, as TOML.
+pub(crate) const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// Prefix of the environment variables that override the config.
+pub(crate) const ENV_PREFIX: &str = "WS_";
+
+/// Where a config value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Built-in default of the field (not written anywhere).
+    BuiltIn,
+    /// The embedded default config.
+    Embedded,
+    /// A TOML file given with `--config`.
+    File(PathBuf),
+    /// A `.env` file.
+    DotEnv(PathBuf),
+    /// An environment variable.
+    Env(String),
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BuiltIn => f.write_str("built-in default"),
+            Self::Embedded => f.write_str("embedded default config"),
+            Self::File(p) => write!(f, "config file {}", p.display()),
+            Self::DotEnv(p) => write!(f, ".env file {}", p.display()),
+            Self::Env(v) => write!(f, "environment variable {v}"),
+        }
+    }
+}
+
+/// Key (`servers.ws.port`) to the source that set it last.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Sources(HashMap<String, ConfigSource>);
+
+impl Sources {
+    pub(crate) fn get(&self, key: &str) -> ConfigSource {
+        self.0.get(key).cloned().unwrap_or(ConfigSource::BuiltIn)
+    }
+    fn set(&mut self, key: String, source: &ConfigSource) {
+        self.0.insert(key, source.clone());
+    }
+}
+
+/// One layer of configuration: every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Layer {
+    log_level: Option<String>,
+    log_file: Option<PathBuf>,
+    secret_key: Option<String>,
+    worker_threads: Option<usize>,
+    node_id: Option<u16>,
+    drain_timeout: Option<f64>,
+    #[serde(default)]
+    servers: BTreeMap<String, ServerLayer>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerLayer {
+    host: Option<IpAddr>,
+    port: Option<u16>,
+    websocket: Option<bool>,
+    max_message_size: Option<usize>,
+    handshake_timeout: Option<f64>,
+    idle_timeout: Option<f64>,
+    ping_interval: Option<f64>,
+    close_timeout: Option<f64>,
+    outbound_queue: Option<usize>,
+    outbound_full: Option<OutboundPolicy>,
+    max_http_body: Option<usize>,
+}
+
+/// Global keys and whether their env value is a string (kept verbatim) or parsed as TOML.
+const GLOBAL_KEYS: &[(&str, bool)] = &[
+    ("log_level", true),
+    ("log_file", true),
+    ("secret_key", true),
+    ("worker_threads", false),
+    ("node_id", false),
+    ("drain_timeout", false),
+];
+
+const SERVER_KEYS: &[(&str, bool)] = &[
+    ("host", true),
+    ("port", false),
+    ("websocket", false),
+    ("max_message_size", false),
+    ("handshake_timeout", false),
+    ("idle_timeout", false),
+    ("ping_interval", false),
+    ("close_timeout", false),
+    ("outbound_queue", false),
+    ("outbound_full", true),
+    ("max_http_body", false),
+];
+
+impl Config {
+    /// The embedded default config alone (no file, no environment).
+    pub fn embedded() -> Result<Self, ConfigError> {
+        let mut config = Config::empty();
+        config.apply_toml(DEFAULT_TOML, &ConfigSource::Embedded)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Loads the config: embedded default, then `file` (if any), then `dotenv` (if it exists),
+    /// then the `WS_*` variables of `env`.
+    ///
+    /// Returns the config and warnings (e.g. a `WS_*` variable that matches no key).
+    pub fn load(
+        file: Option<&Path>,
+        dotenv: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Self, Vec<String>), ConfigError> {
+        let mut config = Config::empty();
+        config.apply_toml(DEFAULT_TOML, &ConfigSource::Embedded)?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            config.apply_toml(&text, &ConfigSource::File(path.to_path_buf()))?;
+        }
+        let mut warnings = Vec::new();
+        if let Some(path) = dotenv.filter(|p| p.exists()) {
+            let source = ConfigSource::DotEnv(path.to_path_buf());
+            let iter = dotenvy::from_path_iter(path).map_err(|e| ConfigError::DotEnv {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+            let mut vars = Vec::new();
+            for item in iter {
+                let (k, v) = item.map_err(|e| ConfigError::DotEnv {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+                vars.push((k, v));
+            }
+            config.apply_env(vars, |_| source.clone(), &mut warnings)?;
+        }
+        config.apply_env(env, |var| ConfigSource::Env(var.to_owned()), &mut warnings)?;
+        config.validate()?;
+        Ok((config, warnings))
+    }
+
+    fn empty() -> Self {
+        Config {
+            log_level: "info".to_owned(),
+            log_file: None,
+            secret_key: None,
+            worker_threads: 0,
+            node_id: 0,
+            drain_timeout: Duration::from_secs(10),
+            servers: BTreeMap::new(),
+            sources: Sources::default(),
+        }
+    }
+
+    fn apply_toml(&mut self, text: &str, source: &ConfigSource) -> Result<(), ConfigError> {
+        let layer: Layer = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            source_name: source.clone(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        self.apply_layer(layer, source)
+    }
+
+    fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+        source_of: impl Fn(&str) -> ConfigSource,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), ConfigError> {
+        for (var, value) in vars {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let rest = rest.to_ascii_lowercase();
+            let source = source_of(&var);
+            let mut table = toml::Table::new();
+            if let Some(&(key, is_string)) = GLOBAL_KEYS.iter().find(|(k, _)| *k == rest) {
+                table.insert(key.to_owned(), env_value(&value, is_string));
+            } else if let Some((server, key, is_string)) = self.match_server_var(&rest) {
+                let mut inner = toml::Table::new();
+                inner.insert(key.to_owned(), env_value(&value, is_string));
+                let mut servers = toml::Table::new();
+                servers.insert(server, toml::Value::Table(inner));
+                table.insert("servers".to_owned(), toml::Value::Table(servers));
+            } else {
+                warnings.push(format!(
+                    "{source} matches no config key and is ignored (global keys: {}; \
+                     server keys: WS_<SERVER>_<KEY> with KEY one of {})",
+                    GLOBAL_KEYS
+                        .iter()
+                        .map(|(k, _)| k.to_ascii_uppercase())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    SERVER_KEYS
+                        .iter()
+                        .map(|(k, _)| k.to_ascii_uppercase())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ));
+                continue;
+            }
+            let layer = Layer::deserialize(toml::Value::Table(table)).map_err(|e| {
+                ConfigError::Env {
+                    source_name: source.clone(),
+                    value: value.clone(),
+                    message: e.to_string().trim_end().to_owned(),
+                }
+            })?;
+            self.apply_layer(layer, &source)?;
+        }
+        Ok(())
+    }
+
+    /// `ws_port` → (`ws`, `port`) when `ws` is a configured server.
+    fn match_server_var(&self, rest: &str) -> Option<(String, &'static str, bool)> {
+        self.servers.keys().find_map(|name| {
+            let prefix = format!("{}_", name.as_str().to_ascii_lowercase().replace('-', "_"));
+            let key = rest.strip_prefix(&prefix)?;
+            SERVER_KEYS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|&(k, s)| (name.as_str().to_owned(), k, s))
+        })
+    }
+
+    fn apply_layer(&mut self, layer: Layer, source: &ConfigSource) -> Result<(), ConfigError> {
+        macro_rules! set {
+            ($target:expr, $value:expr, $key:expr) => {
+                if let Some(v) = $value {
+                    $target = v;
+                    self.sources.set($key.to_owned(), source);
+                }
+            };
+        }
+        set!(self.log_level, layer.log_level, "log_level");
+        set!(self.log_file, layer.log_file.map(Some), "log_file");
+        set!(self.secret_key, layer.secret_key.map(Some), "secret_key");
+        set!(self.worker_threads, layer.worker_threads, "worker_threads");
+        set!(self.node_id, layer.node_id, "node_id");
+        if let Some(secs) = layer.drain_timeout {
+            self.drain_timeout = seconds("drain_timeout", secs, source)?;
+            self.sources.set("drain_timeout".to_owned(), source);
+        }
+        for (name, s) in layer.servers {
+            let key = |k: &str| format!("servers.{name}.{k}");
+            let server_name = ServerName::new(name.clone());
+            if !self.servers.contains_key(&server_name) && s.port.is_none() {
+                return Err(ConfigError::Invalid {
+                    key: key("port"),
+                    source_name: source.clone(),
+                    reason: format!("server `{name}` is new here, so it needs a port"),
+                });
+            }
+            let target = self.servers.entry(server_name).or_default();
+            let mut set_sources = Vec::new();
+            macro_rules! set_s {
+                ($field:ident) => {
+                    if let Some(v) = s.$field {
+                        target.$field = v.into();
+                        set_sources.push(key(stringify!($field)));
+                    }
+                };
+            }
+            macro_rules! set_secs {
+                ($field:ident) => {
+                    if let Some(v) = s.$field {
+                        target.$field = seconds(&key(stringify!($field)), v, source)?;
+                        set_sources.push(key(stringify!($field)));
+                    }
+                };
+            }
+            set_s!(host);
+            set_s!(port);
+            if let Some(v) = s.websocket {
+                target.websocket = Some(v);
+                set_sources.push(key("websocket"));
+            }
+            set_s!(max_message_size);
+            set_secs!(handshake_timeout);
+            set_secs!(idle_timeout);
+            set_secs!(ping_interval);
+            set_secs!(close_timeout);
+            set_s!(outbound_queue);
+            set_s!(outbound_full);
+            set_s!(max_http_body);
+            for k in set_sources {
+                self.sources.set(k, source);
+            }
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, reason: &str| ConfigError::Invalid {
+            source_name: self.sources.get(&key),
+            key,
+            reason: reason.to_owned(),
+        };
+        if self.servers.is_empty() {
+            return Err(invalid("servers".to_owned(), "at least one server is needed"));
+        }
+        for (name, s) in &self.servers {
+            let key = |k: &str| format!("servers.{name}.{k}");
+            if s.max_message_size == 0 {
+                return Err(invalid(key("max_message_size"), "must be at least 1 byte"));
+            }
+            if s.outbound_queue == 0 {
+                return Err(invalid(key("outbound_queue"), "must be at least 1 message"));
+            }
+            if s.handshake_timeout.is_zero() {
+                return Err(invalid(key("handshake_timeout"), "must be more than 0 seconds"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn env_value(value: &str, is_string: bool) -> toml::Value {
+    if is_string {
+        return toml::Value::String(value.to_owned());
+    }
+    // Parse numbers and booleans the way TOML does; anything else stays a string so that the
+    // type error names the expected type.
+    let trimmed = value.trim();
+    if let Ok(i) = trimmed.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else if let Ok(f) = trimmed.parse::<f64>() {
+        toml::Value::Float(f)
+    } else if let Ok(b) = trimmed.parse::<bool>() {
+        toml::Value::Boolean(b)
+    } else {
+        toml::Value::String(value.to_owned())
+    }
+}
+
+fn seconds(key: &str, secs: f64, source: &ConfigSource) -> Result<Duration, ConfigError> {
+    Duration::try_from_secs_f64(secs).map_err(|_| ConfigError::Invalid {
+        key: key.to_owned(),
+        source_name: source.clone(),
+        reason: format!("{secs} is not a valid number of seconds (use 0 or more)"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<(Config, Vec<String>), ConfigError> {
+        let dir = std::env::temp_dir().join(format!(
+            "ws-config-test-{}-{}",
+            std::process::id(),
+            toml.len() + env.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ws.toml");
+        std::fs::write(&path, toml).unwrap();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let out = Config::load(Some(&path), None, env);
+        let _ = std::fs::remove_dir_all(&dir);
+        out
+    }
+
+    #[test]
+    fn embedded_default_has_http_and_ws() {
+        let c = Config::embedded().unwrap();
+        assert_eq!(c.server("http").unwrap().port, 9501);
+        assert_eq!(c.server("ws").unwrap().port, 9502);
+        assert_eq!(c.server("ws").unwrap().max_message_size, 16 << 20);
+        assert_eq!(c.source_of("servers.ws.port"), ConfigSource::Embedded);
+    }
+
+    #[test]
+    fn file_overrides_and_adds_servers() {
+        let (c, _) = load_str(
+            "[servers.ws]\nport = 1234\n[servers.admin]\nport = 7000\nidle_timeout = 0.5\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.server("ws").unwrap().port, 1234);
+        assert_eq!(c.server("ws").unwrap().host.to_string(), "127.0.0.1");
+        assert_eq!(
+            c.server("admin").unwrap().idle_timeout,
+            Duration::from_millis(500)
+        );
+        assert!(matches!(c.source_of("servers.ws.port"), ConfigSource::File(_)));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = load_str("log_level = \"info\"\n[servers.ws]\nprot = 1\n", &[]).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("ws.toml"), "{msg}");
+        assert!(msg.contains("line 3"), "{msg}");
+        assert!(msg.contains("unknown field `prot`"), "{msg}");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let (c, warnings) = load_str(
+            "secret_key = \"from-file\"\n",
+            &[
+                ("WS_SECRET_KEY", "123123123"),
+                ("WS_WS_PORT", "9999"),
+                ("WS_HTTP_WEBSOCKET", "false"),
+                ("WS_UNKNOWN_THING", "x"),
+                ("PATH", "/bin"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.secret_key.as_deref(), Some("123123123"));
+        assert_eq!(c.server("ws").unwrap().port, 9999);
+        assert_eq!(c.server("http").unwrap().websocket, Some(false));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("WS_UNKNOWN_THING"));
+    }
+
+    #[test]
+    fn bad_env_value_names_variable() {
+        let err = load_str("", &[("WS_WS_PORT", "abc")]).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("WS_WS_PORT"), "{msg}");
+    }
+
+    #[test]
+    fn new_server_needs_port() {
+        let err = load_str("[servers.admin]\nhost = \"127.0.0.1\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("servers.admin.port"), "{err}");
+    }
+}

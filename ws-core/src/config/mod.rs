@@ -1,0 +1,178 @@
+//! Configuration: named servers and process-wide settings.
+//!
+//! A [`Config`] is built by [`Config::load`] from layers, each overriding the one before:
+//!
+//! 1. the embedded default (`default.toml` in this directory): servers `http` on
+//!    127.0.0.1:9501 and `ws` on 127.0.0.1:9502;
+//! 2. a TOML file (`--config ws.toml`);
+//! 3. a `.env` file in the working directory;
+//! 4. `WS_*` environment variables.
+//!
+//! Unknown keys are errors that name the key and the file and line. Every field below
+//! documents its **default**.
+
+mod load;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use load::ConfigSource;
+
+/// The name of a server in the config (`[servers.NAME]`), e.g. `ws` or `http`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(transparent)]
+pub struct ServerName(String);
+
+impl ServerName {
+    /// Wraps a server name.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    /// The name as written in the config.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ServerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::borrow::Borrow<str> for ServerName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a connection's outbound queue does when it is full (a slow reader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundPolicy {
+    /// Close the slow connection with 1008 (policy violation, reason "slow consumer"); the
+    /// push that found the queue full returns [`SendError::Full`](crate::SendError::Full).
+    /// **Default**: a slow reader never holds back the others and never grows memory.
+    #[default]
+    Close,
+    /// Drop the message for that connection and return
+    /// [`SendError::Full`](crate::SendError::Full) to the pusher; the connection stays open.
+    Drop,
+    /// The pusher waits until there is room (backpressure). Pushes from the connection's own
+    /// hooks always wait, whatever the policy.
+    Wait,
+}
+
+/// Settings of one named server (`[servers.NAME]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address to listen on. **Default**: `127.0.0.1`.
+    pub host: IpAddr,
+    /// Port to listen on; `0` picks a free port (logged at start-up). **Default**: none for
+    /// servers added by a file (required); 9501 for `http`, 9502 for `ws`.
+    pub port: u16,
+    /// Whether the server accepts WebSocket upgrades. **Default**: yes when a controller
+    /// targets the server; `false` switches upgrades off even then.
+    pub websocket: Option<bool>,
+    /// Largest message (all fragments together) a client may send, in bytes; larger closes
+    /// with 1009. **Default**: 16 MiB.
+    pub max_message_size: usize,
+    /// Time a client has to send its complete HTTP request head. **Default**: 10 s.
+    pub handshake_timeout: Duration,
+    /// A connection with no frame from the client for this long is closed (1001, "idle
+    /// timeout"); `0` disables it. **Default**: 60 s.
+    pub idle_timeout: Duration,
+    /// The server sends a ping after this long without a frame from the client, so that live
+    /// peers answer with a pong before `idle_timeout`; `0` disables pings. **Default**: 25 s.
+    pub ping_interval: Duration,
+    /// After the server sends a close frame, how long it waits for the client's. **Default**: 5 s.
+    pub close_timeout: Duration,
+    /// Capacity of each connection's outbound queue, in messages. **Default**: 1024.
+    pub outbound_queue: usize,
+    /// What a push does when the queue is full. **Default**: `close`.
+    pub outbound_full: OutboundPolicy,
+    /// Largest HTTP request body an HTTP route accepts (413 above). **Default**: 1 MiB.
+    pub max_http_body: usize,
+}
+
+impl ServerConfig {
+    /// The socket address to bind.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            websocket: None,
+            max_message_size: 16 << 20,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(25),
+            close_timeout: Duration::from_secs(5),
+            outbound_queue: 1024,
+            outbound_full: OutboundPolicy::default(),
+            max_http_body: 1 << 20,
+        }
+    }
+}
+
+/// The whole configuration of an app.
+#[derive(Clone, PartialEq)]
+pub struct Config {
+    /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a `tracing` directive such as
+    /// `ws_core=debug`). **Default**: `info`.
+    pub log_level: String,
+    /// File that logs are appended to; none logs to standard error. **Default**: none.
+    pub log_file: Option<PathBuf>,
+    /// Secret used by routes that need authentication (e.g. the demo's `POST /push`). No key
+    /// configured means such routes refuse every request. **Default**: none.
+    pub secret_key: Option<String>,
+    /// Tokio worker threads; `0` uses one per CPU core. **Default**: 0.
+    pub worker_threads: usize,
+    /// Id of this node in a cluster, part of every connection id. **Default**: 0.
+    pub node_id: u16,
+    /// Longest a graceful stop waits for connections to finish their close handshake.
+    /// **Default**: 10 s.
+    pub drain_timeout: Duration,
+    /// The named servers.
+    pub servers: BTreeMap<ServerName, ServerConfig>,
+    /// Where each value came from, for error messages.
+    pub(crate) sources: load::Sources,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("log_level", &self.log_level)
+            .field("log_file", &self.log_file)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field("worker_threads", &self.worker_threads)
+            .field("node_id", &self.node_id)
+            .field("drain_timeout", &self.drain_timeout)
+            .field("servers", &self.servers)
+            .finish()
+    }
+}
+
+impl Config {
+    /// The settings of server `name`, if the config has it.
+    pub fn server(&self, name: &str) -> Option<&ServerConfig> {
+        self.servers.get(name)
+    }
+
+    /// Where the value of `key` (e.g. `servers.ws.port`) was set: the embedded default, a file
+    /// or an environment variable. Used to make error messages point at the right place.
+    pub fn source_of(&self, key: &str) -> ConfigSource {
+        self.sources.get(key)
+    }
+}

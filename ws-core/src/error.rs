@@ -1,0 +1,228 @@
+//! Public error types, one enum per domain.
+
+use std::path::PathBuf;
+
+use crate::config::ConfigSource;
+
+/// A configuration problem; the message names the key and where it was set.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has an unknown key or a value of the wrong type.
+    #[error("{source_name}: {message}")]
+    Parse {
+        /// The file (or embedded default) with the problem.
+        source_name: ConfigSource,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A `.env` file could not be read.
+    #[error(".env file {}: {message}", path.display())]
+    DotEnv {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// An environment variable has a value of the wrong type.
+    #[error("{source_name} = {value:?}: {message}")]
+    Env {
+        /// The variable.
+        source_name: ConfigSource,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A value is out of range or missing.
+    #[error("config key `{key}` (from {source_name}): {reason}")]
+    Invalid {
+        /// The dotted key, e.g. `servers.ws.port`.
+        key: String,
+        /// Where the value came from.
+        source_name: ConfigSource,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Where a registration was written: its Rust type and source location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// Full path of the registered type or function, e.g. `my_app::Chat`.
+    pub name: &'static str,
+    /// Source file of the attribute.
+    pub file: &'static str,
+    /// Line of the attribute.
+    pub line: u32,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` ({}:{})", self.name, self.file, self.line)
+    }
+}
+
+/// Why an app could not start. Start-up collects every problem before it reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A registration names a server the config does not have.
+    #[error(
+        "{origin} targets server `{server}`, which the config does not have \
+         (configured servers: {known}); add [servers.{server}] to the config or fix the attribute"
+    )]
+    UnknownServer {
+        /// The registration.
+        origin: Origin,
+        /// The server it names.
+        server: String,
+        /// The configured servers, comma-separated.
+        known: String,
+    },
+    /// Two registrations claim the same server and path.
+    #[error("{first} and {second} both claim path `{path}` on server `{server}`")]
+    DuplicateRoute {
+        /// The server.
+        server: String,
+        /// The path.
+        path: String,
+        /// One registration.
+        first: Origin,
+        /// The other.
+        second: Origin,
+    },
+    /// A registered path is not a valid route path.
+    #[error("{origin}: invalid path `{path}`: {reason}")]
+    InvalidPath {
+        /// The registration.
+        origin: Origin,
+        /// The path.
+        path: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A controller or route injects a singleton that is not registered.
+    #[error("{origin} injects `{singleton}`, which is not registered; add #[singleton] to it")]
+    MissingSingleton {
+        /// The registration that wants it.
+        origin: Origin,
+        /// The singleton type.
+        singleton: &'static str,
+    },
+    /// A singleton's constructor failed.
+    #[error("singleton {origin} failed to build: {message}")]
+    SingletonFailed {
+        /// The singleton.
+        origin: Origin,
+        /// Its error.
+        message: String,
+    },
+    /// A WebSocket route is on a server whose config switches WebSocket off.
+    #[error(
+        "{origin} is a WebSocket route on server `{server}`, but `servers.{server}.websocket` \
+         is false"
+    )]
+    WebSocketDisabled {
+        /// The registration.
+        origin: Origin,
+        /// The server.
+        server: String,
+    },
+    /// A server could not listen on its address.
+    #[error("server `{server}` cannot listen on {addr} (config key servers.{server}.port, from {source_name}): {source}")]
+    Bind {
+        /// The server.
+        server: String,
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Where the port was configured.
+        source_name: ConfigSource,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Several problems at once.
+    #[error("{} problems:\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<StartupError>),
+}
+
+impl StartupError {
+    /// One error for a list of problems (the single one itself when there is one).
+    pub(crate) fn collect(mut errors: Vec<StartupError>) -> Result<(), StartupError> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(StartupError::Many(errors)),
+        }
+    }
+}
+
+/// Why a message could not be delivered to a connection. Carries the unsent message back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError<T = crate::Message> {
+    /// No open connection has this id (it closed, or never existed).
+    #[error("connection {id} is not open")]
+    Closed {
+        /// The connection.
+        id: crate::ConnId,
+        /// The message that was not sent.
+        message: T,
+    },
+    /// The connection's outbound queue is full (a slow reader); see `outbound_full`.
+    #[error("outbound queue of connection {id} is full")]
+    Full {
+        /// The connection.
+        id: crate::ConnId,
+        /// The message that was not sent.
+        message: T,
+    },
+}
+
+/// An error returned by a hook; the connection is closed with 1011 (internal error) and the
+/// error is logged with the connection id.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HookError(Box<dyn std::error::Error + Send + Sync>);
+
+impl HookError {
+    /// Wraps any error.
+    pub fn new(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(err.into())
+    }
+}
+
+impl From<SendError> for HookError {
+    fn from(e: SendError) -> Self {
+        Self::new(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for HookError {
+    fn from(e: std::io::Error) -> Self {
+        Self::new(e)
+    }
+}
+
+impl From<String> for HookError {
+    fn from(e: String) -> Self {
+        Self::new(e)
+    }
+}
+
+impl From<&str> for HookError {
+    fn from(e: &str) -> Self {
+        Self::new(e)
+    }
+}

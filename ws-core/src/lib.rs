@@ -1,0 +1,81 @@
+//! # ws-core
+//!
+//! The runtime of an attribute-driven WebSocket server framework: annotate a struct, name a
+//! server in the config, run `start`. The model is PHP's Swoole frameworks (Hyperf, Ody,
+//! Resonance), done in Rust on [tokio], [hyper] and [fastwebsockets].
+//!
+//! ```no_run
+//! use ws_core::{ws_controller, Controller, Conn, HookResult, Message};
+//!
+//! #[ws_controller(server = "ws", path = "/")]
+//! #[derive(Default)]
+//! pub struct Home;
+//!
+//! impl Controller for Home {
+//!     async fn on_open(&self, cx: &mut Conn) -> HookResult {
+//!         cx.send("Opened").await?;
+//!         Ok(())
+//!     }
+//!     async fn on_message(&self, cx: &mut Conn, msg: Message) -> HookResult {
+//!         cx.send(format!("Recv: {}", msg.as_text().unwrap_or(""))).await?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! // The whole app, with ws-cli: `fn main() { ws_cli::main() }`
+//! ```
+//!
+//! ## Tour
+//!
+//! | concept | where |
+//! | --- | --- |
+//! | hooks of a WebSocket route | [`Controller`] (`controller.rs`) |
+//! | per-connection context, connection ids | [`Conn`], [`ConnId`] (`context.rs`) |
+//! | pushing to any connection, broadcast, the connection table | [`Sender`] (`sender.rs`) |
+//! | checks on every request of a server | [`Middleware`] (`middleware.rs`) |
+//! | shared services | `#[singleton]`, [`Inject`] (`di.rs`) |
+//! | plain HTTP routes | [`http`] (`http.rs`) |
+//! | config layers and keys | [`config`] |
+//! | the link-time registry and the linking rule | [`registry`] |
+//! | building, binding, graceful stop | [`App`], [`Running`] (`app.rs`) |
+//! | frames, close codes, outbound queue | [`ws`] |
+//!
+//! ## Registration and linking
+//!
+//! See [`registry`]: registrations are `linkme` distributed slices; a crate of controllers
+//! that the binary never names must be linked with `use that_crate as _;`.
+
+pub mod app;
+pub mod config;
+pub mod context;
+pub mod controller;
+pub mod di;
+pub mod error;
+pub mod http;
+pub mod message;
+pub mod middleware;
+pub mod registry;
+pub mod request;
+pub mod sender;
+pub(crate) mod server;
+pub mod ws;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use app::{App, Running};
+pub use config::{Config, OutboundPolicy, ServerConfig, ServerName};
+pub use context::{Conn, ConnId, ConnInfo};
+pub use controller::{Controller, HookResult};
+pub use di::Inject;
+pub use error::{ConfigError, HookError, SendError, StartupError};
+pub use message::{Message, Utf8Bytes};
+pub use middleware::Middleware;
+pub use request::{Rejection, RequestHead};
+pub use sender::{Delivery, Filter, Sender};
+pub use ws::close::{CloseCode, CloseFrame};
+
+pub use ws_macros::{http_route, middleware, singleton, ws_controller};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

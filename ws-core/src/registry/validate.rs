@@ -1,0 +1,76 @@
+//! Registry × config checks, all reported at once before any port is bound.
+
+use std::collections::HashMap;
+
+use super::path::check_path;
+use super::Registry;
+use crate::config::Config;
+use crate::error::{Origin, StartupError};
+
+pub(crate) fn validate(registry: &Registry, config: &Config) -> Result<(), StartupError> {
+    let mut errors = Vec::new();
+    let known = || {
+        config
+            .servers
+            .keys()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut claimed: HashMap<(&str, String), Origin> = HashMap::new();
+    let mut claim = |errors: &mut Vec<StartupError>, server: &'static str, key: String, origin: Origin, path: &str| {
+        if let Some(first) = claimed.insert((server, key), origin) {
+            errors.push(StartupError::DuplicateRoute {
+                server: server.to_owned(),
+                path: path.to_owned(),
+                first,
+                second: origin,
+            });
+        }
+    };
+    let check_server = |errors: &mut Vec<StartupError>, server: &str, origin: Origin| {
+        if config.server(server).is_none() {
+            errors.push(StartupError::UnknownServer {
+                origin,
+                server: server.to_owned(),
+                known: known(),
+            });
+            return false;
+        }
+        true
+    };
+    for c in registry.controllers {
+        if let Err(reason) = check_path(c.path) {
+            errors.push(StartupError::InvalidPath {
+                origin: c.origin,
+                path: c.path.to_owned(),
+                reason,
+            });
+        }
+        if check_server(&mut errors, c.server, c.origin) {
+            if config.server(c.server).and_then(|s| s.websocket) == Some(false) {
+                errors.push(StartupError::WebSocketDisabled {
+                    origin: c.origin,
+                    server: c.server.to_owned(),
+                });
+            }
+            claim(&mut errors, c.server, format!("WS {}", c.path), c.origin, c.path);
+        }
+    }
+    for r in registry.http_routes {
+        if let Err(reason) = check_path(r.path) {
+            errors.push(StartupError::InvalidPath {
+                origin: r.origin,
+                path: r.path.to_owned(),
+                reason,
+            });
+        }
+        if check_server(&mut errors, r.server, r.origin) {
+            claim(&mut errors, r.server, format!("{} {}", r.method, r.path), r.origin, r.path);
+        }
+    }
+    for m in registry.middleware {
+        check_server(&mut errors, m.server, m.origin);
+    }
+    StartupError::collect(errors)
+}

@@ -1,0 +1,107 @@
+//! The head of an incoming HTTP request or WebSocket handshake, as middleware and the
+//! `on_handshake` hook see it, and the rejection they may answer with.
+
+use std::net::SocketAddr;
+
+use http::{Extensions, HeaderMap, Method, StatusCode, Uri};
+
+use crate::config::ServerName;
+
+/// The head of a request arriving at a server: method, URI, headers, peer, and typed
+/// extensions that travel on to the connection's context (WebSocket) or the HTTP handler.
+#[derive(Debug)]
+pub struct RequestHead {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+    pub(crate) peer: SocketAddr,
+    pub(crate) server: ServerName,
+    pub(crate) upgrade: bool,
+    pub(crate) protocols: Vec<String>,
+    pub(crate) extensions: Extensions,
+}
+
+impl RequestHead {
+    /// The HTTP method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+    /// The request URI.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+    /// The path of the URI.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+    /// The query string, if any.
+    pub fn query(&self) -> Option<&str> {
+        self.uri.query()
+    }
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+    /// A header value as text, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+    /// The server (config name) the request arrived at.
+    pub fn server(&self) -> &ServerName {
+        &self.server
+    }
+    /// Whether this is a WebSocket handshake.
+    pub fn is_upgrade(&self) -> bool {
+        self.upgrade
+    }
+    /// Subprotocols the client offered (`Sec-WebSocket-Protocol`), in its order.
+    pub fn offered_protocols(&self) -> &[String] {
+        &self.protocols
+    }
+    /// Typed values that travel on to the connection context or the HTTP handler.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+    /// Typed values that travel on to the connection context or the HTTP handler.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+}
+
+/// A refusal from middleware or `on_handshake`: the HTTP status and body the client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The status code.
+    pub status: StatusCode,
+    /// A plain-text body saying why.
+    pub body: String,
+}
+
+impl Rejection {
+    /// A refusal with `status` and a plain-text `body`.
+    pub fn new(status: StatusCode, body: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: body.into(),
+        }
+    }
+
+    /// 401 Unauthorized.
+    pub fn unauthorized(body: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, body)
+    }
+
+    /// 403 Forbidden.
+    pub fn forbidden(body: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, body)
+    }
+
+    /// 400 Bad Request.
+    pub fn bad_request(body: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, body)
+    }
+}

@@ -1,0 +1,208 @@
+//! The hyper service of a server: WebSocket upgrade or HTTP route, else 404.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{
+    HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL,
+    SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use http::{Extensions, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::handshake::{self, HandshakeError};
+use super::{Routes, WsRoute};
+use crate::app::App;
+use crate::http::{Request, Response};
+use crate::request::{Rejection, RequestHead};
+use crate::ws::connection::Accepted;
+
+/// What every request of one TCP connection shares.
+#[derive(Clone)]
+pub(crate) struct ConnCtx {
+    pub(crate) app: App,
+    pub(crate) routes: Arc<Routes>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+}
+
+type HyperResponse = hyper::Response<Full<Bytes>>;
+
+pub(crate) async fn handle(
+    ctx: ConnCtx,
+    req: hyper::Request<Incoming>,
+) -> Result<HyperResponse, Infallible> {
+    let path = req.uri().path();
+    let ws_route = ctx.routes.ws.get(path);
+    let wants_upgrade = handshake::wants_upgrade(req.headers());
+    let response = if let Some(route) = ws_route.filter(|_| ctx.routes.websocket) {
+        let has_http = ctx.routes.http.contains_key(path);
+        if !wants_upgrade && has_http {
+            http_route(&ctx, req).await
+        } else {
+            upgrade(&ctx, route, req).await
+        }
+    } else if ctx.routes.http.contains_key(path) {
+        http_route(&ctx, req).await
+    } else {
+        Response::text(StatusCode::NOT_FOUND, format!("no route for {path}\n"))
+    };
+    Ok(to_hyper(response))
+}
+
+fn to_hyper(r: Response) -> HyperResponse {
+    let mut out = hyper::Response::new(Full::new(r.body));
+    *out.status_mut() = r.status;
+    *out.headers_mut() = r.headers;
+    out
+}
+
+fn head(ctx: &ConnCtx, parts: &http::request::Parts, upgrade: bool) -> RequestHead {
+    RequestHead {
+        method: parts.method.clone(),
+        uri: parts.uri.clone(),
+        headers: parts.headers.clone(),
+        peer: ctx.peer,
+        server: ctx.routes.name.clone(),
+        upgrade,
+        protocols: if upgrade {
+            handshake::offered_protocols(&parts.headers)
+        } else {
+            Vec::new()
+        },
+        extensions: Extensions::new(),
+    }
+}
+
+async fn run_middleware(ctx: &ConnCtx, head: &mut RequestHead) -> Result<(), Rejection> {
+    for m in ctx.routes.middleware() {
+        m.handle(head).await?;
+    }
+    Ok(())
+}
+
+async fn http_route(ctx: &ConnCtx, req: hyper::Request<Incoming>) -> Response {
+    let (parts, body) = req.into_parts();
+    let Some(routes) = ctx.routes.http.get(parts.uri.path()) else {
+        return Response::text(StatusCode::NOT_FOUND, "not found\n");
+    };
+    let Some(route) = routes
+        .iter()
+        .find(|r| r.method == parts.method.as_str())
+        .or_else(|| {
+            // HEAD is answered by the GET route (hyper drops the body).
+            (parts.method == http::Method::HEAD)
+                .then(|| routes.iter().find(|r| r.method == "GET"))
+                .flatten()
+        })
+    else {
+        let allow = routes.iter().map(|r| r.method).collect::<Vec<_>>().join(", ");
+        let mut r = Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        if let Ok(v) = HeaderValue::from_str(&allow) {
+            r.headers.insert(ALLOW, v);
+        }
+        return r;
+    };
+    let mut head = head(ctx, &parts, false);
+    if let Err(rejection) = run_middleware(ctx, &mut head).await {
+        return rejection.into();
+    }
+    let limit = ctx.routes.settings.max_http_body;
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                Response::text(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body over {limit} bytes\n"),
+                )
+            } else {
+                Response::text(StatusCode::BAD_REQUEST, "could not read request body\n")
+            };
+        }
+    };
+    let request = Request {
+        method: head.method,
+        uri: head.uri,
+        headers: head.headers,
+        body,
+        peer: ctx.peer,
+        server: head.server,
+        extensions: head.extensions,
+        app: ctx.app.clone(),
+    };
+    tracing::debug!(peer = %ctx.peer, "{} {} -> {}", parts.method, parts.uri, route.origin.name);
+    (route.handler)(request).await
+}
+
+async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incoming>) -> Response {
+    let accept = match handshake::validate(req.method(), req.version(), req.headers()) {
+        Ok(accept) => accept,
+        Err(e) => return handshake_error(e),
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let (parts, _body) = req.into_parts();
+    let mut head = head(ctx, &parts, true);
+
+    // RFC 6455 §4.2.2: echo the first protocol the client offers that the route speaks.
+    let subprotocol = head
+        .protocols
+        .iter()
+        .find(|p| route.protocols.contains(&p.as_str()))
+        .cloned();
+    if subprotocol.is_none() && route.protocol_required {
+        return Response::text(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "this endpoint requires a subprotocol: offer one of {} in Sec-WebSocket-Protocol\n",
+                route.protocols.join(", ")
+            ),
+        );
+    }
+    if let Err(rejection) = run_middleware(ctx, &mut head).await {
+        return rejection.into();
+    }
+    if let Err(rejection) = route.controller.handshake(&mut head).await {
+        return rejection.into();
+    }
+
+    let accepted = Accepted {
+        on_upgrade,
+        peer: ctx.peer,
+        server: ctx.routes.name.clone(),
+        path: route.path,
+        subprotocol: subprotocol.clone(),
+        extensions: head.extensions,
+        settings: Arc::clone(&ctx.routes.settings),
+        sender: ctx.app.sender().clone(),
+        shutdown: ctx.shutdown.clone(),
+    };
+    ctx.tracker.spawn(Arc::clone(&route.controller).serve(accepted));
+
+    let mut r = Response::text(StatusCode::SWITCHING_PROTOCOLS, Bytes::new());
+    r.headers.remove(CONTENT_TYPE);
+    r.headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    r.headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        r.headers.insert(SEC_WEBSOCKET_ACCEPT, v);
+    }
+    if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        r.headers.insert(SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    r
+}
+
+fn handshake_error(e: HandshakeError) -> Response {
+    let mut r = Response::text(e.status(), format!("{e}\n"));
+    if e.status() == StatusCode::UPGRADE_REQUIRED {
+        r.headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        r.headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    }
+    r
+}

@@ -1,0 +1,413 @@
+//! One WebSocket connection: a reader (this task, runs the hooks) and a writer task.
+//!
+//! fastwebsockets' `read_frame` is not cancel-safe: dropping it mid-frame loses bytes. So the
+//! reader never races it against anything it would continue after: the only other branch is
+//! the kill token, after which the connection is never read again. Writes happen in a
+//! separate task that owns the write half and drains the bounded outbound queue, so frames
+//! from different pushers are written whole, one after another.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use fastwebsockets::{Frame, FragmentCollectorRead, OpCode, Payload, Role, WebSocketError};
+use http::Extensions;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::close::{classify, parse_close_payload, CloseCode, CloseFrame, ReadFailure};
+use super::guard::FrameGuard;
+use super::outbound::{truncate_reason, Outbound, OutboundTx, Shared};
+use crate::config::{ServerConfig, ServerName};
+use crate::context::{Conn, ConnInfo};
+use crate::controller::Controller;
+use crate::message::{Message, Utf8Bytes};
+use crate::sender::Sender;
+
+/// Everything a connection needs once the 101 response has been sent.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub(crate) on_upgrade: OnUpgrade,
+    pub(crate) peer: SocketAddr,
+    pub(crate) server: ServerName,
+    pub(crate) path: &'static str,
+    pub(crate) subprotocol: Option<String>,
+    pub(crate) extensions: Extensions,
+    pub(crate) settings: Arc<ServerConfig>,
+    pub(crate) sender: Sender,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// `Accepted` once the upgrade has completed.
+struct Ready {
+    peer: SocketAddr,
+    server: ServerName,
+    path: &'static str,
+    subprotocol: Option<String>,
+    extensions: Extensions,
+    settings: Arc<ServerConfig>,
+    sender: Sender,
+    shutdown: CancellationToken,
+}
+
+/// Runs a connection to its end.
+pub(crate) async fn run<C: Controller>(controller: Arc<C>, accepted: Accepted) {
+    let id = accepted.sender.next_id();
+    let span = tracing::info_span!("conn", conn = %id, server = %accepted.server, path = accepted.path);
+    async move {
+        let Accepted { on_upgrade, peer, server, path, subprotocol, extensions, settings, sender, shutdown } = accepted;
+        let accepted = Ready { peer, server, path, subprotocol, extensions, settings, sender, shutdown };
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!("upgrade failed: {e}");
+                return;
+            }
+        };
+        let max = accepted.settings.max_message_size;
+        // Own the TCP halves directly when we can (no lock between reader and writer).
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => {
+                let (r, w) = parts.io.into_inner().into_split();
+                let read = FrameGuard::new(r, parts.read_buf, max);
+                drive(controller, accepted, id, read, w).await;
+            }
+            Err(upgraded) => {
+                let (r, w) = tokio::io::split(TokioIo::new(upgraded));
+                let read = FrameGuard::new(r, Bytes::new(), max);
+                drive(controller, accepted, id, read, w).await;
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn drive<C, R, W>(
+    controller: Arc<C>,
+    accepted: Ready,
+    id: crate::ConnId,
+    read: FrameGuard<R>,
+    write: W,
+) where
+    C: Controller,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let settings = accepted.settings;
+    let (mut ws_read, ws_write) = fastwebsockets::after_handshake_split(read, write, Role::Server);
+    // Pongs and close replies go through our queue, never from inside the reader.
+    ws_read.set_auto_close(false);
+    ws_read.set_auto_pong(false);
+    // The guard enforces the message limit; fastwebsockets' per-frame check uses `>=`.
+    ws_read.set_max_message_size(settings.max_message_size.saturating_add(1));
+    let mut reader = FragmentCollectorRead::new(ws_read);
+
+    let shared = Arc::new(Shared::new());
+    shared.touch();
+    let (tx, rx) = mpsc::channel(settings.outbound_queue);
+    let out = OutboundTx {
+        id,
+        tx,
+        shared: Arc::clone(&shared),
+        policy: settings.outbound_full,
+    };
+    let writer = tokio::spawn(
+        write_loop(ws_write, rx, Arc::clone(&shared), Arc::clone(&settings), accepted.shutdown)
+            .in_current_span(),
+    );
+
+    let info = Arc::new(ConnInfo {
+        id,
+        server: accepted.server,
+        path: accepted.path,
+        peer: accepted.peer,
+        subprotocol: accepted.subprotocol,
+        connected_at: SystemTime::now(),
+    });
+    accepted.sender.register(Arc::clone(&info), out.clone());
+    tracing::debug!(peer = %info.peer, "open");
+    let mut cx = Conn {
+        info,
+        out: out.clone(),
+        sender: accepted.sender.clone(),
+        extensions: accepted.extensions,
+    };
+
+    let mut close = None;
+    if let Err(e) = controller.on_open(&mut cx).await {
+        tracing::error!("on_open failed: {e}");
+        out.close(CloseCode::INTERNAL, "internal error");
+    }
+
+    let mut noop = |_: Frame<'_>| async { Ok::<(), std::io::Error>(()) };
+    while close.is_none() {
+        let frame = tokio::select! {
+            biased;
+            () = shared.kill.cancelled() => break,
+            f = reader.read_frame(&mut noop) => f,
+        };
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                close = Some(read_failed(&e, &shared));
+                break;
+            }
+        };
+        shared.touch();
+        match frame.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if shared.closing.load(Ordering::Acquire) {
+                    continue; // Closing: data frames are read and dropped (RFC 6455 §5.5.1).
+                }
+                let msg = match into_message(frame) {
+                    Ok(m) => m,
+                    Err(code) => {
+                        shared.kill(Some(code));
+                        close = Some(server_close(code, "invalid UTF-8"));
+                        break;
+                    }
+                };
+                if let Err(e) = controller.on_message(&mut cx, msg).await {
+                    tracing::error!("on_message failed: {e}");
+                    out.close(CloseCode::INTERNAL, "internal error");
+                }
+            }
+            OpCode::Ping => {
+                let payload = Bytes::copy_from_slice(&frame.payload);
+                if send_control(&out, Outbound::Pong(payload), &settings).await.is_err() {
+                    break;
+                }
+            }
+            OpCode::Pong | OpCode::Continuation => {}
+            OpCode::Close => {
+                shared.peer_closed.store(true, Ordering::Release);
+                match parse_close_payload(&frame.payload) {
+                    Ok((code, reason)) => {
+                        let by_client = !shared.closing.swap(true, Ordering::AcqRel);
+                        if by_client {
+                            // Echo the client's code (RFC 6455 §5.5.1); none if it sent none.
+                            let echo = Outbound::Close {
+                                code,
+                                reason: Bytes::new(),
+                            };
+                            let _ = send_control(&out, echo, &settings).await;
+                        }
+                        if !by_client {
+                            // Our close frame went first; the handshake is complete.
+                            shared.kill(None);
+                        }
+                        close = Some(CloseFrame {
+                            code,
+                            reason,
+                            by_client,
+                        });
+                    }
+                    Err(code) => {
+                        shared.kill(Some(code));
+                        close = Some(server_close(code, "invalid close frame"));
+                    }
+                }
+            }
+        }
+    }
+
+    cx.sender.unregister(id);
+    let close = close.unwrap_or_else(|| {
+        let code = shared.kill_code.load(Ordering::Acquire);
+        if code == 0 {
+            server_close(CloseCode::ABNORMAL, "")
+        } else {
+            server_close(CloseCode::new(code), "")
+        }
+    });
+    tracing::debug!(code = close.code.as_u16(), by_client = close.by_client, "closed");
+    controller.on_close(&mut cx, close).await;
+    drop(cx);
+    drop(out);
+    // The writer ends after its close frame (or at once if the peer is gone).
+    let _ = writer.await;
+}
+
+fn server_close(code: CloseCode, reason: &str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: reason.to_owned(),
+        by_client: false,
+    }
+}
+
+fn read_failed(err: &WebSocketError, shared: &Shared) -> CloseFrame {
+    match classify(err) {
+        ReadFailure::Close(code) => {
+            tracing::debug!("protocol error, closing with {code}: {err}");
+            shared.kill(Some(code));
+            server_close(code, &err.to_string())
+        }
+        ReadFailure::Gone => {
+            tracing::debug!("connection lost: {err}");
+            shared.kill(None);
+            server_close(CloseCode::ABNORMAL, "")
+        }
+    }
+}
+
+fn into_message(frame: Frame<'_>) -> Result<Message, CloseCode> {
+    let bytes = match frame.payload {
+        Payload::Bytes(b) => b.freeze(),
+        Payload::Owned(v) => Bytes::from(v),
+        other => Bytes::copy_from_slice(&other),
+    };
+    if frame.opcode == OpCode::Text {
+        Utf8Bytes::try_from_bytes(bytes)
+            .map(Message::Text)
+            .map_err(|_| CloseCode::INVALID_PAYLOAD)
+    } else {
+        Ok(Message::Binary(bytes))
+    }
+}
+
+/// Queues a control frame, waiting at most `close_timeout` for room.
+async fn send_control(out: &OutboundTx, item: Outbound, settings: &ServerConfig) -> Result<(), ()> {
+    match tokio::time::timeout(settings.close_timeout, out.tx.send(item)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => {
+            out.shared.kill(None);
+            Err(())
+        }
+    }
+}
+
+/// The writer task: drains the queue, sends pings, enforces the idle timeout, shuts down.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut ws: fastwebsockets::WebSocketWrite<W>,
+    mut rx: mpsc::Receiver<Outbound>,
+    shared: Arc<Shared>,
+    settings: Arc<ServerConfig>,
+    shutdown: CancellationToken,
+) {
+    let idle = settings.idle_timeout;
+    let ping = settings.ping_interval;
+    let period = [idle, ping]
+        .into_iter()
+        .filter(|d| !d.is_zero())
+        .min()
+        .map(|d| (d / 4).max(Duration::from_millis(10)));
+    // A write that makes no progress for this long means the peer stopped reading.
+    let write_timeout = if idle.is_zero() {
+        Duration::from_secs(60)
+    } else {
+        idle
+    };
+    let mut last_ping_ms = 0u64;
+    let mut interval = period.map(|t| {
+        let mut i = tokio::time::interval(t);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
+
+    macro_rules! write {
+        ($frame:expr) => {
+            match tokio::time::timeout(write_timeout, ws.write_frame($frame)).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::debug!("write failed: {e}");
+                    false
+                }
+                Err(_) => {
+                    tracing::debug!("write timed out after {write_timeout:?}");
+                    false
+                }
+            }
+        };
+    }
+
+    let close_sent = loop {
+        tokio::select! {
+            biased;
+            () = shared.kill.cancelled() => {
+                let code = shared.kill_code.load(Ordering::Acquire);
+                if code != 0 {
+                    let _ = write!(Frame::close(code, b""));
+                }
+                return;
+            }
+            () = shutdown.cancelled(), if !shared.closing.load(Ordering::Acquire) => {
+                shared.closing.store(true, Ordering::Release);
+                break write!(Frame::close(CloseCode::GOING_AWAY.as_u16(), b"server shutting down"));
+            }
+            item = rx.recv() => match item {
+                Some(Outbound::Message(msg)) => {
+                    let (text, payload) = msg.into_parts();
+                    let frame = if text {
+                        Frame::text(Payload::Borrowed(&payload))
+                    } else {
+                        Frame::binary(Payload::Borrowed(&payload))
+                    };
+                    if !write!(frame) {
+                        shared.kill(None);
+                        return;
+                    }
+                }
+                Some(Outbound::Pong(payload)) => {
+                    if !write!(Frame::pong(Payload::Borrowed(&payload))) {
+                        shared.kill(None);
+                        return;
+                    }
+                }
+                Some(Outbound::Close { code, reason }) => {
+                    let frame = if code == CloseCode::NO_STATUS {
+                        Frame::close_raw(Payload::Borrowed(&[]))
+                    } else {
+                        Frame::close(code.as_u16(), &reason)
+                    };
+                    break write!(frame);
+                }
+                None => return,
+            },
+            () = tick(&mut interval) => {
+                let now = shared.epoch.elapsed().as_millis() as u64;
+                let seen = shared.last_seen_ms.load(Ordering::Relaxed);
+                let quiet = Duration::from_millis(now.saturating_sub(seen));
+                if !idle.is_zero() && quiet >= idle {
+                    tracing::debug!("idle for {quiet:?}: closing with 1001");
+                    let reason = truncate_reason("idle timeout");
+                    let _ = write!(Frame::close(CloseCode::GOING_AWAY.as_u16(), reason.as_bytes()));
+                    shared.kill(Some(CloseCode::GOING_AWAY));
+                    return;
+                }
+                if !ping.is_zero() && quiet >= ping && now.saturating_sub(last_ping_ms) >= ping.as_millis() as u64 {
+                    last_ping_ms = now;
+                    if !write!(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b""))) {
+                        shared.kill(None);
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    shared.closing.store(true, Ordering::Release);
+    if !close_sent || shared.peer_closed.load(Ordering::Acquire) {
+        shared.kill(None);
+        return;
+    }
+    // Wait for the client's close frame (the reader kills us when it arrives).
+    let _ = tokio::time::timeout(settings.close_timeout, shared.kill.cancelled()).await;
+    shared.kill(None);
+}
+
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,7 @@
+//! The WebSocket connection engine on fastwebsockets: frame checks, close codes, the outbound
+//! queue and the per-connection tasks.
+
+pub mod close;
+pub(crate) mod connection;
+pub(crate) mod guard;
+pub(crate) mod outbound;

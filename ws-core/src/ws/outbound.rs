@@ -1,0 +1,185 @@
+//! The bounded outbound queue of one connection and its full-queue policy.
+//!
+//! Every write to a connection (hook replies, pushes from other tasks, pongs, close frames)
+//! goes through one bounded channel to the connection's writer task, which alone owns the
+//! socket's write half. So a frame is always written whole (a push from another task can never
+//! interleave inside a frame), and a slow reader holds at most `outbound_queue` messages.
+//!
+//! When the queue is full, pushes from other tasks follow `outbound_full`
+//! ([`OutboundPolicy`]): `close` (default) closes the slow connection with 1008, `drop` drops
+//! the message, `wait` waits for room. The connection's own hooks always wait.
+
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::OutboundPolicy;
+use crate::context::ConnId;
+use crate::error::SendError;
+use crate::message::Message;
+use crate::ws::close::CloseCode;
+
+/// One item for the writer task.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    Message(Message),
+    Pong(Bytes),
+    Close { code: CloseCode, reason: Bytes },
+}
+
+/// State shared by the reader task, the writer task and every handle to the connection.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Cancelled to stop both tasks at once.
+    pub(crate) kill: CancellationToken,
+    /// Close code the writer sends when killed (0: none).
+    pub(crate) kill_code: AtomicU16,
+    /// Set once a close frame has been queued or sent by the server; no more hooks after it.
+    pub(crate) closing: AtomicBool,
+    /// Set when the client's close frame has arrived.
+    pub(crate) peer_closed: AtomicBool,
+    /// Milliseconds since `epoch` when the last frame arrived from the client.
+    pub(crate) last_seen_ms: AtomicU64,
+    pub(crate) epoch: Instant,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Self {
+        Self {
+            kill: CancellationToken::new(),
+            kill_code: AtomicU16::new(0),
+            closing: AtomicBool::new(false),
+            peer_closed: AtomicBool::new(false),
+            last_seen_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    pub(crate) fn touch(&self) {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        self.last_seen_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Stops the connection now, sending `code` if the writer still can.
+    pub(crate) fn kill(&self, code: Option<CloseCode>) {
+        if let Some(code) = code {
+            let _ = self.kill_code.compare_exchange(
+                0,
+                code.as_u16(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+        self.closing.store(true, Ordering::Release);
+        self.kill.cancel();
+    }
+}
+
+/// A handle that queues frames for one connection.
+#[derive(Debug, Clone)]
+pub(crate) struct OutboundTx {
+    pub(crate) id: ConnId,
+    pub(crate) tx: mpsc::Sender<Outbound>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) policy: OutboundPolicy,
+}
+
+impl OutboundTx {
+    /// Queues `msg`, waiting for room (the connection's own hooks).
+    pub(crate) async fn send_wait(&self, msg: Message) -> Result<(), SendError> {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(SendError::Closed {
+                id: self.id,
+                message: msg,
+            });
+        }
+        self.tx
+            .send(Outbound::Message(msg))
+            .await
+            .map_err(|e| SendError::Closed {
+                id: self.id,
+                message: take_message(e.0, self.id),
+            })
+    }
+
+    /// Queues `msg` from another task, following the full-queue policy.
+    pub(crate) async fn push(&self, msg: Message) -> Result<(), SendError> {
+        if self.policy == OutboundPolicy::Wait {
+            return self.send_wait(msg).await;
+        }
+        self.try_push(msg)
+    }
+
+    /// Queues `msg` without waiting; a full queue follows the policy (`wait` acts as `drop`).
+    pub(crate) fn try_push(&self, msg: Message) -> Result<(), SendError> {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(SendError::Closed {
+                id: self.id,
+                message: msg,
+            });
+        }
+        match self.tx.try_send(Outbound::Message(msg)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(item)) => Err(SendError::Closed {
+                id: self.id,
+                message: take_message(item, self.id),
+            }),
+            Err(mpsc::error::TrySendError::Full(item)) => {
+                if self.policy == OutboundPolicy::Close {
+                    tracing::warn!(conn = %self.id, "outbound queue full: closing slow consumer with 1008");
+                    self.shared.kill(Some(CloseCode::POLICY));
+                }
+                Err(SendError::Full {
+                    id: self.id,
+                    message: take_message(item, self.id),
+                })
+            }
+        }
+    }
+
+    /// Starts a server-side close: queued messages go first, then the close frame.
+    pub(crate) fn close(&self, code: CloseCode, reason: &str) {
+        if self.shared.closing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let reason = Bytes::copy_from_slice(truncate_reason(reason).as_bytes());
+        if self.tx.try_send(Outbound::Close { code, reason }).is_err() {
+            // Queue full or writer gone: close now without the queued messages.
+            self.shared.kill(Some(code));
+        }
+    }
+
+    /// Whether the connection still accepts messages.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.shared.closing.load(Ordering::Acquire) && !self.tx.is_closed()
+    }
+}
+
+fn take_message(item: Outbound, id: ConnId) -> Message {
+    match item {
+        Outbound::Message(m) => m,
+        _ => unreachable_message(id),
+    }
+}
+
+/// `try_send` hands back the item it was given, and these handles only give `Message` items.
+fn unreachable_message(id: ConnId) -> Message {
+    tracing::error!(conn = %id, "outbound queue returned a non-message item");
+    Message::Binary(Bytes::new())
+}
+
+/// A close reason fits in a control frame: at most 123 bytes, cut at a char boundary.
+pub(crate) fn truncate_reason(reason: &str) -> &str {
+    if reason.len() <= 123 {
+        return reason;
+    }
+    let mut end = 123;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}

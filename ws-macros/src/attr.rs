@@ -1,0 +1,235 @@
+//! The shared `key = value, ...` parser: unknown keys (listing the valid ones), duplicates,
+//! missing keys, wrong value types — each an error on the offending token.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::{Parse, Parser};
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr, Meta, Token};
+
+/// One parsed argument.
+pub(crate) struct Arg {
+    pub(crate) key: syn::Ident,
+    pub(crate) value: Option<Expr>,
+}
+
+/// Parsed arguments, checked against the keys a macro accepts.
+pub(crate) struct Args {
+    args: Vec<Arg>,
+    pub(crate) errors: Vec<syn::Error>,
+}
+
+impl Args {
+    /// Parses `attr` for a macro named `macro_name` that accepts `keys`.
+    pub(crate) fn parse(attr: TokenStream, macro_name: &str, keys: &[&str]) -> Self {
+        let mut errors = Vec::new();
+        let parsed = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr);
+        let metas = match parsed {
+            Ok(m) => m,
+            Err(e) => {
+                errors.push(e);
+                Punctuated::new()
+            }
+        };
+        let mut args: Vec<Arg> = Vec::new();
+        for meta in metas {
+            let (path, value) = match meta {
+                Meta::NameValue(nv) => (nv.path, Some(nv.value)),
+                Meta::Path(p) => (p, None),
+                Meta::List(l) => {
+                    errors.push(syn::Error::new_spanned(
+                        &l,
+                        format!("expected `key = value`; #[{macro_name}] takes {}", list(keys)),
+                    ));
+                    continue;
+                }
+            };
+            let Some(key) = path.get_ident().cloned() else {
+                errors.push(syn::Error::new_spanned(&path, "expected a key name"));
+                continue;
+            };
+            if !keys.contains(&key.to_string().as_str()) {
+                errors.push(syn::Error::new_spanned(
+                    &key,
+                    format!(
+                        "unknown key `{key}` for #[{macro_name}]; valid keys: {}",
+                        list(keys)
+                    ),
+                ));
+                continue;
+            }
+            if args.iter().any(|a| a.key == key) {
+                errors.push(syn::Error::new_spanned(
+                    &key,
+                    format!("duplicate key `{key}`; give it once"),
+                ));
+                continue;
+            }
+            args.push(Arg { key, value });
+        }
+        Self { args, errors }
+    }
+
+    fn take(&mut self, key: &str) -> Option<Arg> {
+        let i = self.args.iter().position(|a| a.key == key)?;
+        Some(self.args.remove(i))
+    }
+
+    /// A required string: `key = "..."`.
+    pub(crate) fn required_str(&mut self, key: &str, example: &str, span: Span) -> Option<LitStr> {
+        match self.take(key) {
+            Some(arg) => self.lit_str(arg, example),
+            None => {
+                self.errors.push(syn::Error::new(
+                    span,
+                    format!("missing `{key}`; write `{key} = {example}`"),
+                ));
+                None
+            }
+        }
+    }
+
+    /// An optional string.
+    pub(crate) fn optional_str(&mut self, key: &str, example: &str) -> Option<LitStr> {
+        let arg = self.take(key)?;
+        self.lit_str(arg, example)
+    }
+
+    fn lit_str(&mut self, arg: Arg, example: &str) -> Option<LitStr> {
+        match arg.value {
+            Some(Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            })) => Some(s),
+            Some(other) => {
+                self.errors.push(syn::Error::new_spanned(
+                    other,
+                    format!("`{}` takes a string literal, e.g. `{} = {example}`", arg.key, arg.key),
+                ));
+                None
+            }
+            None => {
+                self.errors.push(syn::Error::new_spanned(
+                    &arg.key,
+                    format!("`{}` needs a value, e.g. `{} = {example}`", arg.key, arg.key),
+                ));
+                None
+            }
+        }
+    }
+
+    /// An optional integer.
+    pub(crate) fn optional_int(&mut self, key: &str) -> Option<LitInt> {
+        let arg = self.take(key)?;
+        let value = match arg.value {
+            Some(Expr::Lit(ExprLit {
+                lit: Lit::Int(i), ..
+            })) => return Some(i),
+            Some(Expr::Unary(u)) => {
+                if let (syn::UnOp::Neg(_), Expr::Lit(ExprLit { lit: Lit::Int(i), .. })) =
+                    (&u.op, u.expr.as_ref())
+                {
+                    return Some(LitInt::new(&format!("-{}", i.base10_digits()), i.span()));
+                }
+                Some(Expr::Unary(u))
+            }
+            other => other,
+        };
+        let err = match value {
+            Some(v) => syn::Error::new_spanned(v, format!("`{key}` takes an integer, e.g. `{key} = 10`")),
+            None => syn::Error::new_spanned(&arg.key, format!("`{key}` needs a value, e.g. `{key} = 10`")),
+        };
+        self.errors.push(err);
+        None
+    }
+
+    /// An optional boolean; a bare `key` means `true`.
+    pub(crate) fn optional_bool(&mut self, key: &str) -> Option<LitBool> {
+        let arg = self.take(key)?;
+        match arg.value {
+            None => Some(LitBool::new(true, arg.key.span())),
+            Some(Expr::Lit(ExprLit {
+                lit: Lit::Bool(b), ..
+            })) => Some(b),
+            Some(other) => {
+                self.errors.push(syn::Error::new_spanned(
+                    other,
+                    format!("`{key}` takes `true` or `false`"),
+                ));
+                None
+            }
+        }
+    }
+
+    /// An optional string or array of strings: `key = "a"` or `key = ["a", "b"]`.
+    pub(crate) fn optional_str_list(&mut self, key: &str) -> Vec<LitStr> {
+        let Some(arg) = self.take(key) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        match arg.value {
+            Some(Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            })) => out.push(s),
+            Some(Expr::Array(ExprArray { elems, .. })) => {
+                for e in elems {
+                    match e {
+                        Expr::Lit(ExprLit {
+                            lit: Lit::Str(s), ..
+                        }) => out.push(s),
+                        other => self.errors.push(syn::Error::new_spanned(
+                            other,
+                            format!("`{key}` takes string literals, e.g. `{key} = [\"a\", \"b\"]`"),
+                        )),
+                    }
+                }
+            }
+            other => {
+                let msg = format!("`{key}` takes a string or an array of strings, e.g. `{key} = \"jsonrpc\"`");
+                match other {
+                    Some(v) => self.errors.push(syn::Error::new_spanned(v, msg)),
+                    None => self.errors.push(syn::Error::new_spanned(&arg.key, msg)),
+                }
+            }
+        }
+        out
+    }
+}
+
+fn list(keys: &[&str]) -> String {
+    keys.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Combines errors into one compile error token stream (all shown at once).
+pub(crate) fn to_compile_errors(errors: Vec<syn::Error>) -> TokenStream {
+    errors.into_iter().map(|e| e.to_compile_error()).collect()
+}
+
+/// Parses an item of the given kind, keeping the tokens for re-emission on error.
+pub(crate) fn parse_item<T: Parse>(item: TokenStream) -> syn::Result<T> {
+    syn::parse2(item)
+}
+
+/// Checks a path literal with the runtime's own rules.
+pub(crate) fn check_path_lit(path: &LitStr, errors: &mut Vec<syn::Error>) {
+    if let Err(reason) = crate::path::check_path(&path.value()) {
+        errors.push(syn::Error::new_spanned(path, format!("invalid path: {reason}")));
+    }
+}
+
+/// The item unchanged (so IDEs keep working) plus an error on its keyword.
+pub(crate) fn wrong_item(item: TokenStream, msg: &str) -> TokenStream {
+    let err = match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Enum(e)) => syn::Error::new_spanned(e.enum_token, msg),
+        Ok(syn::Item::Fn(f)) => syn::Error::new_spanned(f.sig.fn_token, msg),
+        Ok(syn::Item::Struct(s)) => syn::Error::new_spanned(s.struct_token, msg),
+        Ok(syn::Item::Union(u)) => syn::Error::new_spanned(u.union_token, msg),
+        Ok(syn::Item::Impl(i)) => syn::Error::new_spanned(i.impl_token, msg),
+        Ok(syn::Item::Trait(t)) => syn::Error::new_spanned(t.trait_token, msg),
+        Ok(other) => syn::Error::new_spanned(other, msg),
+        Err(e) => e,
+    };
+    let err = err.to_compile_error();
+    quote::quote! { #item #err }
+}

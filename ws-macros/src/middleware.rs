@@ -1,0 +1,58 @@
+//! `#[middleware(server = "..", priority = N)]`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+
+use crate::attr::Args;
+use crate::register::{construct, no_generics, origin, static_record};
+
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut args = Args::parse(attr, "middleware", &["server", "priority"]);
+    let strukt: syn::ItemStruct = match crate::attr::parse_item(item.clone()) {
+        Ok(s) => s,
+        Err(_) => {
+            return crate::attr::wrong_item(
+                item,
+                "#[middleware] goes on a struct that implements `ws_core::Middleware`",
+            )
+        }
+    };
+    let server = args.required_str("server", "\"ws\"", Span::call_site());
+    let priority = args.optional_int("priority");
+    let mut errors = std::mem::take(&mut args.errors);
+    if let Some(p) = &priority {
+        if let Err(e) = p.base10_parse::<i32>() {
+            errors.push(syn::Error::new_spanned(p, format!("`priority` must fit in an i32: {e}")));
+        }
+    }
+    no_generics(&strukt.generics, "middleware", &mut errors);
+    let (Some(server), true) = (server, errors.is_empty()) else {
+        let errs = crate::attr::to_compile_errors(errors);
+        return quote! { #strukt #errs };
+    };
+    let priority = priority.map_or_else(|| quote!(0), |p| quote!(#p));
+    let ident = &strukt.ident;
+    let origin = origin(ident);
+    let build = construct(ident, &strukt.fields);
+    let support = quote! {
+        const __ORIGIN: ::ws_core::__private::Origin = #origin;
+        fn __build(
+            __resolver: &::ws_core::__private::Resolver<'_>,
+        ) -> ::core::result::Result<
+            ::std::sync::Arc<dyn ::ws_core::__private::ErasedMiddlewareHandle>,
+            ::ws_core::__private::StartupError,
+        > {
+            ::core::result::Result::Ok(::ws_core::__private::middleware(#build))
+        }
+    };
+    let record = quote! {
+        ::ws_core::__private::MiddlewareDef {
+            origin: __ORIGIN,
+            server: #server,
+            priority: #priority,
+            build: __build,
+        }
+    };
+    let reg = static_record(ident, "MIDDLEWARE", "MiddlewareDef", record, support);
+    quote! { #strukt #reg }
+}

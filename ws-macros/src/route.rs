@@ -1,0 +1,81 @@
+//! `#[http_route(server = "..", method = "GET", path = "..")]` on `async fn(Request) -> impl IntoResponse`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+
+use crate::attr::{check_path_lit, Args};
+use crate::register::{origin, static_record};
+
+const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut args = Args::parse(attr, "http_route", &["server", "method", "path"]);
+    let func: syn::ItemFn = match crate::attr::parse_item(item.clone()) {
+        Ok(f) => f,
+        Err(_) => {
+            return crate::attr::wrong_item(
+                item,
+                "#[http_route] goes on an `async fn handler(req: ws_core::http::Request) -> impl IntoResponse`",
+            )
+        }
+    };
+    let span = Span::call_site();
+    let server = args.required_str("server", "\"http\"", span);
+    let method = args.optional_str("method", "\"GET\"");
+    let path = args.required_str("path", "\"/health\"", span);
+    let mut errors = std::mem::take(&mut args.errors);
+    if let Some(p) = &path {
+        check_path_lit(p, &mut errors);
+    }
+    let method_value = method.as_ref().map_or_else(|| "GET".to_owned(), |m| m.value());
+    if let Some(m) = &method {
+        if !METHODS.contains(&m.value().as_str()) {
+            errors.push(syn::Error::new_spanned(
+                m,
+                format!("unknown method `{}`; use one of {}", m.value(), METHODS.join(", ")),
+            ));
+        }
+    }
+    if func.sig.asyncness.is_none() {
+        errors.push(syn::Error::new_spanned(
+            func.sig.fn_token,
+            "an HTTP route handler is an `async fn`",
+        ));
+    }
+    if func.sig.inputs.len() != 1 {
+        errors.push(syn::Error::new_spanned(
+            &func.sig.inputs,
+            "an HTTP route handler takes one argument: `req: ws_core::http::Request`",
+        ));
+    }
+    if !func.sig.generics.params.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            &func.sig.generics,
+            "an HTTP route handler has no generic parameters",
+        ));
+    }
+    let (Some(server), Some(path), true) = (server, path, errors.is_empty()) else {
+        let errs = crate::attr::to_compile_errors(errors);
+        return quote! { #func #errs };
+    };
+    let ident = &func.sig.ident;
+    let origin = origin(ident);
+    let support = quote! {
+        fn __handler(
+            req: ::ws_core::http::Request,
+        ) -> ::ws_core::__private::BoxFuture<'static, ::ws_core::http::Response> {
+            ::ws_core::__private::http_handler(#ident(::ws_core::__private::request_arg(req)))
+        }
+    };
+    let record = quote! {
+        ::ws_core::__private::HttpRouteDef {
+            origin: #origin,
+            server: #server,
+            method: #method_value,
+            path: #path,
+            handler: __handler,
+        }
+    };
+    let reg = static_record(ident, "HTTP_ROUTES", "HttpRouteDef", record, support);
+    quote! { #func #reg }
+}
