@@ -1,1 +1,250 @@
-//! support
+//! Support for the end-to-end tests: start an app on free ports, raw and high-level clients.
+//! Every network wait is bounded by [`TIMEOUT`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use ws_core::{App, Config, Running};
+
+/// The longest any single network step of a test may take.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Links the demo app into every test binary.
+use ws_examples as _;
+
+/// Awaits `f`, failing the test after [`TIMEOUT`].
+pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(TIMEOUT, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {TIMEOUT:?}: {what}"),
+    }
+}
+
+/// The embedded default config with every server on a free port (port 0).
+pub fn test_config() -> Config {
+    let mut config = Config::embedded().expect("embedded config");
+    for server in config.servers.values_mut() {
+        server.port = 0;
+    }
+    config
+}
+
+/// Starts the linked app (the demo) with `config`.
+pub async fn start(config: Config) -> Running {
+    let app = App::build(config).expect("app builds");
+    app.start().await.expect("app starts")
+}
+
+/// Starts the demo on free ports and returns it with the `ws` server's address.
+pub async fn start_demo() -> (Running, SocketAddr) {
+    let running = start(test_config()).await;
+    let addr = running.local_addr("ws").expect("ws server");
+    (running, addr)
+}
+
+/// Sends a raw HTTP request and returns the status code and the whole response text
+/// (the server must close or the response must end within the timeout).
+pub async fn http_raw(addr: SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = within("connect", TcpStream::connect(addr)).await.expect("connect");
+    within("write", stream.write_all(request.as_bytes())).await.expect("write");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = within("read response", stream.read(&mut chunk)).await.expect("read");
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let head = &text[..end];
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// A simple `GET path` with `Connection: close`.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_raw(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+}
+
+/// A raw WebSocket client that writes exactly the bytes a test gives it.
+pub struct RawClient {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// A frame as the server sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFrame {
+    /// FIN bit.
+    pub fin: bool,
+    /// Opcode.
+    pub opcode: u8,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+impl RawFrame {
+    /// The close code of a close frame.
+    pub fn close_code(&self) -> Option<u16> {
+        (self.opcode == 8 && self.payload.len() >= 2)
+            .then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
+    }
+}
+
+/// Encodes a client frame; `mask` false sends it unmasked (a protocol error).
+pub fn encode(fin: bool, rsv: u8, opcode: u8, payload: &[u8], mask: bool) -> Vec<u8> {
+    let mut v = vec![(u8::from(fin) << 7) | (rsv << 4) | opcode];
+    let m = if mask { 0x80 } else { 0 };
+    let len = payload.len();
+    if len < 126 {
+        v.push(m | len as u8);
+    } else if len <= 0xffff {
+        v.push(m | 126);
+        v.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        v.push(m | 127);
+        v.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    if mask {
+        v.extend_from_slice(&key);
+        v.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        v.extend_from_slice(payload);
+    }
+    v
+}
+
+impl RawClient {
+    /// Connects and completes the handshake on `path`; panics unless the server answers 101.
+    pub async fn connect(addr: SocketAddr, path: &str) -> Self {
+        let mut stream = within("connect", TcpStream::connect(addr)).await.expect("connect");
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        within("handshake write", stream.write_all(req.as_bytes())).await.expect("write");
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            let n = within("handshake read", stream.read(&mut byte)).await.expect("read");
+            assert!(n == 1, "connection closed during handshake: {:?}", String::from_utf8_lossy(&buf));
+            buf.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&buf);
+        assert!(head.starts_with("HTTP/1.1 101"), "not upgraded: {head}");
+        assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "bad accept key: {head}");
+        Self { stream, buf: Vec::new() }
+    }
+
+    /// Writes raw bytes.
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        within("write", self.stream.write_all(bytes)).await.expect("write");
+    }
+
+    /// Writes one masked frame.
+    pub async fn send(&mut self, fin: bool, opcode: u8, payload: &[u8]) {
+        let frame = encode(fin, 0, opcode, payload, true);
+        self.send_raw(&frame).await;
+    }
+
+    async fn fill(&mut self, n: usize) -> bool {
+        let mut chunk = vec![0u8; 64 * 1024];
+        while self.buf.len() < n {
+            let read = within("read frame", self.stream.read(&mut chunk)).await;
+            match read {
+                Ok(0) | Err(_) => return false,
+                Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
+            }
+        }
+        true
+    }
+
+    /// Reads the next frame, or `None` when the server closed the TCP connection.
+    pub async fn recv(&mut self) -> Option<RawFrame> {
+        if !self.fill(2).await {
+            return None;
+        }
+        let b0 = self.buf[0];
+        let b1 = self.buf[1];
+        assert_eq!(b1 & 0x80, 0, "server frames must not be masked");
+        let (len, hdr) = match b1 & 0x7f {
+            126 => {
+                if !self.fill(4).await {
+                    return None;
+                }
+                (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4)
+            }
+            127 => {
+                if !self.fill(10).await {
+                    return None;
+                }
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&self.buf[2..10]);
+                (u64::from_be_bytes(b) as usize, 10)
+            }
+            n => (n as usize, 2),
+        };
+        if !self.fill(hdr + len).await {
+            return None;
+        }
+        let payload = self.buf[hdr..hdr + len].to_vec();
+        self.buf.drain(..hdr + len);
+        Some(RawFrame {
+            fin: b0 & 0x80 != 0,
+            opcode: b0 & 0x0f,
+            payload,
+        })
+    }
+
+    /// Reads frames until a close frame and returns its code (`None` if the TCP connection
+    /// ended without one). Then checks that the server closes the TCP connection.
+    pub async fn expect_close(&mut self) -> Option<u16> {
+        loop {
+            match self.recv().await {
+                Some(f) if f.opcode == 8 => {
+                    let code = f.close_code();
+                    return code;
+                }
+                Some(_) => continue,
+                None => return None,
+            }
+        }
+    }
+
+    /// Whether the server has closed the TCP connection (reads until EOF, bounded).
+    pub async fn closed_by_server(&mut self) -> bool {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match within("read eof", self.stream.read(&mut chunk)).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => continue,
+            }
+        }
+    }
+}

@@ -31,6 +31,8 @@ struct Inner {
     singletons: Singletons,
     sender: Sender,
     routes: BTreeMap<ServerName, Arc<Routes>>,
+    /// The bound addresses, once started.
+    bound: std::sync::OnceLock<BTreeMap<ServerName, SocketAddr>>,
 }
 
 impl App {
@@ -69,6 +71,7 @@ impl App {
                 singletons,
                 sender,
                 routes,
+                bound: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -81,6 +84,16 @@ impl App {
     /// The handle for pushing to connections.
     pub fn sender(&self) -> &Sender {
         &self.inner.sender
+    }
+
+    /// The address server `name` listens on: the bound one once started (the real port when
+    /// the config says 0), else the configured one.
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.inner
+            .bound
+            .get()
+            .and_then(|b| b.get(name).copied())
+            .or_else(|| self.inner.config.server(name).map(|s| s.addr()))
     }
 
     /// A registered singleton.
@@ -110,10 +123,15 @@ impl App {
             }
         }
         StartupError::collect(errors)?;
-        let mut addrs = BTreeMap::new();
+        let addrs: BTreeMap<_, _> = servers
+            .iter()
+            .map(|(s, _)| (s.name.clone(), s.local_addr))
+            .collect();
+        if self.inner.bound.set(addrs.clone()).is_err() {
+            tracing::warn!("App::start called twice on the same App; addresses are the first start's");
+        }
         for (server, routes) in servers {
             let addr = server.local_addr;
-            addrs.insert(server.name.clone(), addr);
             tracing::info!("{} listening at ws://{addr}", server.name);
             for line in routes.describe() {
                 tracing::debug!("{}: {line}", server.name);

@@ -78,6 +78,10 @@ impl Request {
     pub fn config(&self) -> &Config {
         self.app.config()
     }
+    /// The address server `name` listens on (the real port once started).
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.app.local_addr(name)
+    }
     /// A registered singleton.
     pub fn singleton<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.app.singleton::<T>()

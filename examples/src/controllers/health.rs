@@ -13,9 +13,13 @@ pub async fn health(_req: Request) -> &'static str {
 #[http_route(server = "http", method = "GET", path = "/")]
 pub async fn index(req: Request) -> Response {
     let ws = req
-        .config()
-        .server("ws")
-        .map(|s| s.addr().to_string())
-        .unwrap_or_else(|| "127.0.0.1:9502".to_owned());
+        .local_addr("ws")
+        .map_or_else(|| "127.0.0.1:9502".to_owned(), |a| a.to_string());
     Response::html(include_str!("../../assets/chat.html").replace("{{WS_ADDR}}", &ws))
+}
+
+/// `GET /health` on the `ws` server too: plain HTTP beside the WebSocket routes on one port.
+#[http_route(server = "ws", method = "GET", path = "/health")]
+pub async fn ws_health(_req: Request) -> &'static str {
+    "ok"
 }

@@ -2,6 +2,7 @@
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use axum::serve::ListenerExt;
 use axum::Router;
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -30,8 +31,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     args.runtime()?.block_on(async move {
         let listener = TcpListener::bind(args.addr).await?;
         announce(listener.local_addr()?)?;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let app = Router::new().fallback(upgrade);
-        axum::serve(listener, app).tcp_nodelay(true).await?;
+        axum::serve(listener, app).await?;
         Ok(())
     })
 }
