@@ -28,6 +28,9 @@ pub fn test_config() -> Config {
     let mut config = Config::embedded().expect("embedded config");
     for server in config.servers.values_mut() {
         server.port = 0;
+        // Raw test clients do not answer the server's close frame at shutdown; don't wait
+        // the default 5 s for them.
+        server.close_timeout = Duration::from_millis(500);
     }
     config
 }
@@ -92,6 +95,7 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 }
 
 /// A raw WebSocket client that writes exactly the bytes a test gives it.
+#[derive(Debug)]
 pub struct RawClient {
     stream: TcpStream,
     buf: Vec<u8>,

@@ -15,6 +15,8 @@ use crate::{callgrind, config, procfs, stats};
 
 /// Cells whose messages in flight (connections × payload) exceed this are skipped.
 pub const MAX_BYTES_IN_FLIGHT: usize = 1 << 30;
+/// Default `log_level` of our framework's config (see [`Cli::ours_log_level`]).
+pub const DEFAULT_OURS_LOG_LEVEL: &str = "warn,ws_core::app=info";
 /// Messages of the callgrind workload (1 connection × N × 20 B).
 pub const CALLGRIND_MESSAGES: usize = 2_000;
 
@@ -82,6 +84,11 @@ pub struct Cli {
     /// Skip callgrind in full mode.
     #[arg(long)]
     pub no_callgrind: bool,
+    /// `log_level` written into our framework's config. The default keeps every
+    /// target at `warn` except `ws_core::app`, which logs the
+    /// `NAME listening at ws://IP:PORT` lines at info level.
+    #[arg(long, default_value = DEFAULT_OURS_LOG_LEVEL)]
+    pub ours_log_level: String,
     /// Fail (exit 1) if a selected server binary is missing instead of noting "not built".
     #[arg(long)]
     pub require_all: bool,
@@ -326,7 +333,7 @@ fn target(kind: ServerKind, p: &ServerProcess, path: &str) -> Target {
 async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
     let started = Instant::now();
     let tmp = TempDir(config::make_temp_dir()?);
-    let cfg = config::write_ws_cli_config(&tmp.0, "warn")?;
+    let cfg = config::write_ws_cli_config(&tmp.0, &cli.ours_log_level)?;
     let clk = procfs::clock_ticks_per_sec();
     let mut failures = Vec::new();
     let mut notes = Vec::new();
@@ -394,27 +401,7 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
         idle.push(entry);
     }
 
-    // 2. Handshake rate, alternating servers per repetition.
-    let mut hs: Vec<Vec<f64>> = vec![Vec::new(); slots.len()];
-    for rep in 0..plan.reps {
-        for (i, slot) in slots.iter_mut().enumerate() {
-            let Some(p) = slot.proc.as_mut() else { continue };
-            if let Err(e) = p.check_alive() {
-                slot.fail(&mut failures, "alive check", &e);
-                continue;
-            }
-            let t = target(slot.kind, p, "/echo");
-            match client::handshake_rate(&t, plan.handshake_workers, plan.handshake_window).await {
-                Ok(r) => {
-                    eprintln!("ws-bench: {} handshakes rep {}: {:.0}/s", slot.kind.key(), rep + 1, r);
-                    hs[i].push(r);
-                }
-                Err(e) => slot.fail(&mut failures, "handshake cycle", &e),
-            }
-        }
-    }
-
-    // 3. The echo matrix: for each cell, repetitions alternate servers A B C A B C.
+    // 2. The echo matrix: for each cell, repetitions alternate servers A B C A B C.
     let mut rows = Vec::new();
     let total_runs = plan.payloads.len() * plan.conns.len() * plan.reps * slots.len();
     let mut run_no = 0;
@@ -475,6 +462,29 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
         }
     }
 
+    // 3. Handshake rate, alternating servers per repetition (after the matrix:
+    // the connection churn leaves the kernel busy for a while).
+    let mut hs: Vec<Vec<f64>> = vec![Vec::new(); slots.len()];
+    for rep in 0..plan.reps {
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let Some(p) = slot.proc.as_mut() else { continue };
+            if let Err(e) = p.check_alive() {
+                slot.fail(&mut failures, "alive check", &e);
+                continue;
+            }
+            let t = target(slot.kind, p, "/echo");
+            match client::handshake_rate(&t, plan.handshake_workers, plan.handshake_window).await {
+                Ok(r) => {
+                    eprintln!("ws-bench: {} handshakes rep {}: {:.0}/s", slot.kind.key(), rep + 1, r);
+                    hs[i].push(r);
+                }
+                Err(e) => slot.fail(&mut failures, "handshake cycle", &e),
+            }
+        }
+    }
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
     // 4. Broadcast fan-out (only servers with a broadcast route).
     let mut fanout_rows = Vec::new();
     for &n in &plan.fanout_conns {
@@ -504,7 +514,7 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
             entries.push(entry);
         }
         fanout_rows.push(MetricRow {
-            label: format!("broadcast fan-out to {} receivers, median ms (/chat)", report::fmt_num(n as f64)),
+            label: format!("broadcast fan-out to {} receivers, median ms (/chat)", report::fmt_count(n)),
             higher_is_better: false,
             entries,
         });
@@ -557,7 +567,7 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
     let baseline = slots.iter().position(|s| s.kind == ServerKind::Fastwebsockets && s.status == ColumnStatus::Ok);
     let mut metrics = vec![
         MetricRow {
-            label: format!("server RSS per idle connection ({} conns), KiB", report::fmt_num(plan.idle_conns as f64)),
+            label: format!("server RSS per idle connection ({} conns), KiB", report::fmt_count(plan.idle_conns)),
             higher_is_better: false,
             entries: idle,
         },
@@ -628,6 +638,7 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
         ("payloads".into(), plan.payloads.iter().map(|&s| report::fmt_size(s)).collect::<Vec<_>>().join(", ")),
         ("connections".into(), plan.conns.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")),
         ("clock ticks/s (CPU figures)".into(), clk.to_string()),
+        ("ws-cli config".into(), format!("`log_level = \"{}\"`, servers `ws` and `http` on 127.0.0.1 port 0; echo on `ws` `/echo`, fan-out on `/chat`", cli.ours_log_level)),
     ];
     if let Some(v) = &valgrind {
         settings.push(("valgrind".into(), v.clone()));

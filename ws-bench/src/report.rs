@@ -168,6 +168,19 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
+/// Integer with thousands separators: `10,000`.
+pub fn fmt_count(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `value / baseline` as `0.93×`, or `–` if there is no usable baseline.
 pub fn fmt_ratio(value: f64, baseline: Option<f64>) -> String {
     match baseline {
@@ -198,7 +211,7 @@ fn matrix_table(
     let _ = writeln!(out, "### {title}\n\n{legend}\n");
     header(out, "payload × conns", &r.columns);
     for row in &r.rows {
-        let _ = write!(out, "| {} × {} |", fmt_size(row.size), fmt_num(row.conns as f64));
+        let _ = write!(out, "| {} × {} |", fmt_size(row.size), fmt_count(row.conns));
         let base = r.baseline.and_then(|b| row.entries.get(b)).and_then(Entry::value);
         for e in &row.entries {
             let text = match e {
@@ -429,6 +442,8 @@ mod tests {
         assert_eq!(fmt_num(1.234), "1.23");
         assert_eq!(fmt_num(0.1234), "0.123");
         assert_eq!(fmt_num(-1500.0), "-1,500");
+        assert_eq!(fmt_count(1), "1");
+        assert_eq!(fmt_count(10_000), "10,000");
         assert_eq!(fmt_ratio(3.0, Some(2.0)), "1.50×");
         assert_eq!(fmt_ratio(3.0, Some(0.0)), "–");
         assert_eq!(fmt_size(20), "20 B");

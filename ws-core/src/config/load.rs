@@ -26,8 +26,8 @@ pub enum ConfigSource {
     Embedded,
     /// A TOML file given with `--config`.
     File(PathBuf),
-    /// A `.env` file.
-    DotEnv(PathBuf),
+    /// A variable in a `.env` file.
+    DotEnv(PathBuf, String),
     /// An environment variable.
     Env(String),
 }
@@ -38,7 +38,7 @@ impl fmt::Display for ConfigSource {
             Self::BuiltIn => f.write_str("built-in default"),
             Self::Embedded => f.write_str("embedded default config"),
             Self::File(p) => write!(f, "config file {}", p.display()),
-            Self::DotEnv(p) => write!(f, ".env file {}", p.display()),
+            Self::DotEnv(p, var) => write!(f, "{var} in .env file {}", p.display()),
             Self::Env(v) => write!(f, "environment variable {v}"),
         }
     }
@@ -140,7 +140,6 @@ impl Config {
         }
         let mut warnings = Vec::new();
         if let Some(path) = dotenv.filter(|p| p.exists()) {
-            let source = ConfigSource::DotEnv(path.to_path_buf());
             let iter = dotenvy::from_path_iter(path).map_err(|e| ConfigError::DotEnv {
                 path: path.to_path_buf(),
                 message: e.to_string(),
@@ -153,7 +152,11 @@ impl Config {
                 })?;
                 vars.push((k, v));
             }
-            config.apply_env(vars, |_| source.clone(), &mut warnings)?;
+            config.apply_env(
+                vars,
+                |var| ConfigSource::DotEnv(path.to_path_buf(), var.to_owned()),
+                &mut warnings,
+            )?;
         }
         config.apply_env(env, |var| ConfigSource::Env(var.to_owned()), &mut warnings)?;
         config.validate()?;

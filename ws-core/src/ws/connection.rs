@@ -157,7 +157,7 @@ async fn drive<C, R, W>(
         let frame = match frame {
             Ok(frame) => frame,
             Err(e) => {
-                close = Some(read_failed(&e, &shared));
+                close = Some(read_failed(&e, &out));
                 break;
             }
         };
@@ -170,7 +170,7 @@ async fn drive<C, R, W>(
                 let msg = match into_message(frame) {
                     Ok(m) => m,
                     Err(code) => {
-                        shared.kill(Some(code));
+                        out.fail(code, "");
                         close = Some(server_close(code, "invalid UTF-8"));
                         break;
                     }
@@ -197,6 +197,7 @@ async fn drive<C, R, W>(
                             let echo = Outbound::Close {
                                 code,
                                 reason: Bytes::new(),
+                                await_reply: false,
                             };
                             let _ = send_control(&out, echo, &settings).await;
                         }
@@ -211,7 +212,7 @@ async fn drive<C, R, W>(
                         });
                     }
                     Err(code) => {
-                        shared.kill(Some(code));
+                        out.fail(code, "");
                         close = Some(server_close(code, "invalid close frame"));
                     }
                 }
@@ -244,16 +245,16 @@ fn server_close(code: CloseCode, reason: &str) -> CloseFrame {
     }
 }
 
-fn read_failed(err: &WebSocketError, shared: &Shared) -> CloseFrame {
+fn read_failed(err: &WebSocketError, out: &OutboundTx) -> CloseFrame {
     match classify(err) {
         ReadFailure::Close(code) => {
             tracing::debug!("protocol error, closing with {code}: {err}");
-            shared.kill(Some(code));
+            out.fail(code, "");
             server_close(code, &err.to_string())
         }
         ReadFailure::Gone => {
             tracing::debug!("connection lost: {err}");
-            shared.kill(None);
+            out.shared.kill(None);
             server_close(CloseCode::ABNORMAL, "")
         }
     }
@@ -362,13 +363,18 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                         return;
                     }
                 }
-                Some(Outbound::Close { code, reason }) => {
+                Some(Outbound::Close { code, reason, await_reply }) => {
                     let frame = if code == CloseCode::NO_STATUS {
                         Frame::close_raw(Payload::Borrowed(&[]))
                     } else {
                         Frame::close(code.as_u16(), &reason)
                     };
-                    break write!(frame);
+                    let sent = write!(frame);
+                    if !await_reply {
+                        shared.kill(Some(code));
+                        return;
+                    }
+                    break sent;
                 }
                 None => return,
             },

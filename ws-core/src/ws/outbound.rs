@@ -28,7 +28,13 @@ use crate::ws::close::CloseCode;
 pub(crate) enum Outbound {
     Message(Message),
     Pong(Bytes),
-    Close { code: CloseCode, reason: Bytes },
+    /// A close frame. `await_reply`: wait (up to `close_timeout`) for the client's close frame
+    /// before ending; false when the client already sent one or broke the protocol.
+    Close {
+        code: CloseCode,
+        reason: Bytes,
+        await_reply: bool,
+    },
 }
 
 /// State shared by the reader task, the writer task and every handle to the connection.
@@ -143,11 +149,30 @@ impl OutboundTx {
 
     /// Starts a server-side close: queued messages go first, then the close frame.
     pub(crate) fn close(&self, code: CloseCode, reason: &str) {
+        self.close_with(code, reason, true);
+    }
+
+    /// Fails the connection after a protocol error: messages already queued (answers to the
+    /// valid frames before the error) go first, then the close frame; no reply is awaited.
+    pub(crate) fn fail(&self, code: CloseCode, reason: &str) {
+        self.close_with(code, reason, false);
+    }
+
+    fn close_with(&self, code: CloseCode, reason: &str, await_reply: bool) {
         if self.shared.closing.swap(true, Ordering::AcqRel) {
+            if !await_reply {
+                // Already closing: stop at once with this code.
+                self.shared.kill(Some(code));
+            }
             return;
         }
         let reason = Bytes::copy_from_slice(truncate_reason(reason).as_bytes());
-        if self.tx.try_send(Outbound::Close { code, reason }).is_err() {
+        let item = Outbound::Close {
+            code,
+            reason,
+            await_reply,
+        };
+        if self.tx.try_send(item).is_err() {
             // Queue full or writer gone: close now without the queued messages.
             self.shared.kill(Some(code));
         }

@@ -1,0 +1,216 @@
+//! RFC 6455 frame rules, driven with a raw client that writes exact bytes.
+
+use ws_tests::{encode, start, start_demo, test_config, within, RawClient};
+
+const TEXT: u8 = 1;
+const BINARY: u8 = 2;
+const CONT: u8 = 0;
+const CLOSE: u8 = 8;
+const PING: u8 = 9;
+const PONG: u8 = 10;
+
+#[tokio::test]
+async fn fragmented_message_is_reassembled() {
+    let (running, addr) = start_demo().await;
+    let mut c = RawClient::connect(addr, "/echo").await;
+    c.send(false, TEXT, b"Hel").await;
+    c.send(false, CONT, b"lo, ").await;
+    c.send(true, CONT, b"world").await;
+    let f = c.recv().await.unwrap();
+    assert_eq!((f.fin, f.opcode, &f.payload[..]), (true, TEXT, &b"Hello, world"[..]));
+    // A UTF-8 character split across fragments.
+    let snow = "☃".as_bytes();
+    c.send(false, TEXT, &snow[..1]).await;
+    c.send(true, CONT, &snow[1..]).await;
+    assert_eq!(c.recv().await.unwrap().payload, snow);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn control_frames_inside_a_fragmented_message() {
+    let (running, addr) = start_demo().await;
+    let mut c = RawClient::connect(addr, "/echo").await;
+    c.send(false, BINARY, &[1, 2]).await;
+    c.send(true, PING, b"mid").await;
+    c.send(true, PONG, b"unsolicited").await;
+    c.send(true, CONT, &[3]).await;
+    let pong = c.recv().await.unwrap();
+    assert_eq!((pong.opcode, &pong.payload[..]), (PONG, &b"mid"[..]));
+    let msg = c.recv().await.unwrap();
+    assert_eq!((msg.opcode, &msg.payload[..]), (BINARY, &[1u8, 2, 3][..]));
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn ping_is_answered_with_pong_of_same_payload() {
+    let (running, addr) = start_demo().await;
+    let mut c = RawClient::connect(addr, "/echo").await;
+    let payload = vec![7u8; 125];
+    c.send(true, PING, &payload).await;
+    let f = c.recv().await.unwrap();
+    assert_eq!((f.opcode, f.payload), (PONG, payload));
+    c.send(true, PING, b"").await;
+    assert_eq!(c.recv().await.unwrap().opcode, PONG);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn close_handshake_echoes_the_code() {
+    let (running, addr) = start_demo().await;
+    for code in [1000u16, 1001, 3000, 4999] {
+        let mut c = RawClient::connect(addr, "/echo").await;
+        let mut payload = code.to_be_bytes().to_vec();
+        payload.extend_from_slice(b"bye");
+        c.send(true, CLOSE, &payload).await;
+        assert_eq!(c.expect_close().await, Some(code));
+        assert!(c.closed_by_server().await);
+    }
+    // An empty close frame is answered with an empty close frame.
+    let mut c = RawClient::connect(addr, "/echo").await;
+    c.send(true, CLOSE, b"").await;
+    let f = c.recv().await.unwrap();
+    assert_eq!((f.opcode, f.payload.len()), (CLOSE, 0));
+    running.shutdown().await;
+}
+
+async fn expect_close_code(path: &str, bytes: Vec<u8>, code: u16) {
+    let (running, addr) = start_demo().await;
+    let mut c = RawClient::connect(addr, path).await;
+    c.send_raw(&bytes).await;
+    assert_eq!(c.expect_close().await, Some(code), "after sending {:02x?}", &bytes[..bytes.len().min(16)]);
+    assert!(c.closed_by_server().await, "server must close the TCP connection");
+    // The server keeps serving.
+    let mut again = RawClient::connect(addr, "/echo").await;
+    again.send(true, TEXT, b"still here").await;
+    assert_eq!(again.recv().await.unwrap().payload, b"still here");
+    drop((c, again));
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_text_closes_with_1007() {
+    expect_close_code("/echo", encode(true, 0, TEXT, &[0xce, 0xba, 0xff, 0xfe], true), 1007).await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_fragments_closes_with_1007() {
+    let mut bytes = encode(false, 0, TEXT, "κό".as_bytes(), true);
+    bytes.extend(encode(true, 0, CONT, &[0xed, 0xa0, 0x80], true)); // a UTF-16 surrogate
+    expect_close_code("/echo", bytes, 1007).await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_close_reason_closes_with_1007() {
+    expect_close_code("/echo", encode(true, 0, CLOSE, &[0x03, 0xe8, 0xff], true), 1007).await;
+}
+
+#[tokio::test]
+async fn reserved_bits_close_with_1002() {
+    expect_close_code("/echo", encode(true, 0b100, TEXT, b"x", true), 1002).await;
+}
+
+#[tokio::test]
+async fn reserved_opcodes_close_with_1002() {
+    expect_close_code("/echo", encode(true, 0, 3, b"", true), 1002).await;
+    expect_close_code("/echo", encode(true, 0, 0xb, b"", true), 1002).await;
+}
+
+#[tokio::test]
+async fn unmasked_client_frame_closes_with_1002() {
+    expect_close_code("/echo", encode(true, 0, TEXT, b"hi", false), 1002).await;
+}
+
+#[tokio::test]
+async fn oversized_control_frame_closes_with_1002() {
+    expect_close_code("/echo", encode(true, 0, PING, &[0u8; 126], true), 1002).await;
+    expect_close_code("/echo", encode(true, 0, CLOSE, &[0x03, 0xe8].repeat(63), true), 1002).await;
+}
+
+#[tokio::test]
+async fn fragmented_control_frame_closes_with_1002() {
+    expect_close_code("/echo", encode(false, 0, PING, b"a", true), 1002).await;
+}
+
+#[tokio::test]
+async fn continuation_without_start_closes_with_1002() {
+    expect_close_code("/echo", encode(true, 0, CONT, b"x", true), 1002).await;
+}
+
+#[tokio::test]
+async fn new_message_inside_fragmented_one_closes_with_1002() {
+    let mut bytes = encode(false, 0, TEXT, b"a", true);
+    bytes.extend(encode(true, 0, TEXT, b"b", true));
+    expect_close_code("/echo", bytes, 1002).await;
+}
+
+#[tokio::test]
+async fn invalid_close_codes_close_with_1002() {
+    for code in [0u16, 999, 1004, 1005, 1006, 1015, 2000, 5000] {
+        expect_close_code("/echo", encode(true, 0, CLOSE, &code.to_be_bytes(), true), 1002).await;
+    }
+    expect_close_code("/echo", encode(true, 0, CLOSE, &[0x03], true), 1002).await;
+}
+
+#[tokio::test]
+async fn valid_messages_before_a_violation_are_still_handled() {
+    let (running, addr) = start_demo().await;
+    let mut c = RawClient::connect(addr, "/echo").await;
+    let mut bytes = encode(true, 0, TEXT, b"first", true);
+    bytes.extend(encode(true, 0, TEXT, b"bad", false));
+    c.send_raw(&bytes).await;
+    assert_eq!(c.recv().await.unwrap().payload, b"first");
+    assert_eq!(c.expect_close().await, Some(1002));
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn message_over_max_message_size_closes_with_1009() {
+    let mut config = test_config();
+    config.servers.get_mut("ws").unwrap().max_message_size = 1024;
+    let running = start(config).await;
+    let addr = running.local_addr("ws").unwrap();
+
+    // Exactly the limit is accepted.
+    let mut c = RawClient::connect(addr, "/echo").await;
+    c.send(true, BINARY, &[0u8; 1024]).await;
+    assert_eq!(c.recv().await.unwrap().payload.len(), 1024);
+    // One frame over the limit.
+    c.send(true, BINARY, &[0u8; 1025]).await;
+    assert_eq!(c.expect_close().await, Some(1009));
+
+    // Fragments that add up to more than the limit.
+    let mut c = RawClient::connect(addr, "/echo").await;
+    c.send(false, BINARY, &[0u8; 600]).await;
+    c.send(true, CONT, &[0u8; 600]).await;
+    assert_eq!(c.expect_close().await, Some(1009));
+
+    // A header announcing a huge frame is refused before any payload arrives.
+    let mut c = RawClient::connect(addr, "/echo").await;
+    let mut header = vec![0x82, 0x80 | 127];
+    header.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    c.send_raw(&header).await;
+    assert_eq!(within("close", c.expect_close()).await, Some(1009));
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_connection_gets_pinged_then_closed() {
+    let mut config = test_config();
+    let ws = config.servers.get_mut("ws").unwrap();
+    ws.ping_interval = std::time::Duration::from_millis(100);
+    ws.idle_timeout = std::time::Duration::from_millis(600);
+    let running = start(config).await;
+    let addr = running.local_addr("ws").unwrap();
+    let mut c = RawClient::connect(addr, "/echo").await;
+    // The server pings a quiet client...
+    let f = c.recv().await.unwrap();
+    assert_eq!(f.opcode, PING);
+    // ...a pong keeps it alive (the next frame is another ping, not a close)...
+    c.send(true, PONG, &f.payload).await;
+    let f = c.recv().await.unwrap();
+    assert_eq!(f.opcode, PING);
+    // ...and silence closes it with 1001.
+    assert_eq!(c.expect_close().await, Some(1001));
+    running.shutdown().await;
+}
