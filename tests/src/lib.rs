@@ -1,6 +1,8 @@
 //! Support for the end-to-end tests: start an app on free ports, raw and high-level clients.
 //! Every network wait is bounded by [`TIMEOUT`].
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -51,12 +53,18 @@ pub async fn start_demo() -> (Running, SocketAddr) {
 /// Sends a raw HTTP request and returns the status code and the whole response text
 /// (the server must close or the response must end within the timeout).
 pub async fn http_raw(addr: SocketAddr, request: &str) -> (u16, String) {
-    let mut stream = within("connect", TcpStream::connect(addr)).await.expect("connect");
-    within("write", stream.write_all(request.as_bytes())).await.expect("write");
+    let mut stream = within("connect", TcpStream::connect(addr))
+        .await
+        .expect("connect");
+    within("write", stream.write_all(request.as_bytes()))
+        .await
+        .expect("write");
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        let n = within("read response", stream.read(&mut chunk)).await.expect("read");
+        let n = within("read response", stream.read(&mut chunk))
+            .await
+            .expect("read");
         if n == 0 {
             break;
         }
@@ -68,7 +76,8 @@ pub async fn http_raw(addr: SocketAddr, request: &str) -> (u16, String) {
                 .lines()
                 .find_map(|l| {
                     let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
                 })
                 .unwrap_or(0);
             if buf.len() >= end + 4 + len {
@@ -147,28 +156,46 @@ pub fn encode(fin: bool, rsv: u8, opcode: u8, payload: &[u8], mask: bool) -> Vec
 impl RawClient {
     /// Connects and completes the handshake on `path`; panics unless the server answers 101.
     pub async fn connect(addr: SocketAddr, path: &str) -> Self {
-        let mut stream = within("connect", TcpStream::connect(addr)).await.expect("connect");
+        let mut stream = within("connect", TcpStream::connect(addr))
+            .await
+            .expect("connect");
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         );
-        within("handshake write", stream.write_all(req.as_bytes())).await.expect("write");
+        within("handshake write", stream.write_all(req.as_bytes()))
+            .await
+            .expect("write");
         let mut buf = Vec::new();
         let mut byte = [0u8; 1];
         while !buf.ends_with(b"\r\n\r\n") {
-            let n = within("handshake read", stream.read(&mut byte)).await.expect("read");
-            assert!(n == 1, "connection closed during handshake: {:?}", String::from_utf8_lossy(&buf));
+            let n = within("handshake read", stream.read(&mut byte))
+                .await
+                .expect("read");
+            assert!(
+                n == 1,
+                "connection closed during handshake: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
             buf.push(byte[0]);
         }
         let head = String::from_utf8_lossy(&buf);
         assert!(head.starts_with("HTTP/1.1 101"), "not upgraded: {head}");
-        assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "bad accept key: {head}");
-        Self { stream, buf: Vec::new() }
+        assert!(
+            head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            "bad accept key: {head}"
+        );
+        Self {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     /// Writes raw bytes.
     pub async fn send_raw(&mut self, bytes: &[u8]) {
-        within("write", self.stream.write_all(bytes)).await.expect("write");
+        within("write", self.stream.write_all(bytes))
+            .await
+            .expect("write");
     }
 
     /// Writes one masked frame.

@@ -1,5 +1,7 @@
 //! Every demo route, on both servers, through real sockets with tokio-tungstenite.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{connect_async_with_config, tungstenite::protocol::WebSocketConfig};
@@ -13,9 +15,12 @@ async fn connect(addr: std::net::SocketAddr, path: &str) -> Client {
     config.max_message_size = Some(64 << 20);
     config.max_frame_size = Some(64 << 20);
     let url = format!("ws://{addr}{path}");
-    let (ws, resp) = within("connect", connect_async_with_config(url, Some(config), false))
-        .await
-        .expect("handshake");
+    let (ws, resp) = within(
+        "connect",
+        connect_async_with_config(url, Some(config), false),
+    )
+    .await
+    .expect("handshake");
     assert_eq!(resp.status(), 101);
     ws
 }
@@ -53,7 +58,9 @@ async fn echo_returns_text_and_binary_exactly_at_every_size() {
         let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
         ws.send(WsMessage::binary(data.clone())).await.unwrap();
         match next(&mut ws).await {
-            WsMessage::Binary(b) => assert!(b[..] == data[..], "binary echo of {size} bytes differs"),
+            WsMessage::Binary(b) => {
+                assert!(b[..] == data[..], "binary echo of {size} bytes differs")
+            }
             other => panic!("expected binary, got {other:?}"),
         }
     }
@@ -106,9 +113,15 @@ async fn http_server_serves_health_and_chat_page() {
     let (status, body) = http_get(http, "/").await;
     assert_eq!(status, 200);
     assert!(body.contains("text/html"), "{body}");
-    assert!(body.contains("new WebSocket(") && body.contains("/chat"), "{body}");
+    assert!(
+        body.contains("new WebSocket(") && body.contains("/chat"),
+        "{body}"
+    );
     let ws_port = running.local_addr("ws").unwrap().port().to_string();
-    assert!(body.contains(&ws_port), "page must point at the ws server: {body}");
+    assert!(
+        body.contains(&ws_port),
+        "page must point at the ws server: {body}"
+    );
     // The http server has no WebSocket routes, so it accepts no upgrade.
     let (status, _) = ws_tests::http_raw(
         http,

@@ -1,5 +1,7 @@
 //! Upgrade validation: 404, 400, 426, and the server keeps running.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
 use ws_tests::{http_get, http_raw, start_demo, RawClient};
 
 fn upgrade_request(path: &str, extra: &str, skip: &str) -> String {
@@ -11,7 +13,10 @@ fn upgrade_request(path: &str, extra: &str, skip: &str) -> String {
         "Sec-WebSocket-Version: 13",
     ];
     let mut req = format!("GET {path} HTTP/1.1\r\n");
-    for h in headers.iter().filter(|h| skip.is_empty() || !h.starts_with(skip)) {
+    for h in headers
+        .iter()
+        .filter(|h| skip.is_empty() || !h.starts_with(skip))
+    {
         req.push_str(h);
         req.push_str("\r\n");
     }
@@ -43,7 +48,11 @@ async fn missing_or_bad_key_is_400() {
     let (status, body) = http_raw(addr, &upgrade_request("/echo", "", "Sec-WebSocket-Key")).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("Sec-WebSocket-Key"), "{body}");
-    let bad = upgrade_request("/echo", "Sec-WebSocket-Key: c2hvcnQ=\r\n", "Sec-WebSocket-Key");
+    let bad = upgrade_request(
+        "/echo",
+        "Sec-WebSocket-Key: c2hvcnQ=\r\n",
+        "Sec-WebSocket-Key",
+    );
     let (status, _) = http_raw(addr, &bad).await;
     assert_eq!(status, 400);
     still_serving(addr).await;
@@ -71,10 +80,18 @@ async fn wrong_method_is_400() {
 #[tokio::test]
 async fn unsupported_version_is_426_with_supported_version() {
     let (running, addr) = start_demo().await;
-    let req = upgrade_request("/echo", "Sec-WebSocket-Version: 8\r\n", "Sec-WebSocket-Version");
+    let req = upgrade_request(
+        "/echo",
+        "Sec-WebSocket-Version: 8\r\n",
+        "Sec-WebSocket-Version",
+    );
     let (status, text) = http_raw(addr, &req).await;
     assert_eq!(status, 426, "{text}");
-    assert!(text.to_ascii_lowercase().contains("sec-websocket-version: 13"), "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("sec-websocket-version: 13"),
+        "{text}"
+    );
     still_serving(addr).await;
     running.shutdown().await;
 }
@@ -84,7 +101,10 @@ async fn plain_get_on_websocket_route_is_426() {
     let (running, addr) = start_demo().await;
     let (status, text) = http_get(addr, "/echo").await;
     assert_eq!(status, 426, "{text}");
-    assert!(text.to_ascii_lowercase().contains("upgrade: websocket"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("upgrade: websocket"),
+        "{text}"
+    );
     running.shutdown().await;
 }
 

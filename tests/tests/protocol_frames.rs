@@ -1,5 +1,7 @@
 //! RFC 6455 frame rules, driven with a raw client that writes exact bytes.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
 use ws_tests::{encode, start, start_demo, test_config, within, RawClient};
 
 const TEXT: u8 = 1;
@@ -17,7 +19,10 @@ async fn fragmented_message_is_reassembled() {
     c.send(false, CONT, b"lo, ").await;
     c.send(true, CONT, b"world").await;
     let f = c.recv().await.unwrap();
-    assert_eq!((f.fin, f.opcode, &f.payload[..]), (true, TEXT, &b"Hello, world"[..]));
+    assert_eq!(
+        (f.fin, f.opcode, &f.payload[..]),
+        (true, TEXT, &b"Hello, world"[..])
+    );
     // A UTF-8 character split across fragments.
     let snow = "☃".as_bytes();
     c.send(false, TEXT, &snow[..1]).await;
@@ -77,8 +82,16 @@ async fn expect_close_code(path: &str, bytes: Vec<u8>, code: u16) {
     let (running, addr) = start_demo().await;
     let mut c = RawClient::connect(addr, path).await;
     c.send_raw(&bytes).await;
-    assert_eq!(c.expect_close().await, Some(code), "after sending {:02x?}", &bytes[..bytes.len().min(16)]);
-    assert!(c.closed_by_server().await, "server must close the TCP connection");
+    assert_eq!(
+        c.expect_close().await,
+        Some(code),
+        "after sending {:02x?}",
+        &bytes[..bytes.len().min(16)]
+    );
+    assert!(
+        c.closed_by_server().await,
+        "server must close the TCP connection"
+    );
     // The server keeps serving.
     let mut again = RawClient::connect(addr, "/echo").await;
     again.send(true, TEXT, b"still here").await;
@@ -89,7 +102,12 @@ async fn expect_close_code(path: &str, bytes: Vec<u8>, code: u16) {
 
 #[tokio::test]
 async fn invalid_utf8_text_closes_with_1007() {
-    expect_close_code("/echo", encode(true, 0, TEXT, &[0xce, 0xba, 0xff, 0xfe], true), 1007).await;
+    expect_close_code(
+        "/echo",
+        encode(true, 0, TEXT, &[0xce, 0xba, 0xff, 0xfe], true),
+        1007,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -101,7 +119,12 @@ async fn invalid_utf8_in_fragments_closes_with_1007() {
 
 #[tokio::test]
 async fn invalid_utf8_close_reason_closes_with_1007() {
-    expect_close_code("/echo", encode(true, 0, CLOSE, &[0x03, 0xe8, 0xff], true), 1007).await;
+    expect_close_code(
+        "/echo",
+        encode(true, 0, CLOSE, &[0x03, 0xe8, 0xff], true),
+        1007,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -123,7 +146,12 @@ async fn unmasked_client_frame_closes_with_1002() {
 #[tokio::test]
 async fn oversized_control_frame_closes_with_1002() {
     expect_close_code("/echo", encode(true, 0, PING, &[0u8; 126], true), 1002).await;
-    expect_close_code("/echo", encode(true, 0, CLOSE, &[0x03, 0xe8].repeat(63), true), 1002).await;
+    expect_close_code(
+        "/echo",
+        encode(true, 0, CLOSE, &[0x03, 0xe8].repeat(63), true),
+        1002,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -146,7 +174,12 @@ async fn new_message_inside_fragmented_one_closes_with_1002() {
 #[tokio::test]
 async fn invalid_close_codes_close_with_1002() {
     for code in [0u16, 999, 1004, 1005, 1006, 1015, 2000, 5000] {
-        expect_close_code("/echo", encode(true, 0, CLOSE, &code.to_be_bytes(), true), 1002).await;
+        expect_close_code(
+            "/echo",
+            encode(true, 0, CLOSE, &code.to_be_bytes(), true),
+            1002,
+        )
+        .await;
     }
     expect_close_code("/echo", encode(true, 0, CLOSE, &[0x03], true), 1002).await;
 }

@@ -1,17 +1,19 @@
 //! Registry × config problems stop start-up with one report naming every registration.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
 use ws_core::{ws_controller, App, Controller, StartupError};
 use ws_tests::test_config;
 
 /// Claims the demo's `/echo` path a second time.
 #[ws_controller(server = "ws", path = "/echo")]
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct DuplicateEcho;
 impl Controller for DuplicateEcho {}
 
 /// Names a server the config does not have.
 #[ws_controller(server = "nowhere", path = "/x")]
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Lost;
 impl Controller for Lost {}
 
@@ -27,8 +29,14 @@ fn every_problem_is_reported_with_type_and_location() {
     assert!(text.contains("server `nowhere`"), "{text}");
     assert!(text.contains("configured servers: http, ws"), "{text}");
     assert!(text.contains("startup_errors::DuplicateEcho"), "{text}");
-    assert!(text.contains("ws_examples::controllers::echo::Echo"), "{text}");
-    assert!(text.contains("tests/startup_errors.rs:"), "source location: {text}");
+    assert!(
+        text.contains("ws_examples::controllers::echo::Echo"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tests/startup_errors.rs:"),
+        "source location: {text}"
+    );
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 /// output file.
 pub fn parse_total_ir(text: &str) -> Option<u64> {
     text.lines().find_map(|l| {
-        let rest = l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:"))?;
+        let rest = l
+            .strip_prefix("summary:")
+            .or_else(|| l.strip_prefix("totals:"))?;
         rest.split_whitespace().next()?.parse().ok()
     })
 }

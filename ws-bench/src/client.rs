@@ -73,7 +73,11 @@ impl Message {
 
     fn new(plain: Vec<u8>, opcode: OpCode) -> Self {
         let masked = apply_mask(&plain, MASK);
-        Self { plain, masked, opcode }
+        Self {
+            plain,
+            masked,
+            opcode,
+        }
     }
 
     /// Payload length in bytes.
@@ -87,13 +91,21 @@ impl Message {
     }
 
     fn frame(&self) -> Frame<'_> {
-        Frame::new(true, self.opcode, Some(MASK), Payload::Borrowed(&self.masked))
+        Frame::new(
+            true,
+            self.opcode,
+            Some(MASK),
+            Payload::Borrowed(&self.masked),
+        )
     }
 }
 
 /// XORs `data` with the 4-byte `mask` (RFC 6455 §5.3).
 pub fn apply_mask(data: &[u8], mask: [u8; 4]) -> Vec<u8> {
-    data.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect()
+    data.iter()
+        .enumerate()
+        .map(|(i, b)| b ^ mask[i % 4])
+        .collect()
 }
 
 /// `size` deterministic pseudo-random bytes (xorshift64).
@@ -111,7 +123,9 @@ pub fn pattern(size: usize) -> Vec<u8> {
 
 /// FNV-1a 64-bit checksum, used in error reports.
 pub fn checksum(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Checks an HTTP upgrade response head (everything up to and including the
@@ -129,7 +143,9 @@ pub fn check_upgrade_response(head: &[u8]) -> Result<(), String> {
     }
     let accept = lines.find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case("sec-websocket-accept").then(|| v.trim())
+        k.trim()
+            .eq_ignore_ascii_case("sec-websocket-accept")
+            .then(|| v.trim())
     });
     match accept {
         Some(ACCEPT) => Ok(()),
@@ -151,7 +167,11 @@ pub fn source_for(target: SocketAddr, i: usize) -> Option<IpAddr> {
 }
 
 async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> Result<TcpStream, BenchError> {
-    let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     if let Some(ip) = source {
         sock.bind(SocketAddr::new(ip, 0))?;
     }
@@ -173,7 +193,9 @@ async fn upgrade(stream: &mut TcpStream, target: &Target) -> Result<(), BenchErr
     for _ in 0..10_000 {
         let n = stream.peek(&mut buf).await?;
         if n == 0 {
-            return Err(BenchError::Handshake("connection closed during upgrade".into()));
+            return Err(BenchError::Handshake(
+                "connection closed during upgrade".into(),
+            ));
         }
         if let Some(pos) = buf[..n].windows(4).position(|w| w == b"\r\n\r\n") {
             let head_len = pos + 4;
@@ -182,7 +204,9 @@ async fn upgrade(stream: &mut TcpStream, target: &Target) -> Result<(), BenchErr
             return check_upgrade_response(&head).map_err(BenchError::Handshake);
         }
         if n == buf.len() {
-            return Err(BenchError::Handshake("response head larger than 8 KiB".into()));
+            return Err(BenchError::Handshake(
+                "response head larger than 8 KiB".into(),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
@@ -207,7 +231,11 @@ pub async fn open(target: &Target, source: Option<IpAddr>) -> Result<Ws, BenchEr
 
 /// Opens `n` connections, [`CONNECT_BATCH`] at a time; with `warm` set, each
 /// also does one verified round trip of that message.
-pub async fn open_many(target: &Target, n: usize, warm: Option<&Message>) -> Result<Vec<Ws>, BenchError> {
+pub async fn open_many(
+    target: &Target,
+    n: usize,
+    warm: Option<&Message>,
+) -> Result<Vec<Ws>, BenchError> {
     let mut out = Vec::with_capacity(n);
     let warm = warm.cloned().map(Arc::new);
     let mut start = 0;
@@ -236,12 +264,20 @@ pub async fn open_many(target: &Target, n: usize, warm: Option<&Message>) -> Res
 
 /// Sends `msg` and waits for its echo. Always checks opcode and length; with
 /// `verify` also the exact bytes.
-pub async fn round_trip(ws: &mut Ws, msg: &Message, raw_tcp: bool, verify: bool) -> Result<(), BenchError> {
+pub async fn round_trip(
+    ws: &mut Ws,
+    msg: &Message,
+    raw_tcp: bool,
+    verify: bool,
+) -> Result<(), BenchError> {
     within(ECHO_TIMEOUT, "echo", async {
         ws.write_frame(msg.frame()).await?;
         let frame = ws.read_frame().await?;
         if frame.opcode != msg.opcode {
-            return Err(BenchError::Echo(format!("expected {:?} frame, got {:?}", msg.opcode, frame.opcode)));
+            return Err(BenchError::Echo(format!(
+                "expected {:?} frame, got {:?}",
+                msg.opcode, frame.opcode
+            )));
         }
         if frame.payload.len() != msg.len() {
             return Err(BenchError::Echo(format!(
@@ -291,7 +327,10 @@ pub async fn close_all(conns: Vec<Ws>) {
     for ws in conns {
         set.spawn(close(ws));
     }
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT * 3, async { while set.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT * 3, async {
+        while set.join_next().await.is_some() {}
+    })
+    .await;
     set.abort_all();
 }
 
@@ -334,7 +373,10 @@ struct Shared {
 async fn sleep_unless_failed(shared: &Shared, d: Duration) {
     let end = Instant::now() + d;
     while Instant::now() < end && !shared.failed.load(Ordering::Relaxed) {
-        tokio::time::sleep(Duration::from_millis(20).min(end.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(
+            Duration::from_millis(20).min(end.saturating_duration_since(Instant::now())),
+        )
+        .await;
     }
 }
 
@@ -396,7 +438,10 @@ pub async fn run_load(
         sleep_unless_failed(&shared, Duration::from_millis(50)).await;
         let el = t0.elapsed();
         let done = shared.count.load(Ordering::Relaxed) - c0;
-        if shared.failed.load(Ordering::Relaxed) || el >= max_window || (el >= spec.window && done >= min_msgs) {
+        if shared.failed.load(Ordering::Relaxed)
+            || el >= max_window
+            || (el >= spec.window && done >= min_msgs)
+        {
             break;
         }
     }
@@ -427,7 +472,10 @@ pub async fn run_load(
         return Err(e);
     }
     if drained.is_err() {
-        return Err(BenchError::timeout("connections to finish their last echo", ECHO_TIMEOUT));
+        return Err(BenchError::timeout(
+            "connections to finish their last echo",
+            ECHO_TIMEOUT,
+        ));
     }
     let messages = c1 - c0;
     let (p50, p99) = stats::p50_p99(&mut samples).unwrap_or((0, 0));
@@ -466,7 +514,11 @@ impl IdleMemory {
 
 /// Opens `n` connections (each does one verified 20 B round trip, then stays
 /// idle) and measures the server's VmRSS growth.
-pub async fn idle_memory(target: &Target, n: usize, server_pid: u32) -> Result<IdleMemory, BenchError> {
+pub async fn idle_memory(
+    target: &Target,
+    n: usize,
+    server_pid: u32,
+) -> Result<IdleMemory, BenchError> {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = procfs::read_rss_kib(server_pid)
         .ok_or_else(|| BenchError::Server(format!("cannot read /proc/{server_pid}/status")))?;
@@ -476,12 +528,20 @@ pub async fn idle_memory(target: &Target, n: usize, server_pid: u32) -> Result<I
     let after = procfs::read_rss_kib(server_pid)
         .ok_or_else(|| BenchError::Server(format!("cannot read /proc/{server_pid}/status")))?;
     close_all(conns).await;
-    Ok(IdleMemory { conns: n, rss_before_kib: before, rss_after_kib: after })
+    Ok(IdleMemory {
+        conns: n,
+        rss_before_kib: before,
+        rss_after_kib: after,
+    })
 }
 
 /// Full connection cycles per second: connect, upgrade, one verified 20 B
 /// echo, close; `workers` cycles in flight for `window`.
-pub async fn handshake_rate(target: &Target, workers: usize, window: Duration) -> Result<f64, BenchError> {
+pub async fn handshake_rate(
+    target: &Target,
+    workers: usize,
+    window: Duration,
+) -> Result<f64, BenchError> {
     let shared = Arc::new(Shared::default());
     let msg = Arc::new(Message::binary(20));
     let start = Instant::now();
@@ -545,7 +605,11 @@ pub struct Fanout {
 /// Extracts `N` from the first `fanout-N` token in `payload`.
 pub fn parse_fanout_seq(payload: &[u8]) -> Option<u64> {
     let pos = payload.windows(7).position(|w| w == b"fanout-")?;
-    let digits: Vec<u8> = payload[pos + 7..].iter().copied().take_while(u8::is_ascii_digit).collect();
+    let digits: Vec<u8> = payload[pos + 7..]
+        .iter()
+        .copied()
+        .take_while(u8::is_ascii_digit)
+        .collect();
     std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
@@ -561,7 +625,9 @@ pub async fn fanout(target: &Target, n: usize, publishes: u64) -> Result<Fanout,
         set.spawn(async move {
             // Bounded: at most a few frames per publish (joins, other chatter).
             for _ in 0..(publishes * 64 + 1024) {
-                let Ok(frame) = ws.read_frame().await else { return };
+                let Ok(frame) = ws.read_frame().await else {
+                    return;
+                };
                 if !matches!(frame.opcode, OpCode::Text | OpCode::Binary) {
                     continue;
                 }
@@ -613,7 +679,10 @@ pub async fn fanout(target: &Target, n: usize, publishes: u64) -> Result<Fanout,
     .await;
     close(publisher).await;
     set.abort_all();
-    result.map(|()| Fanout { receivers: n, times_ms })
+    result.map(|()| Fanout {
+        receivers: n,
+        times_ms,
+    })
 }
 
 /// One connection, `messages` verified 20 B round trips, close (the fixed
@@ -637,7 +706,10 @@ mod tests {
         let ok = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nsec-websocket-accept: {ACCEPT}\r\n\r\n");
         assert_eq!(check_upgrade_response(ok.as_bytes()), Ok(()));
         assert!(check_upgrade_response(b"HTTP/1.1 404 Not Found\r\n\r\n").is_err());
-        assert!(check_upgrade_response(b"HTTP/1.1 101 Switching\r\nSec-WebSocket-Accept: nope\r\n\r\n").is_err());
+        assert!(check_upgrade_response(
+            b"HTTP/1.1 101 Switching\r\nSec-WebSocket-Accept: nope\r\n\r\n"
+        )
+        .is_err());
         assert!(check_upgrade_response(b"HTTP/1.1 101 Switching\r\n\r\n").is_err());
         assert!(check_upgrade_response(b"\r\n\r\n").is_err());
     }
@@ -655,7 +727,10 @@ mod tests {
     #[test]
     fn fanout_seq() {
         assert_eq!(parse_fanout_seq(b"fanout-12 from ws-bench"), Some(12));
-        assert_eq!(parse_fanout_seq(b"{\"from\":3,\"text\":\"fanout-7 x\"}"), Some(7));
+        assert_eq!(
+            parse_fanout_seq(b"{\"from\":3,\"text\":\"fanout-7 x\"}"),
+            Some(7)
+        );
         assert_eq!(parse_fanout_seq(b"hello"), None);
         assert_eq!(parse_fanout_seq(b"fanout-"), None);
     }
@@ -665,7 +740,13 @@ mod tests {
         let t: SocketAddr = "127.0.0.1:9".parse().expect("addr");
         assert_eq!(source_for(t, 0), None);
         assert_eq!(source_for(t, 19_999), None);
-        assert_eq!(source_for(t, 20_000), Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))));
-        assert_eq!(source_for(t, 45_000), Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3))));
+        assert_eq!(
+            source_for(t, 20_000),
+            Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
+        );
+        assert_eq!(
+            source_for(t, 45_000),
+            Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)))
+        );
     }
 }

@@ -36,7 +36,10 @@ pub enum BenchError {
 impl BenchError {
     /// Builds a [`BenchError::Timeout`].
     pub fn timeout(what: impl Into<String>, after: Duration) -> Self {
-        BenchError::Timeout { what: what.into(), after }
+        BenchError::Timeout {
+            what: what.into(),
+            after,
+        }
     }
 }
 

@@ -22,7 +22,10 @@ pub const CALLGRIND_MESSAGES: usize = 2_000;
 
 /// Command line of `ws-bench`.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "ws-bench", about = "Echo / fan-out benchmark of ws-cli against raw fastwebsockets, tungstenite, axum and raw TCP")]
+#[command(
+    name = "ws-bench",
+    about = "Echo / fan-out benchmark of ws-cli against raw fastwebsockets, tungstenite, axum and raw TCP"
+)]
 pub struct Cli {
     /// Smoke run: 20 B and 16 KiB × 1 and 100 connections, short windows, 1 repetition (the default).
     #[arg(long, conflicts_with = "full")]
@@ -134,24 +137,54 @@ impl Plan {
         } else {
             cli.servers
                 .iter()
-                .map(|s| ServerKind::from_key(s.trim()).ok_or_else(|| format!("unknown server {s:?}")))
+                .map(|s| {
+                    ServerKind::from_key(s.trim()).ok_or_else(|| format!("unknown server {s:?}"))
+                })
                 .collect::<Result<Vec<_>, _>>()?
         };
         let or = |v: &Vec<usize>, d: &[usize]| if v.is_empty() { d.to_vec() } else { v.clone() };
         let plan = Plan {
             mode: if full { "full" } else { "quick" },
             servers,
-            payloads: or(&cli.payloads, if full { &[20, 1 << 10, 16 << 10, 1 << 20] } else { &[20, 16 << 10] }),
-            conns: or(&cli.conns, if full { &[1, 100, 1_000, 10_000] } else { &[1, 100] }),
+            payloads: or(
+                &cli.payloads,
+                if full {
+                    &[20, 1 << 10, 16 << 10, 1 << 20]
+                } else {
+                    &[20, 16 << 10]
+                },
+            ),
+            conns: or(
+                &cli.conns,
+                if full {
+                    &[1, 100, 1_000, 10_000]
+                } else {
+                    &[1, 100]
+                },
+            ),
             reps: cli.reps.unwrap_or(if full { 3 } else { 1 }).max(1),
             warmup: Duration::from_millis(cli.warmup_ms.unwrap_or(if full { 500 } else { 300 })),
-            window: Duration::from_millis(cli.window_ms.unwrap_or(if full { 2_000 } else { 1_000 }).max(100)),
-            idle_conns: cli.idle_conns.unwrap_or(if full { 10_000 } else { 100 }).max(1),
+            window: Duration::from_millis(
+                cli.window_ms
+                    .unwrap_or(if full { 2_000 } else { 1_000 })
+                    .max(100),
+            ),
+            idle_conns: cli
+                .idle_conns
+                .unwrap_or(if full { 10_000 } else { 100 })
+                .max(1),
             handshake_window: Duration::from_millis(if full { 3_000 } else { 1_000 }),
             handshake_workers: 8,
-            fanout_conns: or(&cli.fanout_conns, if full { &[100, 1_000, 10_000] } else { &[100] }),
+            fanout_conns: or(
+                &cli.fanout_conns,
+                if full { &[100, 1_000, 10_000] } else { &[100] },
+            ),
             fanout_publishes: if full { 20 } else { 5 },
-            callgrind: if full { !cli.no_callgrind } else { cli.callgrind },
+            callgrind: if full {
+                !cli.no_callgrind
+            } else {
+                cli.callgrind
+            },
         };
         if plan.conns.contains(&0) || plan.fanout_conns.contains(&0) {
             return Err("connection counts must be positive".into());
@@ -161,7 +194,14 @@ impl Plan {
 
     /// File descriptors the load generator needs (and each server inherits).
     pub fn fds_needed(&self) -> usize {
-        let m = self.conns.iter().chain(&self.fanout_conns).copied().chain([self.idle_conns]).max().unwrap_or(0);
+        let m = self
+            .conns
+            .iter()
+            .chain(&self.fanout_conns)
+            .copied()
+            .chain([self.idle_conns])
+            .max()
+            .unwrap_or(0);
         m + 1_024
     }
 }
@@ -179,14 +219,21 @@ pub fn main_with(cli: Cli) -> ExitCode {
     let nofile = raise_nofile(plan.fds_needed() as u64);
     // Pin before the runtime exists so that all its threads inherit the mask.
     let pinned = !cli.no_pin && cores >= 2 && server::taskset_available() && server::pin_self("1");
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ws-bench: cannot build runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let env = Env { cores, nofile, pinned };
+    let env = Env {
+        cores,
+        nofile,
+        pinned,
+    };
     let result = rt.block_on(async {
         tokio::select! {
             r = run(&cli, &plan, &env) => r,
@@ -233,7 +280,9 @@ struct Env {
 }
 
 fn default_output() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("BENCHMARKS.md")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("BENCHMARKS.md")
 }
 
 fn workspace_root() -> PathBuf {
@@ -270,13 +319,15 @@ fn bin_path(cli: &Cli, kind: ServerKind) -> PathBuf {
         ServerKind::Axum => &cli.echo_axum,
         ServerKind::Tcp => &cli.echo_tcp,
     };
-    given.clone().unwrap_or_else(|| {
+    let path = given.clone().unwrap_or_else(|| {
         let dir = std::env::current_exe()
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .unwrap_or_else(|| workspace_root().join("target").join("release"));
         server::default_bin(&dir, kind)
-    })
+    });
+    // Servers run in a temp dir: make relative paths absolute first.
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// One server slot: its column, process and results.
@@ -327,7 +378,11 @@ fn launch(kind: ServerKind, bin: &Path, cfg: &Path, tmp: &Path, pinned: bool) ->
 }
 
 fn target(kind: ServerKind, p: &ServerProcess, path: &str) -> Target {
-    Target { addr: p.addr, path: path.to_string(), raw_tcp: kind.raw_tcp() }
+    Target {
+        addr: p.addr,
+        path: path.to_string(),
+        raw_tcp: kind.raw_tcp(),
+    }
 }
 
 async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
@@ -342,14 +397,23 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
     let mut slots: Vec<Slot> = Vec::new();
     for &kind in &plan.servers {
         let bin = bin_path(cli, kind);
-        let mut slot = Slot { kind, bin: bin.clone(), status: ColumnStatus::Ok, proc: None };
+        let mut slot = Slot {
+            kind,
+            bin: bin.clone(),
+            status: ColumnStatus::Ok,
+            proc: None,
+        };
         if !bin.is_file() {
             let hint = if kind == ServerKind::Ours {
                 "cargo build --release -p ws-cli"
             } else {
                 "cargo build --release -p ws-bench --bins"
             };
-            eprintln!("ws-bench: {} not built ({}); build with `{hint}`", kind.key(), bin.display());
+            eprintln!(
+                "ws-bench: {} not built ({}); build with `{hint}`",
+                kind.key(),
+                bin.display()
+            );
             slot.status = ColumnStatus::NotBuilt(format!("{}; `{hint}`", bin.display()));
             if cli.require_all {
                 failures.push(format!("{}: not built ({})", kind.key(), bin.display()));
@@ -357,7 +421,12 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
         } else {
             match ServerProcess::start(&launch(kind, &bin, &cfg, &tmp.0, env.pinned)) {
                 Ok(p) => {
-                    eprintln!("ws-bench: started {} (pid {}) at {}", kind.key(), p.pid(), p.addr);
+                    eprintln!(
+                        "ws-bench: started {} (pid {}) at {}",
+                        kind.key(),
+                        p.pid(),
+                        p.addr
+                    );
                     slot.proc = Some(p);
                 }
                 Err(e) => slot.fail(&mut failures, "start", &e),
@@ -365,7 +434,10 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
         }
         slots.push(slot);
     }
-    eprintln!("ws-bench: servers up after {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "ws-bench: servers up after {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 
     let fd_limit = env.nofile.0 as usize;
     let fits = |n: usize| n + 512 <= fd_limit;
@@ -419,13 +491,20 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
                 for rep in 0..plan.reps {
                     for (i, slot) in slots.iter_mut().enumerate() {
                         run_no += 1;
-                        let Some(p) = slot.proc.as_mut() else { continue };
+                        let Some(p) = slot.proc.as_mut() else {
+                            continue;
+                        };
                         if let Err(e) = p.check_alive() {
                             slot.fail(&mut failures, "alive check", &e);
                             continue;
                         }
                         let t = target(slot.kind, p, "/echo");
-                        let spec = LoadSpec { conns, size, warmup: plan.warmup, window: plan.window };
+                        let spec = LoadSpec {
+                            conns,
+                            size,
+                            warmup: plan.warmup,
+                            window: plan.window,
+                        };
                         match client::run_load(&t, &spec, p.pid(), clk).await {
                             Ok(r) => {
                                 eprintln!(
@@ -458,7 +537,11 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
                     (None, None) => Entry::Note(slot.note().unwrap_or_else(|| "n/a".into())),
                 })
                 .collect();
-            rows.push(Row { size, conns, entries });
+            rows.push(Row {
+                size,
+                conns,
+                entries,
+            });
         }
     }
 
@@ -467,7 +550,9 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
     let mut hs: Vec<Vec<f64>> = vec![Vec::new(); slots.len()];
     for rep in 0..plan.reps {
         for (i, slot) in slots.iter_mut().enumerate() {
-            let Some(p) = slot.proc.as_mut() else { continue };
+            let Some(p) = slot.proc.as_mut() else {
+                continue;
+            };
             if let Err(e) = p.check_alive() {
                 slot.fail(&mut failures, "alive check", &e);
                 continue;
@@ -475,7 +560,12 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
             let t = target(slot.kind, p, "/echo");
             match client::handshake_rate(&t, plan.handshake_workers, plan.handshake_window).await {
                 Ok(r) => {
-                    eprintln!("ws-bench: {} handshakes rep {}: {:.0}/s", slot.kind.key(), rep + 1, r);
+                    eprintln!(
+                        "ws-bench: {} handshakes rep {}: {:.0}/s",
+                        slot.kind.key(),
+                        rep + 1,
+                        r
+                    );
                     hs[i].push(r);
                 }
                 Err(e) => slot.fail(&mut failures, "handshake cycle", &e),
@@ -500,7 +590,10 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
                 let t = target(slot.kind, p, "/chat");
                 match client::fanout(&t, n, plan.fanout_publishes).await {
                     Ok(Fanout { times_ms, .. }) => {
-                        eprintln!("ws-bench: {} fan-out to {n}: {times_ms:.2?} ms", slot.kind.key());
+                        eprintln!(
+                            "ws-bench: {} fan-out to {n}: {times_ms:.2?} ms",
+                            slot.kind.key()
+                        );
                         stats::median(&times_ms).map_or(Entry::note("n/a"), Entry::Value)
                     }
                     Err(e) => {
@@ -514,7 +607,10 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
             entries.push(entry);
         }
         fanout_rows.push(MetricRow {
-            label: format!("broadcast fan-out to {} receivers, median ms (/chat)", report::fmt_count(n)),
+            label: format!(
+                "broadcast fan-out to {} receivers, median ms (/chat)",
+                report::fmt_count(n)
+            ),
             higher_is_better: false,
             entries,
         });
@@ -549,7 +645,10 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
         } else {
             match callgrind_per_message(slot, &cfg, &tmp.0).await {
                 Ok(v) => {
-                    eprintln!("ws-bench: {} callgrind: {v:.0} instructions per 20 B echo", slot.kind.key());
+                    eprintln!(
+                        "ws-bench: {} callgrind: {v:.0} instructions per 20 B echo",
+                        slot.kind.key()
+                    );
                     Entry::Value(v)
                 }
                 Err(e) => {
@@ -564,10 +663,15 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
     }
 
     // Assemble the report.
-    let baseline = slots.iter().position(|s| s.kind == ServerKind::Fastwebsockets && s.status == ColumnStatus::Ok);
+    let baseline = slots
+        .iter()
+        .position(|s| s.kind == ServerKind::Fastwebsockets && s.status == ColumnStatus::Ok);
     let mut metrics = vec![
         MetricRow {
-            label: format!("server RSS per idle connection ({} conns), KiB", report::fmt_count(plan.idle_conns)),
+            label: format!(
+                "server RSS per idle connection ({} conns), KiB",
+                report::fmt_count(plan.idle_conns)
+            ),
             higher_is_better: false,
             entries: idle,
         },
@@ -644,15 +748,27 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
         settings.push(("valgrind".into(), v.clone()));
     }
 
-    let columns = slots.iter().map(|s| Column { label: s.kind.label().into(), status: s.status.clone() }).collect();
+    let columns = slots
+        .iter()
+        .map(|s| Column {
+            label: s.kind.label().into(),
+            status: s.status.clone(),
+        })
+        .collect();
     Ok(Report {
         mode: plan.mode.to_string(),
         smoke: plan.mode == "quick",
-        command: format!("cargo run --release -p ws-bench -- {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "))
-            .trim_end()
-            .to_string(),
+        command: format!(
+            "cargo run --release -p ws-bench -- {}",
+            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+        )
+        .trim_end()
+        .to_string(),
         generated: report::fmt_utc(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
         ),
         machine: machine_info(env),
         versions: versions(),
@@ -682,7 +798,12 @@ pub fn summarize(rs: &[LoadResult]) -> Option<CellSummary> {
     })
 }
 
-async fn callgrind_once(slot: &Slot, cfg: &Path, tmp: &Path, messages: usize) -> Result<u64, BenchError> {
+async fn callgrind_once(
+    slot: &Slot,
+    cfg: &Path,
+    tmp: &Path,
+    messages: usize,
+) -> Result<u64, BenchError> {
     let out = tmp.join(format!("callgrind.{}.{messages}.out", slot.kind.key()));
     let mut l = launch(slot.kind, &slot.bin, cfg, tmp, false);
     l.callgrind_out = Some(out.clone());
@@ -694,7 +815,8 @@ async fn callgrind_once(slot: &Slot, cfg: &Path, tmp: &Path, messages: usize) ->
     p.terminate(Duration::from_secs(60))?;
     let text = std::fs::read_to_string(&out)
         .map_err(|e| BenchError::Server(format!("no callgrind output {}: {e}", out.display())))?;
-    callgrind::parse_total_ir(&text).ok_or_else(|| BenchError::Server(format!("no totals in {}", out.display())))
+    callgrind::parse_total_ir(&text)
+        .ok_or_else(|| BenchError::Server(format!("no totals in {}", out.display())))
 }
 
 async fn callgrind_per_message(slot: &Slot, cfg: &Path, tmp: &Path) -> Result<f64, BenchError> {
@@ -705,22 +827,48 @@ async fn callgrind_per_message(slot: &Slot, cfg: &Path, tmp: &Path) -> Result<f6
 }
 
 fn machine_info(env: &Env) -> Vec<(String, String)> {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| procfs::parse_cpu_model(&s));
-    let mem = std::fs::read_to_string("/proc/meminfo")
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).map(|l| l.trim_start_matches("MemTotal:").trim().to_string()));
+        .and_then(|s| procfs::parse_cpu_model(&s));
+    let mem = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .map(|l| l.trim_start_matches("MemTotal:").trim().to_string())
+    });
     let sys = |p: &str| procfs::read_trimmed(p).unwrap_or_else(|| "?".into());
     vec![
         ("cpu".into(), cpu.unwrap_or_else(|| "?".into())),
         ("cores".into(), env.cores.to_string()),
         ("memory".into(), mem.unwrap_or_else(|| "?".into())),
         ("kernel".into(), sys("/proc/sys/kernel/osrelease")),
-        ("RLIMIT_NOFILE (soft / hard, after raising)".into(), format!("{} / {}", env.nofile.0, env.nofile.1)),
-        ("fs.file-max / fs.nr_open".into(), format!("{} / {}", sys("/proc/sys/fs/file-max"), sys("/proc/sys/fs/nr_open"))),
-        ("net.core.somaxconn".into(), sys("/proc/sys/net/core/somaxconn")),
-        ("net.ipv4.tcp_max_syn_backlog".into(), sys("/proc/sys/net/ipv4/tcp_max_syn_backlog")),
-        ("net.ipv4.ip_local_port_range".into(), sys("/proc/sys/net/ipv4/ip_local_port_range")),
-        ("net.ipv4.tcp_tw_reuse".into(), sys("/proc/sys/net/ipv4/tcp_tw_reuse")),
+        (
+            "RLIMIT_NOFILE (soft / hard, after raising)".into(),
+            format!("{} / {}", env.nofile.0, env.nofile.1),
+        ),
+        (
+            "fs.file-max / fs.nr_open".into(),
+            format!(
+                "{} / {}",
+                sys("/proc/sys/fs/file-max"),
+                sys("/proc/sys/fs/nr_open")
+            ),
+        ),
+        (
+            "net.core.somaxconn".into(),
+            sys("/proc/sys/net/core/somaxconn"),
+        ),
+        (
+            "net.ipv4.tcp_max_syn_backlog".into(),
+            sys("/proc/sys/net/ipv4/tcp_max_syn_backlog"),
+        ),
+        (
+            "net.ipv4.ip_local_port_range".into(),
+            sys("/proc/sys/net/ipv4/ip_local_port_range"),
+        ),
+        (
+            "net.ipv4.tcp_tw_reuse".into(),
+            sys("/proc/sys/net/ipv4/tcp_tw_reuse"),
+        ),
     ]
 }
 
@@ -755,7 +903,8 @@ mod tests {
     use super::*;
 
     fn cli(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("ws-bench").chain(args.iter().copied())).expect("cli parses")
+        Cli::try_parse_from(std::iter::once("ws-bench").chain(args.iter().copied()))
+            .expect("cli parses")
     }
 
     #[test]
@@ -778,8 +927,15 @@ mod tests {
         assert!(p.reps >= 3);
         assert!(p.callgrind);
         assert!(p.fds_needed() > 10_000);
-        let p = Plan::from_cli(&cli(&["--full", "--no-callgrind", "--payloads", "1KiB,2", "--servers", "tcp,ours"]))
-            .expect("plan");
+        let p = Plan::from_cli(&cli(&[
+            "--full",
+            "--no-callgrind",
+            "--payloads",
+            "1KiB,2",
+            "--servers",
+            "tcp,ours",
+        ]))
+        .expect("plan");
         assert!(!p.callgrind);
         assert_eq!(p.payloads, vec![1024, 2]);
         assert_eq!(p.servers, vec![ServerKind::Tcp, ServerKind::Ours]);
@@ -789,7 +945,13 @@ mod tests {
 
     #[test]
     fn summarize_takes_medians() {
-        let r = |m: f64, c: Option<f64>| LoadResult { msgs_per_sec: m, p50_us: m / 10.0, p99_us: m, cpu_us_per_msg: c, messages: 1 };
+        let r = |m: f64, c: Option<f64>| LoadResult {
+            msgs_per_sec: m,
+            p50_us: m / 10.0,
+            p99_us: m,
+            cpu_us_per_msg: c,
+            messages: 1,
+        };
         let s = summarize(&[r(1.0, Some(3.0)), r(3.0, None), r(2.0, Some(5.0))]).expect("summary");
         assert_eq!(s.msgs_per_sec, 2.0);
         assert_eq!(s.p50_us, 0.2);

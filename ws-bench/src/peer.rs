@@ -21,9 +21,13 @@ impl PeerArgs {
     /// Builds the tokio runtime selected by the flags.
     pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
         if self.current_thread {
-            tokio::runtime::Builder::new_current_thread().enable_all().build()
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
         } else {
-            tokio::runtime::Builder::new_multi_thread().enable_all().build()
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
         }
     }
 }

@@ -62,7 +62,9 @@ pub fn parse_cpu_model(cpuinfo: &str) -> Option<String> {
 
 /// Reads a one-line kernel parameter such as `/proc/sys/net/core/somaxconn`.
 pub fn read_trimmed(path: impl AsRef<Path>) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 #[cfg(test)]

@@ -136,7 +136,8 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         "m" | "mb" | "mib" => 1 << 20,
         other => return Err(format!("bad size unit {other:?} in {s:?}")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} too large"))
 }
 
 /// Number with thousands separators (>= 100) or 2-3 significant digits.
@@ -212,7 +213,10 @@ fn matrix_table(
     header(out, "payload × conns", &r.columns);
     for row in &r.rows {
         let _ = write!(out, "| {} × {} |", fmt_size(row.size), fmt_count(row.conns));
-        let base = r.baseline.and_then(|b| row.entries.get(b)).and_then(Entry::value);
+        let base = r
+            .baseline
+            .and_then(|b| row.entries.get(b))
+            .and_then(Entry::value);
         for e in &row.entries {
             let text = match e {
                 Entry::Value(v) => cell(v, base).unwrap_or_else(|| "n/a".into()),
@@ -236,7 +240,11 @@ pub fn render_markdown(r: &Report) -> String {
              Run `--full` for numbers worth comparing.\n\n",
         );
     }
-    let _ = writeln!(out, "Mode: **{}**. Generated {} by `{}`.\n", r.mode, r.generated, r.command);
+    let _ = writeln!(
+        out,
+        "Mode: **{}**. Generated {} by `{}`.\n",
+        r.mode, r.generated, r.command
+    );
     if !r.failures.is_empty() {
         out.push_str("**FAILURES (the run exited non-zero):**\n\n");
         for f in &r.failures {
@@ -244,7 +252,11 @@ pub fn render_markdown(r: &Report) -> String {
         }
         out.push('\n');
     }
-    for (title, kv) in [("Machine", &r.machine), ("Versions", &r.versions), ("Settings", &r.settings)] {
+    for (title, kv) in [
+        ("Machine", &r.machine),
+        ("Versions", &r.versions),
+        ("Settings", &r.settings),
+    ] {
         let _ = writeln!(out, "## {title}\n\n| | |\n|---|---|");
         for (k, v) in kv {
             let _ = writeln!(out, "| {k} | {v} |");
@@ -270,7 +282,13 @@ pub fn render_markdown(r: &Report) -> String {
         r,
         "Throughput, messages/second",
         &format!("Echoed messages per second over the window (higher is better). {ratio_note}"),
-        |v, b| Some(format!("{} ({})", fmt_num(v.msgs_per_sec), fmt_ratio(v.msgs_per_sec, b.map(|b| b.msgs_per_sec)))),
+        |v, b| {
+            Some(format!(
+                "{} ({})",
+                fmt_num(v.msgs_per_sec),
+                fmt_ratio(v.msgs_per_sec, b.map(|b| b.msgs_per_sec))
+            ))
+        },
     );
     matrix_table(
         &mut out,
@@ -282,7 +300,11 @@ pub fn render_markdown(r: &Report) -> String {
         ),
         |v, b| {
             let c = v.cpu_us_per_msg?;
-            Some(format!("{} ({})", fmt_num(c), fmt_ratio(c, b.and_then(|b| b.cpu_us_per_msg))))
+            Some(format!(
+                "{} ({})",
+                fmt_num(c),
+                fmt_ratio(c, b.and_then(|b| b.cpu_us_per_msg))
+            ))
         },
     );
     matrix_table(
@@ -305,8 +327,21 @@ pub fn render_markdown(r: &Report) -> String {
         let _ = writeln!(out, "{ratio_note}\n");
         header(&mut out, "metric", &r.columns);
         for m in &r.metrics {
-            let _ = write!(out, "| {} ({}) |", m.label, if m.higher_is_better { "higher is better" } else { "lower is better" });
-            let base = r.baseline.and_then(|b| m.entries.get(b)).and_then(Entry::value).copied();
+            let _ = write!(
+                out,
+                "| {} ({}) |",
+                m.label,
+                if m.higher_is_better {
+                    "higher is better"
+                } else {
+                    "lower is better"
+                }
+            );
+            let base = r
+                .baseline
+                .and_then(|b| m.entries.get(b))
+                .and_then(Entry::value)
+                .copied();
             for e in &m.entries {
                 let text = match e {
                     Entry::Value(v) => format!("{} ({})", fmt_num(*v), fmt_ratio(*v, base)),
@@ -331,7 +366,8 @@ pub fn render_markdown(r: &Report) -> String {
 /// Versions of `names` from the text of a `Cargo.lock` (several versions of
 /// one crate are joined with `, `; missing crates are left out).
 pub fn lock_versions(lock: &str, names: &[&str]) -> Vec<(String, String)> {
-    let mut found: Vec<(String, Vec<String>)> = names.iter().map(|n| (n.to_string(), Vec::new())).collect();
+    let mut found: Vec<(String, Vec<String>)> =
+        names.iter().map(|n| (n.to_string(), Vec::new())).collect();
     for block in lock.split("[[package]]").skip(1) {
         let mut name = None;
         let mut version = None;
@@ -350,7 +386,11 @@ pub fn lock_versions(lock: &str, names: &[&str]) -> Vec<(String, String)> {
             }
         }
     }
-    found.into_iter().filter(|(_, v)| !v.is_empty()).map(|(n, v)| (n, v.join(", "))).collect()
+    found
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(n, v)| (n, v.join(", ")))
+        .collect()
 }
 
 /// `YYYY-MM-DD HH:MM UTC` for seconds since the Unix epoch.
@@ -367,7 +407,11 @@ pub fn fmt_utc(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 #[cfg(test)]
@@ -375,7 +419,13 @@ mod tests {
     use super::*;
 
     fn summary(mps: f64, cpu: f64) -> Entry<CellSummary> {
-        Entry::Value(CellSummary { msgs_per_sec: mps, p50_us: 10.0, p99_us: 20.0, cpu_us_per_msg: Some(cpu), reps: 1 })
+        Entry::Value(CellSummary {
+            msgs_per_sec: mps,
+            p50_us: 10.0,
+            p99_us: 20.0,
+            cpu_us_per_msg: Some(cpu),
+            reps: 1,
+        })
     }
 
     fn sample() -> Report {
@@ -388,20 +438,37 @@ mod tests {
             versions: vec![("rustc".into(), "1.95.0".into())],
             settings: vec![("repetitions".into(), "1".into())],
             columns: vec![
-                Column { label: "ws-cli (ours)".into(), status: ColumnStatus::NotBuilt("target/release/ws-cli".into()) },
-                Column { label: "fastwebsockets".into(), status: ColumnStatus::Ok },
-                Column { label: "raw TCP".into(), status: ColumnStatus::Ok },
+                Column {
+                    label: "ws-cli (ours)".into(),
+                    status: ColumnStatus::NotBuilt("target/release/ws-cli".into()),
+                },
+                Column {
+                    label: "fastwebsockets".into(),
+                    status: ColumnStatus::Ok,
+                },
+                Column {
+                    label: "raw TCP".into(),
+                    status: ColumnStatus::Ok,
+                },
             ],
             baseline: Some(1),
             rows: vec![Row {
                 size: 20,
                 conns: 100,
-                entries: vec![Entry::note("not built"), summary(50_000.0, 4.0), summary(100_000.0, 2.0)],
+                entries: vec![
+                    Entry::note("not built"),
+                    summary(50_000.0, 4.0),
+                    summary(100_000.0, 2.0),
+                ],
             }],
             metrics: vec![MetricRow {
                 label: "fan-out to 100, ms".into(),
                 higher_is_better: false,
-                entries: vec![Entry::note("not built"), Entry::note("n/a"), Entry::note("n/a")],
+                entries: vec![
+                    Entry::note("not built"),
+                    Entry::note("n/a"),
+                    Entry::note("n/a"),
+                ],
             }],
             notes: vec!["a note".into()],
             failures: vec![],
@@ -464,7 +531,10 @@ mod tests {
                     [[package]]\nname = \"tungstenite\"\nversion = \"0.26.2\"\n\n[[package]]\nname = \"tungstenite\"\nversion = \"0.24.0\"\n";
         assert_eq!(
             lock_versions(lock, &["tokio", "tungstenite", "axum"]),
-            vec![("tokio".into(), "1.40.0".into()), ("tungstenite".into(), "0.26.2, 0.24.0".into())]
+            vec![
+                ("tokio".into(), "1.40.0".into()),
+                ("tungstenite".into(), "0.26.2, 0.24.0".into())
+            ]
         );
     }
 

@@ -29,8 +29,13 @@ pub enum ServerKind {
 
 impl ServerKind {
     /// All servers, in the order they are run (and alternated) in each repetition.
-    pub const ALL: [ServerKind; 5] =
-        [ServerKind::Ours, ServerKind::Fastwebsockets, ServerKind::Tungstenite, ServerKind::Axum, ServerKind::Tcp];
+    pub const ALL: [ServerKind; 5] = [
+        ServerKind::Ours,
+        ServerKind::Fastwebsockets,
+        ServerKind::Tungstenite,
+        ServerKind::Axum,
+        ServerKind::Tcp,
+    ];
 
     /// Short key used on the command line (`--servers ours,tcp`).
     pub fn key(self) -> &'static str {
@@ -98,8 +103,15 @@ pub fn parse_listening_line(line: &str) -> Option<(Option<String>, SocketAddr)> 
         .rev()
         .collect();
     let rest = &line[pos + NEEDLE.len()..];
-    let ip: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-    let port_str: String = rest[ip.len()..].strip_prefix(':')?.chars().take_while(char::is_ascii_digit).collect();
+    let ip: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let port_str: String = rest[ip.len()..]
+        .strip_prefix(':')?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     let ip: std::net::Ipv4Addr = ip.parse().ok()?;
     let port: u16 = port_str.parse().ok()?;
     let name = (!name.is_empty() && line[..pos].ends_with(' ')).then_some(name);
@@ -163,11 +175,17 @@ impl ServerProcess {
     /// Starts the server and waits (bounded) for its listening line.
     pub fn start(l: &Launch) -> Result<Self, BenchError> {
         if !l.bin.is_file() {
-            return Err(BenchError::Server(format!("{} not built ({})", l.kind.key(), l.bin.display())));
+            return Err(BenchError::Server(format!(
+                "{} not built ({})",
+                l.kind.key(),
+                l.bin.display()
+            )));
         }
         let mut cmd = if let Some(out) = &l.callgrind_out {
             let mut c = Command::new("valgrind");
-            c.arg("--tool=callgrind").arg(format!("--callgrind-out-file={}", out.display())).arg(&l.bin);
+            c.arg("--tool=callgrind")
+                .arg(format!("--callgrind-out-file={}", out.display()))
+                .arg(&l.bin);
             c
         } else if let Some(cpus) = &l.cpus {
             let mut c = Command::new("taskset");
@@ -192,7 +210,9 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| BenchError::Server(format!("spawn {}: {e}", l.bin.display())))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| BenchError::Server(format!("spawn {}: {e}", l.bin.display())))?;
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let (tx, rx) = mpsc::channel();
         if let Some(out) = child.stdout.take() {
@@ -201,7 +221,12 @@ impl ServerProcess {
         if let Some(err) = child.stderr.take() {
             spawn_reader(err, tx, tail.clone());
         }
-        let mut server = ServerProcess { kind: l.kind, addr: SocketAddr::from(([127, 0, 0, 1], 0)), child, tail };
+        let mut server = ServerProcess {
+            kind: l.kind,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            child,
+            tail,
+        };
         let want = (l.kind == ServerKind::Ours).then_some("ws");
         let deadline = Instant::now() + l.start_timeout;
         loop {
@@ -275,7 +300,12 @@ impl ServerProcess {
     /// its profile when the program ends.
     pub fn terminate(mut self, grace: Duration) -> Result<(), BenchError> {
         let pid = self.pid().to_string();
-        let _ = Command::new("kill").arg("-TERM").arg(&pid).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(&pid)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -283,7 +313,10 @@ impl ServerProcess {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(BenchError::timeout(format!("{} to exit after SIGTERM", self.kind.key()), grace))
+        Err(BenchError::timeout(
+            format!("{} to exit after SIGTERM", self.kind.key()),
+            grace,
+        ))
         // Drop kills it.
     }
 }
@@ -299,7 +332,11 @@ impl Drop for ServerProcess {
 
 type Found = (Option<String>, SocketAddr);
 
-fn spawn_reader<R: Read + Send + 'static>(r: R, tx: mpsc::Sender<Found>, tail: Arc<Mutex<VecDeque<String>>>) {
+fn spawn_reader<R: Read + Send + 'static>(
+    r: R,
+    tx: mpsc::Sender<Found>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+) {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(r);
         let mut buf = Vec::new();
@@ -357,18 +394,29 @@ mod tests {
     #[test]
     fn listening_lines() {
         let a: SocketAddr = "127.0.0.1:4567".parse().expect("addr");
-        assert_eq!(parse_listening_line("listening at ws://127.0.0.1:4567"), Some((None, a)));
         assert_eq!(
-            parse_listening_line("2025-01-01T00:00:00Z  INFO ws_core: ws listening at ws://127.0.0.1:4567"),
+            parse_listening_line("listening at ws://127.0.0.1:4567"),
+            Some((None, a))
+        );
+        assert_eq!(
+            parse_listening_line(
+                "2025-01-01T00:00:00Z  INFO ws_core: ws listening at ws://127.0.0.1:4567"
+            ),
             Some((Some("ws".into()), a))
         );
         assert_eq!(
             parse_listening_line("\u{1b}[32m INFO\u{1b}[0m http listening at ws://127.0.0.1:4567/"),
             Some((Some("http".into()), a))
         );
-        assert_eq!(parse_listening_line("ws listening at ws://localhost:80"), None);
+        assert_eq!(
+            parse_listening_line("ws listening at ws://localhost:80"),
+            None
+        );
         assert_eq!(parse_listening_line("nothing here"), None);
-        assert_eq!(parse_listening_line("ws listening at ws://127.0.0.1:"), None);
+        assert_eq!(
+            parse_listening_line("ws listening at ws://127.0.0.1:"),
+            None
+        );
     }
 
     #[test]

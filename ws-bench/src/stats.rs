@@ -17,7 +17,10 @@ pub fn percentile_sorted(sorted: &[u64], p: f64) -> Option<u64> {
 /// Sorts `samples` in place and returns its (p50, p99) by nearest rank.
 pub fn p50_p99(samples: &mut [u64]) -> Option<(u64, u64)> {
     samples.sort_unstable();
-    Some((percentile_sorted(samples, 50.0)?, percentile_sorted(samples, 99.0)?))
+    Some((
+        percentile_sorted(samples, 50.0)?,
+        percentile_sorted(samples, 99.0)?,
+    ))
 }
 
 /// Median of finite values (mean of the two middle ones for an even count).

@@ -2,7 +2,7 @@
 //!
 //! Process lifecycle for ws-core apps. A whole app is:
 //!
-//! ```no_run
+//! ```text
 //! fn main() {
 //!     ws_cli::main()
 //! }

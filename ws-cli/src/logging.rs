@@ -10,7 +10,9 @@ use ws_core::Config;
 pub(crate) fn init(config: &Config) -> Result<(), String> {
     let filter = EnvFilter::try_new(&config.log_level)
         .map_err(|e| format!("config key `log_level` = {:?}: {e}", config.log_level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let result = match &config.log_file {
         Some(path) => {
             let file = OpenOptions::new()

@@ -1,5 +1,7 @@
 //! The real `ws-cli` binary (with the demo app): start-up lines, config errors, `routes`.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -62,7 +64,9 @@ fn start_logs_one_line_per_server_and_stops_on_sigterm() {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = rx.recv_timeout(left).expect("listening lines within 20 s");
         for name in ["http", "ws"] {
-            if line.contains(&format!("{name} listening at ws://127.0.0.1:")) && !seen.contains(&name) {
+            if line.contains(&format!("{name} listening at ws://127.0.0.1:"))
+                && !seen.contains(&name)
+            {
                 seen.push(name);
             }
         }
@@ -78,7 +82,10 @@ fn start_logs_one_line_per_server_and_stops_on_sigterm() {
             assert!(code.success(), "graceful stop exits 0, got {code}");
             break;
         }
-        assert!(Instant::now() < deadline, "did not stop within 20 s of SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "did not stop within 20 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -87,7 +94,11 @@ fn start_logs_one_line_per_server_and_stops_on_sigterm() {
 #[test]
 fn unknown_config_key_names_file_line_and_key() {
     let dir = temp_dir("badkey");
-    std::fs::write(dir.join("ws.toml"), "log_level = \"info\"\n\n[servers.ws]\nprot = 9502\n").unwrap();
+    std::fs::write(
+        dir.join("ws.toml"),
+        "log_level = \"info\"\n\n[servers.ws]\nprot = 9502\n",
+    )
+    .unwrap();
     let out = run(&dir, &["start", "--config", "ws.toml"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -110,7 +121,10 @@ fn malformed_toml_and_missing_file_are_clear_errors() {
     let out = run(&dir, &["start", "--config", "missing.toml"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot read config file missing.toml"), "{err}");
+    assert!(
+        err.contains("cannot read config file missing.toml"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -127,7 +141,10 @@ fn port_in_use_names_server_and_config_key() {
     let out = run(&dir, &["start", "--config", "ws.toml"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("server `ws` cannot listen on 127.0.0.1:"), "{err}");
+    assert!(
+        err.contains("server `ws` cannot listen on 127.0.0.1:"),
+        "{err}"
+    );
     assert!(err.contains("servers.ws.port"), "{err}");
     assert!(err.contains("ws.toml"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);

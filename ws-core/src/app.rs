@@ -128,7 +128,9 @@ impl App {
             .map(|(s, _)| (s.name.clone(), s.local_addr))
             .collect();
         if self.inner.bound.set(addrs.clone()).is_err() {
-            tracing::warn!("App::start called twice on the same App; addresses are the first start's");
+            tracing::warn!(
+                "App::start called twice on the same App; addresses are the first start's"
+            );
         }
         for (server, routes) in servers {
             let addr = server.local_addr;
@@ -178,10 +180,15 @@ impl Running {
     pub async fn shutdown(self) -> bool {
         self.shutdown.cancel();
         let open = self.app.sender().count(&Filter::all());
-        tracing::info!("stopping: closing {open} WebSocket connection(s) with {}", CloseCode::GOING_AWAY);
+        tracing::info!(
+            "stopping: closing {open} WebSocket connection(s) with {}",
+            CloseCode::GOING_AWAY
+        );
         self.tracker.close();
         let drain = self.app.config().drain_timeout;
-        let done = tokio::time::timeout(drain, self.tracker.wait()).await.is_ok();
+        let done = tokio::time::timeout(drain, self.tracker.wait())
+            .await
+            .is_ok();
         if !done {
             tracing::warn!("drain timeout of {drain:?} reached; dropping remaining connections");
         }

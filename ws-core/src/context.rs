@@ -85,6 +85,7 @@ pub struct ConnInfo {
 ///
 /// ```
 /// # use ws_core::{Conn, HookResult};
+/// #[derive(Clone)]
 /// struct Username(String);
 /// async fn on_open(cx: &mut Conn) -> HookResult {
 ///     cx.insert(Username("ada".into()));

@@ -66,11 +66,7 @@ pub trait Controller: Send + Sync + 'static {
     }
 
     /// Runs for each complete message. An error closes the connection with 1011.
-    fn on_message(
-        &self,
-        cx: &mut Conn,
-        msg: Message,
-    ) -> impl Future<Output = HookResult> + Send {
+    fn on_message(&self, cx: &mut Conn, msg: Message) -> impl Future<Output = HookResult> + Send {
         let _ = (cx, msg);
         async { Ok(()) }
     }

@@ -87,7 +87,7 @@ pub enum StartupError {
         /// The registration.
         origin: Origin,
         /// The server it names.
-        server: String,
+        server: &'static str,
         /// The configured servers, comma-separated.
         known: String,
     },
@@ -95,9 +95,9 @@ pub enum StartupError {
     #[error("{first} and {second} both claim path `{path}` on server `{server}`")]
     DuplicateRoute {
         /// The server.
-        server: String,
+        server: &'static str,
         /// The path.
-        path: String,
+        path: &'static str,
         /// One registration.
         first: Origin,
         /// The other.
@@ -109,7 +109,7 @@ pub enum StartupError {
         /// The registration.
         origin: Origin,
         /// The path.
-        path: String,
+        path: &'static str,
         /// What is wrong.
         reason: &'static str,
     },
@@ -138,7 +138,7 @@ pub enum StartupError {
         /// The registration.
         origin: Origin,
         /// The server.
-        server: String,
+        server: &'static str,
     },
     /// A server could not listen on its address.
     #[error("server `{server}` cannot listen on {addr} (config key servers.{server}.port, from {source_name}): {source}")]

@@ -2,8 +2,8 @@
 
 use std::future::Future;
 
-use crate::BoxFuture;
 use crate::request::{Rejection, RequestHead};
+use crate::BoxFuture;
 
 /// Runs on every request arriving at its server (HTTP requests and WebSocket handshakes),
 /// before the route's handler or the controller's `on_handshake`. Registered with

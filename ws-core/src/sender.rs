@@ -51,7 +51,9 @@ impl Filter {
     }
 
     fn matches(&self, info: &ConnInfo) -> bool {
-        self.server.as_deref().is_none_or(|s| info.server.as_str() == s)
+        self.server
+            .as_deref()
+            .is_none_or(|s| info.server.as_str() == s)
             && self.path.as_deref().is_none_or(|p| info.path == p)
             && self.except != Some(info.id)
     }
@@ -97,7 +99,10 @@ impl Sender {
     }
 
     pub(crate) fn next_id(&self) -> ConnId {
-        ConnId::new(self.table.node, self.table.seq.fetch_add(1, Ordering::Relaxed))
+        ConnId::new(
+            self.table.node,
+            self.table.seq.fetch_add(1, Ordering::Relaxed),
+        )
     }
 
     pub(crate) fn register(&self, info: Arc<ConnInfo>, tx: OutboundTx) {

@@ -38,7 +38,10 @@ impl Args {
                 Meta::List(l) => {
                     errors.push(syn::Error::new_spanned(
                         &l,
-                        format!("expected `key = value`; #[{macro_name}] takes {}", list(keys)),
+                        format!(
+                            "expected `key = value`; #[{macro_name}] takes {}",
+                            list(keys)
+                        ),
                     ));
                     continue;
                 }
@@ -102,14 +105,20 @@ impl Args {
             Some(other) => {
                 self.errors.push(syn::Error::new_spanned(
                     other,
-                    format!("`{}` takes a string literal, e.g. `{} = {example}`", arg.key, arg.key),
+                    format!(
+                        "`{}` takes a string literal, e.g. `{} = {example}`",
+                        arg.key, arg.key
+                    ),
                 ));
                 None
             }
             None => {
                 self.errors.push(syn::Error::new_spanned(
                     &arg.key,
-                    format!("`{}` needs a value, e.g. `{} = {example}`", arg.key, arg.key),
+                    format!(
+                        "`{}` needs a value, e.g. `{} = {example}`",
+                        arg.key, arg.key
+                    ),
                 ));
                 None
             }
@@ -124,8 +133,12 @@ impl Args {
                 lit: Lit::Int(i), ..
             })) => return Some(i),
             Some(Expr::Unary(u)) => {
-                if let (syn::UnOp::Neg(_), Expr::Lit(ExprLit { lit: Lit::Int(i), .. })) =
-                    (&u.op, u.expr.as_ref())
+                if let (
+                    syn::UnOp::Neg(_),
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Int(i), ..
+                    }),
+                ) = (&u.op, u.expr.as_ref())
                 {
                     return Some(LitInt::new(&format!("-{}", i.base10_digits()), i.span()));
                 }
@@ -134,8 +147,13 @@ impl Args {
             other => other,
         };
         let err = match value {
-            Some(v) => syn::Error::new_spanned(v, format!("`{key}` takes an integer, e.g. `{key} = 10`")),
-            None => syn::Error::new_spanned(&arg.key, format!("`{key}` needs a value, e.g. `{key} = 10`")),
+            Some(v) => {
+                syn::Error::new_spanned(v, format!("`{key}` takes an integer, e.g. `{key} = 10`"))
+            }
+            None => syn::Error::new_spanned(
+                &arg.key,
+                format!("`{key}` needs a value, e.g. `{key} = 10`"),
+            ),
         };
         self.errors.push(err);
         None
@@ -183,7 +201,9 @@ impl Args {
                 }
             }
             other => {
-                let msg = format!("`{key}` takes a string or an array of strings, e.g. `{key} = \"jsonrpc\"`");
+                let msg = format!(
+                    "`{key}` takes a string or an array of strings, e.g. `{key} = \"jsonrpc\"`"
+                );
                 match other {
                     Some(v) => self.errors.push(syn::Error::new_spanned(v, msg)),
                     None => self.errors.push(syn::Error::new_spanned(&arg.key, msg)),
@@ -214,7 +234,10 @@ pub(crate) fn parse_item<T: Parse>(item: TokenStream) -> syn::Result<T> {
 /// Checks a path literal with the runtime's own rules.
 pub(crate) fn check_path_lit(path: &LitStr, errors: &mut Vec<syn::Error>) {
     if let Err(reason) = crate::path::check_path(&path.value()) {
-        errors.push(syn::Error::new_spanned(path, format!("invalid path: {reason}")));
+        errors.push(syn::Error::new_spanned(
+            path,
+            format!("invalid path: {reason}"),
+        ));
     }
 }
 

@@ -28,7 +28,10 @@ fn debug(name: &str, out: proc_macro2::TokenStream) -> TokenStream {
 /// start-up, other fields with `Default::default()`.
 #[proc_macro_attribute]
 pub fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream {
-    debug("ws_controller", controller::expand(attr.into(), item.into()))
+    debug(
+        "ws_controller",
+        controller::expand(attr.into(), item.into()),
+    )
 }
 
 /// Registers a struct as a singleton service, built once at start-up and injected as

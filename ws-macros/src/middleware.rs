@@ -22,7 +22,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = std::mem::take(&mut args.errors);
     if let Some(p) = &priority {
         if let Err(e) = p.base10_parse::<i32>() {
-            errors.push(syn::Error::new_spanned(p, format!("`priority` must fit in an i32: {e}")));
+            errors.push(syn::Error::new_spanned(
+                p,
+                format!("`priority` must fit in an i32: {e}"),
+            ));
         }
     }
     no_generics(&strukt.generics, "middleware", &mut errors);

@@ -27,12 +27,18 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     if let Some(p) = &path {
         check_path_lit(p, &mut errors);
     }
-    let method_value = method.as_ref().map_or_else(|| "GET".to_owned(), |m| m.value());
+    let method_value = method
+        .as_ref()
+        .map_or_else(|| "GET".to_owned(), |m| m.value());
     if let Some(m) = &method {
         if !METHODS.contains(&m.value().as_str()) {
             errors.push(syn::Error::new_spanned(
                 m,
-                format!("unknown method `{}`; use one of {}", m.value(), METHODS.join(", ")),
+                format!(
+                    "unknown method `{}`; use one of {}",
+                    m.value(),
+                    METHODS.join(", ")
+                ),
             ));
         }
     }

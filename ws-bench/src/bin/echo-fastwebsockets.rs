@@ -26,11 +26,16 @@ async fn handle_client(fut: upgrade::UpgradeFut) -> Result<(), WebSocketError> {
     Ok(())
 }
 
-async fn server_upgrade(mut req: Request<Incoming>) -> Result<Response<Empty<Bytes>>, WebSocketError> {
+async fn server_upgrade(
+    mut req: Request<Incoming>,
+) -> Result<Response<Empty<Bytes>>, WebSocketError> {
     let (response, fut) = upgrade::upgrade(&mut req)?;
     tokio::spawn(async move {
         if let Err(e) = tokio::task::unconstrained(handle_client(fut)).await {
-            if !matches!(e, WebSocketError::UnexpectedEOF | WebSocketError::ConnectionClosed) {
+            if !matches!(
+                e,
+                WebSocketError::UnexpectedEOF | WebSocketError::ConnectionClosed
+            ) {
                 eprintln!("websocket connection error: {e}");
             }
         }

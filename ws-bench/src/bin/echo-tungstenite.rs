@@ -29,7 +29,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tokio::spawn(async move {
                 if let Err(e) = handle(stream).await {
                     use tokio_tungstenite::tungstenite::Error as E;
-                    if !matches!(e, E::ConnectionClosed | E::AlreadyClosed | E::Protocol(_) | E::Io(_)) {
+                    if !matches!(
+                        e,
+                        E::ConnectionClosed | E::AlreadyClosed | E::Protocol(_) | E::Io(_)
+                    ) {
                         eprintln!("websocket connection error: {e}");
                     }
                 }

@@ -222,13 +222,12 @@ impl Config {
                 ));
                 continue;
             }
-            let layer = Layer::deserialize(toml::Value::Table(table)).map_err(|e| {
-                ConfigError::Env {
+            let layer =
+                Layer::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Env {
                     source_name: source.clone(),
                     value: value.clone(),
                     message: e.to_string().trim_end().to_owned(),
-                }
-            })?;
+                })?;
             self.apply_layer(layer, &source)?;
         }
         Ok(())
@@ -320,7 +319,10 @@ impl Config {
             reason: reason.to_owned(),
         };
         if self.servers.is_empty() {
-            return Err(invalid("servers".to_owned(), "at least one server is needed"));
+            return Err(invalid(
+                "servers".to_owned(),
+                "at least one server is needed",
+            ));
         }
         for (name, s) in &self.servers {
             let key = |k: &str| format!("servers.{name}.{k}");
@@ -331,7 +333,10 @@ impl Config {
                 return Err(invalid(key("outbound_queue"), "must be at least 1 message"));
             }
             if s.handshake_timeout.is_zero() {
-                return Err(invalid(key("handshake_timeout"), "must be more than 0 seconds"));
+                return Err(invalid(
+                    key("handshake_timeout"),
+                    "must be more than 0 seconds",
+                ));
             }
         }
         Ok(())
@@ -405,7 +410,10 @@ mod tests {
             c.server("admin").unwrap().idle_timeout,
             Duration::from_millis(500)
         );
-        assert!(matches!(c.source_of("servers.ws.port"), ConfigSource::File(_)));
+        assert!(matches!(
+            c.source_of("servers.ws.port"),
+            ConfigSource::File(_)
+        ));
     }
 
     #[test]

@@ -155,7 +155,10 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("log_level", &self.log_level)
             .field("log_file", &self.log_file)
-            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("worker_threads", &self.worker_threads)
             .field("node_id", &self.node_id)
             .field("drain_timeout", &self.drain_timeout)

@@ -18,21 +18,25 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Result<(), Start
             .join(", ")
     };
     let mut claimed: HashMap<(&str, String), Origin> = HashMap::new();
-    let mut claim = |errors: &mut Vec<StartupError>, server: &'static str, key: String, origin: Origin, path: &str| {
+    let mut claim = |errors: &mut Vec<StartupError>,
+                     server: &'static str,
+                     key: String,
+                     origin: Origin,
+                     path: &'static str| {
         if let Some(first) = claimed.insert((server, key), origin) {
             errors.push(StartupError::DuplicateRoute {
-                server: server.to_owned(),
-                path: path.to_owned(),
+                server,
+                path,
                 first,
                 second: origin,
             });
         }
     };
-    let check_server = |errors: &mut Vec<StartupError>, server: &str, origin: Origin| {
+    let check_server = |errors: &mut Vec<StartupError>, server: &'static str, origin: Origin| {
         if config.server(server).is_none() {
             errors.push(StartupError::UnknownServer {
                 origin,
-                server: server.to_owned(),
+                server,
                 known: known(),
             });
             return false;
@@ -43,7 +47,7 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Result<(), Start
         if let Err(reason) = check_path(c.path) {
             errors.push(StartupError::InvalidPath {
                 origin: c.origin,
-                path: c.path.to_owned(),
+                path: c.path,
                 reason,
             });
         }
@@ -51,22 +55,34 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Result<(), Start
             if config.server(c.server).and_then(|s| s.websocket) == Some(false) {
                 errors.push(StartupError::WebSocketDisabled {
                     origin: c.origin,
-                    server: c.server.to_owned(),
+                    server: c.server,
                 });
             }
-            claim(&mut errors, c.server, format!("WS {}", c.path), c.origin, c.path);
+            claim(
+                &mut errors,
+                c.server,
+                format!("WS {}", c.path),
+                c.origin,
+                c.path,
+            );
         }
     }
     for r in registry.http_routes {
         if let Err(reason) = check_path(r.path) {
             errors.push(StartupError::InvalidPath {
                 origin: r.origin,
-                path: r.path.to_owned(),
+                path: r.path,
                 reason,
             });
         }
         if check_server(&mut errors, r.server, r.origin) {
-            claim(&mut errors, r.server, format!("{} {}", r.method, r.path), r.origin, r.path);
+            claim(
+                &mut errors,
+                r.server,
+                format!("{} {}", r.method, r.path),
+                r.origin,
+                r.path,
+            );
         }
     }
     for m in registry.middleware {

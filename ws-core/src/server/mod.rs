@@ -75,7 +75,11 @@ impl Routes {
                 http: HashMap::new(),
                 middleware: Vec::new(),
             };
-            for def in registry.controllers.iter().filter(|d| d.server == name.as_str()) {
+            for def in registry
+                .controllers
+                .iter()
+                .filter(|d| d.server == name.as_str())
+            {
                 match (def.build)(resolver) {
                     Ok(controller) => {
                         routes.ws.insert(
@@ -92,14 +96,22 @@ impl Routes {
                     Err(e) => errors.push(e),
                 }
             }
-            for def in registry.http_routes.iter().filter(|d| d.server == name.as_str()) {
+            for def in registry
+                .http_routes
+                .iter()
+                .filter(|d| d.server == name.as_str())
+            {
                 routes.http.entry(def.path).or_default().push(HttpRoute {
                     origin: def.origin,
                     method: def.method,
                     handler: def.handler,
                 });
             }
-            for def in registry.middleware.iter().filter(|d| d.server == name.as_str()) {
+            for def in registry
+                .middleware
+                .iter()
+                .filter(|d| d.server == name.as_str())
+            {
                 match (def.build)(resolver) {
                     Ok(m) => routes.middleware.push((def.origin, def.priority, m)),
                     Err(e) => errors.push(e),
@@ -127,7 +139,11 @@ impl Routes {
                 format!(
                     " protocols={}{}",
                     r.protocols.join(","),
-                    if r.protocol_required { " (required)" } else { "" }
+                    if r.protocol_required {
+                        " (required)"
+                    } else {
+                        ""
+                    }
                 )
             };
             lines.push(format!("WS    {} -> {}{protocols}", r.path, r.origin.name));

@@ -102,7 +102,11 @@ async fn http_route(ctx: &ConnCtx, req: hyper::Request<Incoming>) -> Response {
                 .flatten()
         })
     else {
-        let allow = routes.iter().map(|r| r.method).collect::<Vec<_>>().join(", ");
+        let allow = routes
+            .iter()
+            .map(|r| r.method)
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut r = Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         if let Ok(v) = HeaderValue::from_str(&allow) {
             r.headers.insert(ALLOW, v);
@@ -117,7 +121,10 @@ async fn http_route(ctx: &ConnCtx, req: hyper::Request<Incoming>) -> Response {
     let body = match Limited::new(body, limit).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            return if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            return if e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 Response::text(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("request body over {limit} bytes\n"),
@@ -183,12 +190,15 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
         sender: ctx.app.sender().clone(),
         shutdown: ctx.shutdown.clone(),
     };
-    ctx.tracker.spawn(Arc::clone(&route.controller).serve(accepted));
+    ctx.tracker
+        .spawn(Arc::clone(&route.controller).serve(accepted));
 
     let mut r = Response::text(StatusCode::SWITCHING_PROTOCOLS, Bytes::new());
     r.headers.remove(CONTENT_TYPE);
-    r.headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-    r.headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    r.headers
+        .insert(UPGRADE, HeaderValue::from_static("websocket"));
+    r.headers
+        .insert(CONNECTION, HeaderValue::from_static("Upgrade"));
     if let Ok(v) = HeaderValue::from_str(&accept) {
         r.headers.insert(SEC_WEBSOCKET_ACCEPT, v);
     }
@@ -201,8 +211,10 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
 fn handshake_error(e: HandshakeError) -> Response {
     let mut r = Response::text(e.status(), format!("{e}\n"));
     if e.status() == StatusCode::UPGRADE_REQUIRED {
-        r.headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
-        r.headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        r.headers
+            .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        r.headers
+            .insert(UPGRADE, HeaderValue::from_static("websocket"));
     }
     r
 }

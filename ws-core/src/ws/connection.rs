@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use fastwebsockets::{Frame, FragmentCollectorRead, OpCode, Payload, Role, WebSocketError};
+use fastwebsockets::{FragmentCollectorRead, Frame, OpCode, Payload, Role, WebSocketError};
 use http::Extensions;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -60,10 +60,30 @@ struct Ready {
 /// Runs a connection to its end.
 pub(crate) async fn run<C: Controller>(controller: Arc<C>, accepted: Accepted) {
     let id = accepted.sender.next_id();
-    let span = tracing::info_span!("conn", conn = %id, server = %accepted.server, path = accepted.path);
+    let span =
+        tracing::info_span!("conn", conn = %id, server = %accepted.server, path = accepted.path);
     async move {
-        let Accepted { on_upgrade, peer, server, path, subprotocol, extensions, settings, sender, shutdown } = accepted;
-        let accepted = Ready { peer, server, path, subprotocol, extensions, settings, sender, shutdown };
+        let Accepted {
+            on_upgrade,
+            peer,
+            server,
+            path,
+            subprotocol,
+            extensions,
+            settings,
+            sender,
+            shutdown,
+        } = accepted;
+        let accepted = Ready {
+            peer,
+            server,
+            path,
+            subprotocol,
+            extensions,
+            settings,
+            sender,
+            shutdown,
+        };
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
             Err(e) => {
@@ -120,8 +140,14 @@ async fn drive<C, R, W>(
         policy: settings.outbound_full,
     };
     let writer = tokio::spawn(
-        write_loop(ws_write, rx, Arc::clone(&shared), Arc::clone(&settings), accepted.shutdown)
-            .in_current_span(),
+        write_loop(
+            ws_write,
+            rx,
+            Arc::clone(&shared),
+            Arc::clone(&settings),
+            accepted.shutdown,
+        )
+        .in_current_span(),
     );
 
     let info = Arc::new(ConnInfo {
@@ -182,7 +208,10 @@ async fn drive<C, R, W>(
             }
             OpCode::Ping => {
                 let payload = Bytes::copy_from_slice(&frame.payload);
-                if send_control(&out, Outbound::Pong(payload), &settings).await.is_err() {
+                if send_control(&out, Outbound::Pong(payload), &settings)
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -229,7 +258,11 @@ async fn drive<C, R, W>(
             server_close(CloseCode::new(code), "")
         }
     });
-    tracing::debug!(code = close.code.as_u16(), by_client = close.by_client, "closed");
+    tracing::debug!(
+        code = close.code.as_u16(),
+        by_client = close.by_client,
+        "closed"
+    );
     controller.on_close(&mut cx, close).await;
     drop(cx);
     drop(out);

@@ -242,10 +242,7 @@ mod tests {
         let mut data = frame(true, 1, true, 5);
         let at = data.len();
         data.extend(frame(true, 1, false, 5));
-        assert_eq!(
-            tracker(100).scan(&data),
-            Some((at, GuardError::Unmasked))
-        );
+        assert_eq!(tracker(100).scan(&data), Some((at, GuardError::Unmasked)));
     }
 
     #[test]
