@@ -600,6 +600,8 @@ pub struct Fanout {
     pub receivers: usize,
     /// Milliseconds from publish until the last receiver had it, per publish.
     pub times_ms: Vec<f64>,
+    /// Server CPU over all publishes ÷ deliveries (publishes × receivers), µs.
+    pub cpu_us_per_delivery: Option<f64>,
 }
 
 /// Extracts `N` from the first `fanout-N` token in `payload`.
@@ -615,7 +617,13 @@ pub fn parse_fanout_seq(payload: &[u8]) -> Option<u64> {
 
 /// Connects `n` receivers and one publisher to a broadcasting route and times
 /// `publishes` text messages from publish until all receivers got them.
-pub async fn fanout(target: &Target, n: usize, publishes: u64) -> Result<Fanout, BenchError> {
+pub async fn fanout(
+    target: &Target,
+    n: usize,
+    publishes: u64,
+    server_pid: u32,
+    clk_tck: u64,
+) -> Result<Fanout, BenchError> {
     let receivers = open_many(target, n, None).await?;
     let mut publisher = open(target, None).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
@@ -644,6 +652,7 @@ pub async fn fanout(target: &Target, n: usize, publishes: u64) -> Result<Fanout,
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut times_ms = Vec::new();
     let per_publish = Duration::from_secs(10) + Duration::from_millis(n as u64);
+    let cpu0 = procfs::read_cpu_ticks(server_pid);
     let result = async {
         for seq in 0..publishes {
             let msg = Message::text(&format!("fanout-{seq} from ws-bench"));
@@ -677,11 +686,20 @@ pub async fn fanout(target: &Target, n: usize, publishes: u64) -> Result<Fanout,
         Ok(())
     }
     .await;
+    let cpu1 = procfs::read_cpu_ticks(server_pid);
     close(publisher).await;
     set.abort_all();
+    let deliveries = publishes as f64 * n as f64;
+    let cpu_us_per_delivery = match (cpu0, cpu1) {
+        (Some(a), Some(b)) if deliveries > 0.0 && clk_tck > 0 => {
+            Some(b.saturating_sub(a) as f64 * 1e6 / clk_tck as f64 / deliveries)
+        }
+        _ => None,
+    };
     result.map(|()| Fanout {
         receivers: n,
         times_ms,
+        cpu_us_per_delivery,
     })
 }
 
@@ -733,6 +751,65 @@ mod tests {
         );
         assert_eq!(parse_fanout_seq(b"hello"), None);
         assert_eq!(parse_fanout_seq(b"fanout-"), None);
+    }
+
+    /// A raw TCP "echo" on 127.0.0.1 that flips one bit of every `flip_at`-th
+    /// byte (never, for `None`); serves one connection, bounded in time.
+    async fn tcp_peer(flip_at: Option<usize>) -> SocketAddr {
+        use tokio::io::AsyncReadExt;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(tokio::time::timeout(Duration::from_secs(20), async move {
+            let (mut s, _) = l.accept().await.expect("accept");
+            let mut buf = vec![0u8; 4096];
+            let mut seen = 0usize;
+            loop {
+                let n = s.read(&mut buf).await.expect("read");
+                if n == 0 {
+                    return;
+                }
+                for (i, b) in buf[..n].iter_mut().enumerate() {
+                    if flip_at.is_some_and(|k| (seen + i) % k == k - 1) {
+                        *b ^= 1;
+                    }
+                }
+                seen += n;
+                s.write_all(&buf[..n]).await.expect("write");
+            }
+        }));
+        addr
+    }
+
+    #[tokio::test]
+    async fn correct_echo_passes_and_wrong_echo_is_detected() {
+        let msg = Message::binary(100);
+        let good = Target {
+            addr: tcp_peer(None).await,
+            path: "/".into(),
+            raw_tcp: true,
+        };
+        let mut ws = open(&good, None).await.expect("connect");
+        for _ in 0..3 {
+            round_trip(&mut ws, &msg, true, true)
+                .await
+                .expect("good echo");
+        }
+        close(ws).await;
+
+        // Bytes 49 and 99 of the 106-byte frame (6-byte header) are flipped: the
+        // header stays intact, so only the content check can catch it.
+        let bad = Target {
+            addr: tcp_peer(Some(50)).await,
+            path: "/".into(),
+            raw_tcp: true,
+        };
+        let mut ws = open(&bad, None).await.expect("connect");
+        match round_trip(&mut ws, &msg, true, true).await {
+            Err(BenchError::Echo(e)) => assert!(e.contains("checksum"), "{e}"),
+            other => panic!("expected a wrong-echo error, got {other:?}"),
+        }
     }
 
     #[test]

@@ -50,6 +50,13 @@ impl Args {
                 errors.push(syn::Error::new_spanned(&path, "expected a key name"));
                 continue;
             };
+            if keys.is_empty() {
+                errors.push(syn::Error::new_spanned(
+                    &key,
+                    format!("#[{macro_name}] takes no arguments; write just `#[{macro_name}]`"),
+                ));
+                continue;
+            }
             if !keys.contains(&key.to_string().as_str()) {
                 errors.push(syn::Error::new_spanned(
                     &key,

@@ -1,7 +1,8 @@
 //! `#[http_route(server = "..", method = "GET", path = "..")]` on `async fn(Request) -> impl IntoResponse`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use crate::attr::{check_path_lit, Args};
 use crate::register::{origin, static_record};
@@ -66,11 +67,18 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     let ident = &func.sig.ident;
     let origin = origin(ident);
+    // Type errors about the argument land on the user's argument type.
+    let arg_span = match func.sig.inputs.first() {
+        Some(syn::FnArg::Typed(t)) => t.ty.span(),
+        Some(other) => other.span(),
+        None => Span::call_site(),
+    };
+    let request = quote_spanned!(arg_span=> ::ws_core::__private::request_arg(req));
     let support = quote! {
         fn __handler(
             req: ::ws_core::http::Request,
         ) -> ::ws_core::__private::BoxFuture<'static, ::ws_core::http::Response> {
-            ::ws_core::__private::http_handler(#ident(::ws_core::__private::request_arg(req)))
+            ::ws_core::__private::http_handler(#ident(#request))
         }
     };
     let record = quote! {

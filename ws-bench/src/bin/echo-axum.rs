@@ -15,13 +15,13 @@ async fn upgrade(ws: WebSocketUpgrade) -> Response {
 async fn echo(mut socket: WebSocket) {
     while let Some(Ok(msg)) = socket.recv().await {
         match msg {
-            m @ (Message::Text(_) | Message::Binary(_)) => {
-                if socket.send(m).await.is_err() {
+            Message::Close(_) => break,
+            Message::Text(_) | Message::Binary(_) => {
+                if socket.send(msg).await.is_err() {
                     break;
                 }
             }
-            Message::Close(_) => break,
-            _ => {}
+            Message::Ping(_) | Message::Pong(_) => {}
         }
     }
 }

@@ -1,0 +1,7 @@
+use ws_core::singleton;
+
+#[singleton(lazy)]
+#[derive(Default)]
+pub struct Rooms;
+
+fn main() {}

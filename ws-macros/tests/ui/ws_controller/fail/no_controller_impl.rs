@@ -1,0 +1,6 @@
+use ws_core::ws_controller;
+
+#[ws_controller(server = "ws", path = "/")]
+pub struct Home;
+
+fn main() {}

@@ -1,0 +1,8 @@
+use ws_core::ws_controller;
+
+#[ws_controller(server = "ws", path = "/")]
+pub enum Home {
+    A,
+}
+
+fn main() {}
