@@ -242,9 +242,20 @@ pub fn main_with(cli: Cli) -> ExitCode {
         pinned,
     };
     let result = rt.block_on(async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let sigterm = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
             r = run(&cli, &plan, &env) => r,
             _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),
+            () = sigterm => Err(BenchError::Interrupted),
         }
     });
     // Servers are stopped (killed by PID) when `run` returns or is dropped.

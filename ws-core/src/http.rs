@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
-use http::{Extensions, HeaderMap, Method, StatusCode, Uri};
+use http::Extensions;
 
 use crate::app::App;
 use crate::config::{Config, ServerName};
 use crate::sender::Sender;
 
-pub use http::{header, Method as HttpMethod, StatusCode as HttpStatus};
+pub use http::{header, HeaderMap, Method, StatusCode, Uri};
 
 /// An HTTP request with its whole body (bounded by `max_http_body`).
 #[derive(Debug)]

@@ -16,7 +16,7 @@
 //! binary never names are dropped by the linker, silently. If your controllers live in their
 //! own crate, name it once in the binary:
 //!
-//! ```ignore
+//! ```text
 //! use my_controllers as _;
 //! fn main() { ws_cli::main() }
 //! ```

@@ -347,18 +347,28 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         i
     });
 
+    // A write races the kill token: a connection being killed (slow consumer, dead peer) is
+    // dropped even while its socket buffer is full. A write cut short leaves a partial frame,
+    // so after that nothing more is written and the TCP connection is closed.
     macro_rules! write {
         ($frame:expr) => {
-            match tokio::time::timeout(write_timeout, ws.write_frame($frame)).await {
-                Ok(Ok(())) => true,
-                Ok(Err(e)) => {
-                    tracing::debug!("write failed: {e}");
-                    false
+            tokio::select! {
+                biased;
+                () = shared.kill.cancelled() => {
+                    tracing::debug!("killed during a write: dropping the connection");
+                    return;
                 }
-                Err(_) => {
-                    tracing::debug!("write timed out after {write_timeout:?}");
-                    false
-                }
+                r = tokio::time::timeout(write_timeout, ws.write_frame($frame)) => match r {
+                    Ok(Ok(())) => true,
+                    Ok(Err(e)) => {
+                        tracing::debug!("write failed: {e}");
+                        false
+                    }
+                    Err(_) => {
+                        tracing::debug!("write timed out after {write_timeout:?}");
+                        false
+                    }
+                },
             }
         };
     }
@@ -369,7 +379,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             () = shared.kill.cancelled() => {
                 let code = shared.kill_code.load(Ordering::Acquire);
                 if code != 0 {
-                    let _ = write!(Frame::close(code, b""));
+                    // Best effort: the socket may be full (that may be why we were killed).
+                    let frame = Frame::close(code, b"");
+                    let _ = tokio::time::timeout(Duration::from_secs(1), ws.write_frame(frame)).await;
                 }
                 return;
             }
