@@ -183,7 +183,7 @@ impl Plan {
                 &cli.fanout_conns,
                 if full { &[100, 1_000, 10_000] } else { &[100] },
             ),
-            fanout_publishes: if full { 20 } else { 5 },
+            fanout_publishes: if full { 50 } else { 20 },
             callgrind: if full {
                 !cli.no_callgrind
             } else {
@@ -298,13 +298,12 @@ struct Env {
 }
 
 fn default_output() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("BENCHMARKS.md")
+    workspace_root().join("BENCHMARKS.md")
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
 fn cpu_count() -> usize {
@@ -829,6 +828,11 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
          message is the server's own share. Peers have no broadcast route (n/a)."
             .into(),
     );
+    notes.push(format!(
+        "CPU figures come from /proc tick counters ({clk}/s, i.e. {} ms resolution): short quick-mode windows \
+         make them coarse.",
+        1000 / clk.max(1)
+    ));
     notes.push(
         "This machine is a 2-vCPU VM: run-to-run swings of 2-4× in msg/s (with p99 in milliseconds) were seen on \
          identical runs, and CPU µs/msg moves with them. Compare medians of full runs; callgrind instruction counts \

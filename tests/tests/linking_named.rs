@@ -1,0 +1,21 @@
+//! A controller defined in a library crate is found once the binary names the crate.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use ext_controllers as _;
+use ws_tests::{start_demo, RawClient};
+
+#[tokio::test]
+async fn controller_from_a_named_crate_is_registered_and_served() {
+    let def = ws_core::registry::Registry::linked()
+        .controllers
+        .iter()
+        .find(|c| c.path == "/external")
+        .expect("ext-controllers' registration is linked");
+    assert_eq!(def.origin.name, "ext_controllers::External");
+    let (running, addr) = start_demo().await;
+    let mut c = RawClient::connect(addr, "/external").await;
+    assert_eq!(c.recv().await.unwrap().payload, b"from ext-controllers");
+    drop(c);
+    running.shutdown().await;
+}
