@@ -53,6 +53,23 @@ impl Middleware for First {
     }
 }
 
+/// Runs on every server, before everything else here (priority -100).
+#[middleware(global, priority = -100)]
+#[derive(Debug, Default)]
+pub struct Everywhere;
+impl Middleware for Everywhere {
+    async fn handle(&self, req: &mut RequestHead) -> Result<(), Rejection> {
+        if req.header("x-teapot").is_some() {
+            return Err(Rejection::new(StatusCode::IM_A_TEAPOT, "global says no"));
+        }
+        req.extensions_mut()
+            .get_or_insert_default::<Trail>()
+            .0
+            .push("global");
+        Ok(())
+    }
+}
+
 /// Username from the handshake, kept in the connected context (Hyperf's example).
 #[derive(Debug, Clone)]
 struct Username(String);
@@ -122,7 +139,7 @@ async fn middleware_runs_in_priority_order_then_handshake_then_context_lives_on(
     let mut a = RawClient::connect(addr, "/ctx?user=ada").await;
     let first = text(&mut a).await;
     assert!(
-        first.starts_with("trail first>gate>handshake; opened "),
+        first.starts_with("trail global>first>gate>handshake; opened "),
         "{first}"
     );
     a.send(true, 1, b"hi").await;
@@ -165,6 +182,12 @@ async fn middleware_and_handshake_rejections_give_their_status() {
     )
     .await;
     assert_eq!(status, 200);
+    // Global middleware runs on both servers.
+    for addr in [addr, http] {
+        let req = "GET /health HTTP/1.1\r\nHost: x\r\nX-Teapot: 1\r\nConnection: close\r\n\r\n";
+        let (status, body) = http_raw(addr, req).await;
+        assert_eq!(status, 418, "{body}");
+    }
     running.shutdown().await;
 }
 

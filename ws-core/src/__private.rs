@@ -2,7 +2,7 @@
 
 pub use linkme;
 
-pub use crate::di::{FromResolver, Resolver};
+pub use crate::di::{Dep, FromResolver, Resolver};
 pub use crate::error::{Origin, StartupError};
 pub use crate::registry::{
     ControllerDef, ErasedControllerHandle, ErasedMiddlewareHandle, HttpRouteDef, MiddlewareDef,
@@ -49,4 +49,12 @@ where
 /// Asserts at compile time that a handler takes a `Request`.
 pub fn request_arg(r: Request) -> Request {
     r
+}
+
+/// Turns a singleton constructor's error into a start-up error naming the singleton.
+pub fn constructor_failed<E: std::fmt::Display>(origin: Origin, e: E) -> StartupError {
+    StartupError::SingletonFailed {
+        origin,
+        message: e.to_string(),
+    }
 }

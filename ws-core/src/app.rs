@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, ServerName};
-use crate::di::{Resolver, Singletons};
+use crate::di::{build_singletons, Resolver, Singletons};
 use crate::error::StartupError;
 use crate::registry::{validate, Registry};
 use crate::sender::{Filter, Sender};
@@ -45,20 +45,7 @@ impl App {
     pub fn from_registry(registry: Registry, config: Config) -> Result<Self, StartupError> {
         validate::validate(&registry, &config)?;
         let sender = Sender::new(config.node_id);
-        let mut singletons = Singletons::default();
-        let mut errors = Vec::new();
-        for def in registry.singletons {
-            let resolver = Resolver {
-                config: &config,
-                singletons: &singletons,
-                sender: &sender,
-            };
-            match (def.build)(&resolver) {
-                Ok(value) => singletons.insert((def.type_id)(), value),
-                Err(e) => errors.push(e),
-            }
-        }
-        StartupError::collect(errors)?;
+        let singletons = build_singletons(registry.singletons, &config, &sender)?;
         let resolver = Resolver {
             config: &config,
             singletons: &singletons,

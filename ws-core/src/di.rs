@@ -90,18 +90,37 @@ impl Resolver<'_> {
     }
 }
 
-/// A value a registered type's field can be filled with at start-up.
+/// A dependency of a registration on a singleton type, recorded at compile time so that
+/// start-up can build singletons in dependency order and explain cycles.
+#[derive(Debug, Clone, Copy)]
+pub struct Dep {
+    /// The singleton's `TypeId`.
+    pub type_id: fn() -> TypeId,
+    /// The singleton's type name, for messages.
+    pub type_name: fn() -> &'static str,
+}
+
+/// A value a registered type's field (or a singleton constructor's parameter) can be filled
+/// with at start-up.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be injected",
     label = "inject singletons as `Inject<T>`",
     note = "fields of other types are built with `Default::default()`"
 )]
 pub trait FromResolver: Sized {
+    /// The singleton this value depends on, if any.
+    const DEPENDENCY: Option<Dep> = None;
+
     /// Builds the value; `origin` is the registration that asks, for the error message.
     fn from_resolver(r: &Resolver<'_>, origin: Origin) -> Result<Self, StartupError>;
 }
 
 impl<T: Send + Sync + 'static> FromResolver for Inject<T> {
+    const DEPENDENCY: Option<Dep> = Some(Dep {
+        type_id: TypeId::of::<T>,
+        type_name: std::any::type_name::<T>,
+    });
+
     fn from_resolver(r: &Resolver<'_>, origin: Origin) -> Result<Self, StartupError> {
         r.singleton::<T>()
             .map(Inject)
@@ -112,8 +131,116 @@ impl<T: Send + Sync + 'static> FromResolver for Inject<T> {
     }
 }
 
+impl FromResolver for Config {
+    fn from_resolver(r: &Resolver<'_>, _: Origin) -> Result<Self, StartupError> {
+        Ok(r.config.clone())
+    }
+}
+
 impl FromResolver for Sender {
     fn from_resolver(r: &Resolver<'_>, _: Origin) -> Result<Self, StartupError> {
         Ok(r.sender.clone())
     }
+}
+
+/// Builds singletons in dependency order; reports missing dependencies and cycles with the
+/// chain spelled out.
+pub(crate) fn build_singletons(
+    defs: &[crate::registry::SingletonDef],
+    config: &Config,
+    sender: &Sender,
+) -> Result<Singletons, StartupError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        New,
+        Visiting,
+        Done,
+    }
+    let mut errors = Vec::new();
+    let mut index: HashMap<TypeId, usize> = HashMap::new();
+    for (i, d) in defs.iter().enumerate() {
+        if let Some(&first) = index.get(&(d.type_id)()) {
+            errors.push(StartupError::DuplicateSingleton {
+                first: defs[first].origin,
+                second: d.origin,
+            });
+        } else {
+            index.insert((d.type_id)(), i);
+        }
+    }
+    let mut order = Vec::with_capacity(defs.len());
+    let mut state = vec![State::New; defs.len()];
+
+    // Iterative DFS would obscure the chain; graphs are small, so recurse.
+    fn visit(
+        i: usize,
+        defs: &[crate::registry::SingletonDef],
+        index: &HashMap<TypeId, usize>,
+        state: &mut [State],
+        stack: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+        errors: &mut Vec<StartupError>,
+    ) {
+        match state[i] {
+            State::Done => return,
+            State::Visiting => {
+                let start = stack.iter().position(|&s| s == i).unwrap_or(0);
+                let mut chain: Vec<&str> = stack[start..]
+                    .iter()
+                    .map(|&s| defs[s].origin.name)
+                    .collect();
+                chain.push(defs[i].origin.name);
+                errors.push(StartupError::SingletonCycle {
+                    chain: chain.join(" -> "),
+                });
+                return;
+            }
+            State::New => {}
+        }
+        state[i] = State::Visiting;
+        stack.push(i);
+        for dep in defs[i].deps.iter().flatten() {
+            match index.get(&(dep.type_id)()) {
+                Some(&j) => visit(j, defs, index, state, stack, order, errors),
+                None => errors.push(StartupError::MissingSingleton {
+                    origin: defs[i].origin,
+                    singleton: (dep.type_name)(),
+                }),
+            }
+        }
+        stack.pop();
+        state[i] = State::Done;
+        order.push(i);
+    }
+
+    for &i in index.values() {
+        let mut stack = Vec::new();
+        visit(
+            i,
+            defs,
+            &index,
+            &mut state,
+            &mut stack,
+            &mut order,
+            &mut errors,
+        );
+    }
+    StartupError::collect(errors)?;
+
+    let mut singletons = Singletons::default();
+    let mut errors = Vec::new();
+    for i in order {
+        let def = &defs[i];
+        let resolver = Resolver {
+            config,
+            singletons: &singletons,
+            sender,
+        };
+        match (def.build)(&resolver) {
+            Ok(value) => singletons.insert((def.type_id)(), value),
+            Err(e) => errors.push(e),
+        }
+    }
+    StartupError::collect(errors)?;
+    Ok(singletons)
 }

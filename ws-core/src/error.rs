@@ -114,12 +114,28 @@ pub enum StartupError {
         reason: &'static str,
     },
     /// A controller or route injects a singleton that is not registered.
-    #[error("{origin} injects `{singleton}`, which is not registered; add #[singleton] to it")]
+    #[error(
+        "{origin} needs singleton `{singleton}`, which is not registered; add #[singleton] to it"
+    )]
     MissingSingleton {
         /// The registration that wants it.
         origin: Origin,
         /// The singleton type.
         singleton: &'static str,
+    },
+    /// One type registered as a singleton twice (e.g. on the struct and on its impl).
+    #[error("singleton registered twice: {first} and {second}; keep one #[singleton]")]
+    DuplicateSingleton {
+        /// One registration.
+        first: Origin,
+        /// The other.
+        second: Origin,
+    },
+    /// Singletons depend on each other in a circle.
+    #[error("singletons depend on each other in a cycle: {chain}; break it by injecting one of them later (e.g. through a field filled in at run time)")]
+    SingletonCycle {
+        /// The cycle, e.g. `app::A -> app::B -> app::A`.
+        chain: String,
     },
     /// A singleton's constructor failed.
     #[error("singleton {origin} failed to build: {message}")]

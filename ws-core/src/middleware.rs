@@ -7,8 +7,10 @@ use crate::BoxFuture;
 
 /// Runs on every request arriving at its server (HTTP requests and WebSocket handshakes),
 /// before the route's handler or the controller's `on_handshake`. Registered with
-/// `#[middleware(server = "ws", priority = N)]`: lower `priority` runs first (default 0), then
-/// by type name. Return a [`Rejection`] to answer with that HTTP status instead.
+/// `#[middleware(server = "ws", priority = N)]` for one server or `#[middleware(global)]` for
+/// every server. On each server, the global and the server's own middleware run as one list:
+/// lower `priority` first (default 0), ties by full type name. Return a [`Rejection`] to
+/// answer with that HTTP status instead; later middleware and the route do not run.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is registered with #[middleware] but does not implement `Middleware`",
     label = "add `impl ws_core::Middleware for {Self} {{ async fn handle(..) }}`"

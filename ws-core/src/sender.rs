@@ -7,7 +7,7 @@
 //! controller are filled in at start-up.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::context::{ConnId, ConnInfo};
@@ -79,6 +79,8 @@ struct Table {
     node: u16,
     seq: AtomicU64,
     conns: RwLock<HashMap<ConnId, Entry>>,
+    /// The close code a server stop sends: 1001, or 1012 for a restart.
+    shutdown_code: AtomicU16,
 }
 
 /// Pushes to connections by id, broadcasts by server/route, disconnects; reads the table.
@@ -94,6 +96,7 @@ impl Sender {
                 node,
                 seq: AtomicU64::new(1),
                 conns: RwLock::new(HashMap::new()),
+                shutdown_code: AtomicU16::new(CloseCode::GOING_AWAY.as_u16()),
             }),
         }
     }
@@ -103,6 +106,18 @@ impl Sender {
             self.table.node,
             self.table.seq.fetch_add(1, Ordering::Relaxed),
         )
+    }
+
+    /// Sets the close code that the coming stop sends to every connection.
+    pub(crate) fn set_shutdown_code(&self, code: CloseCode) {
+        self.table
+            .shutdown_code
+            .store(code.as_u16(), Ordering::Release);
+    }
+
+    /// The close code a stop sends (1001 unless a restart said 1012).
+    pub(crate) fn shutdown_code(&self) -> CloseCode {
+        CloseCode::new(self.table.shutdown_code.load(Ordering::Acquire))
     }
 
     pub(crate) fn register(&self, info: Arc<ConnInfo>, tx: OutboundTx) {

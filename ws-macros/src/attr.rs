@@ -221,6 +221,20 @@ impl Args {
     }
 }
 
+impl Args {
+    /// A flag (`key` alone); `key = value` is an error.
+    pub(crate) fn flag(&mut self, key: &str) -> Option<syn::Ident> {
+        let arg = self.take(key)?;
+        if let Some(v) = arg.value {
+            self.errors.push(syn::Error::new_spanned(
+                v,
+                format!("`{key}` is a flag and takes no value; write just `{key}`"),
+            ));
+        }
+        Some(arg.key)
+    }
+}
+
 fn list(keys: &[&str]) -> String {
     keys.iter()
         .map(|k| format!("`{k}`"))

@@ -7,7 +7,7 @@ use crate::attr::Args;
 use crate::register::{construct, no_generics, origin, static_record};
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let mut args = Args::parse(attr, "middleware", &["server", "priority"]);
+    let mut args = Args::parse(attr, "middleware", &["server", "global", "priority"]);
     let strukt: syn::ItemStruct = match crate::attr::parse_item(item.clone()) {
         Ok(s) => s,
         Err(_) => {
@@ -17,9 +17,19 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             )
         }
     };
-    let server = args.required_str("server", "\"ws\"", Span::call_site());
+    let global = args.flag("global");
+    let server = match &global {
+        Some(_) => args.optional_str("server", "\"ws\""),
+        None => args.required_str("server", "\"ws\"", Span::call_site()),
+    };
     let priority = args.optional_int("priority");
     let mut errors = std::mem::take(&mut args.errors);
+    if let (Some(g), Some(_)) = (&global, &server) {
+        errors.push(syn::Error::new_spanned(
+            g,
+            "`global` runs on every server; remove it or remove `server = ..`",
+        ));
+    }
     if let Some(p) = &priority {
         if let Err(e) = p.base10_parse::<i32>() {
             errors.push(syn::Error::new_spanned(
@@ -29,9 +39,13 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     }
     no_generics(&strukt.generics, "middleware", &mut errors);
-    let (Some(server), true) = (server, errors.is_empty()) else {
+    if !errors.is_empty() || (server.is_none() && global.is_none()) {
         let errs = crate::attr::to_compile_errors(errors);
         return quote! { #strukt #errs };
+    }
+    let server = match server {
+        Some(s) => quote!(::core::option::Option::Some(#s)),
+        None => quote!(::core::option::Option::None),
     };
     let priority = priority.map_or_else(|| quote!(0), |p| quote!(#p));
     let ident = &strukt.ident;

@@ -1,7 +1,7 @@
 //! The code every registration shares: the record's origin and its `linkme` static.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 
 /// `Origin { name, file, line }` of the registered item `ident`.
 pub(crate) fn origin(ident: &syn::Ident) -> TokenStream {
@@ -38,8 +38,9 @@ pub(crate) fn static_record(
     }
 }
 
-/// The constructor expression of a struct whose fields are injected (`Inject<T>`, `Sender`)
-/// or default-built.
+/// The constructor expression of a registered struct: a unit struct is itself; a struct with no
+/// injected field is `Default::default()`; otherwise `Inject<T>`/`Sender` fields are injected
+/// and the other fields are `Default::default()`.
 pub(crate) fn construct(ident: &syn::Ident, fields: &syn::Fields) -> TokenStream {
     let value = |ty: &syn::Type| {
         if is_injected(ty) {
@@ -48,6 +49,10 @@ pub(crate) fn construct(ident: &syn::Ident, fields: &syn::Fields) -> TokenStream
             quote! { <#ty as ::core::default::Default>::default() }
         }
     };
+    if !matches!(fields, syn::Fields::Unit) && !fields.iter().any(|f| is_injected(&f.ty)) {
+        // Nothing to inject: the type's own `Default` (which may be hand-written).
+        return quote_spanned! {ident.span()=> <#ident as ::core::default::Default>::default() };
+    }
     match fields {
         syn::Fields::Unit => quote! { #ident },
         syn::Fields::Named(named) => {
@@ -63,6 +68,15 @@ pub(crate) fn construct(ident: &syn::Ident, fields: &syn::Fields) -> TokenStream
             quote! { #ident ( #(#inits),* ) }
         }
     }
+}
+
+/// The singleton dependencies of the injected fields, as a const slice expression.
+pub(crate) fn field_deps(fields: &syn::Fields) -> TokenStream {
+    let deps = fields.iter().filter(|f| is_injected(&f.ty)).map(|f| {
+        let ty = &f.ty;
+        quote! { <#ty as ::ws_core::__private::FromResolver>::DEPENDENCY }
+    });
+    quote! { &[#(#deps),*] }
 }
 
 /// Whether a field type is filled from the container: `Inject<..>` or `Sender`.

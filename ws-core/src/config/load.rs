@@ -67,6 +67,8 @@ struct Layer {
     worker_threads: Option<usize>,
     node_id: Option<u16>,
     drain_timeout: Option<f64>,
+    pid_file: Option<PathBuf>,
+    control_socket: Option<PathBuf>,
     #[serde(default)]
     servers: BTreeMap<String, ServerLayer>,
 }
@@ -95,6 +97,8 @@ const GLOBAL_KEYS: &[(&str, bool)] = &[
     ("worker_threads", false),
     ("node_id", false),
     ("drain_timeout", false),
+    ("pid_file", true),
+    ("control_socket", true),
 ];
 
 const SERVER_KEYS: &[(&str, bool)] = &[
@@ -171,6 +175,8 @@ impl Config {
             worker_threads: 0,
             node_id: 0,
             drain_timeout: Duration::from_secs(10),
+            pid_file: PathBuf::from("ws.pid"),
+            control_socket: PathBuf::from("ws.sock"),
             servers: BTreeMap::new(),
             sources: Sources::default(),
         }
@@ -259,6 +265,8 @@ impl Config {
         set!(self.secret_key, layer.secret_key.map(Some), "secret_key");
         set!(self.worker_threads, layer.worker_threads, "worker_threads");
         set!(self.node_id, layer.node_id, "node_id");
+        set!(self.pid_file, layer.pid_file, "pid_file");
+        set!(self.control_socket, layer.control_socket, "control_socket");
         if let Some(secs) = layer.drain_timeout {
             self.drain_timeout = seconds("drain_timeout", secs, source)?;
             self.sources.set("drain_timeout".to_owned(), source);

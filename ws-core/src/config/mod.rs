@@ -144,6 +144,12 @@ pub struct Config {
     /// Longest a graceful stop waits for connections to finish their close handshake.
     /// **Default**: 10 s.
     pub drain_timeout: Duration,
+    /// File holding the server's process id while it runs (written atomically, locked so that
+    /// a second `start` refuses). **Default**: `ws.pid` in the working directory.
+    pub pid_file: PathBuf,
+    /// Unix socket on which a running server answers `status`, `reload`, `stop` and
+    /// `restart`. **Default**: `ws.sock` in the working directory.
+    pub control_socket: PathBuf,
     /// The named servers.
     pub servers: BTreeMap<ServerName, ServerConfig>,
     /// Where each value came from, for error messages.
@@ -162,6 +168,8 @@ impl fmt::Debug for Config {
             .field("worker_threads", &self.worker_threads)
             .field("node_id", &self.node_id)
             .field("drain_timeout", &self.drain_timeout)
+            .field("pid_file", &self.pid_file)
+            .field("control_socket", &self.control_socket)
             .field("servers", &self.servers)
             .finish()
     }

@@ -70,6 +70,8 @@ pub struct SingletonDef {
     pub origin: Origin,
     #[doc(hidden)]
     pub type_id: fn() -> TypeId,
+    /// The singletons it needs built first (`None` entries are non-singleton inputs).
+    pub deps: &'static [Option<crate::di::Dep>],
     #[doc(hidden)]
     pub build: BuildFn<Arc<dyn Any + Send + Sync>>,
 }
@@ -79,8 +81,8 @@ pub struct SingletonDef {
 pub struct MiddlewareDef {
     /// The middleware type and where it was registered.
     pub origin: Origin,
-    /// The server it runs on.
-    pub server: &'static str,
+    /// The server it runs on; `None` for `#[middleware(global)]` (every server).
+    pub server: Option<&'static str>,
     /// Lower runs first.
     pub priority: i32,
     #[doc(hidden)]

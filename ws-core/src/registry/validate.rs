@@ -86,7 +86,9 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Result<(), Start
         }
     }
     for m in registry.middleware {
-        check_server(&mut errors, m.server, m.origin);
+        if let Some(server) = m.server {
+            check_server(&mut errors, server, m.origin);
+        }
     }
     StartupError::collect(errors)
 }

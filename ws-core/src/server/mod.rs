@@ -5,7 +5,7 @@ mod service;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -42,7 +42,8 @@ pub(crate) struct HttpRoute {
 /// The routes and middleware of one server.
 pub struct Routes {
     pub(crate) name: ServerName,
-    pub(crate) settings: Arc<ServerConfig>,
+    /// The live settings: replaced by a reload, read per connection and per request.
+    settings: RwLock<Arc<ServerConfig>>,
     pub(crate) websocket: bool,
     pub(crate) ws: HashMap<&'static str, WsRoute>,
     pub(crate) http: HashMap<&'static str, Vec<HttpRoute>>,
@@ -69,7 +70,7 @@ impl Routes {
         for (name, settings) in &config.servers {
             let mut routes = Routes {
                 name: name.clone(),
-                settings: Arc::new(settings.clone()),
+                settings: RwLock::new(Arc::new(settings.clone())),
                 websocket: false,
                 ws: HashMap::new(),
                 http: HashMap::new(),
@@ -107,11 +108,10 @@ impl Routes {
                     handler: def.handler,
                 });
             }
-            for def in registry
-                .middleware
-                .iter()
-                .filter(|d| d.server == name.as_str())
-            {
+            // Global middleware (`server: None`) runs on every server.
+            let applies =
+                |d: &&crate::registry::MiddlewareDef| d.server.is_none_or(|s| s == name.as_str());
+            for def in registry.middleware.iter().filter(applies) {
                 match (def.build)(resolver) {
                     Ok(m) => routes.middleware.push((def.origin, def.priority, m)),
                     Err(e) => errors.push(e),
@@ -156,9 +156,20 @@ impl Routes {
             }
         }
         for (origin, priority, _) in &self.middleware {
-            lines.push(format!("MIDDLEWARE priority={priority} {}", origin.name));
+            lines.push(format!("MW    priority={priority} -> {}", origin.name));
         }
         lines
+    }
+
+    /// The settings new connections and requests use.
+    pub(crate) fn settings(&self) -> Arc<ServerConfig> {
+        // Replacing an `Arc` cannot leave it half-written, so a poisoned lock is still sound.
+        Arc::clone(&self.settings.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Replaces the settings (a reload); open connections keep the ones they started with.
+    pub(crate) fn set_settings(&self, settings: ServerConfig) {
+        *self.settings.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
     }
 
     pub(crate) fn middleware(&self) -> impl Iterator<Item = &dyn ErasedMiddleware> {
@@ -234,7 +245,7 @@ impl Server {
                 tracker: tracker.clone(),
             };
             let shutdown = shutdown.clone();
-            let handshake_timeout = routes.settings.handshake_timeout;
+            let handshake_timeout = routes.settings().handshake_timeout;
             tracker.spawn(async move {
                 let svc = hyper::service::service_fn(move |req| service::handle(ctx.clone(), req));
                 let conn = http1::Builder::new()

@@ -117,7 +117,7 @@ async fn http_route(ctx: &ConnCtx, req: hyper::Request<Incoming>) -> Response {
     if let Err(rejection) = run_middleware(ctx, &mut head).await {
         return rejection.into();
     }
-    let limit = ctx.routes.settings.max_http_body;
+    let limit = ctx.routes.settings().max_http_body;
     let body = match Limited::new(body, limit).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
@@ -186,7 +186,7 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
         path: route.path,
         subprotocol: subprotocol.clone(),
         extensions: head.extensions,
-        settings: Arc::clone(&ctx.routes.settings),
+        settings: ctx.routes.settings(),
         sender: ctx.app.sender().clone(),
         shutdown: ctx.shutdown.clone(),
     };

@@ -146,6 +146,7 @@ async fn drive<C, R, W>(
             Arc::clone(&shared),
             Arc::clone(&settings),
             accepted.shutdown,
+            accepted.sender.clone(),
         )
         .in_current_span(),
     );
@@ -326,6 +327,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
     settings: Arc<ServerConfig>,
     shutdown: CancellationToken,
+    sender: Sender,
 ) {
     let idle = settings.idle_timeout;
     let ping = settings.ping_interval;
@@ -387,7 +389,14 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
             () = shutdown.cancelled(), if !shared.closing.load(Ordering::Acquire) => {
                 shared.closing.store(true, Ordering::Release);
-                break write!(Frame::close(CloseCode::GOING_AWAY.as_u16(), b"server shutting down"));
+                // 1001 for a stop, 1012 for a restart (see `Running::shutdown_with`).
+                let code = sender.shutdown_code();
+                let reason: &[u8] = if code == CloseCode::RESTART {
+                    b"server restarting"
+                } else {
+                    b"server shutting down"
+                };
+                break write!(Frame::close(code.as_u16(), reason));
             }
             item = rx.recv() => match item {
                 Some(Outbound::Message(msg)) => {

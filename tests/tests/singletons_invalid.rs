@@ -1,0 +1,51 @@
+//! A singleton cycle and a missing dependency stop start-up with the chain spelled out.
+
+use ws_core::{singleton, App, Inject};
+use ws_tests::test_config;
+
+/// Needs `B`.
+#[derive(Debug)]
+pub struct A;
+#[singleton]
+impl A {
+    /// Part of a cycle.
+    pub fn new(_b: Inject<B>) -> Self {
+        A
+    }
+}
+
+/// Needs `A`.
+#[singleton]
+#[derive(Debug)]
+pub struct B {
+    _a: Inject<A>,
+}
+
+/// Not registered.
+#[derive(Debug)]
+pub struct Unregistered;
+
+/// Needs something nobody registered.
+#[singleton]
+#[derive(Debug)]
+pub struct Lonely {
+    _u: Inject<Unregistered>,
+}
+
+#[test]
+fn cycle_and_missing_dependency_are_reported_together() {
+    let err = App::build(test_config()).unwrap_err().to_string();
+    assert!(
+        err.contains("singletons_invalid::A -> singletons_invalid::B -> singletons_invalid::A")
+            || err.contains(
+                "singletons_invalid::B -> singletons_invalid::A -> singletons_invalid::B"
+            ),
+        "{err}"
+    );
+    assert!(
+        err.contains("`singletons_invalid::Lonely`")
+            && err.contains("needs singleton `singletons_invalid::Unregistered`"),
+        "{err}"
+    );
+    assert!(err.contains("tests/singletons_invalid.rs:"), "{err}");
+}
