@@ -19,8 +19,41 @@ pub(crate) struct Args {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Start every configured server in the foreground; Ctrl-C or SIGTERM stops gracefully.
-    Start,
+    /// Start every configured server; in the foreground unless `-d`. Ctrl-C or SIGTERM stops
+    /// gracefully (a second signal forces exit), SIGHUP reloads the config.
+    Start {
+        /// Detach: run as a daemon (own session, output to `log_file` or `ws.log`), print its
+        /// pid once every server listens, and return.
+        #[arg(short = 'd', long = "daemon")]
+        daemon: bool,
+        /// In a project directory, with a `ws-cli` that carries no app: the binary target to
+        /// build (`cargo build --release --bin NAME`) and run. Default: `bin` in
+        /// `[package.metadata.ws-cli]` of `Cargo.toml`, else the package name.
+        #[arg(long, value_name = "NAME")]
+        bin: Option<String>,
+    },
+    /// Stop the running server gracefully (close 1001 to every client, drain up to
+    /// `drain_timeout`) and wait until it has exited.
+    Stop,
+    /// Re-read the config and apply what can change without dropping connections; prints what
+    /// was applied and what needs a restart. Exits non-zero, and the server keeps its config,
+    /// when the new config is invalid.
+    Reload,
+    /// Print the running server's pid, uptime, servers with their addresses and connection
+    /// counts.
+    Status,
+    /// Replace the running server with this binary without refusing a connection: the new
+    /// process (a daemon) takes over the listening sockets, then the old one closes its
+    /// clients with 1012 (service restart) and drains.
+    Restart {
+        /// As for `start`: the binary target to build in a project directory.
+        #[arg(long, value_name = "NAME")]
+        bin: Option<String>,
+    },
     /// Print the servers, their addresses, routes and middleware, from the registry and config.
-    Routes,
+    Routes {
+        /// As for `start`: the binary target to build in a project directory.
+        #[arg(long, value_name = "NAME")]
+        bin: Option<String>,
+    },
 }

@@ -58,3 +58,18 @@ pub fn constructor_failed<E: std::fmt::Display>(origin: Origin, e: E) -> Startup
         message: e.to_string(),
     }
 }
+
+/// Wraps a `#[ws_handler]` function (with its injected arguments captured) as a controller.
+pub fn handler<F, Fut>(f: F) -> Arc<dyn ErasedControllerHandle>
+where
+    F: Fn(crate::handler::WebSocket) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: crate::handler::HandlerOutput,
+{
+    Arc::new(crate::handler::HandlerController { f })
+}
+
+/// Asserts at compile time that a handler's first argument is the `WebSocket`.
+pub fn websocket_arg(ws: crate::handler::WebSocket) -> crate::handler::WebSocket {
+    ws
+}

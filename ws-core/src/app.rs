@@ -15,6 +15,7 @@ use crate::config::{Config, ServerName};
 use crate::di::{build_singletons, Resolver, Singletons};
 use crate::error::StartupError;
 use crate::registry::{validate, Registry};
+use crate::reload::ReloadReport;
 use crate::sender::{Filter, Sender};
 use crate::server::{Routes, Server};
 use crate::ws::close::CloseCode;
@@ -96,6 +97,20 @@ impl App {
     /// Binds every server and starts serving. Every bind failure is reported, not just the
     /// first. Must be called inside a Tokio runtime.
     pub async fn start(&self) -> Result<Running, StartupError> {
+        self.start_with(BTreeMap::new()).await
+    }
+
+    /// Starts serving on listening sockets handed over by the process this one replaces
+    /// (see [`Running::listener`]), binding only the servers without one.
+    ///
+    /// A handed-over listener is used for the server of the same name when it is on the
+    /// configured host and port (any port when the config says 0); otherwise it is closed and
+    /// the server binds its configured address. Both processes accept from the same socket
+    /// while they overlap, so no connection is refused.
+    pub async fn start_with(
+        &self,
+        mut inherited: BTreeMap<ServerName, std::net::TcpListener>,
+    ) -> Result<Running, StartupError> {
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let mut servers = Vec::new();
@@ -104,12 +119,40 @@ impl App {
             let Some(settings) = self.inner.config.servers.get(name) else {
                 continue;
             };
-            match Server::bind(name, settings, &self.inner.config).await {
+            let handed = inherited.remove(name).filter(|l| {
+                let fits = l.local_addr().is_ok_and(|a| {
+                    a.ip() == settings.host && (settings.port == 0 || a.port() == settings.port)
+                });
+                if !fits {
+                    tracing::info!(
+                        "{name}: the handed-over listener is not on {}; binding anew",
+                        settings.addr()
+                    );
+                }
+                fits
+            });
+            let server = match handed {
+                Some(listener) => Server::from_std(name, listener, &self.inner.config),
+                None => Server::bind(name, settings, &self.inner.config).await,
+            };
+            match server {
                 Ok(server) => servers.push((server, Arc::clone(routes))),
                 Err(e) => errors.push(e),
             }
         }
         StartupError::collect(errors)?;
+        let mut listeners = BTreeMap::new();
+        for (server, _) in &servers {
+            match server.try_clone_listener() {
+                Ok(l) => {
+                    listeners.insert(server.name.clone(), l);
+                }
+                Err(e) => tracing::warn!(
+                    "{}: cannot keep a handle on the listener for a restart: {e}",
+                    server.name
+                ),
+            }
+        }
         let addrs: BTreeMap<_, _> = servers
             .iter()
             .map(|(s, _)| (s.name.clone(), s.local_addr))
@@ -132,6 +175,8 @@ impl App {
             addrs,
             shutdown,
             tracker,
+            listeners,
+            live: std::sync::Mutex::new(self.inner.config.clone()),
         })
     }
 }
@@ -143,6 +188,10 @@ pub struct Running {
     addrs: BTreeMap<ServerName, SocketAddr>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// Second handles on the listening sockets, for [`Running::listener`].
+    listeners: BTreeMap<ServerName, std::net::TcpListener>,
+    /// The config in effect: the start-up one with what reloads applied.
+    live: std::sync::Mutex<Config>,
 }
 
 impl Running {
@@ -161,18 +210,63 @@ impl Running {
         &self.app
     }
 
+    /// The listening socket of server `name` (a second handle on it: the same socket and
+    /// accept queue), to hand over to the process that replaces this one, which passes it to
+    /// [`App::start_with`].
+    pub fn listener(&self, name: &str) -> Option<&std::net::TcpListener> {
+        self.listeners.get(name)
+    }
+
+    /// The config in effect: the start-up config with what reloads applied.
+    pub fn config(&self) -> Config {
+        self.live_config().clone()
+    }
+
+    fn live_config(&self) -> std::sync::MutexGuard<'_, Config> {
+        // Only whole values are stored under this lock, so a poisoned one is still sound.
+        self.live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Applies what can change without dropping a connection from `new` (a freshly loaded
+    /// config) and reports every changed key with its [`Effect`](crate::reload::Effect); see
+    /// [`reload`](crate::reload) for which keys apply live. New connections and requests use
+    /// the new per-server settings; open connections keep theirs.
+    pub fn reload(&self, new: &Config) -> ReloadReport {
+        let mut live = self.live_config();
+        let (report, effective) = crate::reload::diff(&live, new);
+        for (name, routes) in &self.app.inner.routes {
+            if let Some(settings) = effective.servers.get(name) {
+                if live.servers.get(name) != Some(settings) {
+                    routes.set_settings(settings.clone());
+                }
+            }
+        }
+        *live = effective;
+        report
+    }
+
     /// Stops gracefully: stops accepting, sends close 1001 to every WebSocket client, lets
     /// in-flight HTTP requests and close handshakes finish for up to `drain_timeout`.
     /// Returns whether everything finished in time.
     pub async fn shutdown(self) -> bool {
+        self.shutdown_with(CloseCode::GOING_AWAY).await
+    }
+
+    /// [`shutdown`](Self::shutdown) with another close code for the WebSocket clients:
+    /// [`CloseCode::RESTART`] (1012) when a new process has taken over the listeners, so that
+    /// clients reconnect at once.
+    pub async fn shutdown_with(mut self, code: CloseCode) -> bool {
+        self.app.sender().set_shutdown_code(code);
         self.shutdown.cancel();
+        // Our handles on the listening sockets: once the accept loops end too, a stop refuses
+        // new connections (after a hand-over the new process holds its own).
+        self.listeners.clear();
         let open = self.app.sender().count(&Filter::all());
-        tracing::info!(
-            "stopping: closing {open} WebSocket connection(s) with {}",
-            CloseCode::GOING_AWAY
-        );
+        tracing::info!("stopping: closing {open} WebSocket connection(s) with {code}");
         self.tracker.close();
-        let drain = self.app.config().drain_timeout;
+        let drain = self.live_config().drain_timeout;
         let done = tokio::time::timeout(drain, self.tracker.wait())
             .await
             .is_ok();

@@ -104,8 +104,8 @@ pub struct Dep {
 /// with at start-up.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be injected",
-    label = "inject singletons as `Inject<T>`",
-    note = "fields of other types are built with `Default::default()`"
+    label = "injectable: `Inject<T>` (T a #[singleton]), `Sender`, `Config`",
+    note = "in a #[ws_controller]/#[singleton] struct, fields of other types are built with `Default::default()`"
 )]
 pub trait FromResolver: Sized {
     /// The singleton this value depends on, if any.

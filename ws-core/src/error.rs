@@ -196,6 +196,15 @@ pub enum SendError<T = crate::Message> {
         /// The message that was not sent.
         message: T,
     },
+    /// A fragmented message started with `WebSocket::push_frame` is unfinished; end it with
+    /// `push_frame(.., true)` before pushing whole messages.
+    #[error("connection {id} is in the middle of a fragmented message")]
+    Fragmenting {
+        /// The connection.
+        id: crate::ConnId,
+        /// The message that was not sent.
+        message: T,
+    },
     /// The connection's outbound queue is full (a slow reader); see `outbound_full`.
     #[error("outbound queue of connection {id} is full")]
     Full {

@@ -30,6 +30,7 @@
 //! | concept | where |
 //! | --- | --- |
 //! | hooks of a WebSocket route | [`Controller`] (`controller.rs`) |
+//! | a function that owns the socket (Swoole coroutine style) | [`WebSocket`], `#[ws_handler]` (`handler.rs`) |
 //! | per-connection context, connection ids | [`Conn`], [`ConnId`] (`context.rs`) |
 //! | pushing to any connection, broadcast, the connection table | [`Sender`] (`sender.rs`) |
 //! | checks on every request of a server | [`Middleware`] (`middleware.rs`) |
@@ -38,6 +39,7 @@
 //! | config layers and keys | [`config`] |
 //! | the link-time registry and the linking rule | [`registry`] |
 //! | building, binding, graceful stop | [`App`], [`Running`] (`app.rs`) |
+//! | applying a new config to a running app | [`Running::reload`], [`reload`] |
 //! | frames, close codes, outbound queue | [`ws`] |
 //!
 //! ## Registration and linking
@@ -51,10 +53,12 @@ pub mod context;
 pub mod controller;
 pub mod di;
 pub mod error;
+pub mod handler;
 pub mod http;
 pub mod message;
 pub mod middleware;
 pub mod registry;
+pub mod reload;
 pub mod request;
 pub mod sender;
 pub(crate) mod server;
@@ -69,13 +73,15 @@ pub use context::{Conn, ConnId, ConnInfo};
 pub use controller::{Controller, HookResult};
 pub use di::Inject;
 pub use error::{ConfigError, HookError, SendError, StartupError};
+pub use handler::{FrameError, Recv, RecvTimeout, WebSocket};
 pub use message::{Message, Utf8Bytes};
 pub use middleware::Middleware;
+pub use reload::ReloadReport;
 pub use request::{Rejection, RequestHead};
 pub use sender::{Delivery, Filter, Sender};
 pub use ws::close::{CloseCode, CloseFrame};
 
-pub use ws_macros::{http_route, middleware, singleton, ws_controller};
+pub use ws_macros::{http_route, middleware, singleton, ws_controller, ws_handler};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

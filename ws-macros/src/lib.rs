@@ -4,6 +4,7 @@
 
 mod attr;
 mod controller;
+mod handler;
 mod middleware;
 #[path = "../../ws-core/src/registry/path.rs"]
 mod path;
@@ -32,6 +33,15 @@ pub fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream {
         "ws_controller",
         controller::expand(attr.into(), item.into()),
     )
+}
+
+/// Registers an `async fn(ws: ws_core::WebSocket, ..)` that owns the socket (Swoole's
+/// coroutine style) as a WebSocket route: `#[ws_handler(server = "ws", path = "/stream")]`,
+/// with the same optional `protocol`/`protocol_required` keys as `#[ws_controller]`. Arguments
+/// after the socket (`Inject<T>`, `Sender`, `Config`) are injected.
+#[proc_macro_attribute]
+pub fn ws_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
+    debug("ws_handler", handler::expand(attr.into(), item.into()))
 }
 
 /// Registers a struct as a singleton service, built once at start-up and injected as

@@ -169,7 +169,10 @@ impl Routes {
 
     /// Replaces the settings (a reload); open connections keep the ones they started with.
     pub(crate) fn set_settings(&self, settings: ServerConfig) {
-        *self.settings.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
+        *self
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
     }
 
     pub(crate) fn middleware(&self) -> impl Iterator<Item = &dyn ErasedMiddleware> {
@@ -207,6 +210,47 @@ impl Server {
             local_addr,
             listener,
         })
+    }
+
+    /// A server on a listener bound elsewhere (handed over by the process being replaced).
+    pub(crate) fn from_std(
+        name: &ServerName,
+        listener: std::net::TcpListener,
+        config: &Config,
+    ) -> Result<Self, StartupError> {
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let err = |source| StartupError::Bind {
+            server: name.to_string(),
+            addr,
+            source_name: config.source_of(&format!("servers.{name}.port")),
+            source,
+        };
+        listener.set_nonblocking(true).map_err(err)?;
+        let listener = TcpListener::from_std(listener).map_err(err)?;
+        Ok(Self {
+            name: name.clone(),
+            local_addr: addr,
+            listener,
+        })
+    }
+
+    /// A second handle on the listening socket (same socket, same accept queue), for handing
+    /// it over to a new process.
+    pub(crate) fn try_clone_listener(&self) -> std::io::Result<std::net::TcpListener> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            let fd = self.listener.as_fd().try_clone_to_owned()?;
+            Ok(std::net::TcpListener::from(fd))
+        }
+        #[cfg(windows)]
+        {
+            use std::os::windows::io::AsSocket;
+            let socket = self.listener.as_socket().try_clone_to_owned()?;
+            Ok(std::net::TcpListener::from(socket))
+        }
     }
 
     /// The accept loop; ends when `shutdown` is cancelled. Each TCP connection is a task of
@@ -247,6 +291,21 @@ impl Server {
             let shutdown = shutdown.clone();
             let handshake_timeout = routes.settings().handshake_timeout;
             tracker.spawn(async move {
+                // A connection the kernel accepted gets an answer even during a stop or a
+                // restart: hyper's graceful shutdown closes a connection it has read nothing
+                // from, so wait for the first bytes before hyper sees it (bounded by the
+                // handshake timeout), and poll hyper first below.
+                match tokio::time::timeout(handshake_timeout, stream.readable()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, "connection failed before its request: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "no request within {handshake_timeout:?}");
+                        return;
+                    }
+                }
                 let svc = hyper::service::service_fn(move |req| service::handle(ctx.clone(), req));
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -255,6 +314,7 @@ impl Server {
                     .with_upgrades();
                 tokio::pin!(conn);
                 tokio::select! {
+                    biased;
                     res = conn.as_mut() => {
                         if let Err(e) = res {
                             tracing::debug!(%peer, "http connection ended: {e}");

@@ -343,6 +343,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         idle
     };
     let mut last_ping_ms = 0u64;
+    let mut in_fragment = false;
+    let mut deferred = std::collections::VecDeque::new();
     let mut interval = period.map(|t| {
         let mut i = tokio::time::interval(t);
         i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -399,14 +401,39 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 break write!(Frame::close(code.as_u16(), reason));
             }
             item = rx.recv() => match item {
+                Some(Outbound::Message(msg)) if in_fragment => {
+                    // Never between the frames of a fragmented message: hold it until `fin`.
+                    if deferred.len() >= settings.outbound_queue {
+                        tracing::warn!("messages piling up behind an unfinished fragmented message: closing with 1008");
+                        shared.kill(Some(CloseCode::POLICY));
+                        return;
+                    }
+                    deferred.push_back(msg);
+                }
+                Some(Outbound::Fragment { text, first, fin, payload }) => {
+                    let opcode = match (first, text) {
+                        (false, _) => OpCode::Continuation,
+                        (true, true) => OpCode::Text,
+                        (true, false) => OpCode::Binary,
+                    };
+                    if !write!(Frame::new(fin, opcode, None, Payload::Borrowed(&payload))) {
+                        shared.kill(None);
+                        return;
+                    }
+                    in_fragment = !fin;
+                    if fin {
+                        while let Some(msg) = deferred.pop_front() {
+                            let (text, payload) = msg.into_parts();
+                            if !write!(data_frame(text, &payload)) {
+                                shared.kill(None);
+                                return;
+                            }
+                        }
+                    }
+                }
                 Some(Outbound::Message(msg)) => {
                     let (text, payload) = msg.into_parts();
-                    let frame = if text {
-                        Frame::text(Payload::Borrowed(&payload))
-                    } else {
-                        Frame::binary(Payload::Borrowed(&payload))
-                    };
-                    if !write!(frame) {
+                    if !write!(data_frame(text, &payload)) {
                         shared.kill(None);
                         return;
                     }
@@ -469,5 +496,14 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
             i.tick().await;
         }
         None => std::future::pending().await,
+    }
+}
+
+/// A whole text or binary frame borrowing `payload` (no copy; shared by broadcasts).
+fn data_frame(text: bool, payload: &[u8]) -> Frame<'_> {
+    if text {
+        Frame::text(Payload::Borrowed(payload))
+    } else {
+        Frame::binary(Payload::Borrowed(payload))
     }
 }

@@ -27,6 +27,14 @@ use crate::ws::close::CloseCode;
 #[derive(Debug)]
 pub(crate) enum Outbound {
     Message(Message),
+    /// One frame of a fragmented message (`WebSocket::push_frame`): `first` frames carry the
+    /// message's opcode, later ones are continuations.
+    Fragment {
+        text: bool,
+        first: bool,
+        fin: bool,
+        payload: Bytes,
+    },
     Pong(Bytes),
     /// A close frame. `await_reply`: wait (up to `close_timeout`) for the client's close frame
     /// before ending; false when the client already sent one or broke the protocol.

@@ -1,0 +1,6 @@
+use ws_core::ws_handler;
+
+#[ws_handler(server = "ws", path = "/stream")]
+async fn stream(_ws: String) {}
+
+fn main() {}
