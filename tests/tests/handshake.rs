@@ -125,3 +125,16 @@ async fn garbage_request_does_not_stop_the_server() {
     still_serving(addr).await;
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn config_can_switch_websocket_off() {
+    let mut config = ws_tests::test_config();
+    config.servers.get_mut("ws").unwrap().websocket = Some(false);
+    let running = ws_tests::start(config).await;
+    let addr = running.local_addr("ws").unwrap();
+    let (status, _) = http_raw(addr, &upgrade_request("/echo", "", "")).await;
+    assert_eq!(status, 404);
+    let (status, _) = http_get(addr, "/health").await;
+    assert_eq!(status, 200);
+    running.shutdown().await;
+}

@@ -145,17 +145,6 @@ pub enum StartupError {
         /// Its error.
         message: String,
     },
-    /// A WebSocket route is on a server whose config switches WebSocket off.
-    #[error(
-        "{origin} is a WebSocket route on server `{server}`, but `servers.{server}.websocket` \
-         is false"
-    )]
-    WebSocketDisabled {
-        /// The registration.
-        origin: Origin,
-        /// The server.
-        server: &'static str,
-    },
     /// A server could not listen on its address.
     #[error("server `{server}` cannot listen on {addr} (config key servers.{server}.port, from {source_name}): {source}")]
     Bind {

@@ -52,12 +52,6 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Result<(), Start
             });
         }
         if check_server(&mut errors, c.server, c.origin) {
-            if config.server(c.server).and_then(|s| s.websocket) == Some(false) {
-                errors.push(StartupError::WebSocketDisabled {
-                    origin: c.origin,
-                    server: c.server,
-                });
-            }
             claim(
                 &mut errors,
                 c.server,

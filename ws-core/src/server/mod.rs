@@ -121,6 +121,12 @@ impl Routes {
                 .middleware
                 .sort_by(|a, b| a.1.cmp(&b.1).then(a.0.name.cmp(b.0.name)));
             routes.websocket = settings.websocket.unwrap_or(true) && !routes.ws.is_empty();
+            if settings.websocket == Some(false) && !routes.ws.is_empty() {
+                tracing::warn!(
+                    "servers.{name}.websocket is false: WebSocket routes {} are not served",
+                    routes.ws.keys().copied().collect::<Vec<_>>().join(", ")
+                );
+            }
             out.insert(name.clone(), Arc::new(routes));
         }
         StartupError::collect(errors)?;
@@ -146,7 +152,8 @@ impl Routes {
                     }
                 )
             };
-            lines.push(format!("WS    {} -> {}{protocols}", r.path, r.origin.name));
+            let off = if self.websocket { "" } else { " (websocket off)" };
+            lines.push(format!("WS    {} -> {}{protocols}{off}", r.path, r.origin.name));
         }
         let mut http: Vec<_> = self.http.iter().collect();
         http.sort_by_key(|(p, _)| **p);
