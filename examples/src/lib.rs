@@ -6,9 +6,11 @@
 //! | --- | --- | --- |
 //! | `ws` (127.0.0.1:9502) | WS `/` | sends `Opened`, answers `X` with `Recv: X` |
 //! | `ws` | WS `/echo` | echoes every text and binary message |
-//! | `ws` | WS `/chat` | relays each message to every `/chat` connection |
+//! | `ws` | WS `/chat` | relays each message to every `/chat` connection; `/join ROOM` relays only inside `ROOM` |
+//! | `ws` | WS `/rpc` | JSON-RPC 2.0 (`echo`, `sum`), subprotocol `jsonrpc` required |
 //! | `http` (127.0.0.1:9501) | GET `/health` | `ok` |
 //! | `http` | GET `/` | a chat page whose script talks to `/chat` |
+//! | `http` | POST `/push` | body to every `/chat` connection; `Authorization: Bearer <secret_key>` |
 //!
 //! Nothing is registered by hand: the attributes in [`controllers`] are the whole app. A
 //! binary links this crate with `use ws_examples as _;`.

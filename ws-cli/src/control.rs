@@ -181,7 +181,9 @@ fn converse(stream: UnixStream, requests: &mpsc::Sender<Request>) -> io::Result<
                 Request::Reload(tx)
             };
             let reply = match requests.blocking_send(request) {
-                Ok(()) => rx.blocking_recv().unwrap_or_else(|_| Reply::error("stopping")),
+                Ok(()) => rx
+                    .blocking_recv()
+                    .unwrap_or_else(|_| Reply::error("stopping")),
                 Err(_) => Reply::error("the server is stopping"),
             };
             stream.write_all(reply.line().as_bytes())

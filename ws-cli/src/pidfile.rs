@@ -123,7 +123,7 @@ impl PidFile {
                 continue;
             }
             tracing::info!(
-                "replacing the stale pid file {} (pid {}: not running)",
+                "replacing the pid file {} of pid {}, which no longer holds it",
                 path.display(),
                 read(path).map_or_else(|| "unreadable".to_owned(), |p| p.to_string())
             );
@@ -135,11 +135,6 @@ impl PidFile {
         Err(io_err(io::Error::other(
             "the pid file keeps changing; is another server starting?",
         )))
-    }
-
-    /// Where the pid file is.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Unlocks the file and leaves it in place, for the process that takes over (`restart`).
@@ -204,7 +199,10 @@ mod tests {
         assert_eq!(read(&path), Some(std::process::id()));
         // flock locks belong to the open file, so a second open in this process conflicts.
         let err = PidFile::acquire(&path).unwrap_err();
-        assert!(matches!(err, AcquireError::Running { pid: Some(_), .. }), "{err}");
+        assert!(
+            matches!(err, AcquireError::Running { pid: Some(_), .. }),
+            "{err}"
+        );
         assert_eq!(running(&path), Some(std::process::id()));
         held.remove();
         assert!(!path.exists());

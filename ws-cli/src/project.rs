@@ -58,8 +58,7 @@ fn exec(mut cmd: Command, exe: &Path) -> String {
 
 /// The binary to build: `[package.metadata.ws-cli] bin`, else the package name.
 fn bin_from_manifest(path: &Path) -> Result<String, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     bin_from_manifest_text(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -109,7 +108,9 @@ fn build(bin: &str) -> Result<PathBuf, String> {
     }
     let status = child.wait().map_err(|e| format!("cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("cargo build --release --bin {bin} failed ({status})"));
+        return Err(format!(
+            "cargo build --release --bin {bin} failed ({status})"
+        ));
     }
     exe.ok_or_else(|| format!("cargo built no executable named `{bin}`"))
 }
@@ -138,8 +139,7 @@ mod tests {
 
     #[test]
     fn bin_comes_from_metadata_then_package_name() {
-        let with_meta =
-            "[package]\nname = \"app\"\n[package.metadata.ws-cli]\nbin = \"server\"\n";
+        let with_meta = "[package]\nname = \"app\"\n[package.metadata.ws-cli]\nbin = \"server\"\n";
         assert_eq!(bin_from_manifest_text(with_meta).unwrap(), "server");
         assert_eq!(
             bin_from_manifest_text("[package]\nname = \"app\"\n").unwrap(),

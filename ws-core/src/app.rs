@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::broker::{Broker, InProcess};
 use crate::config::{Config, ServerName};
 use crate::di::{build_singletons, Resolver, Singletons};
 use crate::error::StartupError;
@@ -44,8 +45,18 @@ impl App {
 
     /// Builds the app from `registry`.
     pub fn from_registry(registry: Registry, config: Config) -> Result<Self, StartupError> {
+        Self::with_broker(registry, config, Arc::new(InProcess))
+    }
+
+    /// Builds the app from `registry` with a [`Broker`] that reaches the other nodes of a
+    /// cluster (the default, [`InProcess`], is a single node).
+    pub fn with_broker(
+        registry: Registry,
+        config: Config,
+        broker: Arc<dyn Broker>,
+    ) -> Result<Self, StartupError> {
         validate::validate(&registry, &config)?;
-        let sender = Sender::new(config.node_id);
+        let sender = Sender::with_broker(config.node_id, broker);
         let singletons = build_singletons(registry.singletons, &config, &sender)?;
         let resolver = Resolver {
             config: &config,

@@ -32,10 +32,13 @@
 //! | hooks of a WebSocket route | [`Controller`] (`controller.rs`) |
 //! | a function that owns the socket (Swoole coroutine style) | [`WebSocket`], `#[ws_handler]` (`handler.rs`) |
 //! | per-connection context, connection ids | [`Conn`], [`ConnId`] (`context.rs`) |
-//! | pushing to any connection, broadcast, the connection table | [`Sender`] (`sender.rs`) |
+//! | pushing to any connection, broadcast, rooms | [`Sender`] (`sender.rs`) |
+//! | the connection table, broadcast filters | [`connections`] (`connections.rs`) |
+//! | reaching other nodes | [`broker`] (`broker.rs`) |
 //! | checks on every request of a server | [`Middleware`] (`middleware.rs`) |
 //! | shared services | `#[singleton]`, [`Inject`] (`di.rs`) |
 //! | plain HTTP routes | [`http`] (`http.rs`) |
+//! | JSON-RPC 2.0 over WebSocket | [`jsonrpc`] (`jsonrpc.rs`), `#[rpc_methods]` |
 //! | config layers and keys | [`config`] |
 //! | the link-time registry and the linking rule | [`registry`] |
 //! | building, binding, graceful stop | [`App`], [`Running`] (`app.rs`) |
@@ -48,13 +51,16 @@
 //! that the binary never names must be linked with `use that_crate as _;`.
 
 pub mod app;
+pub mod broker;
 pub mod config;
+pub mod connections;
 pub mod context;
 pub mod controller;
 pub mod di;
 pub mod error;
 pub mod handler;
 pub mod http;
+pub mod jsonrpc;
 pub mod message;
 pub mod middleware;
 pub mod registry;
@@ -78,10 +84,10 @@ pub use message::{Message, Utf8Bytes};
 pub use middleware::Middleware;
 pub use reload::ReloadReport;
 pub use request::{Rejection, RequestHead};
-pub use sender::{Delivery, Filter, Sender};
+pub use sender::{Delivery, Filter, Room, Sender};
 pub use ws::close::{CloseCode, CloseFrame};
 
-pub use ws_macros::{http_route, middleware, singleton, ws_controller, ws_handler};
+pub use ws_macros::{http_route, middleware, rpc_methods, singleton, ws_controller, ws_handler};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -1,240 +1,252 @@
-//! `Sender`: push to any connection from anywhere, and the connection table behind it.
+//! `Sender`: push to any connection from anywhere: by id, by server or route, by room.
 //!
-//! The models are Hyperf's `Sender` (push/disconnect by id) and Ody's broadcast loop over the
-//! connection table. A `Sender` is a cheap clone of one handle owned by the app; controllers get
-//! it from [`Conn::sender`](crate::Conn::sender), HTTP routes from
-//! [`Request::sender`](crate::http::Request::sender), and fields of type `Sender` in a
-//! controller are filled in at start-up.
+//! The models are Hyperf's `Sender` (push/disconnect by id, across workers) and Ody's
+//! broadcast loop over the connection table. A `Sender` is a cheap clone of one handle owned
+//! by the app; controllers get it from [`Conn::sender`](crate::Conn::sender), HTTP routes from
+//! [`Request::sender`](crate::http::Request::sender), background tasks from a field or
+//! argument of type `Sender` (filled in at start-up). Every delivery goes to this node's
+//! connections directly and to the other nodes through the [`Broker`].
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use crate::broker::{Action, Broker, Envelope, Target};
+use crate::connections::Table;
+pub use crate::connections::{Delivery, Filter};
 use crate::context::{ConnId, ConnInfo};
 use crate::error::SendError;
 use crate::message::Message;
 use crate::ws::close::CloseCode;
 use crate::ws::outbound::OutboundTx;
 
-/// Which connections a broadcast reaches.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    server: Option<String>,
-    path: Option<String>,
-    except: Option<ConnId>,
-}
-
-impl Filter {
-    /// Every connection.
-    pub fn all() -> Self {
-        Self::default()
-    }
-    /// Every connection of server `name`.
-    pub fn server(name: impl Into<String>) -> Self {
-        Self {
-            server: Some(name.into()),
-            ..Self::default()
-        }
-    }
-    /// Every connection of route `path` on server `name`.
-    pub fn route(name: impl Into<String>, path: impl Into<String>) -> Self {
-        Self {
-            server: Some(name.into()),
-            path: Some(path.into()),
-            except: None,
-        }
-    }
-    /// Leaves out one connection (typically the sender).
-    pub fn except(mut self, id: ConnId) -> Self {
-        self.except = Some(id);
-        self
-    }
-
-    fn matches(&self, info: &ConnInfo) -> bool {
-        self.server
-            .as_deref()
-            .is_none_or(|s| info.server.as_str() == s)
-            && self.path.as_deref().is_none_or(|p| info.path == p)
-            && self.except != Some(info.id)
-    }
-}
-
-/// The result of a broadcast.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Delivery {
-    /// Connections the message was queued for.
-    pub queued: usize,
-    /// Connections that matched but could not take it (closing, or a full queue).
-    pub failed: usize,
-}
-
 #[derive(Debug)]
-struct Entry {
-    info: Arc<ConnInfo>,
-    tx: OutboundTx,
-}
-
-#[derive(Debug)]
-struct Table {
+struct Inner {
     node: u16,
     seq: AtomicU64,
-    conns: RwLock<HashMap<ConnId, Entry>>,
+    table: Table,
+    broker: Arc<dyn Broker>,
     /// The close code a server stop sends: 1001, or 1012 for a restart.
     shutdown_code: AtomicU16,
 }
 
-/// Pushes to connections by id, broadcasts by server/route, disconnects; reads the table.
+/// Pushes to connections by id, broadcasts by server/route/room, disconnects; reads the
+/// connection table.
 #[derive(Debug, Clone)]
 pub struct Sender {
-    table: Arc<Table>,
+    inner: Arc<Inner>,
 }
 
 impl Sender {
-    pub(crate) fn new(node: u16) -> Self {
+    pub(crate) fn with_broker(node: u16, broker: Arc<dyn Broker>) -> Self {
         Self {
-            table: Arc::new(Table {
+            inner: Arc::new(Inner {
                 node,
                 seq: AtomicU64::new(1),
-                conns: RwLock::new(HashMap::new()),
+                table: Table::default(),
+                broker,
                 shutdown_code: AtomicU16::new(CloseCode::GOING_AWAY.as_u16()),
             }),
         }
     }
 
+    /// This node's id (config `node_id`).
+    pub fn node(&self) -> u16 {
+        self.inner.node
+    }
+
     pub(crate) fn next_id(&self) -> ConnId {
-        ConnId::new(
-            self.table.node,
-            self.table.seq.fetch_add(1, Ordering::Relaxed),
-        )
+        ConnId::new(self.inner.node, self.inner.seq.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Sets the close code that the coming stop sends to every connection.
     pub(crate) fn set_shutdown_code(&self, code: CloseCode) {
-        self.table
+        self.inner
             .shutdown_code
             .store(code.as_u16(), Ordering::Release);
     }
 
     /// The close code a stop sends (1001 unless a restart said 1012).
     pub(crate) fn shutdown_code(&self) -> CloseCode {
-        CloseCode::new(self.table.shutdown_code.load(Ordering::Acquire))
+        CloseCode::new(self.inner.shutdown_code.load(Ordering::Acquire))
     }
 
     pub(crate) fn register(&self, info: Arc<ConnInfo>, tx: OutboundTx) {
-        let mut conns = self.write();
-        conns.insert(info.id, Entry { info, tx });
+        self.inner.table.insert(info, tx);
     }
 
     pub(crate) fn unregister(&self, id: ConnId) {
-        self.write().remove(&id);
+        self.inner.table.remove(id);
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ConnId, Entry>> {
-        // A panic while holding the lock cannot leave the map half-updated (single inserts and
-        // removes), so a poisoned lock is still consistent.
-        self.table
-            .conns
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ConnId, Entry>> {
-        self.table
-            .conns
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn tx(&self, id: ConnId) -> Option<OutboundTx> {
-        self.read().get(&id).map(|e| e.tx.clone())
-    }
-
-    /// Sends `msg` to connection `id`. A gone id is [`SendError::Closed`]; a full queue follows
-    /// the server's `outbound_full` policy.
+    /// Sends `msg` to connection `id`, on this node or (through the broker) another. A gone
+    /// id is [`SendError::Closed`]; a full queue follows the server's `outbound_full` policy.
     pub async fn push(&self, id: ConnId, msg: impl Into<Message>) -> Result<(), SendError> {
         let msg = msg.into();
-        match self.tx(id) {
+        if id.node() != self.inner.node {
+            // A clone shares the payload; it is kept to hand back if the broker refuses.
+            let envelope = self.envelope(Target::Conn(id), Action::Push(msg.clone()));
+            return match self.inner.broker.publish(envelope).await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    tracing::debug!("push to {id}: {e}");
+                    Err(SendError::Closed { id, message: msg })
+                }
+            };
+        }
+        match self.inner.table.tx(id) {
             Some(tx) => tx.push(msg).await,
             None => Err(SendError::Closed { id, message: msg }),
         }
     }
 
-    /// Sends `msg` to every connection that `filter` matches. The payload is shared, not
-    /// copied, between receivers. Never waits on a slow receiver unless its server's policy
-    /// is `wait`.
+    /// Sends `msg` to every connection that `filter` matches, on every node. One payload is
+    /// shared by all receivers. Never waits on a slow receiver unless its server's policy is
+    /// `wait`. Returns what happened on this node.
     pub async fn broadcast(&self, filter: &Filter, msg: impl Into<Message>) -> Delivery {
-        let msg = msg.into();
-        let mut delivery = Delivery::default();
-        let mut waiting = Vec::new();
-        {
-            let conns = self.read();
-            for entry in conns.values().filter(|e| filter.matches(&e.info)) {
-                if entry.tx.policy == crate::config::OutboundPolicy::Wait {
-                    waiting.push(entry.tx.clone());
-                    continue;
-                }
-                match entry.tx.try_push(msg.clone()) {
-                    Ok(()) => delivery.queued += 1,
-                    Err(_) => delivery.failed += 1,
-                }
-            }
+        self.send(Target::Filter(filter.clone()), Action::Push(msg.into()))
+            .await
+    }
+
+    /// The members of room `name`, to push to or disconnect.
+    pub fn to(&self, room: impl Into<String>) -> Room<'_> {
+        Room {
+            sender: self,
+            name: room.into(),
         }
-        for tx in waiting {
-            match tx.send_wait(msg.clone()).await {
-                Ok(()) => delivery.queued += 1,
-                Err(_) => delivery.failed += 1,
-            }
-        }
-        delivery
+    }
+
+    /// Adds connection `id` (of this node) to room `room`; membership ends when the connection
+    /// closes. Returns whether the connection exists.
+    pub fn join(&self, id: ConnId, room: &str) -> bool {
+        self.inner.table.join(id, room)
+    }
+
+    /// Removes connection `id` from room `room`; returns whether it was a member.
+    pub fn leave(&self, id: ConnId, room: &str) -> bool {
+        self.inner.table.leave(id, room)
+    }
+
+    /// The rooms connection `id` is in, sorted.
+    pub fn rooms_of(&self, id: ConnId) -> Vec<String> {
+        self.inner.table.rooms_of(id)
+    }
+
+    /// The members of room `room` on this node.
+    pub fn members(&self, room: &str) -> Vec<ConnId> {
+        self.inner.table.members(room)
     }
 
     /// Closes connection `id` with `code` and `reason` after its queued messages. Returns
-    /// whether the connection was open.
-    pub fn disconnect(&self, id: ConnId, code: CloseCode, reason: &str) -> bool {
-        match self.tx(id) {
-            Some(tx) if tx.is_open() => {
-                tx.close(code, reason);
-                true
-            }
-            _ => false,
+    /// whether the connection was open (for another node's id: whether the broker took it).
+    pub async fn disconnect(&self, id: ConnId, code: CloseCode, reason: &str) -> bool {
+        let action = Action::Disconnect {
+            code,
+            reason: reason.to_owned(),
+        };
+        if id.node() != self.inner.node {
+            let envelope = self.envelope(Target::Conn(id), action);
+            return self.inner.broker.publish(envelope).await.is_ok();
         }
+        self.inner
+            .table
+            .deliver(&self.envelope(Target::Conn(id), action))
+            .await
+            .queued
+            > 0
     }
 
-    /// Closes every connection that `filter` matches; returns how many.
-    pub fn disconnect_all(&self, filter: &Filter, code: CloseCode, reason: &str) -> usize {
-        let conns = self.read();
-        let mut n = 0;
-        for entry in conns.values().filter(|e| filter.matches(&e.info)) {
-            entry.tx.close(code, reason);
-            n += 1;
-        }
-        n
+    /// Closes every connection that `filter` matches, on every node; returns how many on this
+    /// node.
+    pub async fn disconnect_all(&self, filter: &Filter, code: CloseCode, reason: &str) -> usize {
+        let action = Action::Disconnect {
+            code,
+            reason: reason.to_owned(),
+        };
+        self.send(Target::Filter(filter.clone()), action).await.queued
     }
 
-    /// Whether connection `id` is open and accepting messages.
+    /// Whether connection `id` (of this node) is open and accepting messages.
     pub fn is_established(&self, id: ConnId) -> bool {
-        self.tx(id).is_some_and(|tx| tx.is_open())
+        self.inner.table.tx(id).is_some_and(|tx| tx.is_open())
     }
 
     /// What the table knows about connection `id`.
     pub fn info(&self, id: ConnId) -> Option<Arc<ConnInfo>> {
-        self.read().get(&id).map(|e| Arc::clone(&e.info))
+        self.inner.table.info(id)
     }
 
-    /// Number of connections that `filter` matches.
+    /// Sets a metadata value on connection `id` (Ody's FdsTable); returns whether it exists.
+    pub fn set_meta(&self, id: ConnId, key: &str, value: impl Into<String>) -> bool {
+        self.inner.table.set_meta(id, key, value.into())
+    }
+
+    /// The metadata of connection `id`.
+    pub fn meta(&self, id: ConnId) -> Option<BTreeMap<String, String>> {
+        self.inner.table.meta(id)
+    }
+
+    /// Number of connections on this node that `filter` matches.
     pub fn count(&self, filter: &Filter) -> usize {
-        self.read()
-            .values()
-            .filter(|e| filter.matches(&e.info))
-            .count()
+        self.inner.table.count(filter)
     }
 
-    /// The connections that `filter` matches (a snapshot).
+    /// The connections on this node that `filter` matches (a snapshot).
     pub fn connections(&self, filter: &Filter) -> Vec<Arc<ConnInfo>> {
-        self.read()
-            .values()
-            .filter(|e| filter.matches(&e.info))
-            .map(|e| Arc::clone(&e.info))
-            .collect()
+        self.inner.table.connections(filter)
+    }
+
+    /// Delivers an envelope received from another node to this node's connections. Called by
+    /// networked [`Broker`] implementations; envelopes this node sent itself are ignored.
+    pub async fn deliver_local(&self, envelope: &Envelope) -> Delivery {
+        if envelope.origin == self.inner.node {
+            return Delivery::default();
+        }
+        self.inner.table.deliver(envelope).await
+    }
+
+    fn envelope(&self, target: Target, action: Action) -> Envelope {
+        Envelope {
+            origin: self.inner.node,
+            target,
+            action,
+        }
+    }
+
+    /// Local delivery, then the broker for the other nodes.
+    async fn send(&self, target: Target, action: Action) -> Delivery {
+        let envelope = self.envelope(target, action);
+        let delivery = self.inner.table.deliver(&envelope).await;
+        if let Err(e) = self.inner.broker.publish(envelope).await {
+            tracing::warn!("broker could not publish: {e}");
+        }
+        delivery
+    }
+}
+
+/// `sender.to("room")`: the members of a room.
+#[derive(Debug)]
+pub struct Room<'a> {
+    sender: &'a Sender,
+    name: String,
+}
+
+impl Room<'_> {
+    /// Sends `msg` to every member, on every node.
+    pub async fn push(&self, msg: impl Into<Message>) -> Delivery {
+        self.sender
+            .send(Target::Room(self.name.clone()), Action::Push(msg.into()))
+            .await
+    }
+
+    /// Closes every member's connection.
+    pub async fn disconnect(&self, code: CloseCode, reason: &str) -> Delivery {
+        let action = Action::Disconnect {
+            code,
+            reason: reason.to_owned(),
+        };
+        self.sender
+            .send(Target::Room(self.name.clone()), action)
+            .await
     }
 }

@@ -10,6 +10,7 @@ mod middleware;
 mod path;
 mod register;
 mod route;
+mod rpc;
 mod singleton;
 
 use proc_macro::TokenStream;
@@ -42,6 +43,14 @@ pub fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn ws_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("ws_handler", handler::expand(attr.into(), item.into()))
+}
+
+/// Implements `ws_core::jsonrpc::RpcMethods` for an impl block: every method marked
+/// `#[rpc]` or `#[rpc(name = "echo")]` becomes a JSON-RPC method,
+/// `async fn(&self[, cx: &mut Conn][, params: P]) -> Result<R, RpcError>`.
+#[proc_macro_attribute]
+pub fn rpc_methods(attr: TokenStream, item: TokenStream) -> TokenStream {
+    debug("rpc_methods", rpc::expand(attr.into(), item.into()))
 }
 
 /// Registers a struct as a singleton service, built once at start-up and injected as

@@ -4,3 +4,5 @@ pub mod chat;
 pub mod echo;
 pub mod health;
 pub mod home;
+pub mod push;
+pub mod rpc;

@@ -1,0 +1,333 @@
+//! `start` and `restart`: run the app until a stop, answering signals and control requests.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use ws_core::reload::Effect;
+use ws_core::{App, CloseCode, Config, Filter, Running};
+
+use crate::control::{self, ControlSocket, ReloadOutcome, Reply, Request, ServerStatus, Status};
+use crate::daemon::Ready;
+use crate::logging::LogLevel;
+use crate::pidfile::PidFile;
+use crate::restart::Takeover;
+use crate::signals::{SignalEvent, Signals};
+
+/// How the process comes to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Binds its own sockets; refuses when the pid file is held.
+    Start,
+    /// Takes the sockets, control socket and pid file over from the running server.
+    Restart,
+}
+
+/// Where to report that start-up is done: the waiting parent of a daemon, or nobody.
+#[derive(Debug)]
+pub(crate) struct Report(pub(crate) Option<Ready>);
+
+impl Report {
+    fn ok(&mut self, message: &str) {
+        if let Some(ready) = self.0.take() {
+            ready.ok(message);
+        }
+    }
+
+    /// Hands a start-up error to the waiting parent, if any, and returns it.
+    pub(crate) fn fail(&mut self, error: String) -> String {
+        if let Some(ready) = self.0.take() {
+            ready.failed(&error);
+        }
+        error
+    }
+}
+
+/// What a reload needs: where the config comes from, and the logger.
+#[derive(Debug)]
+pub(crate) struct Reloader {
+    /// `--config FILE`, re-read on each reload (with `.env` and the process's `WS_*`).
+    pub(crate) config_file: Option<PathBuf>,
+    pub(crate) log: LogLevel,
+}
+
+/// Runs the app in `mode` until it stops. `report` learns when every server listens.
+pub(crate) fn serve(
+    config: Config,
+    mode: Mode,
+    mut report: Report,
+    reloader: Reloader,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if config.worker_threads > 0 {
+        rt.worker_threads(config.worker_threads);
+    }
+    let rt = rt
+        .build()
+        .map_err(|e| report.fail(format!("cannot start the Tokio runtime: {e}")))?;
+    let app = App::build(config.clone()).map_err(|e| report.fail(e.to_string()))?;
+    if ws_core::registry::Registry::linked().is_empty() {
+        tracing::warn!(
+            "no controller or route is registered: is the crate that defines them linked? \
+             (name it in the binary with `use my_controllers as _;`)"
+        );
+    }
+    let result = rt.block_on(run(app, config, mode, &mut report, reloader, started));
+    // Control conversations run on blocking threads; don't wait for an idle one.
+    rt.shutdown_background();
+    result.map_err(|e| report.fail(e))
+}
+
+async fn run(
+    app: App,
+    config: Config,
+    mode: Mode,
+    report: &mut Report,
+    reloader: Reloader,
+    started: Instant,
+) -> Result<(), String> {
+    // First, so that a stop signal during start-up is a graceful stop once serving.
+    let mut signals = Signals::listen()?;
+    // A fresh start takes the pid file first: a second start refuses before binding anything.
+    let (mut pidfile, takeover) = match mode {
+        Mode::Start => (
+            Some(PidFile::acquire(&config.pid_file).map_err(|e| e.to_string())?),
+            None,
+        ),
+        Mode::Restart => {
+            let path = config.control_socket.clone();
+            let t = tokio::task::spawn_blocking(move || Takeover::begin(&path))
+                .await
+                .map_err(|e| format!("takeover: {e}"))??;
+            (None, Some(t))
+        }
+    };
+    let (running, control) = match start_serving(&app, &config, takeover.as_ref()).await {
+        Ok(started) => started,
+        Err(e) => {
+            if let Some(p) = pidfile.take() {
+                p.remove();
+            }
+            return Err(e);
+        }
+    };
+    let mut requests = control.1;
+    let control = control.0;
+    let old_pid = match takeover {
+        Some(mut t) => {
+            t.listeners.clear();
+            let old_pid = t.old_pid;
+            tokio::task::spawn_blocking(move || t.finish())
+                .await
+                .map_err(|e| format!("handover: {e}"))?
+                .map_err(|e| {
+                    tracing::error!("{e}");
+                    e
+                })
+                .ok();
+            match PidFile::acquire(&config.pid_file) {
+                Ok(p) => pidfile = Some(p),
+                Err(e) => tracing::error!("restart: cannot take the pid file: {e}"),
+            }
+            Some(old_pid)
+        }
+        None => None,
+    };
+    let pid = std::process::id();
+    let mut message = match old_pid {
+        Some(old) => format!("restarted: pid {pid} (took over from pid {old})"),
+        None => format!("started: pid {pid}"),
+    };
+    for (name, addr) in running.addrs() {
+        message.push_str(&format!("\n{name} listening at ws://{addr}"));
+    }
+    tracing::info!(
+        "pid {pid}; pid file {}, control socket {}",
+        config.pid_file.display(),
+        config.control_socket.display()
+    );
+    report.ok(&message);
+
+    let (code, mut held) = loop {
+        tokio::select! {
+            Some(event) = signals.recv() => match event {
+                SignalEvent::Stop => {
+                    tracing::info!("stop requested by signal; draining (a second signal forces exit)");
+                    break (CloseCode::GOING_AWAY, None);
+                }
+                SignalEvent::Reload => {
+                    tracing::info!("SIGHUP: reloading the config");
+                    let _ = reload(&running, &reloader);
+                }
+            },
+            Some(request) = requests.recv() => match request {
+                Request::Status(tx) => {
+                    let _ = tx.send(status(&running, started));
+                }
+                Request::Reload(tx) => {
+                    let _ = tx.send(reload(&running, &reloader));
+                }
+                Request::Listeners(tx) => {
+                    let _ = tx.send(listeners(&running));
+                }
+                Request::Stop(mut stream) => {
+                    tracing::info!("stop requested; draining");
+                    control::answer(&mut stream, &Reply {
+                        ok: true,
+                        pid: Some(pid),
+                        drain_timeout_secs: Some(running.config().drain_timeout.as_secs_f64()),
+                        ..Reply::default()
+                    });
+                    break (CloseCode::GOING_AWAY, Some(stream));
+                }
+                Request::Handover(mut stream) => {
+                    tracing::info!("restart: the new process serves; closing clients with 1012 and draining");
+                    if let Some(p) = pidfile.take() {
+                        p.release();
+                    }
+                    control::answer(&mut stream, &Reply { ok: true, pid: Some(pid), ..Reply::default() });
+                    break (CloseCode::RESTART, Some(stream));
+                }
+            },
+        }
+    };
+    signals.begin_stop();
+    let drained = running.shutdown_with(code).await;
+    control.remove();
+    if let Some(p) = pidfile.take() {
+        p.remove();
+    }
+    tracing::info!("stopped");
+    if let Some(stream) = held.as_mut() {
+        control::answer(
+            stream,
+            &Reply {
+                ok: true,
+                stopped: Some(true),
+                drained: Some(drained),
+                ..Reply::default()
+            },
+        );
+    }
+    Ok(())
+}
+
+type Control = (ControlSocket, mpsc::Receiver<Request>);
+
+/// Starts the servers (on the handed-over sockets for a restart) and the control socket.
+async fn start_serving(
+    app: &App,
+    config: &Config,
+    takeover: Option<&Takeover>,
+) -> Result<(Running, Control), String> {
+    let mut inherited = std::collections::BTreeMap::new();
+    if let Some(t) = takeover {
+        for (name, l) in &t.listeners {
+            match l.try_clone() {
+                Ok(l) => {
+                    inherited.insert(name.clone(), l);
+                }
+                Err(e) => tracing::warn!("{name}: cannot use the handed-over listener: {e}"),
+            }
+        }
+    }
+    let running = app.start_with(inherited).await.map_err(|e| e.to_string())?;
+    let (tx, rx) = mpsc::channel(16);
+    match ControlSocket::bind(&config.control_socket, tx) {
+        Ok(control) => Ok((running, (control, rx))),
+        Err(e) => {
+            running.shutdown().await;
+            Err(e)
+        }
+    }
+}
+
+fn status(running: &Running, started: Instant) -> Reply {
+    let sender = running.app().sender();
+    let servers = running
+        .addrs()
+        .iter()
+        .map(|(name, addr)| ServerStatus {
+            name: name.to_string(),
+            addr: addr.to_string(),
+            connections: sender.count(&Filter::server(name.as_str())),
+        })
+        .collect();
+    Reply {
+        ok: true,
+        status: Some(Status {
+            pid: std::process::id(),
+            uptime_secs: started.elapsed().as_secs(),
+            servers,
+        }),
+        ..Reply::default()
+    }
+}
+
+fn listeners(running: &Running) -> Vec<(String, OwnedFd)> {
+    let mut out = Vec::new();
+    for name in running.addrs().keys() {
+        let Some(listener) = running.listener(name.as_str()) else {
+            continue;
+        };
+        match listener.try_clone() {
+            Ok(l) => out.push((name.to_string(), OwnedFd::from(l))),
+            Err(e) => tracing::warn!("{name}: cannot hand the listener over: {e}"),
+        }
+    }
+    out
+}
+
+/// Re-reads the config and applies it; a bad config changes nothing.
+fn reload(running: &Running, reloader: &Reloader) -> Reply {
+    let loaded = Config::load(
+        reloader.config_file.as_deref(),
+        Some(Path::new(".env")),
+        std::env::vars(),
+    );
+    let new = match loaded {
+        Ok((new, warnings)) => {
+            for w in warnings {
+                tracing::warn!("reload: {w}");
+            }
+            new
+        }
+        Err(e) => {
+            tracing::error!("reload failed, the config in effect is kept: {e}");
+            return Reply::error(e.to_string());
+        }
+    };
+    if let Err(e) = LogLevel::check(&new.log_level) {
+        tracing::error!("reload failed, the config in effect is kept: {e}");
+        return Reply::error(e);
+    }
+    let changes = running.reload(&new);
+    let mut outcome = ReloadOutcome::default();
+    for change in &changes.changes {
+        match change.effect {
+            Effect::Applied => outcome.applied.push(change.to_string()),
+            Effect::Caller if change.key == "log_level" => match reloader.log.set(&change.to) {
+                Ok(()) => outcome.applied.push(change.to_string()),
+                Err(e) => outcome.needs_restart.push(format!("{change} ({e})")),
+            },
+            _ => outcome.needs_restart.push(change.to_string()),
+        }
+    }
+    if changes.changes.is_empty() {
+        tracing::info!("reload: nothing changed");
+    }
+    for c in &outcome.applied {
+        tracing::info!("reload: applied {c}");
+    }
+    for c in &outcome.needs_restart {
+        tracing::warn!("reload: needs a restart: {c}");
+    }
+    Reply {
+        ok: true,
+        reload: Some(outcome),
+        ..Reply::default()
+    }
+}

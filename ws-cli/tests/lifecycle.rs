@@ -1,0 +1,447 @@
+//! The process lifecycle with the real binary: `start -d`, `status`, `reload`, `stop`,
+//! `restart` under a stream of new connections, pid file handling.
+//!
+//! Every server runs as a daemon in its own temporary directory on ports picked by the
+//! kernel; a guard kills (by pid) every server process a test started, whatever happens.
+//! Waits are bounded; nothing depends on timing.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ws-cli");
+/// Budget of each wait; generous for a loaded 2-core machine.
+const WAIT: Duration = Duration::from_secs(30);
+
+const CONFIG: &str = "log_level = \"debug\"\n\
+                      [servers.http]\nport = 0\n\
+                      [servers.ws]\nport = 0\n";
+
+/// A temporary directory and the server processes started in it, killed on drop.
+struct Env {
+    dir: PathBuf,
+    pids: Vec<u32>,
+}
+
+impl Env {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ws-life-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ws.toml"), CONFIG).unwrap();
+        Self {
+            dir,
+            pids: Vec::new(),
+        }
+    }
+
+    fn write_config(&self, text: &str) {
+        std::fs::write(self.dir.join("ws.toml"), text).unwrap();
+    }
+
+    /// Runs `ws-cli ARGS --config ws.toml` to completion (killed after `WAIT`).
+    fn cli(&self, args: &[&str]) -> Output {
+        cli(&self.dir, args)
+    }
+
+    /// `start -d`: the daemon's pid and the servers' addresses.
+    fn start(&mut self) -> (u32, BTreeMap<String, SocketAddr>) {
+        let out = self.cli(&["start", "-d"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "start -d failed: {text}{err}");
+        let started = parse_started(&text);
+        self.pids.push(started.0);
+        started
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("ws.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            if alive(pid) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn cli(dir: &Path, args: &[&str]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .args(["--config", "ws.toml"])
+        .current_dir(dir)
+        .env_remove("WS_SECRET_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`ws-cli {}` did not finish within {WAIT:?}", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+/// `started: pid N` / `restarted: pid N (...)` and `NAME listening at ws://ADDR` lines.
+fn parse_started(text: &str) -> (u32, BTreeMap<String, SocketAddr>) {
+    let mut pid = None;
+    let mut addrs = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.split("started: pid ").nth(1) {
+            pid = rest.split_whitespace().next().and_then(|p| p.parse().ok());
+        }
+        if let Some((name, addr)) = line.split_once(" listening at ws://") {
+            addrs.insert(name.to_owned(), addr.trim().parse().unwrap());
+        }
+    }
+    (pid.unwrap_or_else(|| panic!("no pid in {text:?}")), addrs)
+}
+
+/// Whether `pid` runs (zombies don't).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
+fn wait_gone(pid: u32) -> bool {
+    let deadline = Instant::now() + WAIT;
+    while alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(addr: SocketAddr, path: &str) -> Ws {
+    let url = format!("ws://{addr}{path}");
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("handshake within the budget")
+        .expect("handshake accepted");
+    ws
+}
+
+/// The next message, skipping pings and pongs.
+async fn next(ws: &mut Ws) -> Option<Message> {
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame within the budget");
+        match msg {
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(m)) => return Some(m),
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+async fn echo(ws: &mut Ws, text: String) {
+    ws.send(Message::text(text.clone())).await.unwrap();
+    match next(ws).await {
+        Some(Message::Text(t)) => assert_eq!(t.as_str(), text),
+        other => panic!("expected the echo, got {other:?}"),
+    }
+}
+
+/// Reads until the server's close frame; its code.
+async fn close_code(ws: &mut Ws) -> Option<u16> {
+    loop {
+        match next(ws).await? {
+            Message::Close(frame) => {
+                // Keep reading so tungstenite sends the reply and the handshake completes.
+                let _ = tokio::time::timeout(WAIT, ws.next()).await;
+                return frame.map(|f| u16::from(f.code));
+            }
+            _ => continue,
+        }
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_status_reload_and_stop() {
+    let mut env = Env::new("main");
+    let (pid, addrs) = env.start();
+    let ws_addr = addrs["ws"];
+    assert!(addrs.contains_key("http"), "{addrs:?}");
+    let pid_file = env.dir.join("ws.pid");
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap().trim(),
+        pid.to_string()
+    );
+
+    // A second start on the same pid file refuses.
+    let out = env.cli(&["start", "-d"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("already running"), "{}", text(&out));
+
+    let mut client = connect(ws_addr, "/echo").await;
+    echo(&mut client, "hello".into()).await;
+
+    let out = env.cli(&["status"]);
+    let status = text(&out);
+    assert!(out.status.success(), "{status}");
+    assert!(status.contains(&format!("pid {pid}")), "{status}");
+    assert!(
+        status.contains(&format!("server ws at ws://{ws_addr}, 1 connection")),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!(
+            "server http at ws://{}, 0 connections",
+            addrs["http"]
+        )),
+        "{status}"
+    );
+
+    // Every log line about a connection names it.
+    let log = env.log();
+    assert!(
+        log.lines().any(|l| l.contains("conn{conn=")
+            && l.contains("path=\"/echo\"")
+            && l.ends_with(": open")),
+        "{log}"
+    );
+
+    // Reload with a smaller message limit: applied to new connections, the open one stays.
+    env.write_config(&format!("{CONFIG}max_message_size = 1000\n"));
+    let out = env.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("applied: servers.ws.max_message_size: 16777216 -> 1000"),
+        "{}",
+        text(&out)
+    );
+    let mut fresh = connect(ws_addr, "/echo").await;
+    fresh.send(Message::text("x".repeat(2000))).await.unwrap();
+    assert_eq!(
+        close_code(&mut fresh).await,
+        Some(1009),
+        "new limit applies"
+    );
+    echo(&mut client, "y".repeat(2000)).await; // still connected, with its own limit
+
+    // A broken config: reload fails, the server keeps serving with the config in effect.
+    env.write_config("[servers.ws]\nprot = 1\n");
+    let out = env.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown field `prot`"),
+        "{}",
+        text(&out)
+    );
+    assert!(env.log().contains("reload failed"), "{}", env.log());
+    echo(&mut client, "still here".into()).await;
+    let mut another = connect(ws_addr, "/echo").await;
+    echo(&mut another, "new one".into()).await;
+    drop(another);
+    env.write_config(CONFIG);
+
+    // Stop: the client gets 1001, the process and its pid file are gone.
+    let dir = env.dir.clone();
+    let stop = tokio::task::spawn_blocking(move || cli(&dir, &["stop"]));
+    assert_eq!(close_code(&mut client).await, Some(1001));
+    let out = stop.await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("stopped"), "{}", text(&out));
+    assert!(wait_gone(pid), "pid {pid} still runs after stop");
+    assert!(!pid_file.exists(), "pid file left behind");
+    assert!(
+        !env.dir.join("ws.sock").exists(),
+        "control socket left behind"
+    );
+
+    let out = env.cli(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_refuses_no_handshake() {
+    let mut env = Env::new("restart");
+    let (old_pid, addrs) = env.start();
+    let ws_addr = addrs["ws"];
+    let mut long_lived = connect(ws_addr, "/").await;
+    assert_eq!(next(&mut long_lived).await, Some(Message::text("Opened")));
+
+    // A stream of new connections, one after another, during the restart.
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(Mutex::new(Vec::<String>::new()));
+    let looper = {
+        let (stop, ok, refused) = (stop.clone(), ok.clone(), refused.clone());
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            for _ in 0..100_000 {
+                if stop.load(Ordering::Acquire) || Instant::now() > deadline {
+                    break;
+                }
+                let url = format!("ws://{ws_addr}/");
+                match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url)).await {
+                    Ok(Ok((mut ws, _))) => {
+                        ok.fetch_add(1, Ordering::AcqRel);
+                        // "Opened", or 1012 when the old process took it just before its stop.
+                        let _ = tokio::time::timeout(WAIT, ws.next()).await;
+                        let _ = ws.close(None).await;
+                    }
+                    Ok(Err(e)) => refused.lock().await.push(e.to_string()),
+                    Err(_) => refused.lock().await.push("timed out".to_owned()),
+                }
+            }
+        })
+    };
+    let warm_up = Instant::now() + WAIT;
+    while ok.load(Ordering::Acquire) < 20 && Instant::now() < warm_up {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let dir = env.dir.clone();
+    let out = tokio::task::spawn_blocking(move || cli(&dir, &["restart"]))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let (new_pid, new_addrs) = parse_started(&String::from_utf8_lossy(&out.stdout));
+    env.pids.push(new_pid);
+    assert_ne!(new_pid, old_pid);
+    assert_eq!(
+        new_addrs, addrs,
+        "the new process serves on the same sockets"
+    );
+
+    // The old process's clients get 1012 and can reconnect at once.
+    assert_eq!(close_code(&mut long_lived).await, Some(1012));
+    let mut again = connect(ws_addr, "/").await;
+    assert_eq!(next(&mut again).await, Some(Message::text("Opened")));
+    drop(again);
+
+    let after = ok.load(Ordering::Acquire) + 20;
+    let settle = Instant::now() + WAIT;
+    while ok.load(Ordering::Acquire) < after && Instant::now() < settle {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::Release);
+    tokio::time::timeout(WAIT, looper).await.unwrap().unwrap();
+    let refused = refused.lock().await.clone();
+    assert!(
+        refused.is_empty(),
+        "{} refused of {} handshakes: {refused:?}",
+        refused.len(),
+        ok.load(Ordering::Acquire) + refused.len()
+    );
+    assert!(ok.load(Ordering::Acquire) >= 40);
+
+    assert!(wait_gone(old_pid), "the old process is still running");
+    let out = env.cli(&["status"]);
+    assert!(
+        text(&out).contains(&format!("running: pid {new_pid}")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.dir.join("ws.pid"))
+            .unwrap()
+            .trim(),
+        new_pid.to_string()
+    );
+    let out = env.cli(&["stop"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(wait_gone(new_pid));
+}
+
+#[test]
+fn stale_pid_file_is_replaced_and_stop_without_server_succeeds() {
+    let mut env = Env::new("stale");
+    // A pid file nobody holds: its process died without cleaning up.
+    std::fs::write(env.dir.join("ws.pid"), "999999\n").unwrap();
+    std::fs::write(env.dir.join("ws.sock"), "").unwrap();
+    let (pid, _) = env.start();
+    assert_eq!(
+        std::fs::read_to_string(env.dir.join("ws.pid"))
+            .unwrap()
+            .trim(),
+        pid.to_string()
+    );
+    assert!(
+        env.log().contains("replacing the pid file"),
+        "{}",
+        env.log()
+    );
+    let out = env.cli(&["stop"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(wait_gone(pid));
+    let out = env.cli(&["stop"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("no server is running"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn restart_without_a_server_fails_clearly() {
+    let env = Env::new("norestart");
+    let out = env.cli(&["restart"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("use `start`"), "{}", text(&out));
+}

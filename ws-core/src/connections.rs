@@ -1,0 +1,269 @@
+//! The connection table of this node: every open connection with its outbound queue, rooms
+//! and user metadata (Ody's FdsTable), and local delivery to a [`Target`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::broker::{Action, Envelope, Target};
+use crate::config::OutboundPolicy;
+use crate::context::{ConnId, ConnInfo};
+use crate::ws::outbound::OutboundTx;
+
+/// Which connections a broadcast reaches: every one, those of a server, or of a route; minus
+/// one (typically the sender).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    server: Option<String>,
+    path: Option<String>,
+    except: Option<ConnId>,
+}
+
+impl Filter {
+    /// Every connection.
+    pub fn all() -> Self {
+        Self::default()
+    }
+    /// Every connection of server `name`.
+    pub fn server(name: impl Into<String>) -> Self {
+        Self {
+            server: Some(name.into()),
+            ..Self::default()
+        }
+    }
+    /// Every connection of route `path` on server `name`.
+    pub fn route(name: impl Into<String>, path: impl Into<String>) -> Self {
+        Self {
+            server: Some(name.into()),
+            path: Some(path.into()),
+            except: None,
+        }
+    }
+    /// Leaves out one connection (typically the sender).
+    pub fn except(mut self, id: ConnId) -> Self {
+        self.except = Some(id);
+        self
+    }
+
+    pub(crate) fn matches(&self, info: &ConnInfo) -> bool {
+        self.server
+            .as_deref()
+            .is_none_or(|s| info.server.as_str() == s)
+            && self.path.as_deref().is_none_or(|p| info.path == p)
+            && self.except != Some(info.id)
+    }
+}
+
+/// The result of a delivery on this node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Connections the message was queued for.
+    pub queued: usize,
+    /// Connections that matched but could not take it (closing, or a full queue).
+    pub failed: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    info: Arc<ConnInfo>,
+    tx: OutboundTx,
+    rooms: HashSet<Arc<str>>,
+    meta: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    conns: HashMap<ConnId, Entry>,
+    rooms: HashMap<Arc<str>, HashSet<ConnId>>,
+}
+
+/// The table. One per app; shared by every `Sender` clone.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    state: RwLock<State>,
+}
+
+impl Table {
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        // Every write is a few map operations that cannot panic halfway in a way that breaks
+        // the invariants below, so a poisoned lock is still consistent.
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn insert(&self, info: Arc<ConnInfo>, tx: OutboundTx) {
+        let entry = Entry {
+            info,
+            tx,
+            rooms: HashSet::new(),
+            meta: BTreeMap::new(),
+        };
+        self.write().conns.insert(entry.info.id, entry);
+    }
+
+    /// Removes a connection and its room memberships.
+    pub(crate) fn remove(&self, id: ConnId) {
+        let mut state = self.write();
+        let Some(entry) = state.conns.remove(&id) else {
+            return;
+        };
+        for room in entry.rooms {
+            if let Some(members) = state.rooms.get_mut(&room) {
+                members.remove(&id);
+                if members.is_empty() {
+                    state.rooms.remove(&room);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn tx(&self, id: ConnId) -> Option<OutboundTx> {
+        self.read().conns.get(&id).map(|e| e.tx.clone())
+    }
+
+    pub(crate) fn info(&self, id: ConnId) -> Option<Arc<ConnInfo>> {
+        self.read().conns.get(&id).map(|e| Arc::clone(&e.info))
+    }
+
+    pub(crate) fn join(&self, id: ConnId, room: &str) -> bool {
+        let mut state = self.write();
+        let state = &mut *state;
+        let Some(entry) = state.conns.get_mut(&id) else {
+            return false;
+        };
+        let room: Arc<str> = state
+            .rooms
+            .get_key_value(room)
+            .map_or_else(|| Arc::from(room), |(k, _)| Arc::clone(k));
+        entry.rooms.insert(Arc::clone(&room));
+        state.rooms.entry(room).or_default().insert(id);
+        true
+    }
+
+    pub(crate) fn leave(&self, id: ConnId, room: &str) -> bool {
+        let mut state = self.write();
+        let state = &mut *state;
+        let was = state
+            .conns
+            .get_mut(&id)
+            .is_some_and(|e| e.rooms.remove(room));
+        if let Some(members) = state.rooms.get_mut(room) {
+            members.remove(&id);
+            if members.is_empty() {
+                state.rooms.remove(room);
+            }
+        }
+        was
+    }
+
+    pub(crate) fn rooms_of(&self, id: ConnId) -> Vec<String> {
+        let mut rooms: Vec<String> = self
+            .read()
+            .conns
+            .get(&id)
+            .map(|e| e.rooms.iter().map(|r| r.to_string()).collect())
+            .unwrap_or_default();
+        rooms.sort();
+        rooms
+    }
+
+    pub(crate) fn members(&self, room: &str) -> Vec<ConnId> {
+        self.read()
+            .rooms
+            .get(room)
+            .map(|m| m.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn set_meta(&self, id: ConnId, key: &str, value: String) -> bool {
+        match self.write().conns.get_mut(&id) {
+            Some(e) => {
+                e.meta.insert(key.to_owned(), value);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn meta(&self, id: ConnId) -> Option<BTreeMap<String, String>> {
+        self.read().conns.get(&id).map(|e| e.meta.clone())
+    }
+
+    pub(crate) fn count(&self, filter: &Filter) -> usize {
+        let state = self.read();
+        if *filter == Filter::all() {
+            return state.conns.len();
+        }
+        state.conns.values().filter(|e| filter.matches(&e.info)).count()
+    }
+
+    pub(crate) fn connections(&self, filter: &Filter) -> Vec<Arc<ConnInfo>> {
+        self.read()
+            .conns
+            .values()
+            .filter(|e| filter.matches(&e.info))
+            .map(|e| Arc::clone(&e.info))
+            .collect()
+    }
+
+    /// The outbound queues `target` names on this node.
+    fn targets(&self, target: &Target) -> Vec<OutboundTx> {
+        let state = self.read();
+        match target {
+            Target::Conn(id) => state.conns.get(id).map(|e| e.tx.clone()).into_iter().collect(),
+            Target::Filter(f) => state
+                .conns
+                .values()
+                .filter(|e| f.matches(&e.info))
+                .map(|e| e.tx.clone())
+                .collect(),
+            Target::Room(room) => state
+                .rooms
+                .get(room.as_str())
+                .into_iter()
+                .flatten()
+                .filter_map(|id| state.conns.get(id))
+                .map(|e| e.tx.clone())
+                .collect(),
+        }
+    }
+
+    /// Delivers an envelope to the connections of this node it names. A message is cloned by
+    /// reference count only: every receiver shares one payload.
+    pub(crate) async fn deliver(&self, envelope: &Envelope) -> Delivery {
+        let mut delivery = Delivery::default();
+        let txs = self.targets(&envelope.target);
+        match &envelope.action {
+            Action::Push(msg) => {
+                for tx in txs {
+                    let sent = if tx.policy == OutboundPolicy::Wait {
+                        tx.send_wait(msg.clone()).await
+                    } else {
+                        tx.try_push(msg.clone())
+                    };
+                    match sent {
+                        Ok(()) => delivery.queued += 1,
+                        Err(_) => delivery.failed += 1,
+                    }
+                }
+            }
+            Action::Disconnect { code, reason } => {
+                for tx in txs {
+                    if tx.is_open() {
+                        tx.close(*code, reason);
+                        delivery.queued += 1;
+                    } else {
+                        delivery.failed += 1;
+                    }
+                }
+            }
+        }
+        delivery
+    }
+}

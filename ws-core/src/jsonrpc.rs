@@ -1,0 +1,224 @@
+//! A bundled JSON-RPC 2.0 protocol (Resonance's RPC): methods declared with `#[rpc_methods]`
+//! on an impl block and `#[rpc(name = "..")]` on its methods, typed params and results
+//! through serde, requests, notifications and batches, and the standard errors with the
+//! request id kept.
+//!
+//! ```
+//! use ws_core::jsonrpc::{self, RpcError, Value};
+//! use ws_core::{rpc_methods, ws_controller, Conn, Controller, HookResult, Message};
+//!
+//! #[ws_controller(server = "ws", path = "/rpc", protocol = "jsonrpc", protocol_required)]
+//! #[derive(Default)]
+//! pub struct Rpc;
+//!
+//! #[rpc_methods]
+//! impl Rpc {
+//!     #[rpc(name = "echo")]
+//!     async fn echo(&self, params: Value) -> Result<Value, RpcError> {
+//!         Ok(params)
+//!     }
+//! }
+//!
+//! impl Controller for Rpc {
+//!     async fn on_message(&self, cx: &mut Conn, msg: Message) -> HookResult {
+//!         jsonrpc::serve(self, cx, msg).await
+//!     }
+//! }
+//! ```
+//!
+//! Server-initiated notifications go through the [`Sender`](crate::Sender):
+//! `sender.push(id, jsonrpc::notification("tick", json)).await`.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+pub use serde_json::{json, Number, Value};
+
+use crate::context::Conn;
+use crate::controller::HookResult;
+use crate::message::Message;
+use crate::BoxFuture;
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message} ({code})")]
+pub struct RpcError {
+    /// The code: -32700 parse error, -32600 invalid request, -32601 method not found,
+    /// -32602 invalid params, -32603 internal error, or an application code.
+    pub code: i64,
+    /// A short description.
+    pub message: String,
+    /// Details, if any.
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    /// An application error with its own code.
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+    /// Adds details.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+    /// -32700: the message is not JSON.
+    pub fn parse_error(detail: impl std::fmt::Display) -> Self {
+        Self::new(-32700, "Parse error").with_data(Value::String(detail.to_string()))
+    }
+    /// -32600: the JSON is not a valid request object.
+    pub fn invalid_request(detail: &str) -> Self {
+        Self::new(-32600, "Invalid Request").with_data(Value::String(detail.to_owned()))
+    }
+    /// -32601: no such method.
+    pub fn method_not_found(method: &str) -> Self {
+        Self::new(-32601, "Method not found").with_data(Value::String(method.to_owned()))
+    }
+    /// -32602: the params don't fit the method.
+    pub fn invalid_params(detail: impl std::fmt::Display) -> Self {
+        Self::new(-32602, "Invalid params").with_data(Value::String(detail.to_string()))
+    }
+    /// -32603: the method failed.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::new(-32603, "Internal error").with_data(Value::String(detail.to_string()))
+    }
+
+    fn to_json(&self) -> Value {
+        let mut obj = serde_json::Map::new();
+        obj.insert("code".into(), Value::from(self.code));
+        obj.insert("message".into(), Value::String(self.message.clone()));
+        if let Some(data) = &self.data {
+            obj.insert("data".into(), data.clone());
+        }
+        Value::Object(obj)
+    }
+}
+
+/// The methods of a JSON-RPC service; implemented by `#[rpc_methods]`.
+pub trait RpcMethods: Send + Sync + 'static {
+    /// The method names.
+    const METHODS: &'static [&'static str];
+
+    /// Calls `method` with `params` (absent: `None`). Unknown methods are
+    /// [`RpcError::method_not_found`].
+    fn call<'a>(
+        &'a self,
+        cx: &'a mut Conn,
+        method: &'a str,
+        params: Option<Value>,
+    ) -> BoxFuture<'a, Result<Value, RpcError>>;
+}
+
+/// Handles one WebSocket message as JSON-RPC: a request, a notification or a batch, and sends
+/// the response (none for notifications).
+pub async fn serve<T: RpcMethods>(service: &T, cx: &mut Conn, msg: Message) -> HookResult {
+    if let Some(reply) = handle(service, cx, msg.as_bytes()).await {
+        cx.send(reply).await?;
+    }
+    Ok(())
+}
+
+/// The response text for one incoming message, if it needs one.
+pub async fn handle<T: RpcMethods>(service: &T, cx: &mut Conn, text: &[u8]) -> Option<String> {
+    let value: Value = match serde_json::from_slice(text) {
+        Ok(v) => v,
+        Err(e) => return Some(error_response(Value::Null, &RpcError::parse_error(e)).to_string()),
+    };
+    match value {
+        Value::Array(items) if items.is_empty() => Some(
+            error_response(Value::Null, &RpcError::invalid_request("empty batch")).to_string(),
+        ),
+        Value::Array(items) => {
+            let mut responses = Vec::new();
+            for item in items {
+                if let Some(r) = call_one(service, cx, item).await {
+                    responses.push(r);
+                }
+            }
+            (!responses.is_empty()).then(|| Value::Array(responses).to_string())
+        }
+        other => call_one(service, cx, other).await.map(|r| r.to_string()),
+    }
+}
+
+/// One request object: its response, or `None` for a notification.
+async fn call_one<T: RpcMethods>(service: &T, cx: &mut Conn, item: Value) -> Option<Value> {
+    let Value::Object(mut obj) = item else {
+        return Some(error_response(
+            Value::Null,
+            &RpcError::invalid_request("a request is a JSON object"),
+        ));
+    };
+    // The id is kept whenever it has a valid type, even if the rest is invalid.
+    let id = obj.remove("id");
+    let id_ok = matches!(
+        id,
+        None | Some(Value::String(_) | Value::Number(_) | Value::Null)
+    );
+    let reply_id = if id_ok {
+        id.clone().unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    let invalid = |detail: &str| Some(error_response(reply_id.clone(), &RpcError::invalid_request(detail)));
+    if !id_ok {
+        return invalid("`id` must be a string, a number or null");
+    }
+    if obj.get("jsonrpc") != Some(&Value::String("2.0".into())) {
+        return invalid("`jsonrpc` must be \"2.0\"");
+    }
+    let Some(Value::String(method)) = obj.remove("method") else {
+        return invalid("`method` must be a string");
+    };
+    let params = obj.remove("params");
+    if !matches!(params, None | Some(Value::Array(_) | Value::Object(_))) {
+        return invalid("`params` must be an array or an object");
+    }
+    let result = service.call(cx, &method, params).await;
+    let id = id?; // A notification gets no response, not even an error.
+    Some(match result {
+        Ok(value) => {
+            let mut r = serde_json::Map::new();
+            r.insert("jsonrpc".into(), Value::String("2.0".into()));
+            r.insert("result".into(), value);
+            r.insert("id".into(), id);
+            Value::Object(r)
+        }
+        Err(e) => error_response(id, &e),
+    })
+}
+
+fn error_response(id: Value, error: &RpcError) -> Value {
+    let mut r = serde_json::Map::new();
+    r.insert("jsonrpc".into(), Value::String("2.0".into()));
+    r.insert("error".into(), error.to_json());
+    r.insert("id".into(), id);
+    Value::Object(r)
+}
+
+/// A server-initiated notification (no id), ready to push.
+pub fn notification(method: &str, params: impl Serialize) -> Message {
+    let params = serde_json::to_value(params).unwrap_or(Value::Null);
+    let mut r = serde_json::Map::new();
+    r.insert("jsonrpc".into(), Value::String("2.0".into()));
+    r.insert("method".into(), Value::String(method.to_owned()));
+    if !params.is_null() {
+        r.insert("params".into(), params);
+    }
+    Message::text(Value::Object(r).to_string())
+}
+
+/// Deserializes a method's params (used by `#[rpc_methods]`); absent params are `null`.
+#[doc(hidden)]
+pub fn params<P: DeserializeOwned>(params: Option<Value>) -> Result<P, RpcError> {
+    serde_json::from_value(params.unwrap_or(Value::Null)).map_err(RpcError::invalid_params)
+}
+
+/// Serializes a method's result (used by `#[rpc_methods]`).
+#[doc(hidden)]
+pub fn result<R: Serialize>(r: R) -> Result<Value, RpcError> {
+    serde_json::to_value(r).map_err(RpcError::internal)
+}
