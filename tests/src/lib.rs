@@ -156,12 +156,17 @@ pub fn encode(fin: bool, rsv: u8, opcode: u8, payload: &[u8], mask: bool) -> Vec
 impl RawClient {
     /// Connects and completes the handshake on `path`; panics unless the server answers 101.
     pub async fn connect(addr: SocketAddr, path: &str) -> Self {
+        Self::connect_with(addr, path, "").await
+    }
+
+    /// Like [`connect`](Self::connect), with extra header lines (each ending in `\r\n`).
+    pub async fn connect_with(addr: SocketAddr, path: &str, headers: &str) -> Self {
         let mut stream = within("connect", TcpStream::connect(addr))
             .await
             .expect("connect");
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
         );
         within("handshake write", stream.write_all(req.as_bytes()))
             .await
@@ -196,6 +201,26 @@ impl RawClient {
         within("write", self.stream.write_all(bytes))
             .await
             .expect("write");
+    }
+
+    /// Sends a masked text frame.
+    pub async fn send_text(&mut self, text: &str) {
+        self.send(true, 1, text.as_bytes()).await;
+    }
+
+    /// Reads the next text message (skipping pings), as a string.
+    pub async fn recv_text(&mut self) -> String {
+        loop {
+            let f = self
+                .recv()
+                .await
+                .expect("a frame, not the end of the connection");
+            match f.opcode {
+                1 => return String::from_utf8(f.payload).expect("UTF-8 text"),
+                9 | 10 => continue,
+                other => panic!("expected a text frame, got opcode {other}: {f:?}"),
+            }
+        }
     }
 
     /// Writes one masked frame.

@@ -18,13 +18,20 @@ impl Controller for Proto {
 }
 
 /// Requires `jsonrpc`.
-#[ws_controller(server = "ws", path = "/strict", protocol = "jsonrpc", protocol_required)]
+#[ws_controller(
+    server = "ws",
+    path = "/strict",
+    protocol = "jsonrpc",
+    protocol_required
+)]
 #[derive(Debug, Default)]
 pub struct Strict;
 impl Controller for Strict {}
 
 fn upgrade(path: &str, protocols: Option<&str>) -> String {
-    let offer = protocols.map_or(String::new(), |p| format!("Sec-WebSocket-Protocol: {p}\r\n"));
+    let offer = protocols.map_or(String::new(), |p| {
+        format!("Sec-WebSocket-Protocol: {p}\r\n")
+    });
     format!(
         "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{offer}\
@@ -61,7 +68,11 @@ async fn first_offered_supported_protocol_is_echoed() {
     let running = start(test_config()).await;
     let addr = running.local_addr("ws").unwrap();
     // The client's order decides among the ones the route speaks.
-    let (status, head) = head_of(addr, &upgrade("/proto", Some("x-unknown, chat.v1, chat.v2"))).await;
+    let (status, head) = head_of(
+        addr,
+        &upgrade("/proto", Some("x-unknown, chat.v1, chat.v2")),
+    )
+    .await;
     assert_eq!(status, 101, "{head}");
     assert_eq!(protocol_header(&head).as_deref(), Some("chat.v1"));
     let (_, head) = head_of(addr, &upgrade("/proto", Some("chat.v2"))).await;

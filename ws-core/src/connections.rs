@@ -200,7 +200,11 @@ impl Table {
         if *filter == Filter::all() {
             return state.conns.len();
         }
-        state.conns.values().filter(|e| filter.matches(&e.info)).count()
+        state
+            .conns
+            .values()
+            .filter(|e| filter.matches(&e.info))
+            .count()
     }
 
     pub(crate) fn connections(&self, filter: &Filter) -> Vec<Arc<ConnInfo>> {
@@ -216,7 +220,12 @@ impl Table {
     fn targets(&self, target: &Target) -> Vec<OutboundTx> {
         let state = self.read();
         match target {
-            Target::Conn(id) => state.conns.get(id).map(|e| e.tx.clone()).into_iter().collect(),
+            Target::Conn(id) => state
+                .conns
+                .get(id)
+                .map(|e| e.tx.clone())
+                .into_iter()
+                .collect(),
             Target::Filter(f) => state
                 .conns
                 .values()

@@ -128,9 +128,9 @@ pub async fn handle<T: RpcMethods>(service: &T, cx: &mut Conn, text: &[u8]) -> O
         Err(e) => return Some(error_response(Value::Null, &RpcError::parse_error(e)).to_string()),
     };
     match value {
-        Value::Array(items) if items.is_empty() => Some(
-            error_response(Value::Null, &RpcError::invalid_request("empty batch")).to_string(),
-        ),
+        Value::Array(items) if items.is_empty() => {
+            Some(error_response(Value::Null, &RpcError::invalid_request("empty batch")).to_string())
+        }
         Value::Array(items) => {
             let mut responses = Vec::new();
             for item in items {
@@ -163,7 +163,12 @@ async fn call_one<T: RpcMethods>(service: &T, cx: &mut Conn, item: Value) -> Opt
     } else {
         Value::Null
     };
-    let invalid = |detail: &str| Some(error_response(reply_id.clone(), &RpcError::invalid_request(detail)));
+    let invalid = |detail: &str| {
+        Some(error_response(
+            reply_id.clone(),
+            &RpcError::invalid_request(detail),
+        ))
+    };
     if !id_ok {
         return invalid("`id` must be a string, a number or null");
     }

@@ -56,7 +56,10 @@ impl Sender {
     }
 
     pub(crate) fn next_id(&self) -> ConnId {
-        ConnId::new(self.inner.node, self.inner.seq.fetch_add(1, Ordering::Relaxed))
+        ConnId::new(
+            self.inner.node,
+            self.inner.seq.fetch_add(1, Ordering::Relaxed),
+        )
     }
 
     /// Sets the close code that the coming stop sends to every connection.
@@ -163,7 +166,9 @@ impl Sender {
             code,
             reason: reason.to_owned(),
         };
-        self.send(Target::Filter(filter.clone()), action).await.queued
+        self.send(Target::Filter(filter.clone()), action)
+            .await
+            .queued
     }
 
     /// Whether connection `id` (of this node) is open and accepting messages.

@@ -30,7 +30,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     let mut errors = args.errors;
     if let Some((_, path, _)) = &imp.trait_ {
-        errors.push(syn::Error::new_spanned(path, "#[rpc_methods] goes on an inherent impl block, not a trait impl"));
+        errors.push(syn::Error::new_spanned(
+            path,
+            "#[rpc_methods] goes on an inherent impl block, not a trait impl",
+        ));
     }
     crate::register::no_generics(&imp.generics, "rpc_methods", &mut errors);
     let mut methods: Vec<Method> = Vec::new();
@@ -44,7 +47,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             syn::Meta::Path(_) => TokenStream::new(),
             syn::Meta::List(l) => l.tokens.clone(),
             syn::Meta::NameValue(nv) => {
-                errors.push(syn::Error::new_spanned(nv, "write `#[rpc]` or `#[rpc(name = \"method\")]`"));
+                errors.push(syn::Error::new_spanned(
+                    nv,
+                    "write `#[rpc]` or `#[rpc(name = \"method\")]`",
+                ));
                 continue;
             }
         };
@@ -56,11 +62,18 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         if let Some(first) = methods.iter().find(|m| m.name.value() == name.value()) {
             errors.push(syn::Error::new_spanned(
                 &name,
-                format!("two methods are named `{}` (the other is `{}`); names must be unique", name.value(), first.ident),
+                format!(
+                    "two methods are named `{}` (the other is `{}`); names must be unique",
+                    name.value(),
+                    first.ident
+                ),
             ));
         }
         if f.sig.asyncness.is_none() {
-            errors.push(syn::Error::new_spanned(f.sig.fn_token, "an RPC method is an `async fn`"));
+            errors.push(syn::Error::new_spanned(
+                f.sig.fn_token,
+                "an RPC method is an `async fn`",
+            ));
         }
         let mut inputs = f.sig.inputs.iter();
         match inputs.next() {
@@ -79,7 +92,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 syn::FnArg::Receiver(_) => None,
             })
             .collect();
-        let is_conn = |ty: &syn::Type| matches!(ty, syn::Type::Reference(r) if r.mutability.is_some());
+        let is_conn =
+            |ty: &syn::Type| matches!(ty, syn::Type::Reference(r) if r.mutability.is_some());
         let (with_cx, params) = match rest.as_slice() {
             [] => (false, None),
             [one] if is_conn(one) => (true, None),

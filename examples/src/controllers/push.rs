@@ -30,7 +30,10 @@ pub async fn push(req: Request) -> Response {
         Ok(text) => Message::Text(text),
         Err(_) => Message::Binary(body),
     };
-    let delivery = req.sender().broadcast(&Filter::route("ws", "/chat"), msg).await;
+    let delivery = req
+        .sender()
+        .broadcast(&Filter::route("ws", "/chat"), msg)
+        .await;
     Response::text(
         StatusCode::OK,
         format!("pushed to {} connection(s)\n", delivery.queued),

@@ -152,8 +152,15 @@ impl Routes {
                     }
                 )
             };
-            let off = if self.websocket { "" } else { " (websocket off)" };
-            lines.push(format!("WS    {} -> {}{protocols}{off}", r.path, r.origin.name));
+            let off = if self.websocket {
+                ""
+            } else {
+                " (websocket off)"
+            };
+            lines.push(format!(
+                "WS    {} -> {}{protocols}{off}",
+                r.path, r.origin.name
+            ));
         }
         let mut http: Vec<_> = self.http.iter().collect();
         http.sort_by_key(|(p, _)| **p);

@@ -1,0 +1,201 @@
+//! The demo's `/rpc`: JSON-RPC 2.0 over WebSocket, every error case, batches, notifications.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use serde_json::{json, Value};
+use ws_tests::{http_raw, start_demo, RawClient};
+
+async fn rpc() -> (ws_core::Running, RawClient) {
+    let (running, addr) = start_demo().await;
+    let c = RawClient::connect_with(addr, "/rpc", "Sec-WebSocket-Protocol: jsonrpc\r\n").await;
+    (running, c)
+}
+
+async fn call(c: &mut RawClient, request: &str) -> Value {
+    c.send_text(request).await;
+    serde_json::from_str(&c.recv_text().await).unwrap()
+}
+
+#[tokio::test]
+async fn echo_and_sum_keep_the_id() {
+    let (running, mut c) = rpc().await;
+    let r = call(
+        &mut c,
+        r#"{"jsonrpc":"2.0","method":"echo","params":{"a":[1,"b"]},"id":1}"#,
+    )
+    .await;
+    assert_eq!(r, json!({"jsonrpc":"2.0","result":{"a":[1,"b"]},"id":1}));
+    let r = call(
+        &mut c,
+        r#"{"jsonrpc":"2.0","method":"echo","params":[null,true],"id":"abc"}"#,
+    )
+    .await;
+    assert_eq!(r, json!({"jsonrpc":"2.0","result":[null,true],"id":"abc"}));
+    let r = call(&mut c, r#"{"jsonrpc":"2.0","method":"echo","id":null}"#).await;
+    assert_eq!(r, json!({"jsonrpc":"2.0","result":null,"id":null}));
+    let r = call(
+        &mut c,
+        r#"{"jsonrpc":"2.0","method":"sum","params":[1,2,3],"id":7}"#,
+    )
+    .await;
+    assert_eq!(r, json!({"jsonrpc":"2.0","result":6,"id":7}));
+    let r = call(
+        &mut c,
+        r#"{"jsonrpc":"2.0","method":"sum","params":[1.5,2],"id":8}"#,
+    )
+    .await;
+    assert_eq!(r, json!({"jsonrpc":"2.0","result":3.5,"id":8}));
+    let r = call(
+        &mut c,
+        r#"{"jsonrpc":"2.0","method":"sum","params":[],"id":9}"#,
+    )
+    .await;
+    assert_eq!(r, json!({"jsonrpc":"2.0","result":0,"id":9}));
+    drop(c);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn standard_errors() {
+    let (running, mut c) = rpc().await;
+    let code = |v: &Value| v["error"]["code"].as_i64().unwrap();
+
+    let r = call(&mut c, r#"{"jsonrpc":"2.0","method":"echo","id":1"#).await;
+    assert_eq!((code(&r), &r["id"]), (-32700, &Value::Null), "{r}");
+
+    let r = call(&mut c, r#"{"method":"echo","id":2}"#).await;
+    assert_eq!(
+        (code(&r), &r["id"]),
+        (-32600, &json!(2)),
+        "missing jsonrpc: {r}"
+    );
+    let r = call(&mut c, r#"{"jsonrpc":"1.0","method":"echo","id":3}"#).await;
+    assert_eq!((code(&r), &r["id"]), (-32600, &json!(3)), "{r}");
+    let r = call(&mut c, r#"{"jsonrpc":"2.0","method":1,"id":4}"#).await;
+    assert_eq!((code(&r), &r["id"]), (-32600, &json!(4)), "{r}");
+    let r = call(
+        &mut c,
+        r#"{"jsonrpc":"2.0","method":"echo","params":"x","id":5}"#,
+    )
+    .await;
+    assert_eq!((code(&r), &r["id"]), (-32600, &json!(5)), "{r}");
+    let r = call(&mut c, r#"{"jsonrpc":"2.0","method":"echo","id":{"no":1}}"#).await;
+    assert_eq!((code(&r), &r["id"]), (-32600, &Value::Null), "{r}");
+    let r = call(&mut c, r#""just a string""#).await;
+    assert_eq!((code(&r), &r["id"]), (-32600, &Value::Null), "{r}");
+
+    let r = call(&mut c, r#"{"jsonrpc":"2.0","method":"nope","id":"m"}"#).await;
+    assert_eq!((code(&r), &r["id"]), (-32601, &json!("m")), "{r}");
+
+    let r = call(
+        &mut c,
+        r#"{"jsonrpc":"2.0","method":"sum","params":["a"],"id":6}"#,
+    )
+    .await;
+    assert_eq!((code(&r), &r["id"]), (-32602, &json!(6)), "{r}");
+    let r = call(
+        &mut c,
+        r#"{"jsonrpc":"2.0","method":"sum","params":{"x":1},"id":7}"#,
+    )
+    .await;
+    assert_eq!((code(&r), &r["id"]), (-32602, &json!(7)), "{r}");
+    drop(c);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn notifications_get_no_response_even_on_error() {
+    let (running, mut c) = rpc().await;
+    c.send_text(r#"{"jsonrpc":"2.0","method":"echo","params":[1]}"#)
+        .await;
+    c.send_text(r#"{"jsonrpc":"2.0","method":"nope"}"#).await;
+    c.send_text(r#"{"jsonrpc":"2.0","method":"sum","params":["x"]}"#)
+        .await;
+    // The next response is the request's: nothing came for the three notifications.
+    let r = call(
+        &mut c,
+        r#"{"jsonrpc":"2.0","method":"echo","params":["after"],"id":1}"#,
+    )
+    .await;
+    assert_eq!(r, json!({"jsonrpc":"2.0","result":["after"],"id":1}));
+    drop(c);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn batches() {
+    let (running, mut c) = rpc().await;
+    let r = call(
+        &mut c,
+        r#"[
+            {"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"1"},
+            {"jsonrpc":"2.0","method":"echo","params":[0]},
+            {"jsonrpc":"2.0","method":"nope","id":"2"},
+            1,
+            {"jsonrpc":"2.0","method":"echo","params":{"k":"v"},"id":"3"}
+        ]"#,
+    )
+    .await;
+    let items = r.as_array().unwrap();
+    assert_eq!(
+        items.len(),
+        4,
+        "one response per request, none for the notification: {r}"
+    );
+    assert_eq!(items[0], json!({"jsonrpc":"2.0","result":3,"id":"1"}));
+    assert_eq!(items[1]["error"]["code"], json!(-32601));
+    assert_eq!(items[1]["id"], json!("2"));
+    assert_eq!(items[2]["error"]["code"], json!(-32600));
+    assert_eq!(items[2]["id"], Value::Null);
+    assert_eq!(
+        items[3],
+        json!({"jsonrpc":"2.0","result":{"k":"v"},"id":"3"})
+    );
+
+    let r = call(&mut c, "[]").await;
+    assert_eq!(r["error"]["code"], json!(-32600), "empty batch: {r}");
+    let r = call(&mut c, "[1,2]").await;
+    assert_eq!(r.as_array().unwrap().len(), 2, "{r}");
+
+    // A batch of notifications only: no response at all.
+    c.send_text(
+        r#"[{"jsonrpc":"2.0","method":"echo"},{"jsonrpc":"2.0","method":"sum","params":[1]}]"#,
+    )
+    .await;
+    let r = call(
+        &mut c,
+        r#"{"jsonrpc":"2.0","method":"echo","params":["next"],"id":9}"#,
+    )
+    .await;
+    assert_eq!(r["id"], json!(9));
+    drop(c);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_initiated_notification_through_the_sender() {
+    let (running, mut c) = rpc().await;
+    // The connection is in the table once a response has come back.
+    let _ = call(&mut c, r#"{"jsonrpc":"2.0","method":"echo","id":0}"#).await;
+    let sender = running.app().sender().clone();
+    let id = sender.connections(&ws_core::Filter::route("ws", "/rpc"))[0].id;
+    sender
+        .push(id, ws_core::jsonrpc::notification("tick", json!({"n": 1})))
+        .await
+        .unwrap();
+    let n: Value = serde_json::from_str(&c.recv_text().await).unwrap();
+    assert_eq!(n, json!({"jsonrpc":"2.0","method":"tick","params":{"n":1}}));
+    drop(c);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn rpc_requires_the_jsonrpc_subprotocol() {
+    let (running, addr) = start_demo().await;
+    let req = "GET /rpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+               Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let (status, body) = http_raw(addr, req).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("jsonrpc"), "{body}");
+    running.shutdown().await;
+}

@@ -1,0 +1,234 @@
+//! The Sender from HTTP routes, `POST /push`, rooms, metadata, typed errors, and a broadcast
+//! to 1,000 connections.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::time::Duration;
+
+use ws_core::http::{Request, StatusCode};
+use ws_core::{http_route, CloseCode, ConnId, Filter, SendError};
+use ws_tests::{http_raw, start, test_config, within, RawClient};
+
+/// Test-only route: `POST /send?ID` pushes the body to connection ID.
+#[http_route(server = "http", method = "POST", path = "/send")]
+async fn send(req: Request) -> (StatusCode, String) {
+    let Some(id) = req.query().and_then(|q| q.parse::<ConnId>().ok()) else {
+        return (StatusCode::BAD_REQUEST, "id?".into());
+    };
+    let body = String::from_utf8_lossy(req.body()).into_owned();
+    match req.sender().push(id, body).await {
+        Ok(()) => (StatusCode::OK, "sent".into()),
+        Err(e @ SendError::Closed { .. }) => (StatusCode::NOT_FOUND, e.to_string()),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+/// Test-only route: `POST /kick?ID` disconnects connection ID with 4000.
+#[http_route(server = "http", method = "POST", path = "/kick")]
+async fn kick(req: Request) -> StatusCode {
+    let Some(id) = req.query().and_then(|q| q.parse::<ConnId>().ok()) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    if req
+        .sender()
+        .disconnect(id, CloseCode::new(4000), "kicked")
+        .await
+    {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
+fn post(path: &str, headers: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+async fn wait_for(running: &ws_core::Running, filter: &Filter, n: usize) {
+    let sender = running.app().sender().clone();
+    within("connections registered", async {
+        while sender.count(filter) != n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn push_and_disconnect_from_an_http_route_and_push_to_a_closed_id() {
+    let running = start(test_config()).await;
+    let (ws, http) = (
+        running.local_addr("ws").unwrap(),
+        running.local_addr("http").unwrap(),
+    );
+    let mut c = RawClient::connect(ws, "/echo").await;
+    wait_for(&running, &Filter::route("ws", "/echo"), 1).await;
+    let id = running.app().sender().connections(&Filter::all())[0].id;
+    assert!(running.app().sender().is_established(id));
+
+    let (status, body) = http_raw(http, &post(&format!("/send?{id}"), "", "hello from http")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(c.recv_text().await, "hello from http");
+
+    let (status, _) = http_raw(http, &post(&format!("/kick?{id}"), "", "")).await;
+    assert_eq!(status, 200);
+    let f = c.recv().await.unwrap();
+    assert_eq!(
+        (f.close_code(), &f.payload[2..]),
+        (Some(4000), &b"kicked"[..])
+    );
+    c.send(true, 8, &4000u16.to_be_bytes()).await;
+    assert!(c.closed_by_server().await);
+    wait_for(&running, &Filter::all(), 0).await;
+
+    // The id is gone: a typed error, never a panic.
+    let (status, body) = http_raw(http, &post(&format!("/send?{id}"), "", "late")).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body.contains(&format!("connection {id} is not open")),
+        "{body}"
+    );
+    let err = running.app().sender().push(id, "x").await.unwrap_err();
+    assert!(matches!(err, SendError::Closed { id: gone, .. } if gone == id));
+    assert!(!running.app().sender().is_established(id));
+    // Another node's id is unknown to the single-node broker.
+    let remote = ConnId::from_u64((7u64 << 48) | 1);
+    assert!(running.app().sender().push(remote, "x").await.is_err());
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn push_route_needs_the_secret_key() {
+    // No key configured: every request is refused.
+    let running = start(test_config()).await;
+    let http = running.local_addr("http").unwrap();
+    let (status, body) = http_raw(http, &post("/push", "Authorization: Bearer x\r\n", "hi")).await;
+    assert_eq!(status, 401, "{body}");
+    running.shutdown().await;
+
+    let mut config = test_config();
+    config.secret_key = Some("123123123".into());
+    let running = start(config).await;
+    let (ws, http) = (
+        running.local_addr("ws").unwrap(),
+        running.local_addr("http").unwrap(),
+    );
+    let mut a = RawClient::connect(ws, "/chat").await;
+    let mut b = RawClient::connect(ws, "/chat").await;
+    b.send_text("/join side").await;
+    assert_eq!(b.recv_text().await, "joined side");
+    wait_for(&running, &Filter::route("ws", "/chat"), 2).await;
+
+    for headers in [
+        "",
+        "Authorization: Bearer wrong\r\n",
+        "Authorization: 123123123\r\n",
+    ] {
+        let (status, body) = http_raw(http, &post("/push", headers, "nope")).await;
+        assert_eq!(status, 401, "{headers:?}: {body}");
+    }
+    let (status, body) = http_raw(
+        http,
+        &post(
+            "/push",
+            "Authorization: Bearer 123123123\r\n",
+            "to everyone",
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("pushed to 2 connection(s)"), "{body}");
+    // Every /chat connection gets it, whatever its room.
+    assert_eq!(a.recv_text().await, "to everyone");
+    assert_eq!(b.recv_text().await, "to everyone");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn chat_rooms_relay_only_inside_the_room_and_clean_up_on_close() {
+    let running = start(test_config()).await;
+    let ws = running.local_addr("ws").unwrap();
+    let sender = running.app().sender().clone();
+    let mut lobby = RawClient::connect(ws, "/chat").await;
+    let mut red1 = RawClient::connect(ws, "/chat").await;
+    let mut red2 = RawClient::connect(ws, "/chat").await;
+    for c in [&mut red1, &mut red2] {
+        c.send_text("/join red").await;
+        assert_eq!(c.recv_text().await, "joined red");
+    }
+    assert_eq!(sender.members("chat:red").len(), 2);
+    red1.send_text("in red").await;
+    assert_eq!(red1.recv_text().await, "in red");
+    assert_eq!(red2.recv_text().await, "in red");
+    lobby.send_text("in lobby").await;
+    assert_eq!(lobby.recv_text().await, "in lobby");
+    // red2 got nothing from the lobby: its next message is the next one in red.
+    red2.send_text("red again").await;
+    assert_eq!(red2.recv_text().await, "red again");
+    assert_eq!(red1.recv_text().await, "red again");
+
+    // Metadata (Ody's FdsTable) and room membership per connection.
+    let id = sender.members("chat:red")[0];
+    assert!(sender.set_meta(id, "name", "Client-000001"));
+    assert_eq!(sender.meta(id).unwrap()["name"], "Client-000001");
+    assert_eq!(sender.rooms_of(id), ["chat:red"]);
+
+    drop((red1, red2));
+    within("room emptied on close", async {
+        while !sender.members("chat:red").is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(sender.meta(id).is_none());
+    drop(lobby);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn broadcast_to_1000_connections_exactly_once_in_order() {
+    const CLIENTS: usize = 1000;
+    const SENDERS: usize = 3;
+    const EACH: usize = 20;
+    let running = start(test_config()).await;
+    let ws = running.local_addr("ws").unwrap();
+    let mut clients = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        clients.push(RawClient::connect(ws, "/chat").await);
+    }
+    wait_for(&running, &Filter::route("ws", "/chat"), CLIENTS).await;
+    // Three senders interleave their messages.
+    for i in 0..EACH {
+        for (s, client) in clients.iter_mut().take(SENDERS).enumerate() {
+            client.send_text(&format!("{s}:{i}")).await;
+        }
+    }
+    let mut readers = tokio::task::JoinSet::new();
+    for (n, mut client) in clients.into_iter().enumerate() {
+        readers.spawn(async move {
+            let mut next = [0usize; SENDERS];
+            for _ in 0..SENDERS * EACH {
+                let text = client.recv_text().await;
+                let (s, i) = text.split_once(':').unwrap();
+                let (s, i): (usize, usize) = (s.parse().unwrap(), i.parse().unwrap());
+                assert_eq!(
+                    i, next[s],
+                    "client {n}: sender {s} out of order or duplicated"
+                );
+                next[s] += 1;
+            }
+            assert_eq!(next, [EACH; SENDERS], "client {n}");
+            client
+        });
+    }
+    let mut done = 0;
+    while let Some(r) = within("all clients read everything", readers.join_next()).await {
+        drop(r.unwrap());
+        done += 1;
+    }
+    assert_eq!(done, CLIENTS);
+    running.shutdown().await;
+}
