@@ -828,6 +828,11 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
          message is the server's own share. Peers have no broadcast route (n/a)."
             .into(),
     );
+    notes.push(
+        "Latency at 1,000+ connections mostly shows how evenly a server serves its connections: the mean is \
+         fixed by Little's law (connections ÷ msg/s), a low p50 with a high p99 means some connections wait."
+            .into(),
+    );
     notes.push(format!(
         "CPU figures come from /proc tick counters ({clk}/s, i.e. {} ms resolution): short quick-mode windows \
          make them coarse.",

@@ -80,7 +80,11 @@ impl Drop for Env {
                     .status();
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::thread::panicking() {
+            eprintln!("kept {} for inspection", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -340,7 +344,16 @@ async fn restart_refuses_no_handshake() {
                         break;
                     }
                     let url = format!("ws://{ws_addr}/");
-                    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url)).await {
+                    let attempt = async {
+                        let tcp = tokio::net::TcpStream::connect(ws_addr)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let local = tcp.local_addr().map_err(|e| e.to_string())?;
+                        tokio_tungstenite::client_async(url, tcp)
+                            .await
+                            .map_err(|e| format!("from {local}: {e}"))
+                    };
+                    match tokio::time::timeout(WAIT, attempt).await {
                         Ok(Ok((mut ws, _))) => {
                             ok.fetch_add(1, Ordering::AcqRel);
                             // "Opened", or 1012 when the old process took it just before its
@@ -348,7 +361,7 @@ async fn restart_refuses_no_handshake() {
                             let _ = tokio::time::timeout(WAIT, ws.next()).await;
                             let _ = ws.close(None).await;
                         }
-                        Ok(Err(e)) => refused.lock().await.push(e.to_string()),
+                        Ok(Err(e)) => refused.lock().await.push(e),
                         Err(_) => refused.lock().await.push("timed out".to_owned()),
                     }
                 }

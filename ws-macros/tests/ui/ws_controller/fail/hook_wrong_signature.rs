@@ -1,10 +1,11 @@
-use ws_core::{ws_controller, Conn, Controller, HookResult};
+use ws_core::{ws_controller, Controller, HookResult};
 
 #[ws_controller(server = "ws", path = "/")]
 pub struct Home;
 
 impl Controller for Home {
-    async fn on_message(&self, _cx: &mut Conn, _msg: String) -> HookResult {
+    // The context parameter is missing.
+    async fn on_open(&self) -> HookResult {
         Ok(())
     }
 }
