@@ -307,10 +307,13 @@ impl Server {
             tracker.spawn(async move {
                 // A connection the kernel accepted gets an answer even during a stop or a
                 // restart: hyper's graceful shutdown closes a connection it has read nothing
-                // from, so wait for the first bytes before hyper sees it (bounded by the
-                // handshake timeout), and poll hyper first below.
-                match tokio::time::timeout(handshake_timeout, stream.readable()).await {
-                    Ok(Ok(())) => {}
+                // from, so wait until its first bytes are there (`peek`; `readable` may wake
+                // with nothing to read) before hyper sees it, bounded by the handshake
+                // timeout, and poll hyper first below so that it reads them.
+                let mut first = [0u8; 1];
+                match tokio::time::timeout(handshake_timeout, stream.peek(&mut first)).await {
+                    Ok(Ok(0)) => return, // closed by the client before sending anything
+                    Ok(Ok(_)) => {}
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, "connection failed before its request: {e}");
                         return;
