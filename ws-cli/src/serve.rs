@@ -195,6 +195,7 @@ async fn run(
         }
     };
     signals.begin_stop();
+    tokio::spawn(refuse_while_stopping(requests, pid));
     let drained = running.shutdown_with(code).await;
     control.remove();
     if let Some(p) = pidfile.take() {
@@ -213,6 +214,31 @@ async fn run(
         );
     }
     Ok(())
+}
+
+/// Answers control requests that arrive during the drain: a `stop` is already under way (its
+/// connection stays open until the process exits, which the client takes as "stopped").
+async fn refuse_while_stopping(mut requests: mpsc::Receiver<Request>, pid: u32) {
+    let mut held = Vec::new();
+    while let Some(request) = requests.recv().await {
+        match request {
+            Request::Status(tx) | Request::Reload(tx) => {
+                let _ = tx.send(Reply::error("the server is stopping"));
+            }
+            Request::Stop(mut stream) => {
+                control::answer(
+                    &mut stream,
+                    &Reply {
+                        ok: true,
+                        pid: Some(pid),
+                        ..Reply::default()
+                    },
+                );
+                held.push(stream);
+            }
+            Request::Listeners(_) | Request::Handover(_) => {}
+        }
+    }
 }
 
 type Control = (ControlSocket, mpsc::Receiver<Request>);

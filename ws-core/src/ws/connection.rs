@@ -6,9 +6,11 @@
 //! separate task that owns the write half and drains the bounded outbound queue, so frames
 //! from different pushers are written whole, one after another.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -131,7 +133,6 @@ async fn drive<C, R, W>(
     let mut reader = FragmentCollectorRead::new(ws_read);
 
     let shared = Arc::new(Shared::new());
-    shared.touch();
     let (tx, rx) = mpsc::channel(settings.outbound_queue);
     let out = OutboundTx {
         id,
@@ -175,11 +176,14 @@ async fn drive<C, R, W>(
     }
 
     let mut noop = |_: Frame<'_>| async { Ok::<(), std::io::Error>(()) };
+    let killed = shared.kill.cancelled();
+    tokio::pin!(killed);
     while close.is_none() {
+        // Never resumed after `killed` fires, so dropping a half-read frame is harmless.
         let frame = tokio::select! {
             biased;
-            () = shared.kill.cancelled() => break,
             f = reader.read_frame(&mut noop) => f,
+            () = &mut killed => break,
         };
         let frame = match frame {
             Ok(frame) => frame,
@@ -188,7 +192,7 @@ async fn drive<C, R, W>(
                 break;
             }
         };
-        shared.touch();
+        shared.frames.fetch_add(1, Ordering::Relaxed);
         match frame.opcode {
             OpCode::Text | OpCode::Binary => {
                 if shared.closing.load(Ordering::Acquire) {
@@ -342,7 +346,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     } else {
         idle
     };
-    let mut last_ping_ms = 0u64;
+    let tick_period = period.unwrap_or(Duration::MAX);
+    let mut last_frames = 0u64;
+    let mut quiet = Duration::ZERO;
+    let mut since_ping: Option<Duration> = None;
     let mut in_fragment = false;
     let mut deferred = std::collections::VecDeque::new();
     let mut interval = period.map(|t| {
@@ -354,33 +361,49 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     // A write races the kill token: a connection being killed (slow consumer, dead peer) is
     // dropped even while its socket buffer is full. A write cut short leaves a partial frame,
     // so after that nothing more is written and the TCP connection is closed.
+    let killed = shared.kill.cancelled();
+    tokio::pin!(killed);
+    let stopping = shutdown.cancelled();
+    tokio::pin!(stopping);
+
+    // Most writes complete at once (the socket buffer has room): poll once, and only a write
+    // that would block gets a timeout and races the kill token. A connection being killed
+    // (slow consumer, dead peer) is dropped even while its socket buffer is full; a write cut
+    // short leaves a partial frame, so after that nothing more is written.
     macro_rules! write {
-        ($frame:expr) => {
-            tokio::select! {
-                biased;
-                () = shared.kill.cancelled() => {
-                    tracing::debug!("killed during a write: dropping the connection");
-                    return;
-                }
-                r = tokio::time::timeout(write_timeout, ws.write_frame($frame)) => match r {
-                    Ok(Ok(())) => true,
-                    Ok(Err(e)) => {
-                        tracing::debug!("write failed: {e}");
-                        false
-                    }
-                    Err(_) => {
-                        tracing::debug!("write timed out after {write_timeout:?}");
-                        false
+        ($frame:expr) => {{
+            let fut = ws.write_frame($frame);
+            tokio::pin!(fut);
+            let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+            let result = match first {
+                Poll::Ready(r) => Ok(r),
+                Poll::Pending => tokio::select! {
+                    biased;
+                    r = tokio::time::timeout(write_timeout, fut) => r,
+                    () = &mut killed => {
+                        tracing::debug!("killed during a write: dropping the connection");
+                        return;
                     }
                 },
+            };
+            match result {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::debug!("write failed: {e}");
+                    false
+                }
+                Err(_) => {
+                    tracing::debug!("write timed out after {write_timeout:?}");
+                    false
+                }
             }
-        };
+        }};
     }
 
     let close_sent = loop {
         tokio::select! {
             biased;
-            () = shared.kill.cancelled() => {
+            () = &mut killed => {
                 let code = shared.kill_code.load(Ordering::Acquire);
                 if code != 0 {
                     // Best effort: the socket may be full (that may be why we were killed).
@@ -389,7 +412,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
                 return;
             }
-            () = shutdown.cancelled(), if !shared.closing.load(Ordering::Acquire) => {
+            () = &mut stopping, if !shared.closing.load(Ordering::Acquire) => {
                 shared.closing.store(true, Ordering::Release);
                 // 1001 for a stop, 1012 for a restart (see `Running::shutdown_with`).
                 let code = sender.shutdown_code();
@@ -460,9 +483,16 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 None => return,
             },
             () = tick(&mut interval) => {
-                let now = shared.epoch.elapsed().as_millis() as u64;
-                let seen = shared.last_seen_ms.load(Ordering::Relaxed);
-                let quiet = Duration::from_millis(now.saturating_sub(seen));
+                // Quiet time is counted in ticks without a new frame from the client (the
+                // reader bumps a counter per frame: no clock read on the hot path).
+                let frames = shared.frames.load(Ordering::Relaxed);
+                if frames == last_frames {
+                    quiet += tick_period;
+                } else {
+                    last_frames = frames;
+                    quiet = Duration::ZERO;
+                    since_ping = None;
+                }
                 if !idle.is_zero() && quiet >= idle {
                     tracing::debug!("idle for {quiet:?}: closing with 1001");
                     let reason = truncate_reason("idle timeout");
@@ -470,8 +500,17 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     shared.kill(Some(CloseCode::GOING_AWAY));
                     return;
                 }
-                if !ping.is_zero() && quiet >= ping && now.saturating_sub(last_ping_ms) >= ping.as_millis() as u64 {
-                    last_ping_ms = now;
+                // Ping once the client has been quiet for `ping_interval`, then again every
+                // `ping_interval` while it stays quiet.
+                let due = match since_ping.as_mut() {
+                    None => !ping.is_zero() && quiet >= ping,
+                    Some(t) => {
+                        *t += tick_period;
+                        *t >= ping
+                    }
+                };
+                if due {
+                    since_ping = Some(Duration::ZERO);
                     if !write!(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b""))) {
                         shared.kill(None);
                         return;

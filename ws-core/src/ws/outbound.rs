@@ -11,7 +11,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -56,9 +55,8 @@ pub(crate) struct Shared {
     pub(crate) closing: AtomicBool,
     /// Set when the client's close frame has arrived.
     pub(crate) peer_closed: AtomicBool,
-    /// Milliseconds since `epoch` when the last frame arrived from the client.
-    pub(crate) last_seen_ms: AtomicU64,
-    pub(crate) epoch: Instant,
+    /// Frames received from the client so far (the writer's idle check compares it per tick).
+    pub(crate) frames: AtomicU64,
 }
 
 impl Shared {
@@ -68,14 +66,8 @@ impl Shared {
             kill_code: AtomicU16::new(0),
             closing: AtomicBool::new(false),
             peer_closed: AtomicBool::new(false),
-            last_seen_ms: AtomicU64::new(0),
-            epoch: Instant::now(),
+            frames: AtomicU64::new(0),
         }
-    }
-
-    pub(crate) fn touch(&self) {
-        let ms = self.epoch.elapsed().as_millis() as u64;
-        self.last_seen_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Stops the connection now, sending `code` if the writer still can.
