@@ -270,7 +270,13 @@ impl Running {
     /// clients reconnect at once.
     pub async fn shutdown_with(mut self, code: CloseCode) -> bool {
         self.app.sender().set_shutdown_code(code);
+        // Cancel first: a connection registering from now on closes itself.
         self.shutdown.cancel();
+        let reason = crate::ws::connection::shutdown_reason(code);
+        self.app
+            .sender()
+            .disconnect_all(&Filter::all(), code, reason)
+            .await;
         // Our handles on the listening sockets: once the accept loops end too, a stop refuses
         // new connections (after a hand-over the new process holds its own).
         self.listeners.clear();

@@ -26,7 +26,7 @@ use tracing::Instrument;
 
 use super::close::{classify, parse_close_payload, CloseCode, CloseFrame, ReadFailure};
 use super::guard::FrameGuard;
-use super::outbound::{truncate_reason, Outbound, OutboundTx, Shared};
+use super::outbound::{truncate_reason, Outbound, OutboundTx, Shared, Side};
 use crate::config::{ServerConfig, ServerName};
 use crate::context::{Conn, ConnInfo};
 use crate::controller::Controller;
@@ -141,15 +141,7 @@ async fn drive<C, R, W>(
         policy: settings.outbound_full,
     };
     let writer = tokio::spawn(
-        write_loop(
-            ws_write,
-            rx,
-            Arc::clone(&shared),
-            Arc::clone(&settings),
-            accepted.shutdown,
-            accepted.sender.clone(),
-        )
-        .in_current_span(),
+        write_loop(ws_write, rx, Arc::clone(&shared), Arc::clone(&settings)).in_current_span(),
     );
 
     let info = Arc::new(ConnInfo {
@@ -162,6 +154,14 @@ async fn drive<C, R, W>(
     });
     accepted.sender.register(Arc::clone(&info), out.clone());
     tracing::debug!(peer = %info.peer, "open");
+    // A stop closes every connection in the table; one that registered while the stop began
+    // closes itself (the stop cancels the token before it walks the table).
+    if accepted.shutdown.is_cancelled() {
+        out.close(
+            accepted.sender.shutdown_code(),
+            shutdown_reason(accepted.sender.shutdown_code()),
+        );
+    }
     let mut cx = Conn {
         info,
         out: out.clone(),
@@ -176,7 +176,7 @@ async fn drive<C, R, W>(
     }
 
     let mut noop = |_: Frame<'_>| async { Ok::<(), std::io::Error>(()) };
-    let killed = shared.kill.cancelled();
+    let killed = shared.kill.cancelled(Side::Reader);
     tokio::pin!(killed);
     while close.is_none() {
         // Never resumed after `killed` fires, so dropping a half-read frame is harmless.
@@ -330,8 +330,6 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     mut rx: mpsc::Receiver<Outbound>,
     shared: Arc<Shared>,
     settings: Arc<ServerConfig>,
-    shutdown: CancellationToken,
-    sender: Sender,
 ) {
     let idle = settings.idle_timeout;
     let ping = settings.ping_interval;
@@ -361,10 +359,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     // A write races the kill token: a connection being killed (slow consumer, dead peer) is
     // dropped even while its socket buffer is full. A write cut short leaves a partial frame,
     // so after that nothing more is written and the TCP connection is closed.
-    let killed = shared.kill.cancelled();
+    let killed = shared.kill.cancelled(Side::Writer);
     tokio::pin!(killed);
-    let stopping = shutdown.cancelled();
-    tokio::pin!(stopping);
 
     // Most writes complete at once (the socket buffer has room): poll once, and only a write
     // that would block gets a timeout and races the kill token. A connection being killed
@@ -411,17 +407,6 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     let _ = tokio::time::timeout(Duration::from_secs(1), ws.write_frame(frame)).await;
                 }
                 return;
-            }
-            () = &mut stopping, if !shared.closing.load(Ordering::Acquire) => {
-                shared.closing.store(true, Ordering::Release);
-                // 1001 for a stop, 1012 for a restart (see `Running::shutdown_with`).
-                let code = sender.shutdown_code();
-                let reason: &[u8] = if code == CloseCode::RESTART {
-                    b"server restarting"
-                } else {
-                    b"server shutting down"
-                };
-                break write!(Frame::close(code.as_u16(), reason));
             }
             item = rx.recv() => match item {
                 Some(Outbound::Message(msg)) if in_fragment => {
@@ -525,7 +510,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         return;
     }
     // Wait for the client's close frame (the reader kills us when it arrives).
-    let _ = tokio::time::timeout(settings.close_timeout, shared.kill.cancelled()).await;
+    let _ = tokio::time::timeout(settings.close_timeout, &mut killed).await;
     shared.kill(None);
 }
 
@@ -544,5 +529,14 @@ fn data_frame(text: bool, payload: &[u8]) -> Frame<'_> {
         Frame::text(Payload::Borrowed(payload))
     } else {
         Frame::binary(Payload::Borrowed(payload))
+    }
+}
+
+/// The reason sent with the close frame of a server stop (1001) or restart (1012).
+pub(crate) fn shutdown_reason(code: CloseCode) -> &'static str {
+    if code == CloseCode::RESTART {
+        "server restarting"
+    } else {
+        "server shutting down"
     }
 }

@@ -9,12 +9,15 @@
 //! ([`OutboundPolicy`]): `close` (default) closes the slow connection with 1008, `drop` drops
 //! the message, `wait` waits for room. The connection's own hooks always wait.
 
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
+
+use atomic_waker::AtomicWaker;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::OutboundPolicy;
 use crate::context::ConnId;
@@ -44,11 +47,59 @@ pub(crate) enum Outbound {
     },
 }
 
+/// The stop signal of one connection: a flag and one waker per task. Polling it is a couple
+/// of atomic operations (it sits in the reader's and the writer's `select!` on every message,
+/// where a `CancellationToken`'s mutex-guarded waiter list cost hundreds of instructions).
+#[derive(Debug, Default)]
+pub(crate) struct Kill {
+    flag: AtomicBool,
+    reader: AtomicWaker,
+    writer: AtomicWaker,
+}
+
+/// Which task waits on a [`Kill`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Side {
+    Reader,
+    Writer,
+}
+
+impl Kill {
+    pub(crate) fn cancel(&self) {
+        self.flag.store(true, Ordering::Release);
+        self.reader.wake();
+        self.writer.wake();
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Completes once cancelled. Only one task per side may wait at a time.
+    pub(crate) async fn cancelled(&self, side: Side) {
+        poll_fn(|cx| {
+            if self.is_cancelled() {
+                return Poll::Ready(());
+            }
+            match side {
+                Side::Reader => self.reader.register(cx.waker()),
+                Side::Writer => self.writer.register(cx.waker()),
+            }
+            if self.is_cancelled() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+}
+
 /// State shared by the reader task, the writer task and every handle to the connection.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// Cancelled to stop both tasks at once.
-    pub(crate) kill: CancellationToken,
+    /// Set to stop both tasks at once.
+    pub(crate) kill: Kill,
     /// Close code the writer sends when killed (0: none).
     pub(crate) kill_code: AtomicU16,
     /// Set once a close frame has been queued or sent by the server; no more hooks after it.
@@ -62,7 +113,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new() -> Self {
         Self {
-            kill: CancellationToken::new(),
+            kill: Kill::default(),
             kill_code: AtomicU16::new(0),
             closing: AtomicBool::new(false),
             peer_closed: AtomicBool::new(false),
