@@ -149,8 +149,7 @@ impl WebSocket {
             payload,
         };
         self.out
-            .tx
-            .send(item)
+            .enqueue(item)
             .await
             .map_err(|_| SendError::Closed {
                 id: self.info.id,

@@ -6,11 +6,9 @@
 //! separate task that owns the write half and drains the bounded outbound queue, so frames
 //! from different pushers are written whole, one after another.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -27,6 +25,7 @@ use tracing::Instrument;
 use super::close::{classify, parse_close_payload, CloseCode, CloseFrame, ReadFailure};
 use super::guard::FrameGuard;
 use super::outbound::{truncate_reason, Outbound, OutboundTx, Shared, Side};
+use super::writer::{data_frame, write_frame, Written};
 use crate::config::{ServerConfig, ServerName};
 use crate::context::{Conn, ConnInfo};
 use crate::controller::Controller;
@@ -124,6 +123,7 @@ async fn drive<C, R, W>(
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let settings = accepted.settings;
+    let write: Box<dyn AsyncWrite + Send + Unpin> = Box::new(write);
     let (mut ws_read, ws_write) = fastwebsockets::after_handshake_split(read, write, Role::Server);
     // Pongs and close replies go through our queue, never from inside the reader.
     ws_read.set_auto_close(false);
@@ -132,7 +132,7 @@ async fn drive<C, R, W>(
     ws_read.set_max_message_size(settings.max_message_size.saturating_add(1));
     let mut reader = FragmentCollectorRead::new(ws_read);
 
-    let shared = Arc::new(Shared::new());
+    let shared = Arc::new(Shared::new(ws_write, write_timeout(&settings)));
     let (tx, rx) = mpsc::channel(settings.outbound_queue);
     let out = OutboundTx {
         id,
@@ -140,9 +140,8 @@ async fn drive<C, R, W>(
         shared: Arc::clone(&shared),
         policy: settings.outbound_full,
     };
-    let writer = tokio::spawn(
-        write_loop(ws_write, rx, Arc::clone(&shared), Arc::clone(&settings)).in_current_span(),
-    );
+    let writer =
+        tokio::spawn(write_loop(rx, Arc::clone(&shared), Arc::clone(&settings)).in_current_span());
 
     let info = Arc::new(ConnInfo {
         id,
@@ -315,7 +314,7 @@ fn into_message(frame: Frame<'_>) -> Result<Message, CloseCode> {
 
 /// Queues a control frame, waiting at most `close_timeout` for room.
 async fn send_control(out: &OutboundTx, item: Outbound, settings: &ServerConfig) -> Result<(), ()> {
-    match tokio::time::timeout(settings.close_timeout, out.tx.send(item)).await {
+    match tokio::time::timeout(settings.close_timeout, out.enqueue(item)).await {
         Ok(Ok(())) => Ok(()),
         _ => {
             out.shared.kill(None);
@@ -325,8 +324,7 @@ async fn send_control(out: &OutboundTx, item: Outbound, settings: &ServerConfig)
 }
 
 /// The writer task: drains the queue, sends pings, enforces the idle timeout, shuts down.
-async fn write_loop<W: AsyncWrite + Unpin>(
-    mut ws: fastwebsockets::WebSocketWrite<W>,
+async fn write_loop(
     mut rx: mpsc::Receiver<Outbound>,
     shared: Arc<Shared>,
     settings: Arc<ServerConfig>,
@@ -338,12 +336,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         .filter(|d| !d.is_zero())
         .min()
         .map(|d| (d / 4).max(Duration::from_millis(10)));
-    // A write that makes no progress for this long means the peer stopped reading.
-    let write_timeout = if idle.is_zero() {
-        Duration::from_secs(60)
-    } else {
-        idle
-    };
+    let write_timeout = shared.write_timeout;
     let tick_period = period.unwrap_or(Duration::MAX);
     let mut last_frames = 0u64;
     let mut quiet = Duration::ZERO;
@@ -362,37 +355,26 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let killed = shared.kill.cancelled(Side::Writer);
     tokio::pin!(killed);
 
-    // Most writes complete at once (the socket buffer has room): poll once, and only a write
-    // that would block gets a timeout and races the kill token. A connection being killed
-    // (slow consumer, dead peer) is dropped even while its socket buffer is full; a write cut
-    // short leaves a partial frame, so after that nothing more is written.
+    // Each write takes the write half's lock (the direct path may hold it for a moment) and
+    // races the kill token: a connection being killed (slow consumer, dead peer) is dropped
+    // even while its socket buffer is full. A write cut short leaves a partial frame, so after
+    // that nothing more is written (the kill flag also closes the direct path).
     macro_rules! write {
         ($frame:expr) => {{
-            let fut = ws.write_frame($frame);
-            tokio::pin!(fut);
-            let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
-            let result = match first {
-                Poll::Ready(r) => Ok(r),
-                Poll::Pending => tokio::select! {
-                    biased;
-                    r = tokio::time::timeout(write_timeout, fut) => r,
-                    () = &mut killed => {
-                        tracing::debug!("killed during a write: dropping the connection");
-                        return;
-                    }
-                },
+            let mut ws = tokio::select! {
+                biased;
+                guard = shared.writer.lock() => guard,
+                () = &mut killed => return,
             };
-            match result {
-                Ok(Ok(())) => true,
-                Ok(Err(e)) => {
-                    tracing::debug!("write failed: {e}");
-                    false
+            let written = tokio::select! {
+                biased;
+                w = write_frame(&mut ws, $frame, write_timeout) => w,
+                () = &mut killed => {
+                    tracing::debug!("killed during a write: dropping the connection");
+                    return;
                 }
-                Err(_) => {
-                    tracing::debug!("write timed out after {write_timeout:?}");
-                    false
-                }
-            }
+            };
+            written == Written::Done
         }};
     }
 
@@ -404,7 +386,11 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 if code != 0 {
                     // Best effort: the socket may be full (that may be why we were killed).
                     let frame = Frame::close(code, b"");
-                    let _ = tokio::time::timeout(Duration::from_secs(1), ws.write_frame(frame)).await;
+                    let best_effort = async {
+                        let mut ws = shared.writer.lock().await;
+                        write_frame(&mut ws, frame, Duration::from_secs(1)).await
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(1), best_effort).await;
                 }
                 return;
             }
@@ -428,6 +414,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                         shared.kill(None);
                         return;
                     }
+                    shared.done_one();
                     in_fragment = !fin;
                     if fin {
                         while let Some(msg) = deferred.pop_front() {
@@ -436,6 +423,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                                 shared.kill(None);
                                 return;
                             }
+                            shared.done_one();
                         }
                     }
                 }
@@ -445,12 +433,14 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                         shared.kill(None);
                         return;
                     }
+                    shared.done_one();
                 }
                 Some(Outbound::Pong(payload)) => {
                     if !write!(Frame::pong(Payload::Borrowed(&payload))) {
                         shared.kill(None);
                         return;
                     }
+                    shared.done_one();
                 }
                 Some(Outbound::Close { code, reason, await_reply }) => {
                     let frame = if code == CloseCode::NO_STATUS {
@@ -459,6 +449,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                         Frame::close(code.as_u16(), &reason)
                     };
                     let sent = write!(frame);
+                    shared.done_one();
                     if !await_reply {
                         shared.kill(Some(code));
                         return;
@@ -523,20 +514,20 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
     }
 }
 
-/// A whole text or binary frame borrowing `payload` (no copy; shared by broadcasts).
-fn data_frame(text: bool, payload: &[u8]) -> Frame<'_> {
-    if text {
-        Frame::text(Payload::Borrowed(payload))
-    } else {
-        Frame::binary(Payload::Borrowed(payload))
-    }
-}
-
 /// The reason sent with the close frame of a server stop (1001) or restart (1012).
 pub(crate) fn shutdown_reason(code: CloseCode) -> &'static str {
     if code == CloseCode::RESTART {
         "server restarting"
     } else {
         "server shutting down"
+    }
+}
+
+/// A write that makes no progress for this long means the peer stopped reading.
+fn write_timeout(settings: &ServerConfig) -> Duration {
+    if settings.idle_timeout.is_zero() {
+        Duration::from_secs(60)
+    } else {
+        settings.idle_timeout
     }
 }

@@ -5,3 +5,4 @@ pub mod close;
 pub(crate) mod connection;
 pub(crate) mod guard;
 pub(crate) mod outbound;
+pub(crate) mod writer;

@@ -10,9 +10,10 @@
 //! the message, `wait` waits for room. The connection's own hooks always wait.
 
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use atomic_waker::AtomicWaker;
 
@@ -24,6 +25,7 @@ use crate::context::ConnId;
 use crate::error::SendError;
 use crate::message::Message;
 use crate::ws::close::CloseCode;
+use crate::ws::writer::{data_frame, write_frame, SharedWriter, Written, WsWrite};
 
 /// One item for the writer task.
 #[derive(Debug)]
@@ -96,7 +98,6 @@ impl Kill {
 }
 
 /// State shared by the reader task, the writer task and every handle to the connection.
-#[derive(Debug)]
 pub(crate) struct Shared {
     /// Set to stop both tasks at once.
     pub(crate) kill: Kill,
@@ -108,17 +109,41 @@ pub(crate) struct Shared {
     pub(crate) peer_closed: AtomicBool,
     /// Frames received from the client so far (the writer's idle check compares it per tick).
     pub(crate) frames: AtomicU64,
+    /// Items queued but not yet written (or held behind a fragmented message). The direct
+    /// path writes only when it is 0, so it never overtakes a queued frame.
+    pub(crate) pending: AtomicUsize,
+    /// The write half.
+    pub(crate) writer: SharedWriter,
+    /// A write that makes no progress for this long fails the connection.
+    pub(crate) write_timeout: Duration,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("closing", &self.closing)
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(writer: WsWrite, write_timeout: Duration) -> Self {
         Self {
             kill: Kill::default(),
             kill_code: AtomicU16::new(0),
             closing: AtomicBool::new(false),
             peer_closed: AtomicBool::new(false),
             frames: AtomicU64::new(0),
+            pending: AtomicUsize::new(0),
+            writer: tokio::sync::Mutex::new(writer),
+            write_timeout,
         }
+    }
+
+    /// One queued item is written (or dropped): lets the direct path in again at 0.
+    pub(crate) fn done_one(&self) {
+        self.pending.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Stops the connection now, sending `code` if the writer still can.
@@ -146,7 +171,8 @@ pub(crate) struct OutboundTx {
 }
 
 impl OutboundTx {
-    /// Queues `msg`, waiting for room (the connection's own hooks).
+    /// Sends `msg`, waiting for room: written at once from this task when nothing is queued
+    /// ahead of it and the write half is free, else queued for the writer task.
     pub(crate) async fn send_wait(&self, msg: Message) -> Result<(), SendError> {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(SendError::Closed {
@@ -154,13 +180,54 @@ impl OutboundTx {
                 message: msg,
             });
         }
-        self.tx
-            .send(Outbound::Message(msg))
+        if self.shared.pending.load(Ordering::Acquire) == 0 {
+            if let Ok(mut ws) = self.shared.writer.try_lock() {
+                // Re-checked under the lock: the writer task takes it before it writes.
+                if self.shared.pending.load(Ordering::Acquire) == 0
+                    && !self.shared.kill.is_cancelled()
+                {
+                    let (text, payload) = msg.clone().into_parts();
+                    let frame = data_frame(text, &payload);
+                    return match write_frame(&mut ws, frame, self.shared.write_timeout).await {
+                        Written::Done => Ok(()),
+                        Written::Failed => {
+                            self.shared.kill(None);
+                            Err(SendError::Closed {
+                                id: self.id,
+                                message: msg,
+                            })
+                        }
+                    };
+                }
+            }
+        }
+        self.enqueue(Outbound::Message(msg))
             .await
-            .map_err(|e| SendError::Closed {
+            .map_err(|item| SendError::Closed {
                 id: self.id,
-                message: take_message(e.0, self.id),
+                message: take_message(item, self.id),
             })
+    }
+
+    /// Queues an item for the writer task, waiting for room; gives it back if the writer is
+    /// gone.
+    pub(crate) async fn enqueue(&self, item: Outbound) -> Result<(), Outbound> {
+        self.shared.pending.fetch_add(1, Ordering::AcqRel);
+        self.tx.send(item).await.map_err(|e| {
+            self.shared.done_one();
+            e.0
+        })
+    }
+
+    /// Queues an item without waiting.
+    pub(crate) fn try_enqueue(
+        &self,
+        item: Outbound,
+    ) -> Result<(), mpsc::error::TrySendError<Outbound>> {
+        self.shared.pending.fetch_add(1, Ordering::AcqRel);
+        self.tx
+            .try_send(item)
+            .inspect_err(|_| self.shared.done_one())
     }
 
     /// Queues `msg` from another task, following the full-queue policy.
@@ -179,7 +246,7 @@ impl OutboundTx {
                 message: msg,
             });
         }
-        match self.tx.try_send(Outbound::Message(msg)) {
+        match self.try_enqueue(Outbound::Message(msg)) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(item)) => Err(SendError::Closed {
                 id: self.id,
@@ -223,7 +290,7 @@ impl OutboundTx {
             reason,
             await_reply,
         };
-        if self.tx.try_send(item).is_err() {
+        if self.try_enqueue(item).is_err() {
             // Queue full or writer gone: close now without the queued messages.
             self.shared.kill(Some(code));
         }
