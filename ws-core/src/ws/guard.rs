@@ -50,6 +50,14 @@ struct Tracker {
     skip: u64,
 }
 
+/// What the first two header bytes say.
+enum Head {
+    /// The whole header is this long; the rules checkable so far hold.
+    Needs(usize),
+    /// A rule is broken.
+    Broken(GuardError),
+}
+
 impl Tracker {
     /// Scans `data`; returns the offset of the first byte of an offending frame and the error.
     fn scan(&mut self, data: &[u8]) -> Option<(usize, GuardError)> {
@@ -61,6 +69,21 @@ impl Tracker {
                 i += n as usize;
                 continue;
             }
+            // Fast path: a whole header in this chunk is checked in place.
+            if self.header_len == 0 && data.len() - i >= 2 {
+                match head(data[i], data[i + 1]) {
+                    Head::Broken(e) => return Some((i, e)),
+                    Head::Needs(n) if data.len() - i >= n => {
+                        if let Err(e) = self.frame(&data[i..i + n]) {
+                            return Some((i, e));
+                        }
+                        i += n;
+                        continue;
+                    }
+                    Head::Needs(_) => {}
+                }
+            }
+            // Slow path: a header split across reads is collected byte by byte.
             let frame_start = i.saturating_sub(self.header_len);
             self.header[self.header_len] = data[i];
             self.header_len += 1;
@@ -68,66 +91,75 @@ impl Tracker {
             if self.header_len < 2 {
                 continue;
             }
-            let b0 = self.header[0];
-            let b1 = self.header[1];
-            let masked = b1 & 0x80 != 0;
-            let len_code = b1 & 0x7f;
-            let opcode = b0 & 0x0f;
-            if !masked {
-                return Some((frame_start, GuardError::Unmasked));
-            }
-            if opcode >= 8 && len_code > 125 {
-                return Some((
-                    frame_start,
-                    GuardError::ControlTooLarge {
-                        len: u64::from(len_code),
-                    },
-                ));
-            }
-            let ext = match len_code {
-                126 => 2,
-                127 => 8,
-                _ => 0,
-            };
-            if self.header_len < 2 + ext + 4 {
-                continue;
-            }
-            let len = match ext {
-                0 => u64::from(len_code),
-                2 => u64::from(u16::from_be_bytes([self.header[2], self.header[3]])),
-                _ => {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(&self.header[2..10]);
-                    u64::from_be_bytes(b)
+            match head(self.header[0], self.header[1]) {
+                Head::Broken(e) => return Some((frame_start, e)),
+                Head::Needs(n) if self.header_len == n => {
+                    let header = self.header;
+                    self.header_len = 0;
+                    if let Err(e) = self.frame(&header[..n]) {
+                        return Some((frame_start, e));
+                    }
                 }
-            };
-            let fin = b0 & 0x80 != 0;
-            match opcode {
-                // Continuation: adds to the current message.
-                0 => self.message_len = self.message_len.saturating_add(len),
-                // Text or binary: starts a message.
-                1 | 2 => self.message_len = len,
-                // Control and unknown opcodes: not part of a message (fastwebsockets rejects
-                // unknown opcodes itself).
-                _ => {}
+                Head::Needs(_) => {}
             }
-            if opcode < 8 && self.message_len > self.max_message {
-                return Some((
-                    frame_start,
-                    GuardError::MessageTooBig {
-                        len: self.message_len,
-                        max: self.max_message,
-                    },
-                ));
-            }
-            if fin && opcode < 8 {
-                self.message_len = 0;
-            }
-            self.header_len = 0;
-            self.skip = len;
         }
         None
     }
+
+    /// Accounts a complete header: message size, then the payload to skip.
+    fn frame(&mut self, header: &[u8]) -> Result<(), GuardError> {
+        let (b0, len_code) = (header[0], header[1] & 0x7f);
+        let len = match len_code {
+            126 => u64::from(u16::from_be_bytes([header[2], header[3]])),
+            127 => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&header[2..10]);
+                u64::from_be_bytes(b)
+            }
+            n => u64::from(n),
+        };
+        let opcode = b0 & 0x0f;
+        match opcode {
+            // Continuation: adds to the current message.
+            0 => self.message_len = self.message_len.saturating_add(len),
+            // Text or binary: starts a message.
+            1 | 2 => self.message_len = len,
+            // Control and unknown opcodes: not part of a message (fastwebsockets rejects
+            // unknown opcodes itself).
+            _ => {}
+        }
+        if opcode < 8 && self.message_len > self.max_message {
+            return Err(GuardError::MessageTooBig {
+                len: self.message_len,
+                max: self.max_message,
+            });
+        }
+        if b0 & 0x80 != 0 && opcode < 8 {
+            self.message_len = 0;
+        }
+        self.skip = len;
+        Ok(())
+    }
+}
+
+/// Checks the first two header bytes: masking and control-frame size; and tells the header's
+/// full length.
+fn head(b0: u8, b1: u8) -> Head {
+    let len_code = b1 & 0x7f;
+    if b1 & 0x80 == 0 {
+        return Head::Broken(GuardError::Unmasked);
+    }
+    if b0 & 0x0f >= 8 && len_code > 125 {
+        return Head::Broken(GuardError::ControlTooLarge {
+            len: u64::from(len_code),
+        });
+    }
+    let ext = match len_code {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    Head::Needs(2 + ext + 4)
 }
 
 /// The read half of a WebSocket connection: the bytes hyper read past the HTTP request first,
