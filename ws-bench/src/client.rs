@@ -229,7 +229,7 @@ pub async fn open(target: &Target, source: Option<IpAddr>) -> Result<Ws, BenchEr
     .await
 }
 
-/// Opens `n` connections, [`CONNECT_BATCH`] at a time; with `warm` set, each
+/// Opens `n` connections, `CONNECT_BATCH` at a time; with `warm` set, each
 /// also does one verified round trip of that message.
 pub async fn open_many(
     target: &Target,

@@ -57,19 +57,19 @@ pub struct Cli {
     /// Override the receiver counts of the fan-out measurement.
     #[arg(long, value_delimiter = ',')]
     pub fanout_conns: Vec<usize>,
-    /// Our framework's binary [default: <dir of ws-bench>/ws-cli].
+    /// Our framework's binary (default: `ws-cli` next to the ws-bench binary).
     #[arg(long)]
     pub ws_cli: Option<PathBuf>,
-    /// Raw fastwebsockets peer [default: <dir of ws-bench>/echo-fastwebsockets].
+    /// Raw fastwebsockets peer (default: `echo-fastwebsockets` next to the ws-bench binary).
     #[arg(long)]
     pub echo_fastwebsockets: Option<PathBuf>,
-    /// tungstenite peer [default: <dir of ws-bench>/echo-tungstenite].
+    /// tungstenite peer (default: `echo-tungstenite` next to the ws-bench binary).
     #[arg(long)]
     pub echo_tungstenite: Option<PathBuf>,
-    /// axum peer [default: <dir of ws-bench>/echo-axum].
+    /// axum peer (default: `echo-axum` next to the ws-bench binary).
     #[arg(long)]
     pub echo_axum: Option<PathBuf>,
-    /// Raw TCP peer [default: <dir of ws-bench>/echo-tcp].
+    /// Raw TCP peer (default: `echo-tcp` next to the ws-bench binary).
     #[arg(long)]
     pub echo_tcp: Option<PathBuf>,
     /// Where to write the report [default: BENCHMARKS.md at the workspace root].

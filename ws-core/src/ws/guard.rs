@@ -176,7 +176,13 @@ impl<R> FrameGuard<R> {
     pub(crate) fn new(inner: R, prefix: Bytes, max_message: usize) -> Self {
         Self {
             inner,
-            prefix,
+            // An empty slice of hyper's read buffer would keep that whole buffer alive for the
+            // life of the connection.
+            prefix: if prefix.is_empty() {
+                Bytes::new()
+            } else {
+                prefix
+            },
             tracker: Tracker {
                 max_message: max_message as u64,
                 message_len: 0,
@@ -204,6 +210,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for FrameGuard<R> {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix[..n]);
             this.prefix.advance(n);
+            if !this.prefix.has_remaining() {
+                this.prefix = Bytes::new(); // release hyper's buffer
+            }
         } else {
             match Pin::new(&mut this.inner).poll_read(cx, buf) {
                 Poll::Ready(Ok(())) => {}
