@@ -77,6 +77,24 @@ impl Greet {
     }
 }
 
+/// An HTTP route with injected arguments.
+#[ws_core::http_route(server = "http", path = "/users")]
+async fn users(_req: ws_core::http::Request, users: Inject<Users>, config: Config) -> String {
+    format!("{} on node {}", users.0.join(","), config.node_id)
+}
+
+#[tokio::test]
+async fn http_routes_get_injected_arguments() {
+    let mut config = test_config();
+    config.node_id = 3;
+    let running = start(config).await;
+    let http = running.local_addr("http").unwrap();
+    let (status, body) = ws_tests::http_get(http, "/users").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.ends_with("ada,bob on node 3"), "{body}");
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn constructors_run_in_dependency_order_once() {
     let mut config = test_config();

@@ -32,6 +32,12 @@ pub struct Lonely {
     _u: Inject<Unregistered>,
 }
 
+/// An HTTP route that injects something nobody registered.
+#[ws_core::http_route(server = "http", path = "/lonely")]
+async fn lonely(_req: ws_core::http::Request, _u: Inject<Unregistered>) -> &'static str {
+    "unreachable"
+}
+
 #[test]
 fn cycle_and_missing_dependency_are_reported_together() {
     let err = App::build(test_config()).unwrap_err().to_string();
@@ -48,4 +54,8 @@ fn cycle_and_missing_dependency_are_reported_together() {
         "{err}"
     );
     assert!(err.contains("tests/singletons_invalid.rs:"), "{err}");
+    assert!(
+        err.contains("`singletons_invalid::lonely`") && err.contains("Unregistered"),
+        "the HTTP route's injection is checked too: {err}"
+    );
 }

@@ -73,3 +73,13 @@ where
 pub fn websocket_arg(ws: crate::handler::WebSocket) -> crate::handler::WebSocket {
     ws
 }
+
+/// An injected HTTP handler argument that could not be built: a 500 naming the type (start-up
+/// validation makes this unreachable for registered singletons).
+pub fn injection_failed(e: StartupError) -> Response {
+    tracing::error!("{e}");
+    Response::text(
+        crate::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error\n",
+    )
+}

@@ -55,9 +55,21 @@ impl App {
         config: Config,
         broker: Arc<dyn Broker>,
     ) -> Result<Self, StartupError> {
-        validate::validate(&registry, &config)?;
+        // Every problem at once: registry x config, then the singleton graph.
+        let mut errors = validate::validate(&registry, &config);
         let sender = Sender::with_broker(config.node_id, broker);
-        let singletons = build_singletons(registry.singletons, &config, &sender)?;
+        let singletons = match build_singletons(registry.singletons, &config, &sender) {
+            Ok(s) => s,
+            Err(StartupError::Many(more)) => {
+                errors.extend(more);
+                Singletons::default()
+            }
+            Err(e) => {
+                errors.push(e);
+                Singletons::default()
+            }
+        };
+        StartupError::collect(errors)?;
         let resolver = Resolver {
             config: &config,
             singletons: &singletons,
@@ -98,6 +110,19 @@ impl App {
     /// A registered singleton.
     pub fn singleton<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.inner.singletons.get::<T>()
+    }
+
+    /// Builds an injectable value (`Inject<T>`, `Sender`, `Config`) from the app.
+    pub(crate) fn inject<T: crate::di::FromResolver>(
+        &self,
+        origin: crate::error::Origin,
+    ) -> Result<T, StartupError> {
+        let resolver = Resolver {
+            config: &self.inner.config,
+            singletons: &self.inner.singletons,
+            sender: &self.inner.sender,
+        };
+        T::from_resolver(&resolver, origin)
     }
 
     /// The routes of each server, for listings such as `routes`.

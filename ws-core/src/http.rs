@@ -86,6 +86,15 @@ impl Request {
     pub fn singleton<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.app.singleton::<T>()
     }
+
+    /// Fills an injected handler argument (used by `#[http_route]`).
+    #[doc(hidden)]
+    pub fn inject<T: crate::di::FromResolver>(
+        &self,
+        origin: crate::error::Origin,
+    ) -> Result<T, crate::error::StartupError> {
+        self.app.inject(origin)
+    }
 }
 
 /// An HTTP response.

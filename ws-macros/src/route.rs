@@ -49,10 +49,17 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             "an HTTP route handler is an `async fn`",
         ));
     }
-    if func.sig.inputs.len() != 1 {
+    if func.sig.inputs.is_empty() {
         errors.push(syn::Error::new_spanned(
-            &func.sig.inputs,
-            "an HTTP route handler takes one argument: `req: ws_core::http::Request`",
+            &func.sig,
+            "an HTTP route handler takes the request first: `req: ws_core::http::Request`, then any \
+             injected `Inject<T>`, `Sender` or `Config`",
+        ));
+    }
+    if let Some(syn::FnArg::Receiver(r)) = func.sig.inputs.first() {
+        errors.push(syn::Error::new_spanned(
+            r,
+            "an HTTP route handler is a free function, without `self`",
         ));
     }
     if !func.sig.generics.params.is_empty() {
@@ -74,19 +81,50 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         None => Span::call_site(),
     };
     let request = quote_spanned!(arg_span=> ::ws_core::__private::request_arg(req));
+    let injected: Vec<&syn::Type> = func
+        .sig
+        .inputs
+        .iter()
+        .skip(1)
+        .filter_map(|a| match a {
+            syn::FnArg::Typed(t) => Some(t.ty.as_ref()),
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let names: Vec<_> = (0..injected.len())
+        .map(|i| quote::format_ident!("__arg{i}"))
+        .collect();
+    let resolve = injected.iter().zip(&names).map(|(ty, name)| {
+        quote_spanned! {ty.span()=>
+            let #name = match req.inject::<#ty>(__ORIGIN) {
+                ::core::result::Result::Ok(v) => v,
+                ::core::result::Result::Err(e) => {
+                    return ::std::boxed::Box::pin(::core::future::ready(
+                        ::ws_core::__private::injection_failed(e),
+                    ));
+                }
+            };
+        }
+    });
+    let deps = injected.iter().map(|ty| {
+        quote_spanned! {ty.span()=> <#ty as ::ws_core::__private::FromResolver>::DEPENDENCY }
+    });
     let support = quote! {
+        const __ORIGIN: ::ws_core::__private::Origin = #origin;
         fn __handler(
             req: ::ws_core::http::Request,
         ) -> ::ws_core::__private::BoxFuture<'static, ::ws_core::http::Response> {
-            ::ws_core::__private::http_handler(#ident(#request))
+            #(#resolve)*
+            ::ws_core::__private::http_handler(#ident(#request, #(#names),*))
         }
     };
     let record = quote! {
         ::ws_core::__private::HttpRouteDef {
-            origin: #origin,
+            origin: __ORIGIN,
             server: #server,
             method: #method_value,
             path: #path,
+            deps: &[#(#deps),*],
             handler: __handler,
         }
     };

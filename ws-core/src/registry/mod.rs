@@ -100,6 +100,8 @@ pub struct HttpRouteDef {
     pub method: &'static str,
     /// The path.
     pub path: &'static str,
+    /// The singletons its arguments inject (checked at start-up).
+    pub deps: &'static [Option<crate::di::Dep>],
     #[doc(hidden)]
     pub handler: fn(Request) -> BoxFuture<'static, Response>,
 }

@@ -7,7 +7,7 @@ use super::Registry;
 use crate::config::Config;
 use crate::error::{Origin, StartupError};
 
-pub(crate) fn validate(registry: &Registry, config: &Config) -> Result<(), StartupError> {
+pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError> {
     let mut errors = Vec::new();
     let known = || {
         config
@@ -69,6 +69,18 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Result<(), Start
                 reason,
             });
         }
+        for dep in r.deps.iter().flatten() {
+            if !registry
+                .singletons
+                .iter()
+                .any(|s| (s.type_id)() == (dep.type_id)())
+            {
+                errors.push(StartupError::MissingSingleton {
+                    origin: r.origin,
+                    singleton: (dep.type_name)(),
+                });
+            }
+        }
         if check_server(&mut errors, r.server, r.origin) {
             claim(
                 &mut errors,
@@ -84,5 +96,5 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Result<(), Start
             check_server(&mut errors, server, m.origin);
         }
     }
-    StartupError::collect(errors)
+    errors
 }
