@@ -12,6 +12,7 @@ mod register;
 mod route;
 mod rpc;
 mod singleton;
+mod ws_route;
 
 use proc_macro::TokenStream;
 
