@@ -18,19 +18,15 @@ pub struct Visitors(AtomicUsize);
 async fn websocket(mut ws: WebSocket, visitors: Inject<Visitors>) {
     let n = visitors.0.fetch_add(1, Ordering::Relaxed) + 1;
     let _ = ws.push(format!("You are visitor {n}")).await;
-    loop {
-        match ws.recv().await {
-            Recv::Message(frame) => {
-                let data = frame.as_text().unwrap_or_default().to_owned();
-                if data == "close" {
-                    ws.close(CloseCode::NORMAL, "bye");
-                    continue; // the next `recv` returns the close handshake's end
-                }
-                let _ = ws.push(format!("Hello {data}!")).await;
-                let _ = ws.push(format!("How are you, {data}?")).await;
-            }
-            Recv::Close(_) | Recv::Error(_) => break,
+    // `Close` and `Error` end the loop: the connection is over.
+    while let Recv::Message(frame) = ws.recv().await {
+        let data = frame.as_text().unwrap_or_default().to_owned();
+        if data == "close" {
+            ws.close(CloseCode::NORMAL, "bye");
+            continue; // the next `recv` returns the end of the close handshake
         }
+        let _ = ws.push(format!("Hello {data}!")).await;
+        let _ = ws.push(format!("How are you, {data}?")).await;
     }
 }
 
