@@ -20,7 +20,7 @@ use super::{Routes, WsRoute};
 use crate::app::App;
 use crate::http::{Request, Response};
 use crate::request::{Rejection, RequestHead};
-use crate::ws::connection::Accepted;
+use crate::ws::connection::{Accepted, Setup};
 
 /// What every request of one TCP connection shares.
 #[derive(Clone)]
@@ -181,14 +181,16 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
 
     let accepted = Accepted {
         on_upgrade,
-        peer: ctx.peer,
-        server: ctx.routes.name.clone(),
-        path: route.path,
-        subprotocol: subprotocol.clone(),
-        extensions: head.extensions,
-        settings: ctx.routes.settings(),
-        sender: ctx.app.sender().clone(),
-        shutdown: ctx.shutdown.clone(),
+        setup: Setup {
+            peer: ctx.peer,
+            server: ctx.routes.name.clone(),
+            path: route.path,
+            subprotocol: subprotocol.clone(),
+            extensions: head.extensions,
+            settings: ctx.routes.settings(),
+            sender: ctx.app.sender().clone(),
+            shutdown: ctx.shutdown.clone(),
+        },
     };
     ctx.tracker
         .spawn(Arc::clone(&route.controller).serve(accepted));

@@ -35,7 +35,15 @@ use crate::sender::Sender;
 /// Everything a connection needs once the 101 response has been sent.
 #[derive(Debug)]
 pub(crate) struct Accepted {
+    /// Resolves to the upgraded stream once hyper has sent the 101.
     pub(crate) on_upgrade: OnUpgrade,
+    /// Everything else the connection is set up with.
+    pub(crate) setup: Setup,
+}
+
+/// What a connection is set up with, besides its stream.
+#[derive(Debug)]
+pub(crate) struct Setup {
     pub(crate) peer: SocketAddr,
     pub(crate) server: ServerName,
     pub(crate) path: &'static str,
@@ -46,45 +54,16 @@ pub(crate) struct Accepted {
     pub(crate) shutdown: CancellationToken,
 }
 
-/// `Accepted` once the upgrade has completed.
-struct Ready {
-    peer: SocketAddr,
-    server: ServerName,
-    path: &'static str,
-    subprotocol: Option<String>,
-    extensions: Extensions,
-    settings: Arc<ServerConfig>,
-    sender: Sender,
-    shutdown: CancellationToken,
-}
-
 /// Runs a connection to its end.
 pub(crate) async fn run<C: Controller>(controller: Arc<C>, accepted: Accepted) {
+    let Accepted {
+        on_upgrade,
+        setup: accepted,
+    } = accepted;
     let id = accepted.sender.next_id();
     let span =
         tracing::info_span!("conn", conn = %id, server = %accepted.server, path = accepted.path);
     async move {
-        let Accepted {
-            on_upgrade,
-            peer,
-            server,
-            path,
-            subprotocol,
-            extensions,
-            settings,
-            sender,
-            shutdown,
-        } = accepted;
-        let accepted = Ready {
-            peer,
-            server,
-            path,
-            subprotocol,
-            extensions,
-            settings,
-            sender,
-            shutdown,
-        };
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
             Err(e) => {
@@ -113,7 +92,7 @@ pub(crate) async fn run<C: Controller>(controller: Arc<C>, accepted: Accepted) {
 
 async fn drive<C, R, W>(
     controller: Arc<C>,
-    accepted: Ready,
+    accepted: Setup,
     id: crate::ConnId,
     read: FrameGuard<R>,
     write: W,
