@@ -12,7 +12,12 @@
 //! | `http` | GET `/` | a chat page whose script talks to `/chat` |
 //! | `http` | POST `/push` | body to every `/chat` connection; `Authorization: Bearer <secret_key>` |
 //!
-//! Nothing is registered by hand: the attributes in [`controllers`] are the whole app. A
+//! Middleware [`OriginCheck`](middleware::origin::OriginCheck) on server `ws` answers 403 to a
+//! handshake from a page whose origin `[middleware.origin] allow` does not list (empty: all).
+//!
+//! Nothing is registered by hand: the attributes in [`controllers`] and [`middleware`] are the
+//! whole app. A
 //! binary links this crate with `use ws_examples as _;`.
 
 pub mod controllers;
+pub mod middleware;

@@ -38,6 +38,24 @@ pub fn test_config() -> Config {
     config
 }
 
+/// [`test_config`] with `toml` as the config file (written to a temporary file named after
+/// `name`), for settings only a file can hold, such as `[middleware.NAME]` tables.
+pub fn test_config_with(name: &str, toml: &str) -> Result<Config, ws_core::ConfigError> {
+    let path = std::env::temp_dir().join(format!("ws-tests-{}-{name}.toml", std::process::id()));
+    std::fs::write(&path, toml).unwrap();
+    let loaded = Config::load(Some(&path), None, std::iter::empty());
+    let _ = std::fs::remove_file(&path);
+    let (mut config, _) = loaded?;
+    let base = test_config();
+    for (name, server) in &mut config.servers {
+        if let Some(b) = base.server(name.as_str()) {
+            server.port = b.port;
+            server.close_timeout = b.close_timeout;
+        }
+    }
+    Ok(config)
+}
+
 /// Starts the linked app (the demo) with `config`.
 pub async fn start(config: Config) -> Running {
     let app = App::build(config).expect("app builds");

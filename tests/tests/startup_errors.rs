@@ -46,14 +46,15 @@ async fn port_in_use_names_server_and_key() {
     let mut config = test_config();
     config.servers.get_mut("http").unwrap().port = port;
     config.servers.remove("ws");
-    // Without `ws` the demo's controllers are unknown-server errors; use a registry with only
-    // HTTP routes to reach the bind step.
+    // Without `ws` the demo's controllers and middleware are unknown-server errors; use a
+    // registry with no controllers, routes or middleware to reach the bind step.
     let registry = ws_core::registry::Registry {
         controllers: &[],
         ..ws_core::registry::Registry::linked()
     };
     let http_only = ws_core::registry::Registry {
         http_routes: &[],
+        middleware: &[],
         ..registry
     };
     let app = App::from_registry(http_only, config).unwrap();

@@ -330,7 +330,13 @@ fn reload(running: &Running, reloader: &Reloader) -> Reply {
         tracing::error!("reload failed, the config in effect is kept: {e}");
         return Reply::error(e);
     }
-    let changes = running.reload(&new);
+    let changes = match running.reload(&new) {
+        Ok(changes) => changes,
+        Err(e) => {
+            tracing::error!("reload failed, the config in effect is kept: {e}");
+            return Reply::error(e.to_string());
+        }
+    };
     let mut outcome = ReloadOutcome::default();
     for change in &changes.changes {
         match change.effect {

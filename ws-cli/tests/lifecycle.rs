@@ -216,6 +216,45 @@ async fn close_code(ws: &mut Ws) -> Option<u16> {
     }
 }
 
+/// The HTTP status of a handshake on `/echo` with `Origin: origin` (101 when accepted).
+async fn handshake_from(addr: SocketAddr, origin: &str) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/echo").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("origin", origin.parse().unwrap());
+    let result = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("an answer within the budget");
+    match result {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("handshake failed without an HTTP answer: {e}"),
+    }
+}
+
+/// The status of `POST /push` with bearer `key` (one request, raw HTTP/1.1).
+async fn push(addr: SocketAddr, key: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /push HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Length: 2\r\nConnection: close\r\n\r\nhi"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
+        .await
+        .expect("a response within the budget")
+        .unwrap();
+    let response = String::from_utf8_lossy(&response);
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response}"))
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -286,6 +325,47 @@ async fn daemon_status_reload_and_stop() {
         "new limit applies"
     );
     echo(&mut client, "y".repeat(2000)).await; // still connected, with its own limit
+
+    // Reload with middleware settings and a secret key: both apply to the next request.
+    assert_eq!(
+        push(addrs["http"], "k2").await,
+        401,
+        "no key configured yet"
+    );
+    let with_settings = format!(
+        "secret_key = \"k2\"\n{CONFIG}max_message_size = 1000\n\
+         [middleware.origin]\nallow = [\"http://good.example\"]\n"
+    );
+    env.write_config(&with_settings);
+    let out = env.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("applied: middleware.origin: none -> { allow = [\"http://good.example\"] }"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("applied: secret_key: none -> <redacted>"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(handshake_from(ws_addr, "http://evil.example").await, 403);
+    assert_eq!(handshake_from(ws_addr, "http://good.example").await, 101);
+    assert_eq!(push(addrs["http"], "k2").await, 200, "the new key applies");
+    echo(&mut client, "after settings".into()).await;
+
+    // Settings that do not fit their type: the reload fails and changes nothing.
+    env.write_config(&with_settings.replace("[\"http://good.example\"]", "\"everyone\""));
+    let out = env.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("config key `middleware.origin`"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(handshake_from(ws_addr, "http://evil.example").await, 403);
+    echo(&mut client, "still on the old settings".into()).await;
 
     // A broken config: reload fails, the server keeps serving with the config in effect.
     env.write_config("[servers.ws]\nprot = 1\n");

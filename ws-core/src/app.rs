@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -14,11 +14,12 @@ use tokio_util::task::TaskTracker;
 use crate::broker::{Broker, InProcess};
 use crate::config::{Config, ServerName};
 use crate::di::{build_singletons, Resolver, Singletons};
-use crate::error::StartupError;
+use crate::error::{ConfigError, StartupError};
 use crate::registry::{validate, Registry};
 use crate::reload::ReloadReport;
 use crate::sender::{Filter, Sender};
 use crate::server::{Routes, Server};
+use crate::settings::SettingsStore;
 use crate::ws::close::CloseCode;
 
 /// A built app: config, singletons, the `Sender`, and the routes of each server.
@@ -29,8 +30,10 @@ pub struct App {
 
 #[derive(Debug)]
 struct Inner {
-    config: Config,
+    /// The config in effect: the start-up config with what reloads applied.
+    config: RwLock<Arc<Config>>,
     singletons: Singletons,
+    settings: SettingsStore,
     sender: Sender,
     routes: BTreeMap<ServerName, Arc<Routes>>,
     /// The bound addresses, once started.
@@ -58,7 +61,8 @@ impl App {
         // Every problem at once: registry x config, then the singleton graph.
         let mut errors = validate::validate(&registry, &config);
         let sender = Sender::with_broker(config.node_id, broker);
-        let singletons = match build_singletons(registry.singletons, &config, &sender) {
+        let settings = SettingsStore::default();
+        let singletons = match build_singletons(registry.singletons, &config, &sender, &settings) {
             Ok(s) => s,
             Err(StartupError::Many(more)) => {
                 errors.extend(more);
@@ -74,12 +78,21 @@ impl App {
             config: &config,
             singletons: &singletons,
             sender: &sender,
+            settings: &settings,
         };
         let routes = Routes::build_all(&registry, &config, &resolver)?;
+        StartupError::collect(
+            settings
+                .unread(&config)
+                .into_iter()
+                .map(StartupError::from)
+                .collect(),
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
-                config,
+                config: RwLock::new(Arc::new(config)),
                 singletons,
+                settings,
                 sender,
                 routes,
                 bound: std::sync::OnceLock::new(),
@@ -87,9 +100,16 @@ impl App {
         })
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
+    /// The configuration in effect: the start-up one with what reloads applied (see
+    /// [`Running::reload`]).
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(
+            &self
+                .inner
+                .config
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// The handle for pushing to connections.
@@ -104,7 +124,7 @@ impl App {
             .bound
             .get()
             .and_then(|b| b.get(name).copied())
-            .or_else(|| self.inner.config.server(name).map(|s| s.addr()))
+            .or_else(|| self.config().server(name).map(|s| s.addr()))
     }
 
     /// A registered singleton.
@@ -117,10 +137,12 @@ impl App {
         &self,
         origin: crate::error::Origin,
     ) -> Result<T, StartupError> {
+        let config = self.config();
         let resolver = Resolver {
-            config: &self.inner.config,
+            config: &config,
             singletons: &self.inner.singletons,
             sender: &self.inner.sender,
+            settings: &self.inner.settings,
         };
         T::from_resolver(&resolver, origin)
     }
@@ -151,8 +173,9 @@ impl App {
         let tracker = TaskTracker::new();
         let mut servers = Vec::new();
         let mut errors = Vec::new();
+        let config = self.config();
         for (name, routes) in &self.inner.routes {
-            let Some(settings) = self.inner.config.servers.get(name) else {
+            let Some(settings) = config.servers.get(name) else {
                 continue;
             };
             let handed = inherited.remove(name).filter(|l| {
@@ -168,8 +191,8 @@ impl App {
                 fits
             });
             let server = match handed {
-                Some(listener) => Server::from_std(name, listener, &self.inner.config),
-                None => Server::bind(name, settings, &self.inner.config).await,
+                Some(listener) => Server::from_std(name, listener, &config),
+                None => Server::bind(name, settings, &config).await,
             };
             match server {
                 Ok(server) => servers.push((server, Arc::clone(routes))),
@@ -212,7 +235,7 @@ impl App {
             shutdown,
             tracker,
             listeners,
-            live: std::sync::Mutex::new(self.inner.config.clone()),
+            reloading: std::sync::Mutex::new(()),
         })
     }
 }
@@ -226,8 +249,8 @@ pub struct Running {
     tracker: TaskTracker,
     /// Second handles on the listening sockets, for [`Running::listener`].
     listeners: BTreeMap<ServerName, std::net::TcpListener>,
-    /// The config in effect: the start-up one with what reloads applied.
-    live: std::sync::Mutex<Config>,
+    /// Held by a reload, so that two reloads do not interleave.
+    reloading: std::sync::Mutex<()>,
 }
 
 impl Running {
@@ -254,33 +277,36 @@ impl Running {
     }
 
     /// The config in effect: the start-up config with what reloads applied.
-    pub fn config(&self) -> Config {
-        self.live_config().clone()
-    }
-
-    fn live_config(&self) -> std::sync::MutexGuard<'_, Config> {
-        // Only whole values are stored under this lock, so a poisoned one is still sound.
-        self.live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub fn config(&self) -> Arc<Config> {
+        self.app.config()
     }
 
     /// Applies what can change without dropping a connection from `new` (a freshly loaded
     /// config) and reports every changed key with its [`Effect`](crate::reload::Effect); see
     /// [`reload`](crate::reload) for which keys apply live. New connections and requests use
-    /// the new per-server settings; open connections keep theirs.
-    pub fn reload(&self, new: &Config) -> ReloadReport {
-        let mut live = self.live_config();
+    /// the new settings; open connections keep their per-server limits and timeouts.
+    ///
+    /// A `[middleware.NAME]` table of `new` that does not fit its type (or that nothing
+    /// reads) fails the reload: nothing is applied and the config in effect stays.
+    pub fn reload(&self, new: &Config) -> Result<ReloadReport, ConfigError> {
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let inner = &self.app.inner;
+        let prepared = inner.settings.prepare(new).map_err(ConfigError::many)?;
+        let live = self.app.config();
         let (report, effective) = crate::reload::diff(&live, new);
-        for (name, routes) in &self.app.inner.routes {
+        for (name, routes) in &inner.routes {
             if let Some(settings) = effective.servers.get(name) {
                 if live.servers.get(name) != Some(settings) {
                     routes.set_settings(settings.clone());
                 }
             }
         }
-        *live = effective;
-        report
+        prepared.apply();
+        *inner.config.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(effective);
+        Ok(report)
     }
 
     /// Stops gracefully: stops accepting, sends close 1001 to every WebSocket client, lets
@@ -308,7 +334,7 @@ impl Running {
         let open = self.app.sender().count(&Filter::all());
         tracing::info!("stopping: closing {open} WebSocket connection(s) with {code}");
         self.tracker.close();
-        let drain = self.live_config().drain_timeout;
+        let drain = self.config().drain_timeout;
         let done = tokio::time::timeout(drain, self.tracker.wait())
             .await
             .is_ok();

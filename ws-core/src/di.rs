@@ -77,6 +77,7 @@ pub struct Resolver<'a> {
     pub(crate) config: &'a Config,
     pub(crate) singletons: &'a Singletons,
     pub(crate) sender: &'a Sender,
+    pub(crate) settings: &'a crate::settings::SettingsStore,
 }
 
 impl Resolver<'_> {
@@ -104,7 +105,7 @@ pub struct Dep {
 /// with at start-up.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be injected",
-    label = "injectable: `Inject<T>` (T a #[singleton]), `Sender`, `Config`",
+    label = "injectable: `Inject<T>` (T a #[singleton]), `Settings<T>`, `Sender`, `Config`",
     note = "in a #[ws_controller]/#[singleton] struct, fields of other types are built with `Default::default()`"
 )]
 pub trait FromResolver: Sized {
@@ -149,6 +150,7 @@ pub(crate) fn build_singletons(
     defs: &[crate::registry::SingletonDef],
     config: &Config,
     sender: &Sender,
+    settings: &crate::settings::SettingsStore,
 ) -> Result<Singletons, StartupError> {
     #[derive(Clone, Copy, PartialEq)]
     enum State {
@@ -235,6 +237,7 @@ pub(crate) fn build_singletons(
             config,
             singletons: &singletons,
             sender,
+            settings,
         };
         match (def.build)(&resolver) {
             Ok(value) => singletons.insert((def.type_id)(), value),

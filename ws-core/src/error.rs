@@ -52,6 +52,20 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// Several problems at once.
+    #[error("{} problems:\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<ConfigError>),
+}
+
+impl ConfigError {
+    /// One error for a non-empty list of problems (the single one itself when there is one).
+    pub(crate) fn many(mut errors: Vec<ConfigError>) -> ConfigError {
+        if errors.len() == 1 {
+            errors.remove(0)
+        } else {
+            ConfigError::Many(errors)
+        }
+    }
 }
 
 /// Where a registration was written: its Rust type and source location.

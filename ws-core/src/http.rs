@@ -74,8 +74,8 @@ impl Request {
     pub fn sender(&self) -> &Sender {
         self.app.sender()
     }
-    /// The app's configuration.
-    pub fn config(&self) -> &Config {
+    /// The app's configuration in effect (a reload may have changed it since start-up).
+    pub fn config(&self) -> Arc<Config> {
         self.app.config()
     }
     /// The address server `name` listens on (the real port once started).

@@ -68,6 +68,7 @@ pub mod reload;
 pub mod request;
 pub mod sender;
 pub(crate) mod server;
+pub mod settings;
 pub mod ws;
 
 #[doc(hidden)]
@@ -85,6 +86,7 @@ pub use middleware::Middleware;
 pub use reload::ReloadReport;
 pub use request::{Rejection, RequestHead};
 pub use sender::{Delivery, Filter, Room, Sender};
+pub use settings::{MiddlewareSettings, Settings};
 pub use ws::close::{CloseCode, CloseFrame};
 
 pub use ws_macros::{http_route, middleware, rpc_methods, singleton, ws_controller, ws_handler};

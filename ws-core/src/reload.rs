@@ -6,12 +6,19 @@
 //! | keys | effect |
 //! | --- | --- |
 //! | `drain_timeout` | applied: the next stop uses it |
+//! | `secret_key` | applied: requests after the reload read the new key (`Request::config`) |
+//! | `[middleware.NAME]` tables | applied: [`Settings::get`](crate::Settings::get) returns the new value from then on; a table that does not fit its type fails the whole reload |
 //! | per server: `max_message_size`, `handshake_timeout`, `idle_timeout`, `ping_interval`, `close_timeout`, `outbound_queue`, `outbound_full`, `max_http_body` | applied to new connections and requests; open connections keep the values they started with |
 //! | `log_level` | [`Effect::Caller`]: the process that owns logging applies it (ws-cli does) |
-//! | `host`, `port`, `websocket`, adding or removing a server, `worker_threads`, `node_id`, `secret_key`, `log_file`, `pid_file`, `control_socket` | need a restart (`restart` hands the listening sockets over, so no connection is refused) |
+//! | `host`, `port`, `websocket`, adding or removing a server, `worker_threads`, `node_id`, `log_file`, `pid_file`, `control_socket` | need a restart (`restart` hands the listening sockets over, so no connection is refused) |
 //!
 //! A key that needs a restart keeps its old value in the config in effect, so the next
 //! reload reports it again until the process is restarted.
+//!
+//! A reload reads the config file and the `.env` file again; the process's own `WS_*`
+//! environment variables are the ones it started with (as for any Unix process, the
+//! environment of the `reload` command does not reach the server). Change a setting for a
+//! running server in the file or in `.env`.
 
 use std::fmt;
 
@@ -115,8 +122,9 @@ pub(crate) fn diff(old: &Config, new: &Config) -> (ReloadReport, Config) {
         } else {
             (from, to)
         };
-        push("secret_key".into(), from, to, Effect::Restart);
+        push("secret_key".into(), from, to, Effect::Applied);
     }
+    effective.secret_key = new.secret_key.clone();
     push(
         "worker_threads".into(),
         old.worker_threads.to_string(),
@@ -205,7 +213,35 @@ pub(crate) fn diff(old: &Config, new: &Config) -> (ReloadReport, Config) {
             );
         }
     }
+    let names: std::collections::BTreeSet<&String> =
+        old.middleware.keys().chain(new.middleware.keys()).collect();
+    for name in names {
+        let table = |c: &Config| {
+            c.middleware
+                .get(name)
+                .map_or_else(|| "none".to_owned(), inline_table)
+        };
+        push(
+            format!("middleware.{name}"),
+            table(old),
+            table(new),
+            Effect::Applied,
+        );
+    }
+    effective.middleware = new.middleware.clone();
     (ReloadReport { changes }, effective)
+}
+
+/// A table as one line of TOML: `{ allow = ["https://example.com"] }`.
+fn inline_table(table: &toml::Table) -> String {
+    let mut inline = toml::value::Table::new();
+    inline.extend(table.clone());
+    let text = toml::Value::Table(inline).to_string();
+    if text.is_empty() {
+        "{}".to_owned()
+    } else {
+        text
+    }
 }
 
 /// A live per-server key's value, as text.

@@ -39,7 +39,7 @@ pub(crate) fn static_record(
 }
 
 /// The constructor expression of a registered struct: a unit struct is itself; a struct with no
-/// injected field is `Default::default()`; otherwise `Inject<T>`/`Sender` fields are injected
+/// injected field is `Default::default()`; otherwise `Inject<T>`/`Settings<T>`/`Sender` fields are injected
 /// and the other fields are `Default::default()`.
 pub(crate) fn construct(ident: &syn::Ident, fields: &syn::Fields) -> TokenStream {
     let value = |ty: &syn::Type| {
@@ -79,14 +79,15 @@ pub(crate) fn field_deps(fields: &syn::Fields) -> TokenStream {
     quote! { &[#(#deps),*] }
 }
 
-/// Whether a field type is filled from the container: `Inject<..>` or `Sender`.
+/// Whether a field type is filled from the container: `Inject<..>`, `Settings<..>` or
+/// `Sender`.
 fn is_injected(ty: &syn::Type) -> bool {
     match ty {
-        syn::Type::Path(p) => p
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "Inject" || s.ident == "Sender"),
+        syn::Type::Path(p) => {
+            p.path.segments.last().is_some_and(|s| {
+                s.ident == "Inject" || s.ident == "Settings" || s.ident == "Sender"
+            })
+        }
         _ => false,
     }
 }

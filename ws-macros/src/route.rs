@@ -109,8 +109,19 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let deps = injected.iter().map(|ty| {
         quote_spanned! {ty.span()=> <#ty as ::ws_core::__private::FromResolver>::DEPENDENCY }
     });
+    let prepare = injected.iter().map(|ty| {
+        quote_spanned! {ty.span()=>
+            let _ = <#ty as ::ws_core::__private::FromResolver>::from_resolver(__resolver, __ORIGIN)?;
+        }
+    });
     let support = quote! {
         const __ORIGIN: ::ws_core::__private::Origin = #origin;
+        fn __prepare(
+            __resolver: &::ws_core::__private::Resolver<'_>,
+        ) -> ::core::result::Result<(), ::ws_core::__private::StartupError> {
+            #(#prepare)*
+            ::core::result::Result::Ok(())
+        }
         fn __handler(
             req: ::ws_core::http::Request,
         ) -> ::ws_core::__private::BoxFuture<'static, ::ws_core::http::Response> {
@@ -125,6 +136,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             method: #method_value,
             path: #path,
             deps: &[#(#deps),*],
+            prepare: __prepare,
             handler: __handler,
         }
     };

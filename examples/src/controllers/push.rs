@@ -8,7 +8,9 @@ use ws_core::{http_route, Filter, Message};
 /// The body (UTF-8 text, else binary) goes to every connection on `/chat`, rooms included.
 #[http_route(server = "http", method = "POST", path = "/push")]
 pub async fn push(req: Request) -> Response {
-    let Some(key) = req.config().secret_key.as_deref().filter(|k| !k.is_empty()) else {
+    // The config in effect now: `reload` may have changed the key.
+    let config = req.config();
+    let Some(key) = config.secret_key.as_deref().filter(|k| !k.is_empty()) else {
         return Response::text(
             StatusCode::UNAUTHORIZED,
             "push is disabled: no secret_key is configured\n",

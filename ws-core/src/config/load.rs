@@ -71,6 +71,8 @@ struct Layer {
     control_socket: Option<PathBuf>,
     #[serde(default)]
     servers: BTreeMap<String, ServerLayer>,
+    #[serde(default)]
+    middleware: BTreeMap<String, toml::Table>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -178,6 +180,7 @@ impl Config {
             pid_file: PathBuf::from("ws.pid"),
             control_socket: PathBuf::from("ws.sock"),
             servers: BTreeMap::new(),
+            middleware: BTreeMap::new(),
             sources: Sources::default(),
         }
     }
@@ -270,6 +273,14 @@ impl Config {
         if let Some(secs) = layer.drain_timeout {
             self.drain_timeout = seconds("drain_timeout", secs, source)?;
             self.sources.set("drain_timeout".to_owned(), source);
+        }
+        for (name, table) in layer.middleware {
+            // Key by key: a later layer overrides the keys it sets and keeps the others.
+            self.middleware
+                .entry(name.clone())
+                .or_default()
+                .extend(table);
+            self.sources.set(format!("middleware.{name}"), source);
         }
         for (name, s) in layer.servers {
             let key = |k: &str| format!("servers.{name}.{k}");

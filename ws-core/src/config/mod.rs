@@ -152,6 +152,9 @@ pub struct Config {
     pub control_socket: PathBuf,
     /// The named servers.
     pub servers: BTreeMap<ServerName, ServerConfig>,
+    /// The `[middleware.NAME]` tables, read through [`Settings`](crate::Settings) by the
+    /// types that declare them. **Default**: none.
+    pub(crate) middleware: BTreeMap<String, toml::Table>,
     /// Where each value came from, for error messages.
     pub(crate) sources: load::Sources,
 }
@@ -171,6 +174,7 @@ impl fmt::Debug for Config {
             .field("pid_file", &self.pid_file)
             .field("control_socket", &self.control_socket)
             .field("servers", &self.servers)
+            .field("middleware", &self.middleware)
             .finish()
     }
 }
@@ -179,6 +183,16 @@ impl Config {
     /// The settings of server `name`, if the config has it.
     pub fn server(&self, name: &str) -> Option<&ServerConfig> {
         self.servers.get(name)
+    }
+
+    /// The names of the `[middleware.NAME]` tables.
+    pub fn middleware_tables(&self) -> impl Iterator<Item = &str> {
+        self.middleware.keys().map(String::as_str)
+    }
+
+    /// Table `[middleware.NAME]`, if the config has it.
+    pub(crate) fn middleware_table(&self, name: &str) -> Option<&toml::Table> {
+        self.middleware.get(name)
     }
 
     /// Where the value of `key` (e.g. `servers.ws.port`) was set: the embedded default, a file

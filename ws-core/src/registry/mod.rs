@@ -102,6 +102,10 @@ pub struct HttpRouteDef {
     pub path: &'static str,
     /// The singletons its arguments inject (checked at start-up).
     pub deps: &'static [Option<crate::di::Dep>],
+    /// Resolves every injected argument once at start-up, so that a missing singleton or a
+    /// settings table that does not fit is reported before the first request.
+    #[doc(hidden)]
+    pub prepare: BuildFn<()>,
     #[doc(hidden)]
     pub handler: fn(Request) -> BoxFuture<'static, Response>,
 }

@@ -102,6 +102,9 @@ impl Routes {
                 .iter()
                 .filter(|d| d.server == name.as_str())
             {
+                if let Err(e) = (def.prepare)(resolver) {
+                    errors.push(e);
+                }
                 routes.http.entry(def.path).or_default().push(HttpRoute {
                     origin: def.origin,
                     method: def.method,

@@ -1,0 +1,3 @@
+//! One middleware per file.
+
+pub mod origin;
