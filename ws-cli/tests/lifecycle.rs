@@ -8,10 +8,9 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,9 +19,11 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
+mod support;
+
+use support::{alive, close_code, connect, next, parse_started, run, text, wait_gone, Ws, WAIT};
+
 const BIN: &str = env!("CARGO_BIN_EXE_ws-cli");
-/// Budget of each wait; generous for a loaded 2-core machine.
-const WAIT: Duration = Duration::from_secs(30);
 
 const CONFIG: &str = "log_level = \"debug\"\n\
                       [servers.http]\nport = 0\n\
@@ -88,131 +89,11 @@ impl Drop for Env {
     }
 }
 
-fn cli(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .args(["--config", "ws.toml"])
-        .current_dir(dir)
-        .env_remove("WS_SECRET_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`ws-cli {}` did not finish within {WAIT:?}", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_end(&mut stderr)
-        .unwrap();
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
-}
-
-/// `started: pid N` / `restarted: pid N (...)` and `NAME listening at ws://ADDR` lines.
-fn parse_started(text: &str) -> (u32, BTreeMap<String, SocketAddr>) {
-    let mut pid = None;
-    let mut addrs = BTreeMap::new();
-    for line in text.lines() {
-        if let Some(rest) = line.split("started: pid ").nth(1) {
-            pid = rest.split_whitespace().next().and_then(|p| p.parse().ok());
-        }
-        if let Some((name, addr)) = line.split_once(" listening at ws://") {
-            addrs.insert(name.to_owned(), addr.trim().parse().unwrap());
-        }
-    }
-    (pid.unwrap_or_else(|| panic!("no pid in {text:?}")), addrs)
-}
-
-/// Whether `pid` runs (zombies don't).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
-        Err(_) => false,
-    }
-}
-
-fn wait_gone(pid: u32) -> bool {
-    let deadline = Instant::now() + WAIT;
-    while alive(pid) {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    true
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(addr: SocketAddr, path: &str) -> Ws {
-    let url = format!("ws://{addr}{path}");
-    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
-        .await
-        .expect("handshake within the budget")
-        .expect("handshake accepted");
-    ws
-}
-
-/// The next message, skipping pings and pongs.
-async fn next(ws: &mut Ws) -> Option<Message> {
-    loop {
-        let msg = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a frame within the budget");
-        match msg {
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(m)) => return Some(m),
-            Some(Err(_)) | None => return None,
-        }
-    }
-}
-
 async fn echo(ws: &mut Ws, text: String) {
     ws.send(Message::text(text.clone())).await.unwrap();
     match next(ws).await {
         Some(Message::Text(t)) => assert_eq!(t.as_str(), text),
         other => panic!("expected the echo, got {other:?}"),
-    }
-}
-
-/// Reads until the server's close frame; its code.
-async fn close_code(ws: &mut Ws) -> Option<u16> {
-    loop {
-        match next(ws).await? {
-            Message::Close(frame) => {
-                // Keep reading so tungstenite sends the reply and the handshake completes.
-                let _ = tokio::time::timeout(WAIT, ws.next()).await;
-                return frame.map(|f| u16::from(f.code));
-            }
-            _ => continue,
-        }
     }
 }
 
@@ -255,12 +136,13 @@ async fn push(addr: SocketAddr, key: &str) -> u16 {
         .unwrap_or_else(|| panic!("not an HTTP response: {response}"))
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+fn cli(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .args(["--config", "ws.toml"])
+        .current_dir(dir)
+        .env_remove("WS_SECRET_KEY");
+    run(cmd, &format!("ws-cli {}", args.join(" ")), WAIT)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
