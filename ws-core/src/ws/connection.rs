@@ -1,10 +1,10 @@
-//! One WebSocket connection: a reader (this task, runs the hooks) and a writer task.
+//! One WebSocket connection: one task reads frames, runs the hooks and keeps time (idle
+//! timeout, pings); writes go through [`outbound`](super::outbound).
 //!
-//! fastwebsockets' `read_frame` is not cancel-safe: dropping it mid-frame loses bytes. So the
-//! reader never races it against anything it would continue after: the only other branch is
-//! the kill token, after which the connection is never read again. Writes happen in a
-//! separate task that owns the write half and drains the bounded outbound queue, so frames
-//! from different pushers are written whole, one after another.
+//! fastwebsockets' `read_frame` is not cancel-safe: dropping it mid-frame loses bytes. So a
+//! read in progress is never dropped to do something else: the timer branch runs beside it and
+//! the same read is polled again afterwards; only the kill ends it, after which the connection
+//! is never read again.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -18,14 +18,12 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::close::{classify, parse_close_payload, CloseCode, CloseFrame, ReadFailure};
 use super::guard::FrameGuard;
-use super::outbound::{truncate_reason, Outbound, OutboundTx, Shared, Side};
-use super::writer::{data_frame, write_frame, Written};
+use super::outbound::{Limits, Outbound, OutboundTx, Shared, Side};
 use crate::config::{ServerConfig, ServerName};
 use crate::context::{Conn, ConnInfo};
 use crate::controller::Controller;
@@ -111,16 +109,19 @@ async fn drive<C, R, W>(
     ws_read.set_max_message_size(settings.max_message_size.saturating_add(1));
     let mut reader = FragmentCollectorRead::new(ws_read);
 
-    let shared = Arc::new(Shared::new(ws_write, write_timeout(&settings)));
-    let (tx, rx) = mpsc::channel(settings.outbound_queue);
+    let shared = Arc::new(Shared::new(
+        ws_write,
+        Limits {
+            capacity: settings.outbound_queue,
+            write_timeout: write_timeout(&settings),
+            close_timeout: settings.close_timeout,
+        },
+    ));
     let out = OutboundTx {
         id,
-        tx,
         shared: Arc::clone(&shared),
         policy: settings.outbound_full,
     };
-    let writer =
-        tokio::spawn(write_loop(rx, Arc::clone(&shared), Arc::clone(&settings)).in_current_span());
 
     let info = Arc::new(ConnInfo {
         id,
@@ -156,12 +157,23 @@ async fn drive<C, R, W>(
     let mut noop = |_: Frame<'_>| async { Ok::<(), std::io::Error>(()) };
     let killed = shared.kill.cancelled(Side::Reader);
     tokio::pin!(killed);
-    while close.is_none() {
-        // Never resumed after `killed` fires, so dropping a half-read frame is harmless.
-        let frame = tokio::select! {
-            biased;
-            f = reader.read_frame(&mut noop) => f,
-            () = &mut killed => break,
+    let mut clock = KeepAlive::new(&settings);
+    let tick = tokio::time::sleep(clock.period);
+    tokio::pin!(tick);
+    'conn: while close.is_none() {
+        let read = reader.read_frame(&mut noop);
+        tokio::pin!(read);
+        let frame = loop {
+            tokio::select! {
+                biased;
+                f = &mut read => break f,
+                () = &mut killed => break 'conn,
+                () = &mut tick, if clock.enabled => {
+                    // The read in progress is polled again on the next turn, not dropped.
+                    clock.on_tick(&out);
+                    tick.as_mut().reset(tokio::time::Instant::now() + clock.period);
+                }
+            }
         };
         let frame = match frame {
             Ok(frame) => frame,
@@ -170,7 +182,7 @@ async fn drive<C, R, W>(
                 break;
             }
         };
-        shared.frames.fetch_add(1, Ordering::Relaxed);
+        clock.frames += 1;
         match frame.opcode {
             OpCode::Text | OpCode::Binary => {
                 if shared.closing.load(Ordering::Acquire) {
@@ -233,6 +245,10 @@ async fn drive<C, R, W>(
     }
 
     cx.sender.unregister(id);
+    // What is queued goes out first (a drainer stops at once when killed); then a kill's
+    // close frame, if no close frame went out.
+    shared.drained().await;
+    shared.write_kill_close().await;
     let close = close.unwrap_or_else(|| {
         let code = shared.kill_code.load(Ordering::Acquire);
         if code == 0 {
@@ -247,10 +263,6 @@ async fn drive<C, R, W>(
         "closed"
     );
     controller.on_close(&mut cx, close).await;
-    drop(cx);
-    drop(out);
-    // The writer ends after its close frame (or at once if the peer is gone).
-    let _ = writer.await;
 }
 
 fn server_close(code: CloseCode, reason: &str) -> CloseFrame {
@@ -302,194 +314,68 @@ async fn send_control(out: &OutboundTx, item: Outbound, settings: &ServerConfig)
     }
 }
 
-/// The writer task: drains the queue, sends pings, enforces the idle timeout, shuts down.
-async fn write_loop(
-    mut rx: mpsc::Receiver<Outbound>,
-    shared: Arc<Shared>,
-    settings: Arc<ServerConfig>,
-) {
-    let idle = settings.idle_timeout;
-    let ping = settings.ping_interval;
-    let period = [idle, ping]
-        .into_iter()
-        .filter(|d| !d.is_zero())
-        .min()
-        .map(|d| (d / 4).max(Duration::from_millis(10)));
-    let write_timeout = shared.write_timeout;
-    let tick_period = period.unwrap_or(Duration::MAX);
-    let mut last_frames = 0u64;
-    let mut quiet = Duration::ZERO;
-    let mut since_ping: Option<Duration> = None;
-    let mut in_fragment = false;
-    let mut deferred = std::collections::VecDeque::new();
-    let mut interval = period.map(|t| {
-        let mut i = tokio::time::interval(t);
-        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        i
-    });
-
-    // A write races the kill token: a connection being killed (slow consumer, dead peer) is
-    // dropped even while its socket buffer is full. A write cut short leaves a partial frame,
-    // so after that nothing more is written and the TCP connection is closed.
-    let killed = shared.kill.cancelled(Side::Writer);
-    tokio::pin!(killed);
-
-    // Each write takes the write half's lock (the direct path may hold it for a moment) and
-    // races the kill token: a connection being killed (slow consumer, dead peer) is dropped
-    // even while its socket buffer is full. A write cut short leaves a partial frame, so after
-    // that nothing more is written (the kill flag also closes the direct path).
-    macro_rules! write {
-        ($frame:expr) => {{
-            let mut ws = tokio::select! {
-                biased;
-                guard = shared.writer.lock() => guard,
-                () = &mut killed => return,
-            };
-            let written = tokio::select! {
-                biased;
-                w = write_frame(&mut ws, $frame, write_timeout) => w,
-                () = &mut killed => {
-                    tracing::debug!("killed during a write: dropping the connection");
-                    return;
-                }
-            };
-            written == Written::Done
-        }};
-    }
-
-    let close_sent = loop {
-        tokio::select! {
-            biased;
-            () = &mut killed => {
-                let code = shared.kill_code.load(Ordering::Acquire);
-                if code != 0 {
-                    // Best effort: the socket may be full (that may be why we were killed).
-                    let frame = Frame::close(code, b"");
-                    let best_effort = async {
-                        let mut ws = shared.writer.lock().await;
-                        write_frame(&mut ws, frame, Duration::from_secs(1)).await
-                    };
-                    let _ = tokio::time::timeout(Duration::from_secs(1), best_effort).await;
-                }
-                return;
-            }
-            item = rx.recv() => match item {
-                Some(Outbound::Message(msg)) if in_fragment => {
-                    // Never between the frames of a fragmented message: hold it until `fin`.
-                    if deferred.len() >= settings.outbound_queue {
-                        tracing::warn!("messages piling up behind an unfinished fragmented message: closing with 1008");
-                        shared.kill(Some(CloseCode::POLICY));
-                        return;
-                    }
-                    deferred.push_back(msg);
-                }
-                Some(Outbound::Fragment { text, first, fin, payload }) => {
-                    let opcode = match (first, text) {
-                        (false, _) => OpCode::Continuation,
-                        (true, true) => OpCode::Text,
-                        (true, false) => OpCode::Binary,
-                    };
-                    if !write!(Frame::new(fin, opcode, None, Payload::Borrowed(&payload))) {
-                        shared.kill(None);
-                        return;
-                    }
-                    shared.done_one();
-                    in_fragment = !fin;
-                    if fin {
-                        while let Some(msg) = deferred.pop_front() {
-                            let (text, payload) = msg.into_parts();
-                            if !write!(data_frame(text, &payload)) {
-                                shared.kill(None);
-                                return;
-                            }
-                            shared.done_one();
-                        }
-                    }
-                }
-                Some(Outbound::Message(msg)) => {
-                    let (text, payload) = msg.into_parts();
-                    if !write!(data_frame(text, &payload)) {
-                        shared.kill(None);
-                        return;
-                    }
-                    shared.done_one();
-                }
-                Some(Outbound::Pong(payload)) => {
-                    if !write!(Frame::pong(Payload::Borrowed(&payload))) {
-                        shared.kill(None);
-                        return;
-                    }
-                    shared.done_one();
-                }
-                Some(Outbound::Close { code, reason, await_reply }) => {
-                    let frame = if code == CloseCode::NO_STATUS {
-                        Frame::close_raw(Payload::Borrowed(&[]))
-                    } else {
-                        Frame::close(code.as_u16(), &reason)
-                    };
-                    let sent = write!(frame);
-                    shared.done_one();
-                    if !await_reply {
-                        shared.kill(Some(code));
-                        return;
-                    }
-                    break sent;
-                }
-                None => return,
-            },
-            () = tick(&mut interval) => {
-                // Quiet time is counted in ticks without a new frame from the client (the
-                // reader bumps a counter per frame: no clock read on the hot path).
-                let frames = shared.frames.load(Ordering::Relaxed);
-                if frames == last_frames {
-                    quiet += tick_period;
-                } else {
-                    last_frames = frames;
-                    quiet = Duration::ZERO;
-                    since_ping = None;
-                }
-                if !idle.is_zero() && quiet >= idle {
-                    tracing::debug!("idle for {quiet:?}: closing with 1001");
-                    let reason = truncate_reason("idle timeout");
-                    let _ = write!(Frame::close(CloseCode::GOING_AWAY.as_u16(), reason.as_bytes()));
-                    shared.kill(Some(CloseCode::GOING_AWAY));
-                    return;
-                }
-                // Ping once the client has been quiet for `ping_interval`, then again every
-                // `ping_interval` while it stays quiet.
-                let due = match since_ping.as_mut() {
-                    None => !ping.is_zero() && quiet >= ping,
-                    Some(t) => {
-                        *t += tick_period;
-                        *t >= ping
-                    }
-                };
-                if due {
-                    since_ping = Some(Duration::ZERO);
-                    if !write!(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b""))) {
-                        shared.kill(None);
-                        return;
-                    }
-                }
-            }
-        }
-    };
-    shared.closing.store(true, Ordering::Release);
-    if !close_sent || shared.peer_closed.load(Ordering::Acquire) {
-        shared.kill(None);
-        return;
-    }
-    // Wait for the client's close frame (the reader kills us when it arrives).
-    let _ = tokio::time::timeout(settings.close_timeout, &mut killed).await;
-    shared.kill(None);
+/// Idle timeout and keep-alive pings, counted in ticks of a quarter of the shorter of the two
+/// (no clock read per frame: the reader counts frames, the tick compares the count).
+struct KeepAlive {
+    enabled: bool,
+    period: Duration,
+    idle: Duration,
+    ping: Duration,
+    /// Frames received so far.
+    frames: u64,
+    last_frames: u64,
+    quiet: Duration,
+    since_ping: Option<Duration>,
 }
 
-async fn tick(interval: &mut Option<tokio::time::Interval>) {
-    match interval {
-        Some(i) => {
-            i.tick().await;
+impl KeepAlive {
+    fn new(settings: &ServerConfig) -> Self {
+        let (idle, ping) = (settings.idle_timeout, settings.ping_interval);
+        let period = [idle, ping]
+            .into_iter()
+            .filter(|d| !d.is_zero())
+            .min()
+            .map(|d| (d / 4).max(Duration::from_millis(10)));
+        Self {
+            enabled: period.is_some(),
+            // Disabled: a far deadline that the `select!` never polls.
+            period: period.unwrap_or(Duration::from_secs(86_400)),
+            idle,
+            ping,
+            frames: 0,
+            last_frames: 0,
+            quiet: Duration::ZERO,
+            since_ping: None,
         }
-        None => std::future::pending().await,
+    }
+
+    fn on_tick(&mut self, out: &OutboundTx) {
+        if self.frames == self.last_frames {
+            self.quiet += self.period;
+        } else {
+            self.last_frames = self.frames;
+            self.quiet = Duration::ZERO;
+            self.since_ping = None;
+        }
+        if !self.idle.is_zero() && self.quiet >= self.idle {
+            tracing::debug!("idle for {:?}: closing with 1001", self.quiet);
+            out.fail(CloseCode::GOING_AWAY, "idle timeout");
+            return;
+        }
+        // Ping once the client has been quiet for `ping_interval`, then again every
+        // `ping_interval` while it stays quiet.
+        let due = match self.since_ping.as_mut() {
+            None => !self.ping.is_zero() && self.quiet >= self.ping,
+            Some(t) => {
+                *t += self.period;
+                *t >= self.ping
+            }
+        };
+        if due {
+            self.since_ping = Some(Duration::ZERO);
+            // A full queue already keeps the client busy; the ping is not needed then.
+            let _ = out.try_enqueue(Outbound::Ping);
+        }
     }
 }
 

@@ -1,33 +1,41 @@
-//! The bounded outbound queue of one connection and its full-queue policy.
+//! The outbound side of one connection: its write half, a bounded queue, and the task that
+//! drains the queue on demand.
 //!
-//! Every write to a connection (hook replies, pushes from other tasks, pongs, close frames)
-//! goes through one bounded channel to the connection's writer task, which alone owns the
-//! socket's write half. So a frame is always written whole (a push from another task can never
-//! interleave inside a frame), and a slow reader holds at most `outbound_queue` messages.
+//! A connection has no writer task of its own. A reply from the connection's own hook is
+//! written directly from the hook's task when nothing is queued ahead of it (the common case of
+//! request/response traffic: no hop between tasks). Everything else (pushes from other tasks,
+//! pongs, pings, close frames, replies that find something queued) goes into a bounded queue,
+//! and the first item into an empty queue spawns a short-lived *drainer* task that writes the
+//! queue in order and ends when it is empty. An idle connection so holds no task, channel or
+//! buffer for its writes: only its write half, behind a lock that also guards the queue.
+//! Whoever writes takes the write half out from under the lock, so a frame is always written
+//! whole and frames never interleave.
 //!
 //! When the queue is full, pushes from other tasks follow `outbound_full`
 //! ([`OutboundPolicy`]): `close` (default) closes the slow connection with 1008, `drop` drops
 //! the message, `wait` waits for room. The connection's own hooks always wait.
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 use std::time::Duration;
 
 use atomic_waker::AtomicWaker;
-
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use fastwebsockets::{Frame, OpCode, Payload};
+use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::config::OutboundPolicy;
 use crate::context::ConnId;
 use crate::error::SendError;
 use crate::message::Message;
 use crate::ws::close::CloseCode;
-use crate::ws::writer::{data_frame, write_frame, SharedWriter, Written, WsWrite};
+use crate::ws::writer::{data_frame, write_frame, Written, WsWrite};
 
-/// One item for the writer task.
+/// One item for the drainer.
 #[derive(Debug)]
 pub(crate) enum Outbound {
     Message(Message),
@@ -40,6 +48,8 @@ pub(crate) enum Outbound {
         payload: Bytes,
     },
     Pong(Bytes),
+    /// A keep-alive ping (empty payload).
+    Ping,
     /// A close frame. `await_reply`: wait (up to `close_timeout`) for the client's close frame
     /// before ending; false when the client already sent one or broke the protocol.
     Close {
@@ -50,8 +60,8 @@ pub(crate) enum Outbound {
 }
 
 /// The stop signal of one connection: a flag and one waker per task. Polling it is a couple
-/// of atomic operations (it sits in the reader's and the writer's `select!` on every message,
-/// where a `CancellationToken`'s mutex-guarded waiter list cost hundreds of instructions).
+/// of atomic operations (it sits in the reader's `select!` on every message, where a
+/// `CancellationToken`'s mutex-guarded waiter list cost hundreds of instructions).
 #[derive(Debug, Default)]
 pub(crate) struct Kill {
     flag: AtomicBool,
@@ -62,7 +72,9 @@ pub(crate) struct Kill {
 /// Which task waits on a [`Kill`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Side {
+    /// The connection's task (reads frames, runs the hooks).
     Reader,
+    /// The drainer (at most one at a time).
     Writer,
 }
 
@@ -97,56 +109,103 @@ impl Kill {
     }
 }
 
-/// State shared by the reader task, the writer task and every handle to the connection.
+/// What the outbox lock guards: the write half, the queue and the drainer's state.
+struct Outbox {
+    /// The write half. `None` while a writer (the drainer or a direct write) holds it, and
+    /// for good once `done`.
+    ws: Option<WsWrite>,
+    queue: VecDeque<Outbound>,
+    /// Messages that arrived while a fragmented message was being sent; they follow its last
+    /// frame.
+    deferred: VecDeque<Message>,
+    /// Between the first and the last frame of a fragmented message.
+    in_fragment: bool,
+    /// A drainer runs (or is about to).
+    draining: bool,
+    /// Nothing more may be written: a write failed or was cut short, or a close frame went
+    /// out.
+    done: bool,
+}
+
+/// State shared by the connection's task, the drainer and every handle to the connection.
 pub(crate) struct Shared {
-    /// Set to stop both tasks at once.
+    /// Set to stop the connection at once.
     pub(crate) kill: Kill,
-    /// Close code the writer sends when killed (0: none).
+    /// Close code of a kill (0: none), sent by the connection's task if no close frame went
+    /// out yet, and reported to `on_close`.
     pub(crate) kill_code: AtomicU16,
     /// Set once a close frame has been queued or sent by the server; no more hooks after it.
     pub(crate) closing: AtomicBool,
     /// Set when the client's close frame has arrived.
     pub(crate) peer_closed: AtomicBool,
-    /// Frames received from the client so far (the writer's idle check compares it per tick).
-    pub(crate) frames: AtomicU64,
-    /// Items queued but not yet written (or held behind a fragmented message). The direct
-    /// path writes only when it is 0, so it never overtakes a queued frame.
-    pub(crate) pending: AtomicUsize,
-    /// The write half.
-    pub(crate) writer: SharedWriter,
+    outbox: Mutex<Outbox>,
+    /// Signalled when a full queue has room again and when a drainer ends.
+    changed: Notify,
+    capacity: usize,
     /// A write that makes no progress for this long fails the connection.
     pub(crate) write_timeout: Duration,
+    close_timeout: Duration,
+    /// Where drainers run, and the connection's log span for them.
+    runtime: tokio::runtime::Handle,
+    span: tracing::Span,
 }
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
             .field("closing", &self.closing)
-            .field("pending", &self.pending)
+            .field("killed", &self.kill.is_cancelled())
             .finish_non_exhaustive()
     }
 }
 
+/// The limits a connection's outbound side works with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Queue capacity in messages (`outbound_queue`).
+    pub(crate) capacity: usize,
+    pub(crate) write_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+}
+
+/// Why an item was not queued.
+#[derive(Debug)]
+pub(crate) enum NotQueued {
+    Full(Outbound),
+    Closed(Outbound),
+}
+
 impl Shared {
-    pub(crate) fn new(writer: WsWrite, write_timeout: Duration) -> Self {
+    /// Must be called inside the Tokio runtime (drainers are spawned on it).
+    pub(crate) fn new(writer: WsWrite, limits: Limits) -> Self {
         Self {
             kill: Kill::default(),
             kill_code: AtomicU16::new(0),
             closing: AtomicBool::new(false),
             peer_closed: AtomicBool::new(false),
-            frames: AtomicU64::new(0),
-            pending: AtomicUsize::new(0),
-            writer: tokio::sync::Mutex::new(writer),
-            write_timeout,
+            outbox: Mutex::new(Outbox {
+                ws: Some(writer),
+                queue: VecDeque::new(),
+                deferred: VecDeque::new(),
+                in_fragment: false,
+                draining: false,
+                done: false,
+            }),
+            changed: Notify::new(),
+            capacity: limits.capacity.max(1),
+            write_timeout: limits.write_timeout,
+            close_timeout: limits.close_timeout,
+            runtime: tokio::runtime::Handle::current(),
+            span: tracing::Span::current(),
         }
     }
 
-    /// One queued item is written (or dropped): lets the direct path in again at 0.
-    pub(crate) fn done_one(&self) {
-        self.pending.fetch_sub(1, Ordering::AcqRel);
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        // Every critical section leaves the outbox consistent, so a poisoned lock is usable.
+        self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stops the connection now, sending `code` if the writer still can.
+    /// Stops the connection now, sending `code` if no close frame went out yet.
     pub(crate) fn kill(&self, code: Option<CloseCode>) {
         if let Some(code) = code {
             let _ = self.kill_code.compare_exchange(
@@ -159,20 +218,290 @@ impl Shared {
         self.closing.store(true, Ordering::Release);
         self.kill.cancel();
     }
+
+    /// Queues `item` without waiting; the first item into an idle queue starts a drainer.
+    pub(crate) fn try_enqueue(self: &Arc<Self>, item: Outbound) -> Result<(), NotQueued> {
+        let start = {
+            let mut o = self.outbox();
+            if o.done || self.kill.is_cancelled() {
+                return Err(NotQueued::Closed(item));
+            }
+            if o.queue.len() >= self.capacity {
+                return Err(NotQueued::Full(item));
+            }
+            o.queue.push_back(item);
+            // With the write half out, its holder starts the drainer when it gives it back.
+            let start = !o.draining && o.ws.is_some();
+            o.draining |= start;
+            start
+        };
+        if start {
+            self.spawn_drainer();
+        }
+        Ok(())
+    }
+
+    /// Queues `item`, waiting for room; gives it back if the connection is closed.
+    pub(crate) async fn enqueue(self: &Arc<Self>, mut item: Outbound) -> Result<(), Outbound> {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            match self.try_enqueue(item) {
+                Ok(()) => return Ok(()),
+                Err(NotQueued::Closed(back)) => return Err(back),
+                Err(NotQueued::Full(back)) => item = back,
+            }
+            changed.await;
+        }
+    }
+
+    /// Takes the write half for a direct write: only when nothing is queued or deferred
+    /// ahead, and no fragmented message is under way.
+    fn take_for_direct_write(&self) -> Option<WsWrite> {
+        let mut o = self.outbox();
+        if o.queue.is_empty() && !o.in_fragment && !self.kill.is_cancelled() {
+            o.ws.take()
+        } else {
+            None
+        }
+    }
+
+    /// Gives the write half back after a direct write; starts a drainer for what was queued
+    /// meanwhile.
+    fn give_back(self: &Arc<Self>, ws: WsWrite, written: Written) {
+        let start = {
+            let mut o = self.outbox();
+            if written == Written::Failed {
+                o.done = true;
+                false
+            } else {
+                o.ws = Some(ws);
+                let start = !o.draining && !o.queue.is_empty();
+                o.draining |= start;
+                start
+            }
+        };
+        if written == Written::Failed {
+            self.kill(None);
+            self.changed.notify_waiters();
+        } else if start {
+            self.spawn_drainer();
+        }
+    }
+
+    fn spawn_drainer(self: &Arc<Self>) {
+        let span = self.span.clone();
+        self.runtime.spawn(drain(Arc::clone(self)).instrument(span));
+    }
+
+    /// Waits until no drainer runs (it ends once the queue is empty, or at a kill).
+    pub(crate) async fn drained(&self) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if !self.outbox().draining {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Writes the close frame of a kill (its code, empty reason) unless a close frame went
+    /// out already or nothing can be written; gives up after a second (the socket may be full:
+    /// that may be why the connection was killed).
+    pub(crate) async fn write_kill_close(&self) {
+        let code = self.kill_code.load(Ordering::Acquire);
+        if code == 0 {
+            return;
+        }
+        let ws = {
+            let mut o = self.outbox();
+            if o.done {
+                None
+            } else {
+                o.done = true;
+                o.ws.take()
+            }
+        };
+        if let Some(mut ws) = ws {
+            let frame = Frame::close(code, b"");
+            let _ = write_frame(&mut ws, frame, Duration::from_secs(1)).await;
+        }
+    }
 }
 
-/// A handle that queues frames for one connection.
+/// What the drainer does next (the empty queue ends it on the spot).
+enum Next {
+    Write(Outbound),
+    /// Killed: give the write half back (for the kill's close frame) and end.
+    Stop,
+}
+
+impl Outbox {
+    /// The next item to write, following the fragment rule; `None` when the queue is empty.
+    fn next(&mut self, shared: &Shared) -> Result<Option<Outbound>, ()> {
+        while let Some(item) = self.queue.pop_front() {
+            if self.queue.len() + 1 == shared.capacity {
+                shared.changed.notify_waiters(); // a full queue has room again
+            }
+            match item {
+                Outbound::Message(msg) if self.in_fragment => {
+                    // Never between the frames of a fragmented message: hold it until `fin`.
+                    if self.deferred.len() >= shared.capacity {
+                        return Err(());
+                    }
+                    self.deferred.push_back(msg);
+                }
+                Outbound::Fragment { fin, .. } => {
+                    self.in_fragment = !fin;
+                    if fin {
+                        while let Some(msg) = self.deferred.pop_back() {
+                            self.queue.push_front(Outbound::Message(msg));
+                        }
+                    }
+                    return Ok(Some(item));
+                }
+                other => return Ok(Some(other)),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The drainer: writes the queue in order with the write half it holds, then gives the write
+/// half back and ends. Started by the first item into an idle queue.
+async fn drain(shared: Arc<Shared>) {
+    let Some(mut ws) = shared.outbox().ws.take() else {
+        finish(&shared, None, false);
+        return;
+    };
+    let killed = shared.kill.cancelled(Side::Writer);
+    tokio::pin!(killed);
+    loop {
+        let next = {
+            let mut o = shared.outbox();
+            if shared.kill.is_cancelled() {
+                Next::Stop
+            } else {
+                match o.next(&shared) {
+                    Ok(Some(item)) => Next::Write(item),
+                    Ok(None) => {
+                        o.ws = Some(ws);
+                        o.draining = false;
+                        drop(o);
+                        shared.changed.notify_waiters();
+                        return;
+                    }
+                    Err(()) => {
+                        drop(o);
+                        tracing::warn!("messages piling up behind an unfinished fragmented message: closing with 1008");
+                        shared.kill(Some(CloseCode::POLICY));
+                        Next::Stop
+                    }
+                }
+            }
+        };
+        let item = match next {
+            Next::Write(item) => item,
+            Next::Stop => return finish(&shared, Some(ws), false),
+        };
+        let close = match &item {
+            Outbound::Close {
+                code, await_reply, ..
+            } => Some((*code, *await_reply)),
+            _ => None,
+        };
+        // A write races the kill: a connection being killed (slow consumer, dead peer) is
+        // dropped even while its socket buffer is full. A write cut short leaves a partial
+        // frame, so after that nothing more is written.
+        let written = tokio::select! {
+            biased;
+            w = write_item(&mut ws, &item, shared.write_timeout) => w,
+            () = &mut killed => {
+                tracing::debug!("killed during a write: dropping the connection");
+                return finish(&shared, None, true);
+            }
+        };
+        if written == Written::Failed {
+            shared.kill(None);
+            return finish(&shared, None, true);
+        }
+        if let Some((code, await_reply)) = close {
+            // Nothing is written after a close frame.
+            finish(&shared, None, true);
+            drop(ws);
+            if !await_reply {
+                shared.kill(Some(code));
+                return;
+            }
+            shared.closing.store(true, Ordering::Release);
+            if !shared.peer_closed.load(Ordering::Acquire) {
+                // Wait for the client's close frame (the reader kills us when it arrives).
+                let _ = tokio::time::timeout(shared.close_timeout, &mut killed).await;
+            }
+            shared.kill(None);
+            return;
+        }
+    }
+}
+
+/// Ends a drainer: the write half goes back (`ws`) or is gone (`done`).
+fn finish(shared: &Shared, ws: Option<WsWrite>, done: bool) {
+    {
+        let mut o = shared.outbox();
+        if done {
+            o.done = true;
+        }
+        if ws.is_some() {
+            o.ws = ws;
+        }
+        o.draining = false;
+    }
+    shared.changed.notify_waiters();
+}
+
+async fn write_item(ws: &mut WsWrite, item: &Outbound, timeout: Duration) -> Written {
+    let frame = match item {
+        Outbound::Message(msg) => data_frame(matches!(msg, Message::Text(_)), msg.as_bytes()),
+        Outbound::Fragment {
+            text,
+            first,
+            fin,
+            payload,
+        } => {
+            let opcode = match (first, text) {
+                (false, _) => OpCode::Continuation,
+                (true, true) => OpCode::Text,
+                (true, false) => OpCode::Binary,
+            };
+            Frame::new(*fin, opcode, None, Payload::Borrowed(payload))
+        }
+        Outbound::Pong(payload) => Frame::pong(Payload::Borrowed(payload)),
+        Outbound::Ping => Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b"")),
+        Outbound::Close { code, reason, .. } => {
+            if *code == CloseCode::NO_STATUS {
+                Frame::close_raw(Payload::Borrowed(&[]))
+            } else {
+                Frame::close(code.as_u16(), reason)
+            }
+        }
+    };
+    write_frame(ws, frame, timeout).await
+}
+
+/// A handle that sends to one connection.
 #[derive(Debug, Clone)]
 pub(crate) struct OutboundTx {
     pub(crate) id: ConnId,
-    pub(crate) tx: mpsc::Sender<Outbound>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) policy: OutboundPolicy,
 }
 
 impl OutboundTx {
     /// Sends `msg`, waiting for room: written at once from this task when nothing is queued
-    /// ahead of it and the write half is free, else queued for the writer task.
+    /// ahead of it and the write half is free, else queued for the drainer.
     pub(crate) async fn send_wait(&self, msg: Message) -> Result<(), SendError> {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(SendError::Closed {
@@ -180,26 +509,17 @@ impl OutboundTx {
                 message: msg,
             });
         }
-        if self.shared.pending.load(Ordering::Acquire) == 0 {
-            if let Ok(mut ws) = self.shared.writer.try_lock() {
-                // Re-checked under the lock: the writer task takes it before it writes.
-                if self.shared.pending.load(Ordering::Acquire) == 0
-                    && !self.shared.kill.is_cancelled()
-                {
-                    let (text, payload) = msg.clone().into_parts();
-                    let frame = data_frame(text, &payload);
-                    return match write_frame(&mut ws, frame, self.shared.write_timeout).await {
-                        Written::Done => Ok(()),
-                        Written::Failed => {
-                            self.shared.kill(None);
-                            Err(SendError::Closed {
-                                id: self.id,
-                                message: msg,
-                            })
-                        }
-                    };
-                }
-            }
+        if let Some(mut ws) = self.shared.take_for_direct_write() {
+            let frame = data_frame(matches!(msg, Message::Text(_)), msg.as_bytes());
+            let written = write_frame(&mut ws, frame, self.shared.write_timeout).await;
+            self.shared.give_back(ws, written);
+            return match written {
+                Written::Done => Ok(()),
+                Written::Failed => Err(SendError::Closed {
+                    id: self.id,
+                    message: msg,
+                }),
+            };
         }
         self.enqueue(Outbound::Message(msg))
             .await
@@ -209,25 +529,14 @@ impl OutboundTx {
             })
     }
 
-    /// Queues an item for the writer task, waiting for room; gives it back if the writer is
-    /// gone.
+    /// Queues an item, waiting for room; gives it back if the connection is closed.
     pub(crate) async fn enqueue(&self, item: Outbound) -> Result<(), Outbound> {
-        self.shared.pending.fetch_add(1, Ordering::AcqRel);
-        self.tx.send(item).await.map_err(|e| {
-            self.shared.done_one();
-            e.0
-        })
+        self.shared.enqueue(item).await
     }
 
     /// Queues an item without waiting.
-    pub(crate) fn try_enqueue(
-        &self,
-        item: Outbound,
-    ) -> Result<(), mpsc::error::TrySendError<Outbound>> {
-        self.shared.pending.fetch_add(1, Ordering::AcqRel);
-        self.tx
-            .try_send(item)
-            .inspect_err(|_| self.shared.done_one())
+    pub(crate) fn try_enqueue(&self, item: Outbound) -> Result<(), NotQueued> {
+        self.shared.try_enqueue(item)
     }
 
     /// Queues `msg` from another task, following the full-queue policy.
@@ -248,11 +557,11 @@ impl OutboundTx {
         }
         match self.try_enqueue(Outbound::Message(msg)) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Closed(item)) => Err(SendError::Closed {
+            Err(NotQueued::Closed(item)) => Err(SendError::Closed {
                 id: self.id,
                 message: take_message(item, self.id),
             }),
-            Err(mpsc::error::TrySendError::Full(item)) => {
+            Err(NotQueued::Full(item)) => {
                 if self.policy == OutboundPolicy::Close {
                     tracing::warn!(conn = %self.id, "outbound queue full: closing slow consumer with 1008");
                     self.shared.kill(Some(CloseCode::POLICY));
@@ -291,14 +600,14 @@ impl OutboundTx {
             await_reply,
         };
         if self.try_enqueue(item).is_err() {
-            // Queue full or writer gone: close now without the queued messages.
+            // Queue full or connection gone: close now without the queued messages.
             self.shared.kill(Some(code));
         }
     }
 
     /// Whether the connection still accepts messages.
     pub(crate) fn is_open(&self) -> bool {
-        !self.shared.closing.load(Ordering::Acquire) && !self.tx.is_closed()
+        !self.shared.closing.load(Ordering::Acquire) && !self.shared.kill.is_cancelled()
     }
 }
 

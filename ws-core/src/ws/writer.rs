@@ -1,11 +1,5 @@
-//! The write half of a connection, shared by the writer task and the direct path.
-//!
-//! A reply from the connection's own hook is written directly from the hook's task when
-//! nothing is queued ahead of it and the write half is free: no hop to the writer task, which
-//! is the common case of request/response traffic. Everything else (pushes from other tasks,
-//! pongs, close frames, replies that find something queued) goes through the bounded queue
-//! and the writer task, in order. Either way one frame is written whole under the lock, so
-//! frames never interleave.
+//! Writing one frame to a connection's write half (who writes when is
+//! [`outbound`](super::outbound)'s business).
 
 use std::future::{poll_fn, Future};
 use std::task::Poll;
@@ -17,9 +11,6 @@ use tokio::io::AsyncWrite;
 /// The socket's write half behind fastwebsockets' framing (boxed: plain TCP or hyper's
 /// upgraded stream).
 pub(crate) type WsWrite = WebSocketWrite<Box<dyn AsyncWrite + Send + Unpin>>;
-
-/// The write half and the lock that serializes whole frames.
-pub(crate) type SharedWriter = tokio::sync::Mutex<WsWrite>;
 
 /// A whole text or binary frame borrowing `payload` (no copy; shared by broadcasts).
 pub(crate) fn data_frame(text: bool, payload: &[u8]) -> Frame<'_> {
