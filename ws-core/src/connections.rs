@@ -123,6 +123,11 @@ impl Table {
         }
     }
 
+    /// Every connection's handle.
+    pub(crate) fn all(&self) -> Vec<OutboundTx> {
+        self.read().conns.values().map(|e| e.tx.clone()).collect()
+    }
+
     pub(crate) fn tx(&self, id: ConnId) -> Option<OutboundTx> {
         self.read().conns.get(&id).map(|e| e.tx.clone())
     }

@@ -18,6 +18,7 @@ use crate::context::{ConnId, ConnInfo};
 use crate::error::SendError;
 use crate::message::Message;
 use crate::ws::close::CloseCode;
+use crate::ws::keepalive::Sweeper;
 use crate::ws::outbound::OutboundTx;
 
 #[derive(Debug)]
@@ -28,6 +29,8 @@ struct Inner {
     broker: Arc<dyn Broker>,
     /// The close code a server stop sends: 1001, or 1012 for a restart.
     shutdown_code: AtomicU16,
+    /// Idle timeouts and pings of this app's connections.
+    keepalive: Arc<Sweeper>,
 }
 
 /// Pushes to connections by id, broadcasts by server/route/room, disconnects; reads the
@@ -46,6 +49,7 @@ impl Sender {
                 table: Table::default(),
                 broker,
                 shutdown_code: AtomicU16::new(CloseCode::GOING_AWAY.as_u16()),
+                keepalive: Arc::default(),
             }),
         }
     }
@@ -75,7 +79,15 @@ impl Sender {
     }
 
     pub(crate) fn register(&self, info: Arc<ConnInfo>, tx: OutboundTx) {
+        let period = tx.shared.keepalive.period();
         self.inner.table.insert(info, tx);
+        if let Some(period) = period {
+            // The sweeps hold the app weakly: they end when it is dropped.
+            let app = Arc::downgrade(&self.inner);
+            self.inner
+                .keepalive
+                .watch(period, move || app.upgrade().map(|inner| inner.table.all()));
+        }
     }
 
     pub(crate) fn unregister(&self, id: ConnId) {

@@ -1,10 +1,10 @@
-//! One WebSocket connection: one task reads frames, runs the hooks and keeps time (idle
-//! timeout, pings); writes go through [`outbound`](super::outbound).
+//! One WebSocket connection: one task reads frames and runs the hooks; writes go through
+//! [`outbound`](super::outbound), idle timeouts and pings through
+//! [`keepalive`](super::keepalive).
 //!
-//! fastwebsockets' `read_frame` is not cancel-safe: dropping it mid-frame loses bytes. So a
-//! read in progress is never dropped to do something else: the timer branch runs beside it and
-//! the same read is polled again afterwards; only the kill ends it, after which the connection
-//! is never read again.
+//! fastwebsockets' `read_frame` is not cancel-safe: dropping it mid-frame loses bytes. So the
+//! reader never races it against anything it would continue after: the only other branch is
+//! the kill, after which the connection is never read again.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -23,6 +23,7 @@ use tracing::Instrument;
 
 use super::close::{classify, parse_close_payload, CloseCode, CloseFrame, ReadFailure};
 use super::guard::FrameGuard;
+use super::keepalive::KeepAlive;
 use super::outbound::{Limits, Outbound, OutboundTx, Shared, Side};
 use crate::config::{ServerConfig, ServerName};
 use crate::context::{Conn, ConnInfo};
@@ -116,6 +117,7 @@ async fn drive<C, R, W>(
             write_timeout: write_timeout(&settings),
             close_timeout: settings.close_timeout,
         },
+        KeepAlive::new(&settings),
     ));
     let out = OutboundTx {
         id,
@@ -157,23 +159,12 @@ async fn drive<C, R, W>(
     let mut noop = |_: Frame<'_>| async { Ok::<(), std::io::Error>(()) };
     let killed = shared.kill.cancelled(Side::Reader);
     tokio::pin!(killed);
-    let mut clock = KeepAlive::new(&settings);
-    let tick = tokio::time::sleep(clock.period);
-    tokio::pin!(tick);
-    'conn: while close.is_none() {
-        let read = reader.read_frame(&mut noop);
-        tokio::pin!(read);
-        let frame = loop {
-            tokio::select! {
-                biased;
-                f = &mut read => break f,
-                () = &mut killed => break 'conn,
-                () = &mut tick, if clock.enabled => {
-                    // The read in progress is polled again on the next turn, not dropped.
-                    clock.on_tick(&out);
-                    tick.as_mut().reset(tokio::time::Instant::now() + clock.period);
-                }
-            }
+    while close.is_none() {
+        // Never resumed after `killed` fires, so dropping a half-read frame is harmless.
+        let frame = tokio::select! {
+            biased;
+            f = reader.read_frame(&mut noop) => f,
+            () = &mut killed => break,
         };
         let frame = match frame {
             Ok(frame) => frame,
@@ -182,7 +173,7 @@ async fn drive<C, R, W>(
                 break;
             }
         };
-        clock.frames += 1;
+        shared.keepalive.frame();
         match frame.opcode {
             OpCode::Text | OpCode::Binary => {
                 if shared.closing.load(Ordering::Acquire) {
@@ -310,71 +301,6 @@ async fn send_control(out: &OutboundTx, item: Outbound, settings: &ServerConfig)
         _ => {
             out.shared.kill(None);
             Err(())
-        }
-    }
-}
-
-/// Idle timeout and keep-alive pings, counted in ticks of a quarter of the shorter of the two
-/// (no clock read per frame: the reader counts frames, the tick compares the count).
-struct KeepAlive {
-    enabled: bool,
-    period: Duration,
-    idle: Duration,
-    ping: Duration,
-    /// Frames received so far.
-    frames: u64,
-    last_frames: u64,
-    quiet: Duration,
-    since_ping: Option<Duration>,
-}
-
-impl KeepAlive {
-    fn new(settings: &ServerConfig) -> Self {
-        let (idle, ping) = (settings.idle_timeout, settings.ping_interval);
-        let period = [idle, ping]
-            .into_iter()
-            .filter(|d| !d.is_zero())
-            .min()
-            .map(|d| (d / 4).max(Duration::from_millis(10)));
-        Self {
-            enabled: period.is_some(),
-            // Disabled: a far deadline that the `select!` never polls.
-            period: period.unwrap_or(Duration::from_secs(86_400)),
-            idle,
-            ping,
-            frames: 0,
-            last_frames: 0,
-            quiet: Duration::ZERO,
-            since_ping: None,
-        }
-    }
-
-    fn on_tick(&mut self, out: &OutboundTx) {
-        if self.frames == self.last_frames {
-            self.quiet += self.period;
-        } else {
-            self.last_frames = self.frames;
-            self.quiet = Duration::ZERO;
-            self.since_ping = None;
-        }
-        if !self.idle.is_zero() && self.quiet >= self.idle {
-            tracing::debug!("idle for {:?}: closing with 1001", self.quiet);
-            out.fail(CloseCode::GOING_AWAY, "idle timeout");
-            return;
-        }
-        // Ping once the client has been quiet for `ping_interval`, then again every
-        // `ping_interval` while it stays quiet.
-        let due = match self.since_ping.as_mut() {
-            None => !self.ping.is_zero() && self.quiet >= self.ping,
-            Some(t) => {
-                *t += self.period;
-                *t >= self.ping
-            }
-        };
-        if due {
-            self.since_ping = Some(Duration::ZERO);
-            // A full queue already keeps the client busy; the ping is not needed then.
-            let _ = out.try_enqueue(Outbound::Ping);
         }
     }
 }

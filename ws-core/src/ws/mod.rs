@@ -4,5 +4,6 @@
 pub mod close;
 pub(crate) mod connection;
 pub(crate) mod guard;
+pub(crate) mod keepalive;
 pub(crate) mod outbound;
 pub(crate) mod writer;

@@ -33,6 +33,7 @@ use crate::context::ConnId;
 use crate::error::SendError;
 use crate::message::Message;
 use crate::ws::close::CloseCode;
+use crate::ws::keepalive::KeepAlive;
 use crate::ws::writer::{data_frame, write_frame, Written, WsWrite};
 
 /// One item for the drainer.
@@ -138,6 +139,8 @@ pub(crate) struct Shared {
     pub(crate) closing: AtomicBool,
     /// Set when the client's close frame has arrived.
     pub(crate) peer_closed: AtomicBool,
+    /// Idle timeout and pings, looked after by the app's keep-alive sweeps.
+    pub(crate) keepalive: KeepAlive,
     outbox: Mutex<Outbox>,
     /// Signalled when a full queue has room again and when a drainer ends.
     changed: Notify,
@@ -177,12 +180,13 @@ pub(crate) enum NotQueued {
 
 impl Shared {
     /// Must be called inside the Tokio runtime (drainers are spawned on it).
-    pub(crate) fn new(writer: WsWrite, limits: Limits) -> Self {
+    pub(crate) fn new(writer: WsWrite, limits: Limits, keepalive: KeepAlive) -> Self {
         Self {
             kill: Kill::default(),
             kill_code: AtomicU16::new(0),
             closing: AtomicBool::new(false),
             peer_closed: AtomicBool::new(false),
+            keepalive,
             outbox: Mutex::new(Outbox {
                 ws: Some(writer),
                 queue: VecDeque::new(),
