@@ -4,7 +4,7 @@ use std::fmt;
 
 use fastwebsockets::WebSocketError;
 
-use super::guard::GuardError;
+use super::inbound::{ReadError, Violation};
 
 /// A WebSocket close status code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,14 +101,17 @@ pub(crate) enum ReadFailure {
 }
 
 /// The single mapping from a reader error to a close code.
-pub(crate) fn classify(err: &WebSocketError) -> ReadFailure {
+pub(crate) fn classify(err: &ReadError) -> ReadFailure {
     use WebSocketError as E;
+    let err = match err {
+        ReadError::Violation(v) => return ReadFailure::Close(v.close_code()),
+        ReadError::Frame(e) => e,
+    };
     match err {
         E::InvalidUTF8 => ReadFailure::Close(CloseCode::INVALID_PAYLOAD),
         E::FrameTooLarge => ReadFailure::Close(CloseCode::TOO_BIG),
-        E::IoError(io) => match io.get_ref().and_then(|e| e.downcast_ref::<GuardError>()) {
-            Some(GuardError::MessageTooBig { .. }) => ReadFailure::Close(CloseCode::TOO_BIG),
-            Some(_) => ReadFailure::Close(CloseCode::PROTOCOL),
+        E::IoError(io) => match io.get_ref().and_then(|e| e.downcast_ref::<Violation>()) {
+            Some(v) => ReadFailure::Close(v.close_code()),
             None => ReadFailure::Gone,
         },
         E::UnexpectedEOF | E::ConnectionClosed | E::HTTPError(_) | E::SendError(_) => {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use fastwebsockets::{FragmentCollectorRead, Frame, OpCode, Payload, Role, WebSocketError};
+use fastwebsockets::Role;
 use http::Extensions;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -22,13 +22,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::close::{classify, parse_close_payload, CloseCode, CloseFrame, ReadFailure};
-use super::guard::FrameGuard;
+use super::inbound::{ClientStream, Inbound, MessageReader, ReadError};
 use super::keepalive::KeepAlive;
 use super::outbound::{Limits, Outbound, OutboundTx, Shared, Side};
 use crate::config::{ServerConfig, ServerName};
 use crate::context::{Conn, ConnInfo};
 use crate::controller::Controller;
-use crate::message::{Message, Utf8Bytes};
 use crate::sender::Sender;
 
 /// Everything a connection needs once the 101 response has been sent.
@@ -70,17 +69,16 @@ pub(crate) async fn run<C: Controller>(controller: Arc<C>, accepted: Accepted) {
                 return;
             }
         };
-        let max = accepted.settings.max_message_size;
         // Own the TCP halves directly when we can (no lock between reader and writer).
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
                 let (r, w) = parts.io.into_inner().into_split();
-                let read = FrameGuard::new(r, parts.read_buf, max);
+                let read = ClientStream::new(parts.read_buf, r);
                 drive(controller, accepted, id, read, w).await;
             }
             Err(upgraded) => {
                 let (r, w) = tokio::io::split(TokioIo::new(upgraded));
-                let read = FrameGuard::new(r, Bytes::new(), max);
+                let read = ClientStream::new(Bytes::new(), r);
                 drive(controller, accepted, id, read, w).await;
             }
         }
@@ -93,7 +91,7 @@ async fn drive<C, R, W>(
     controller: Arc<C>,
     accepted: Setup,
     id: crate::ConnId,
-    read: FrameGuard<R>,
+    read: ClientStream<R>,
     write: W,
 ) where
     C: Controller,
@@ -102,13 +100,9 @@ async fn drive<C, R, W>(
 {
     let settings = accepted.settings;
     let write: Box<dyn AsyncWrite + Send + Unpin> = Box::new(write);
-    let (mut ws_read, ws_write) = fastwebsockets::after_handshake_split(read, write, Role::Server);
+    let (ws_read, ws_write) = fastwebsockets::after_handshake_split(read, write, Role::Server);
     // Pongs and close replies go through our queue, never from inside the reader.
-    ws_read.set_auto_close(false);
-    ws_read.set_auto_pong(false);
-    // The guard enforces the message limit; fastwebsockets' per-frame check uses `>=`.
-    ws_read.set_max_message_size(settings.max_message_size.saturating_add(1));
-    let mut reader = FragmentCollectorRead::new(ws_read);
+    let mut reader = MessageReader::new(ws_read, settings.max_message_size);
 
     let shared = Arc::new(Shared::new(
         ws_write,
@@ -156,44 +150,34 @@ async fn drive<C, R, W>(
         out.close(CloseCode::INTERNAL, "internal error");
     }
 
-    let mut noop = |_: Frame<'_>| async { Ok::<(), std::io::Error>(()) };
     let killed = shared.kill.cancelled(Side::Reader);
     tokio::pin!(killed);
+    let seen = || shared.keepalive.frame();
     while close.is_none() {
         // Never resumed after `killed` fires, so dropping a half-read frame is harmless.
-        let frame = tokio::select! {
+        let next = tokio::select! {
             biased;
-            f = reader.read_frame(&mut noop) => f,
+            n = reader.next(&seen) => n,
             () = &mut killed => break,
         };
-        let frame = match frame {
-            Ok(frame) => frame,
+        let inbound = match next {
+            Ok(inbound) => inbound,
             Err(e) => {
                 close = Some(read_failed(&e, &out));
                 break;
             }
         };
-        shared.keepalive.frame();
-        match frame.opcode {
-            OpCode::Text | OpCode::Binary => {
+        match inbound {
+            Inbound::Message(msg) => {
                 if shared.closing.load(Ordering::Acquire) {
                     continue; // Closing: data frames are read and dropped (RFC 6455 §5.5.1).
                 }
-                let msg = match into_message(frame) {
-                    Ok(m) => m,
-                    Err(code) => {
-                        out.fail(code, "");
-                        close = Some(server_close(code, "invalid UTF-8"));
-                        break;
-                    }
-                };
                 if let Err(e) = controller.on_message(&mut cx, msg).await {
                     tracing::error!("on_message failed: {e}");
                     out.close(CloseCode::INTERNAL, "internal error");
                 }
             }
-            OpCode::Ping => {
-                let payload = Bytes::copy_from_slice(&frame.payload);
+            Inbound::Ping(payload) => {
                 if send_control(&out, Outbound::Pong(payload), &settings)
                     .await
                     .is_err()
@@ -201,10 +185,10 @@ async fn drive<C, R, W>(
                     break;
                 }
             }
-            OpCode::Pong | OpCode::Continuation => {}
-            OpCode::Close => {
+            Inbound::Pong => {}
+            Inbound::Close(payload) => {
                 shared.peer_closed.store(true, Ordering::Release);
-                match parse_close_payload(&frame.payload) {
+                match parse_close_payload(&payload) {
                     Ok((code, reason)) => {
                         let by_client = !shared.closing.swap(true, Ordering::AcqRel);
                         if by_client {
@@ -264,7 +248,7 @@ fn server_close(code: CloseCode, reason: &str) -> CloseFrame {
     }
 }
 
-fn read_failed(err: &WebSocketError, out: &OutboundTx) -> CloseFrame {
+fn read_failed(err: &ReadError, out: &OutboundTx) -> CloseFrame {
     match classify(err) {
         ReadFailure::Close(code) => {
             tracing::debug!("protocol error, closing with {code}: {err}");
@@ -276,21 +260,6 @@ fn read_failed(err: &WebSocketError, out: &OutboundTx) -> CloseFrame {
             out.shared.kill(None);
             server_close(CloseCode::ABNORMAL, "")
         }
-    }
-}
-
-fn into_message(frame: Frame<'_>) -> Result<Message, CloseCode> {
-    let bytes = match frame.payload {
-        Payload::Bytes(b) => b.freeze(),
-        Payload::Owned(v) => Bytes::from(v),
-        other => Bytes::copy_from_slice(&other),
-    };
-    if frame.opcode == OpCode::Text {
-        Utf8Bytes::try_from_bytes(bytes)
-            .map(Message::Text)
-            .map_err(|_| CloseCode::INVALID_PAYLOAD)
-    } else {
-        Ok(Message::Binary(bytes))
     }
 }
 

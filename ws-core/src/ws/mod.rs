@@ -3,7 +3,7 @@
 
 pub mod close;
 pub(crate) mod connection;
-pub(crate) mod guard;
+pub(crate) mod inbound;
 pub(crate) mod keepalive;
 pub(crate) mod outbound;
 pub(crate) mod writer;
