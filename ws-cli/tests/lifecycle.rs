@@ -426,3 +426,80 @@ fn restart_without_a_server_fails_clearly() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("use `start`"), "{}", text(&out));
 }
+
+/// Sends `signal` (e.g. `-TERM`) to `pid`.
+fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+/// Waits (bounded) until the server's log contains `needle`.
+fn wait_for_log(env: &Env, needle: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let log = env.log();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`{needle}` not logged within {WAIT:?}:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_and_a_second_stop_signal_forces_exit() {
+    // Long drains, so that the first SIGTERM leaves the server draining for a while.
+    let config = "drain_timeout = 120\nlog_level = \"debug\"\n\
+                  [servers.http]\nport = 0\n\
+                  [servers.ws]\nport = 0\nclose_timeout = 120\n";
+    let mut env = Env::new("signals");
+    env.write_config(config);
+    let (pid, addrs) = env.start();
+    let ws_addr = addrs["ws"];
+
+    // SIGHUP re-reads the config like `reload`.
+    env.write_config(&format!("{config}max_message_size = 1000\n"));
+    send_signal(pid, "-HUP");
+    wait_for_log(
+        &env,
+        "reload: applied servers.ws.max_message_size: 16777216 -> 1000",
+    );
+
+    // A client that never answers the server's close frame keeps the stop draining.
+    let mut silent = tokio::net::TcpStream::connect(ws_addr).await.unwrap();
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let request = format!(
+            "GET /echo HTTP/1.1\r\nHost: {ws_addr}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n"
+        );
+        silent.write_all(request.as_bytes()).await.unwrap();
+        let mut head = [0u8; 12];
+        tokio::time::timeout(WAIT, silent.read_exact(&mut head))
+            .await
+            .expect("a handshake answer within the budget")
+            .unwrap();
+        assert_eq!(&head, b"HTTP/1.1 101");
+    }
+    send_signal(pid, "-TERM");
+    wait_for_log(&env, "stop requested by signal; draining");
+    assert!(
+        alive(pid),
+        "the first signal drains; it does not exit at once"
+    );
+
+    send_signal(pid, "-TERM");
+    assert!(
+        wait_gone(pid),
+        "pid {pid} still runs after a second SIGTERM"
+    );
+    assert!(env.log().contains("second stop signal: exiting now"));
+    drop(silent);
+}
