@@ -97,6 +97,32 @@ async fn fails(mut ws: WebSocket) -> Result<(), String> {
     Err("nope".to_owned())
 }
 
+/// Pushes to a client that does not read, each push cut short after 20 ms: once a push is
+/// cancelled in the middle of a write, the connection fails (a frame may be half written), so
+/// the next push is refused instead of hanging or corrupting the stream.
+#[ws_handler(server = "ws", path = "/flood")]
+async fn flood(mut ws: WebSocket, ends: Inject<Ends>) {
+    let _ = ws.recv().await;
+    let chunk = Message::binary(vec![7u8; 64 * 1024]);
+    let mut cancelled = false;
+    for _ in 0..2_000 {
+        match tokio::time::timeout(Duration::from_millis(20), ws.push(chunk.clone())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let what = if cancelled {
+                    "refused after a cancelled push"
+                } else {
+                    "refused"
+                };
+                ends.0.lock().unwrap().push(format!("flood: {what}: {e}"));
+                return;
+            }
+            Err(_) => cancelled = true,
+        }
+    }
+    ends.0.lock().unwrap().push("flood: never refused".into());
+}
+
 async fn text(c: &mut RawClient) -> String {
     let f = c.recv().await.unwrap();
     assert_eq!(f.opcode, 1, "{f:?}");
@@ -187,5 +213,36 @@ async fn handler_error_closes_with_1011() {
     let mut c = RawClient::connect(addr, "/fails").await;
     c.send(true, 1, b"x").await;
     assert_eq!(c.expect_close().await, Some(1011));
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_push_cancelled_mid_write_fails_the_connection() {
+    let running = start(test_config()).await;
+    let addr = running.local_addr("ws").unwrap();
+    let mut c = RawClient::connect(addr, "/flood").await;
+    c.send(true, 2, b"go").await; // then never read
+    let ends = running.app().singleton::<Ends>().unwrap();
+    let line = within("the flood handler ends", async {
+        loop {
+            let found = ends
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.starts_with("flood:"))
+                .cloned();
+            match found {
+                Some(line) => return line,
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await;
+    assert!(
+        line.starts_with("flood: refused after a cancelled push"),
+        "{line}"
+    );
+    drop(c);
     running.shutdown().await;
 }

@@ -262,35 +262,12 @@ impl Shared {
 
     /// Takes the write half for a direct write: only when nothing is queued or deferred
     /// ahead, and no fragmented message is under way.
-    fn take_for_direct_write(&self) -> Option<WsWrite> {
+    fn lease_for_direct_write(self: &Arc<Self>) -> Option<Lease<'_>> {
         let mut o = self.outbox();
         if o.queue.is_empty() && !o.in_fragment && !self.kill.is_cancelled() {
-            o.ws.take()
+            o.ws.take().map(|ws| Lease::new(self, ws, false))
         } else {
             None
-        }
-    }
-
-    /// Gives the write half back after a direct write; starts a drainer for what was queued
-    /// meanwhile.
-    fn give_back(self: &Arc<Self>, ws: WsWrite, written: Written) {
-        let start = {
-            let mut o = self.outbox();
-            if written == Written::Failed {
-                o.done = true;
-                false
-            } else {
-                o.ws = Some(ws);
-                let start = !o.draining && !o.queue.is_empty();
-                o.draining |= start;
-                start
-            }
-        };
-        if written == Written::Failed {
-            self.kill(None);
-            self.changed.notify_waiters();
-        } else if start {
-            self.spawn_drainer();
         }
     }
 
@@ -336,6 +313,85 @@ impl Shared {
     }
 }
 
+/// The write half, out of the outbox while one writer (a direct write or the drainer) uses
+/// it. Its writer gives it back ([`Lease::give_back`]) or retires it ([`Lease::retire`]:
+/// nothing more may be written). A lease dropped otherwise means its writer was cancelled,
+/// perhaps in the middle of a frame: the connection fails (nothing may follow a partial
+/// frame), and a drainer's `draining` mark is cleared, so nobody waits for it.
+struct Lease<'a> {
+    shared: &'a Arc<Shared>,
+    ws: Option<WsWrite>,
+    /// Held by the drainer (which clears `draining` when it lets go).
+    drainer: bool,
+}
+
+impl<'a> Lease<'a> {
+    fn new(shared: &'a Arc<Shared>, ws: WsWrite, drainer: bool) -> Self {
+        Self {
+            shared,
+            ws: Some(ws),
+            drainer,
+        }
+    }
+
+    fn ws(&mut self) -> Option<&mut WsWrite> {
+        self.ws.as_mut()
+    }
+
+    /// Puts the write half back. After a direct write, starts a drainer for what was queued
+    /// meanwhile; the drainer itself stops draining.
+    fn give_back(mut self) {
+        let drainer = std::mem::take(&mut self.drainer);
+        let start = {
+            let mut o = self.shared.outbox();
+            o.ws = self.ws.take();
+            if drainer {
+                o.draining = false;
+                false
+            } else {
+                let start = !o.draining && !o.queue.is_empty();
+                o.draining |= start;
+                start
+            }
+        };
+        if drainer {
+            // Waiters for the end of the drain (a direct write changes nothing they wait for).
+            self.shared.changed.notify_waiters();
+        } else if start {
+            self.shared.spawn_drainer();
+        }
+    }
+
+    /// Nothing more is written to this connection (a close frame went out, or a write failed).
+    fn retire(mut self) {
+        self.release();
+    }
+
+    fn release(&mut self) {
+        let ws = self.ws.take();
+        {
+            let mut o = self.shared.outbox();
+            o.done = true;
+            if self.drainer {
+                o.draining = false;
+            }
+        }
+        self.drainer = false;
+        drop(ws);
+        self.shared.changed.notify_waiters();
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if self.ws.is_some() || self.drainer {
+            tracing::debug!("a write was cancelled: failing the connection");
+            self.release();
+            self.shared.kill(None);
+        }
+    }
+}
+
 /// What the drainer does next (the empty queue ends it on the spot).
 enum Next {
     Write(Outbound),
@@ -377,10 +433,13 @@ impl Outbox {
 /// The drainer: writes the queue in order with the write half it holds, then gives the write
 /// half back and ends. Started by the first item into an idle queue.
 async fn drain(shared: Arc<Shared>) {
-    let Some(mut ws) = shared.outbox().ws.take() else {
-        finish(&shared, None, false);
+    let taken = shared.outbox().ws.take();
+    let Some(ws) = taken else {
+        shared.outbox().draining = false;
+        shared.changed.notify_waiters();
         return;
     };
+    let mut lease = Lease::new(&shared, ws, true);
     let killed = shared.kill.cancelled(Side::Writer);
     tokio::pin!(killed);
     loop {
@@ -392,11 +451,8 @@ async fn drain(shared: Arc<Shared>) {
                 match o.next(&shared) {
                     Ok(Some(item)) => Next::Write(item),
                     Ok(None) => {
-                        o.ws = Some(ws);
-                        o.draining = false;
                         drop(o);
-                        shared.changed.notify_waiters();
-                        return;
+                        return lease.give_back();
                     }
                     Err(()) => {
                         drop(o);
@@ -409,33 +465,33 @@ async fn drain(shared: Arc<Shared>) {
         };
         let item = match next {
             Next::Write(item) => item,
-            Next::Stop => return finish(&shared, Some(ws), false),
+            // The write half goes back for the kill's close frame.
+            Next::Stop => return lease.give_back(),
         };
-        let close = match &item {
-            Outbound::Close {
-                code, await_reply, ..
-            } => Some((*code, *await_reply)),
-            _ => None,
+        let Some(ws) = lease.ws() else {
+            return lease.retire();
         };
         // A write races the kill: a connection being killed (slow consumer, dead peer) is
         // dropped even while its socket buffer is full. A write cut short leaves a partial
         // frame, so after that nothing more is written.
         let written = tokio::select! {
             biased;
-            w = write_item(&mut ws, &item, shared.write_timeout) => w,
+            w = write_item(ws, &item, shared.write_timeout) => w,
             () = &mut killed => {
                 tracing::debug!("killed during a write: dropping the connection");
-                return finish(&shared, None, true);
+                return lease.retire();
             }
         };
         if written == Written::Failed {
             shared.kill(None);
-            return finish(&shared, None, true);
+            return lease.retire();
         }
-        if let Some((code, await_reply)) = close {
+        if let Outbound::Close {
+            code, await_reply, ..
+        } = item
+        {
             // Nothing is written after a close frame.
-            finish(&shared, None, true);
-            drop(ws);
+            lease.retire();
             if !await_reply {
                 shared.kill(Some(code));
                 return;
@@ -449,21 +505,6 @@ async fn drain(shared: Arc<Shared>) {
             return;
         }
     }
-}
-
-/// Ends a drainer: the write half goes back (`ws`) or is gone (`done`).
-fn finish(shared: &Shared, ws: Option<WsWrite>, done: bool) {
-    {
-        let mut o = shared.outbox();
-        if done {
-            o.done = true;
-        }
-        if ws.is_some() {
-            o.ws = ws;
-        }
-        o.draining = false;
-    }
-    shared.changed.notify_waiters();
 }
 
 async fn write_item(ws: &mut WsWrite, item: &Outbound, timeout: Duration) -> Written {
@@ -513,16 +554,25 @@ impl OutboundTx {
                 message: msg,
             });
         }
-        if let Some(mut ws) = self.shared.take_for_direct_write() {
+        if let Some(mut lease) = self.shared.lease_for_direct_write() {
             let frame = data_frame(matches!(msg, Message::Text(_)), msg.as_bytes());
-            let written = write_frame(&mut ws, frame, self.shared.write_timeout).await;
-            self.shared.give_back(ws, written);
+            let written = match lease.ws() {
+                Some(ws) => write_frame(ws, frame, self.shared.write_timeout).await,
+                None => Written::Failed,
+            };
             return match written {
-                Written::Done => Ok(()),
-                Written::Failed => Err(SendError::Closed {
-                    id: self.id,
-                    message: msg,
-                }),
+                Written::Done => {
+                    lease.give_back();
+                    Ok(())
+                }
+                Written::Failed => {
+                    lease.retire();
+                    self.shared.kill(None);
+                    Err(SendError::Closed {
+                        id: self.id,
+                        message: msg,
+                    })
+                }
             };
         }
         self.enqueue(Outbound::Message(msg))
