@@ -36,6 +36,7 @@
 //! | the connection table, broadcast filters | [`connections`] (`connections.rs`) |
 //! | reaching other nodes | [`broker`] (`broker.rs`) |
 //! | checks on every request of a server | [`Middleware`] (`middleware.rs`) |
+//! | typed `[middleware.NAME]` settings that follow reloads | [`Settings`], [`settings`] |
 //! | shared services | `#[singleton]`, [`Inject`] (`di.rs`) |
 //! | plain HTTP routes | [`http`] (`http.rs`) |
 //! | JSON-RPC 2.0 over WebSocket | [`jsonrpc`] (`jsonrpc.rs`), `#[rpc_methods]` |
@@ -43,7 +44,7 @@
 //! | the link-time registry and the linking rule | [`registry`] |
 //! | building, binding, graceful stop | [`App`], [`Running`] (`app.rs`) |
 //! | applying a new config to a running app | [`Running::reload`], [`reload`] |
-//! | frames, close codes, outbound queue | [`ws`] |
+//! | frames, close codes, outbound queue, keep-alive | [`ws`] (`ws/inbound.rs`, `ws/outbound.rs`, `ws/keepalive.rs`) |
 //!
 //! ## Registration and linking
 //!

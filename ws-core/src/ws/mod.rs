@@ -1,5 +1,13 @@
-//! The WebSocket connection engine on fastwebsockets: frame checks, close codes, the outbound
-//! queue and the per-connection tasks.
+//! The WebSocket connection engine on fastwebsockets.
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `connection.rs` | one connection's task: reads, runs the hooks, closes |
+//! | `inbound.rs` | whole messages from the client, with the frame rules fastwebsockets leaves to the server |
+//! | `outbound.rs` | the write half, the bounded queue and its on-demand drainer, the full-queue policy |
+//! | `writer.rs` | writing one frame |
+//! | `keepalive.rs` | idle timeouts and pings of all connections, from one thread |
+//! | `close.rs` | close codes and the mapping from a failure to one |
 
 pub mod close;
 pub(crate) mod connection;
