@@ -112,9 +112,10 @@ impl Kill {
 
 /// What the outbox lock guards: the write half, the queue and the drainer's state.
 struct Outbox {
-    /// The write half. `None` while a writer (the drainer or a direct write) holds it, and
-    /// for good once `done`.
-    ws: Option<WsWrite>,
+    /// The write half (boxed: it changes hands on every write, and a pointer moves cheaply).
+    /// `None` while a writer (the drainer or a direct write) holds it, and for good once
+    /// `done`.
+    ws: Option<Box<WsWrite>>,
     queue: VecDeque<Outbound>,
     /// Messages that arrived while a fragmented message was being sent; they follow its last
     /// frame.
@@ -188,7 +189,7 @@ impl Shared {
             peer_closed: AtomicBool::new(false),
             keepalive,
             outbox: Mutex::new(Outbox {
-                ws: Some(writer),
+                ws: Some(Box::new(writer)),
                 queue: VecDeque::new(),
                 deferred: VecDeque::new(),
                 in_fragment: false,
@@ -320,13 +321,13 @@ impl Shared {
 /// frame), and a drainer's `draining` mark is cleared, so nobody waits for it.
 struct Lease<'a> {
     shared: &'a Arc<Shared>,
-    ws: Option<WsWrite>,
+    ws: Option<Box<WsWrite>>,
     /// Held by the drainer (which clears `draining` when it lets go).
     drainer: bool,
 }
 
 impl<'a> Lease<'a> {
-    fn new(shared: &'a Arc<Shared>, ws: WsWrite, drainer: bool) -> Self {
+    fn new(shared: &'a Arc<Shared>, ws: Box<WsWrite>, drainer: bool) -> Self {
         Self {
             shared,
             ws: Some(ws),
@@ -335,7 +336,7 @@ impl<'a> Lease<'a> {
     }
 
     fn ws(&mut self) -> Option<&mut WsWrite> {
-        self.ws.as_mut()
+        self.ws.as_deref_mut()
     }
 
     /// Puts the write half back. After a direct write, starts a drainer for what was queued
