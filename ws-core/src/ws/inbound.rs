@@ -351,31 +351,22 @@ fn payload_len(header: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
-    fn frame(fin: bool, opcode: u8, masked: bool, len: usize) -> Vec<u8> {
-        let mut v = vec![(u8::from(fin) << 7) | opcode];
-        let m = if masked { 0x80 } else { 0 };
-        if len < 126 {
-            v.push(m | len as u8);
-        } else if len <= 0xffff {
-            v.push(m | 126);
-            v.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            v.push(m | 127);
-            v.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-        if masked {
-            v.extend_from_slice(&[1, 2, 3, 4]);
-        }
-        v.extend(std::iter::repeat_n(0u8, len));
-        v
+    /// A frame of `len` zero bytes, encoded by fastwebsockets (masked with a fixed key, or not).
+    fn frame(fin: bool, opcode: OpCode, masked: bool, len: usize) -> Vec<u8> {
+        let mask = masked.then_some([1, 2, 3, 4]);
+        let payload = Payload::Owned(vec![0u8; len]);
+        let mut buf = Vec::new();
+        Frame::new(fin, opcode, mask, payload)
+            .write(&mut buf)
+            .to_vec()
     }
 
     #[test]
     fn masked_frames_split_anywhere_pass() {
-        let mut data = frame(true, 1, true, 5);
-        data.extend(frame(false, 2, true, 300));
-        data.extend(frame(true, 9, true, 10));
-        data.extend(frame(true, 0, true, 70_000));
+        let mut data = frame(true, OpCode::Text, true, 5);
+        data.extend(frame(false, OpCode::Binary, true, 300));
+        data.extend(frame(true, OpCode::Ping, true, 10));
+        data.extend(frame(true, OpCode::Continuation, true, 70_000));
         for split in [1, 2, 3, 7, 100, 1000] {
             let mut h = Headers::default();
             for chunk in data.chunks(split) {
@@ -386,9 +377,9 @@ mod tests {
 
     #[test]
     fn the_first_unmasked_frame_is_found_after_valid_ones() {
-        let mut data = frame(true, 1, true, 5);
+        let mut data = frame(true, OpCode::Text, true, 5);
         let at = data.len();
-        data.extend(frame(true, 1, false, 5));
+        data.extend(frame(true, OpCode::Text, false, 5));
         assert_eq!(Headers::default().first_unmasked(&data), Some(at));
         // Split inside the unmasked header: found in the chunk that completes its second byte.
         let mut h = Headers::default();
