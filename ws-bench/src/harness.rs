@@ -425,6 +425,16 @@ struct Slot {
 }
 
 impl Slot {
+    /// The server process if it still runs; a dead one is recorded as a failure and dropped.
+    fn live(&mut self, failures: &mut Vec<String>) -> Option<&mut ServerProcess> {
+        let alive = self.proc.as_mut()?.check_alive();
+        if let Err(e) = alive {
+            self.fail(failures, "alive check", &e);
+            return None;
+        }
+        self.proc.as_mut()
+    }
+
     fn fail(&mut self, failures: &mut Vec<String>, what: &str, e: &BenchError) {
         let msg = format!("{}: {what}: {e}", self.kind.key());
         eprintln!("ws-bench: FAILURE {msg}");
@@ -576,14 +586,11 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
                 for rep in 0..plan.reps {
                     for (i, slot) in slots.iter_mut().enumerate() {
                         run_no += 1;
-                        let Some(p) = slot.proc.as_mut() else {
+                        let kind = slot.kind;
+                        let Some(p) = slot.live(&mut failures) else {
                             continue;
                         };
-                        if let Err(e) = p.check_alive() {
-                            slot.fail(&mut failures, "alive check", &e);
-                            continue;
-                        }
-                        let t = target(slot.kind, p, "/echo");
+                        let t = target(kind, p, "/echo");
                         let spec = LoadSpec {
                             conns,
                             size,
@@ -635,14 +642,11 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
     let mut hs: Vec<Vec<f64>> = vec![Vec::new(); slots.len()];
     for rep in 0..plan.reps {
         for (i, slot) in slots.iter_mut().enumerate() {
-            let Some(p) = slot.proc.as_mut() else {
+            let kind = slot.kind;
+            let Some(p) = slot.live(&mut failures) else {
                 continue;
             };
-            if let Err(e) = p.check_alive() {
-                slot.fail(&mut failures, "alive check", &e);
-                continue;
-            }
-            let t = target(slot.kind, p, "/echo");
+            let t = target(kind, p, "/echo");
             match client::handshake_rate(&t, plan.handshake_workers, plan.handshake_window).await {
                 Ok(r) => {
                     eprintln!(
@@ -724,11 +728,7 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
 
     // Final liveness check, then stop everything before callgrind.
     for slot in &mut slots {
-        if let Some(p) = slot.proc.as_mut() {
-            if let Err(e) = p.check_alive() {
-                slot.fail(&mut failures, "alive check", &e);
-            }
-        }
+        let _ = slot.live(&mut failures);
         slot.proc = None;
     }
     let measured_secs = started.elapsed().as_secs_f64();

@@ -185,11 +185,6 @@ impl Config {
         self.servers.get(name)
     }
 
-    /// The names of the `[middleware.NAME]` tables.
-    pub fn middleware_tables(&self) -> impl Iterator<Item = &str> {
-        self.middleware.keys().map(String::as_str)
-    }
-
     /// Table `[middleware.NAME]`, if the config has it.
     pub(crate) fn middleware_table(&self, name: &str) -> Option<&toml::Table> {
         self.middleware.get(name)
