@@ -123,6 +123,20 @@ async fn flood(mut ws: WebSocket, ends: Inject<Ends>) {
     ends.0.lock().unwrap().push("flood: never refused".into());
 }
 
+/// Pushes to a client that stopped reading until a push is refused.
+#[ws_handler(server = "ws", path = "/stall")]
+async fn stall(mut ws: WebSocket, ends: Inject<Ends>) {
+    let _ = ws.recv().await;
+    let chunk = Message::binary(vec![7u8; 64 * 1024]);
+    for _ in 0..2_000 {
+        if let Err(e) = ws.push(chunk.clone()).await {
+            ends.0.lock().unwrap().push(format!("stall: refused: {e}"));
+            return;
+        }
+    }
+    ends.0.lock().unwrap().push("stall: never refused".into());
+}
+
 async fn text(c: &mut RawClient) -> String {
     let f = c.recv().await.unwrap();
     assert_eq!(f.opcode, 1, "{f:?}");
@@ -244,5 +258,50 @@ async fn a_push_cancelled_mid_write_fails_the_connection() {
         "{line}"
     );
     drop(c);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_write_without_progress_for_write_timeout_drops_the_connection() {
+    let mut config = test_config();
+    let ws = config.servers.get_mut("ws").unwrap();
+    // Only the write timeout is on: no idle close or ping gets in the way.
+    ws.idle_timeout = Duration::ZERO;
+    ws.ping_interval = Duration::ZERO;
+    ws.write_timeout = Duration::from_millis(300);
+    let running = start(config).await;
+    let addr = running.local_addr("ws").unwrap();
+    let mut c = RawClient::connect(addr, "/stall").await;
+    c.send(true, 2, b"go").await; // then stop reading (~128 MiB would follow)
+    let ends = running.app().singleton::<Ends>().unwrap();
+    let line = within("the stalled push is refused", async {
+        loop {
+            let found = ends
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.starts_with("stall:"))
+                .cloned();
+            match found {
+                Some(line) => return line,
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await;
+    assert!(line.starts_with("stall: refused"), "{line}");
+    // What was in the socket buffers arrives, then the connection ends without the rest.
+    let received = within("the connection ends", async {
+        let mut received = 0;
+        while let Some(f) = c.recv().await {
+            if f.opcode == 2 {
+                received += 1;
+            }
+        }
+        received
+    })
+    .await;
+    assert!(received < 2_000, "all {received} messages arrived");
     running.shutdown().await;
 }

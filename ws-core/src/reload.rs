@@ -8,7 +8,7 @@
 //! | `drain_timeout` | applied: the next stop uses it |
 //! | `secret_key` | applied: requests after the reload read the new key (`Request::config`) |
 //! | `[middleware.NAME]` tables | applied: [`Settings::get`](crate::Settings::get) returns the new value from then on; a table that does not fit its type fails the whole reload |
-//! | per server: `max_message_size`, `handshake_timeout`, `idle_timeout`, `ping_interval`, `close_timeout`, `outbound_queue`, `outbound_full`, `max_http_body` | applied to new connections and requests; open connections keep the values they started with |
+//! | per server: `max_message_size`, `handshake_timeout`, `idle_timeout`, `ping_interval`, `close_timeout`, `write_timeout`, `outbound_queue`, `outbound_full`, `max_http_body` | applied to new connections and requests; open connections keep the values they started with |
 //! | `log_level` | [`Effect::Caller`]: the process that owns logging applies it (ws-cli does) |
 //! | `host`, `port`, `websocket`, adding or removing a server, `worker_threads`, `node_id`, `log_file`, `pid_file`, `control_socket` | need a restart (`restart` hands the listening sockets over, so no connection is refused) |
 //!
@@ -77,6 +77,7 @@ const LIVE_SERVER_KEYS: &[&str] = &[
     "idle_timeout",
     "ping_interval",
     "close_timeout",
+    "write_timeout",
     "outbound_queue",
     "outbound_full",
     "max_http_body",
@@ -252,6 +253,7 @@ fn server_value(s: &ServerConfig, key: &str) -> String {
         "idle_timeout" => format!("{:?}", s.idle_timeout),
         "ping_interval" => format!("{:?}", s.ping_interval),
         "close_timeout" => format!("{:?}", s.close_timeout),
+        "write_timeout" => format!("{:?}", s.write_timeout),
         "outbound_queue" => s.outbound_queue.to_string(),
         "outbound_full" => format!("{:?}", s.outbound_full).to_ascii_lowercase(),
         "max_http_body" => s.max_http_body.to_string(),

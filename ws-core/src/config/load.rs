@@ -86,6 +86,7 @@ struct ServerLayer {
     idle_timeout: Option<f64>,
     ping_interval: Option<f64>,
     close_timeout: Option<f64>,
+    write_timeout: Option<f64>,
     outbound_queue: Option<usize>,
     outbound_full: Option<OutboundPolicy>,
     max_http_body: Option<usize>,
@@ -112,6 +113,7 @@ const SERVER_KEYS: &[(&str, bool)] = &[
     ("idle_timeout", false),
     ("ping_interval", false),
     ("close_timeout", false),
+    ("write_timeout", false),
     ("outbound_queue", false),
     ("outbound_full", true),
     ("max_http_body", false),
@@ -321,6 +323,7 @@ impl Config {
             set_secs!(idle_timeout);
             set_secs!(ping_interval);
             set_secs!(close_timeout);
+            set_secs!(write_timeout);
             set_s!(outbound_queue);
             set_s!(outbound_full);
             set_s!(max_http_body);

@@ -93,6 +93,10 @@ pub struct ServerConfig {
     pub ping_interval: Duration,
     /// After the server sends a close frame, how long it waits for the client's. **Default**: 5 s.
     pub close_timeout: Duration,
+    /// A write to a client that makes no progress for this long (the client stopped reading
+    /// and its socket buffers are full) drops the connection; `0` disables it. **Default**:
+    /// 60 s.
+    pub write_timeout: Duration,
     /// Capacity of each connection's outbound queue, in messages. **Default**: 1024.
     pub outbound_queue: usize,
     /// What a push does when the queue is full. **Default**: `close`.
@@ -119,6 +123,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             ping_interval: Duration::from_secs(25),
             close_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(60),
             outbound_queue: 1024,
             outbound_full: OutboundPolicy::default(),
             max_http_body: 1 << 20,

@@ -3,13 +3,13 @@
 //! [`keepalive`](super::keepalive).
 //!
 //! fastwebsockets' `read_frame` is not cancel-safe: dropping it mid-frame loses bytes. So the
-//! reader never races it against anything it would continue after: the only other branch is
-//! the kill, after which the connection is never read again.
+//! reader never races it against anything: a kill makes the pending read fail instead
+//! ([`ClientStream`]), after which the connection is never read again.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use fastwebsockets::Role;
@@ -24,7 +24,8 @@ use tracing::Instrument;
 use super::close::{classify, parse_close_payload, CloseCode, CloseFrame, ReadFailure};
 use super::inbound::{ClientStream, Inbound, MessageReader, ReadError};
 use super::keepalive::KeepAlive;
-use super::outbound::{Limits, Outbound, OutboundTx, Shared, Side};
+use super::outbound::{Limits, Outbound, OutboundTx, Shared};
+use super::writer::ClientSink;
 use crate::config::{ServerConfig, ServerName};
 use crate::context::{Conn, ConnInfo};
 use crate::controller::Controller;
@@ -73,13 +74,11 @@ pub(crate) async fn run<C: Controller>(controller: Arc<C>, accepted: Accepted) {
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
                 let (r, w) = parts.io.into_inner().into_split();
-                let read = ClientStream::new(parts.read_buf, r);
-                drive(controller, accepted, id, read, w).await;
+                drive(controller, accepted, id, (parts.read_buf, r), w).await;
             }
             Err(upgraded) => {
                 let (r, w) = tokio::io::split(TokioIo::new(upgraded));
-                let read = ClientStream::new(Bytes::new(), r);
-                drive(controller, accepted, id, read, w).await;
+                drive(controller, accepted, id, (Bytes::new(), r), w).await;
             }
         }
     }
@@ -87,11 +86,13 @@ pub(crate) async fn run<C: Controller>(controller: Arc<C>, accepted: Accepted) {
     .await;
 }
 
+/// Runs a connection over its read half (`prefix`: what hyper read past the request) and
+/// write half.
 async fn drive<C, R, W>(
     controller: Arc<C>,
     accepted: Setup,
     id: crate::ConnId,
-    read: ClientStream<R>,
+    (prefix, read): (Bytes, R),
     write: W,
 ) where
     C: Controller,
@@ -99,20 +100,20 @@ async fn drive<C, R, W>(
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let settings = accepted.settings;
-    let write: Box<dyn AsyncWrite + Send + Unpin> = Box::new(write);
-    let (ws_read, ws_write) = fastwebsockets::after_handshake_split(read, write, Role::Server);
-    // Pongs and close replies go through our queue, never from inside the reader.
-    let mut reader = MessageReader::new(ws_read, settings.max_message_size);
-
     let shared = Arc::new(Shared::new(
-        ws_write,
         Limits {
             capacity: settings.outbound_queue,
-            write_timeout: write_timeout(&settings),
             close_timeout: settings.close_timeout,
         },
         KeepAlive::new(&settings),
     ));
+    let read = ClientStream::new(prefix, read, Arc::clone(&shared));
+    let write = ClientSink::new(Box::new(write), Arc::clone(&shared));
+    let (ws_read, ws_write) = fastwebsockets::after_handshake_split(read, write, Role::Server);
+    shared.attach(ws_write);
+    let _release = ReleaseWriter(&shared);
+    // Pongs and close replies go through our queue, never from inside the reader.
+    let mut reader = MessageReader::new(ws_read, settings.max_message_size);
     let out = OutboundTx {
         id,
         shared: Arc::clone(&shared),
@@ -150,18 +151,12 @@ async fn drive<C, R, W>(
         out.close(CloseCode::INTERNAL, "internal error");
     }
 
-    let killed = shared.kill.cancelled(Side::Reader);
-    tokio::pin!(killed);
     let seen = || shared.keepalive.frame();
-    while close.is_none() {
-        // Never resumed after `killed` fires, so dropping a half-read frame is harmless.
-        let next = tokio::select! {
-            biased;
-            n = reader.next(&seen) => n,
-            () = &mut killed => break,
-        };
-        let inbound = match next {
+    while close.is_none() && !shared.kill.is_cancelled() {
+        let inbound = match reader.next(&seen).await {
             Ok(inbound) => inbound,
+            // A killed connection's reads fail; it ends without reading on.
+            Err(_) if shared.kill.is_cancelled() => break,
             Err(e) => {
                 close = Some(read_failed(&e, &out));
                 break;
@@ -283,11 +278,12 @@ pub(crate) fn shutdown_reason(code: CloseCode) -> &'static str {
     }
 }
 
-/// A write that makes no progress for this long means the peer stopped reading.
-fn write_timeout(settings: &ServerConfig) -> Duration {
-    if settings.idle_timeout.is_zero() {
-        Duration::from_secs(60)
-    } else {
-        settings.idle_timeout
+/// Lets go of the write half when the connection's task ends, however it ends (a panicking
+/// hook included): see [`Shared::release_writer`].
+struct ReleaseWriter<'a>(&'a Shared);
+
+impl Drop for ReleaseWriter<'_> {
+    fn drop(&mut self) {
+        self.0.release_writer();
     }
 }

@@ -2,16 +2,15 @@
 //! fastwebsockets leaves to the server.
 //!
 //! fastwebsockets parses each frame and checks reserved bits, opcodes, fragmented control
-//! frames, pings over 125 bytes and the UTF-8 of single-frame text messages. It does not reject
-//! unmasked client frames (nor tell whether a frame was masked) or other control frames over
-//! 125 bytes, its size limit is per frame, and (read frame by frame, as here) it leaves
-//! fragments to the caller. This module adds those rules, so the frames before a bad one are
-//! still handled, in order, before the connection fails:
+//! frames, pings over 125 bytes, its per-frame size limit and the UTF-8 of single-frame text
+//! messages. It does not reject unmasked client frames or other control frames over 125 bytes,
+//! and (read frame by frame, as here) it leaves fragments to the caller. This module adds those
+//! rules, so the frames before a bad one are still handled, in order, before the connection
+//! fails:
 //!
-//! - an unmasked frame ([`ClientStream`] follows the frame headers in the byte stream, headers
-//!   only, and fails the read at the first unmasked one), a control frame over 125 bytes, a
-//!   continuation frame with no message to continue, or a new message before the fragmented
-//!   one ended: 1002;
+//! - an unmasked frame, a control frame over 125 bytes, a continuation frame with no message to
+//!   continue, or a new message before the fragmented one ended: 1002 (a frame that also breaks
+//!   a rule fastwebsockets checks is refused for that rule);
 //! - a message over `max_message_size`: 1009. Before each read the per-frame limit is set to
 //!   what is left of the limit for the message under way, so a frame that would overflow the
 //!   message is refused from its header, before its payload is read;
@@ -22,6 +21,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -30,6 +30,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::message::{Message, Utf8Bytes};
 use crate::ws::close::CloseCode;
+use crate::ws::kill::killed;
+use crate::ws::outbound::Shared;
 
 /// What the client sent.
 #[derive(Debug)]
@@ -132,8 +134,11 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
             // may come between fragments, are checked below instead.
             self.ws
                 .set_max_message_size(left.max(CONTROL_MAX).saturating_add(1));
-            let frame = self.ws.read_frame(&mut no_obligated_sends).await?;
+            let mut frame = self.ws.read_frame(&mut no_obligated_sends).await?;
             seen();
+            if !is_masked(&mut frame) {
+                return Err(Violation::Unmasked.into());
+            }
             let len = frame.payload.len();
             let fin = frame.fin;
             match frame.opcode {
@@ -202,19 +207,26 @@ fn into_bytes_mut(payload: Payload<'_>) -> BytesMut {
 }
 
 /// The read half of a connection as fastwebsockets reads it: the bytes hyper read past the
-/// HTTP request first, then the socket; each frame header is checked for the mask bit (the
-/// payload bytes are skipped, never copied). At an unmasked frame it hands over every byte
-/// before it, then fails the next read with [`Violation::Unmasked`].
-#[derive(Debug)]
+/// HTTP request first, then the socket. A read that would wait fails at once (and wakes the
+/// connection's task) once the connection is killed, so the task needs no second branch to
+/// race against its reads.
 pub(crate) struct ClientStream<R> {
     prefix: Bytes,
     inner: R,
-    headers: Headers,
-    failed: bool,
+    shared: Arc<Shared>,
+}
+
+impl<R> std::fmt::Debug for ClientStream<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientStream")
+            .field("prefix", &self.prefix.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R> ClientStream<R> {
-    pub(crate) fn new(prefix: Bytes, inner: R) -> Self {
+    /// Reads `prefix`, then `inner`, until `shared`'s connection is killed.
+    pub(crate) fn new(prefix: Bytes, inner: R, shared: Arc<Shared>) -> Self {
         Self {
             // An empty slice of hyper's read buffer would keep that whole buffer alive for the
             // life of the connection.
@@ -224,14 +236,9 @@ impl<R> ClientStream<R> {
                 prefix
             },
             inner,
-            headers: Headers::default(),
-            failed: false,
+            shared,
         }
     }
-}
-
-fn unmasked() -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, Violation::Unmasked)
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for ClientStream<R> {
@@ -241,149 +248,44 @@ impl<R: AsyncRead + Unpin> AsyncRead for ClientStream<R> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.failed {
-            return Poll::Ready(Err(unmasked()));
-        }
-        let start = buf.filled().len();
-        if this.prefix.is_empty() {
-            match Pin::new(&mut this.inner).poll_read(cx, buf) {
-                Poll::Ready(Ok(())) => {}
-                other => return other,
-            }
-        } else {
+        if !this.prefix.is_empty() {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix[..n]);
             this.prefix.advance(n);
             if this.prefix.is_empty() {
                 this.prefix = Bytes::new(); // release hyper's buffer
             }
+            return Poll::Ready(Ok(()));
         }
-        if let Some(offset) = this.headers.first_unmasked(&buf.filled()[start..]) {
-            this.failed = true;
-            if offset == 0 {
-                return Poll::Ready(Err(unmasked()));
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Pending if this.shared.kill.poll_reader(cx).is_ready() => {
+                Poll::Ready(Err(killed()))
             }
-            // Hand over the complete frames before the unmasked one; fail the next read.
-            buf.set_filled(start + offset);
+            other => other,
         }
-        Poll::Ready(Ok(()))
     }
 }
 
-/// Follows frame boundaries through the byte stream.
-#[derive(Debug, Default)]
-struct Headers {
-    /// Header bytes collected so far (a header may span reads).
-    header: [u8; 14],
-    header_len: usize,
-    /// Payload bytes of the current frame still to skip.
-    skip: u64,
-}
-
-impl Headers {
-    /// Scans `data`; returns the offset of the first byte of an unmasked frame.
-    fn first_unmasked(&mut self, data: &[u8]) -> Option<usize> {
-        let mut i = 0;
-        while i < data.len() {
-            if self.skip > 0 {
-                let n = self.skip.min((data.len() - i) as u64);
-                self.skip -= n;
-                i += n as usize;
-                continue;
-            }
-            // Fast path: a whole header in this chunk is read in place.
-            if self.header_len == 0 && data.len() - i >= 2 {
-                if data[i + 1] & 0x80 == 0 {
-                    return Some(i);
-                }
-                let n = header_len(data[i + 1]);
-                if data.len() - i >= n {
-                    self.skip = payload_len(&data[i..i + n]);
-                    i += n;
-                    continue;
-                }
-            }
-            // Slow path: a header split across reads is collected byte by byte.
-            let frame_start = i.saturating_sub(self.header_len);
-            self.header[self.header_len] = data[i];
-            self.header_len += 1;
-            i += 1;
-            if self.header_len < 2 {
-                continue;
-            }
-            if self.header[1] & 0x80 == 0 {
-                return Some(frame_start);
-            }
-            let n = header_len(self.header[1]);
-            if self.header_len == n {
-                self.skip = payload_len(&self.header[..n]);
-                self.header_len = 0;
-            }
-        }
-        None
-    }
-}
-
-/// The length of a (masked) frame header from its second byte.
-fn header_len(b1: u8) -> usize {
-    let ext = match b1 & 0x7f {
-        126 => 2,
-        127 => 8,
-        _ => 0,
-    };
-    2 + ext + 4
-}
-
-/// The payload length announced by a complete header.
-fn payload_len(header: &[u8]) -> u64 {
-    match header[1] & 0x7f {
-        126 => u64::from(u16::from_be_bytes([header[2], header[3]])),
-        127 => {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&header[2..10]);
-            u64::from_be_bytes(b)
-        }
-        n => u64::from(n),
-    }
+/// Whether a client frame was masked. fastwebsockets unmasks a frame as it reads it but keeps
+/// its key, and writes the mask bit into the header it formats from the frame.
+fn is_masked(frame: &mut Frame<'_>) -> bool {
+    let mut head = [0u8; 14];
+    frame.fmt_head(&mut head);
+    head[1] & 0x80 != 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A frame of `len` zero bytes, encoded by fastwebsockets (masked with a fixed key, or not).
-    fn frame(fin: bool, opcode: OpCode, masked: bool, len: usize) -> Vec<u8> {
+    fn frame(masked: bool) -> Frame<'static> {
         let mask = masked.then_some([1, 2, 3, 4]);
-        let payload = Payload::Owned(vec![0u8; len]);
-        let mut buf = Vec::new();
-        Frame::new(fin, opcode, mask, payload)
-            .write(&mut buf)
-            .to_vec()
+        Frame::new(true, OpCode::Text, mask, Payload::Owned(vec![0u8; 300]))
     }
 
     #[test]
-    fn masked_frames_split_anywhere_pass() {
-        let mut data = frame(true, OpCode::Text, true, 5);
-        data.extend(frame(false, OpCode::Binary, true, 300));
-        data.extend(frame(true, OpCode::Ping, true, 10));
-        data.extend(frame(true, OpCode::Continuation, true, 70_000));
-        for split in [1, 2, 3, 7, 100, 1000] {
-            let mut h = Headers::default();
-            for chunk in data.chunks(split) {
-                assert_eq!(h.first_unmasked(chunk), None, "split {split}");
-            }
-        }
-    }
-
-    #[test]
-    fn the_first_unmasked_frame_is_found_after_valid_ones() {
-        let mut data = frame(true, OpCode::Text, true, 5);
-        let at = data.len();
-        data.extend(frame(true, OpCode::Text, false, 5));
-        assert_eq!(Headers::default().first_unmasked(&data), Some(at));
-        // Split inside the unmasked header: found in the chunk that completes its second byte.
-        let mut h = Headers::default();
-        assert_eq!(h.first_unmasked(&data[..at + 1]), None);
-        assert_eq!(h.first_unmasked(&data[at + 1..]), Some(0));
+    fn the_mask_bit_is_read_from_the_frame() {
+        assert!(is_masked(&mut frame(true)));
+        assert!(!is_masked(&mut frame(false)));
     }
 }

@@ -1,15 +1,22 @@
-//! Idle timeout and keep-alive pings for every connection of an app, from one thread.
+//! Idle timeouts, keep-alive pings and stalled writes for every connection of an app, from
+//! one thread.
 //!
 //! A timer per connection would cost each connection a timer entry, a poll of it beside every
-//! read, and the runtime a clock read on every park. Instead, as uWebSockets does, one sweep
-//! visits every connection now and then: the reader only bumps a frame counter, and the sweep
-//! (on its own thread, so the runtime keeps no timer for it) compares the counter with the
-//! last sweep's, pings a connection quiet for `ping_interval` (again every `ping_interval`
-//! while it stays quiet) and closes one quiet for `idle_timeout` with 1001. Sweeps run every
-//! quarter of the shortest `idle_timeout` or `ping_interval` in use (at least 10 ms), so a
-//! timeout fires at most a quarter late.
+//! read or write, and the runtime a clock read on every park. Instead, as uWebSockets does, one
+//! sweep visits every connection now and then: the reader only bumps a frame counter, the
+//! writer a progress counter (and marks a write that has to wait), and the sweep (on its own
+//! thread, so the runtime keeps no timer for it) compares them with the last sweep's:
+//!
+//! - a connection quiet for `ping_interval` is pinged (again every `ping_interval` while it
+//!   stays quiet);
+//! - one quiet for `idle_timeout` is closed with 1001;
+//! - one whose write has waited for `write_timeout` without progress (the client stopped
+//!   reading) is killed; its pending write fails at once.
+//!
+//! Sweeps run every quarter of the shortest of these in use (at least 10 ms), so a timeout
+//! fires at most a quarter late.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,8 +29,14 @@ use crate::ws::outbound::{Outbound, OutboundTx};
 pub(crate) struct KeepAlive {
     idle: Duration,
     ping: Duration,
+    write_timeout: Duration,
     /// Frames received so far (only the reader writes it).
     frames: AtomicU64,
+    /// Writes (and flushes) that went through so far (only the holder of the write half
+    /// writes it).
+    writes: AtomicU64,
+    /// The last write had to wait.
+    write_blocked: AtomicBool,
     /// What the sweeps saw (only the sweeper locks it).
     watch: Mutex<Watch>,
 }
@@ -33,25 +46,34 @@ struct Watch {
     seen: u64,
     active_at: Instant,
     pinged_at: Option<Instant>,
+    writes_seen: u64,
+    /// When the sweeps last saw a write go through, or no write waiting.
+    written_at: Instant,
 }
 
 impl KeepAlive {
     pub(crate) fn new(settings: &ServerConfig) -> Self {
+        let now = Instant::now();
         Self {
             idle: settings.idle_timeout,
             ping: settings.ping_interval,
+            write_timeout: settings.write_timeout,
             frames: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            write_blocked: AtomicBool::new(false),
             watch: Mutex::new(Watch {
                 seen: 0,
-                active_at: Instant::now(),
+                active_at: now,
                 pinged_at: None,
+                writes_seen: 0,
+                written_at: now,
             }),
         }
     }
 
-    /// How often this connection wants to be looked at; `None` when both are off.
+    /// How often this connection wants to be looked at; `None` when every timeout is off.
     pub(crate) fn period(&self) -> Option<Duration> {
-        [self.idle, self.ping]
+        [self.idle, self.ping, self.write_timeout]
             .into_iter()
             .filter(|d| !d.is_zero())
             .min()
@@ -64,10 +86,40 @@ impl KeepAlive {
         self.frames.store(n.wrapping_add(1), Ordering::Relaxed);
     }
 
+    /// Counts a write that went through (called by the holder of the write half).
+    pub(crate) fn wrote(&self) {
+        let n = self.writes.load(Ordering::Relaxed);
+        self.writes.store(n.wrapping_add(1), Ordering::Relaxed);
+        if self.write_blocked.load(Ordering::Relaxed) {
+            self.write_blocked.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Marks a write that has to wait for the socket.
+    pub(crate) fn write_blocked(&self) {
+        self.write_blocked.store(true, Ordering::Relaxed);
+    }
+
     /// One sweep's look at the connection.
     fn check(&self, now: Instant, out: &OutboundTx) {
         let frames = self.frames.load(Ordering::Relaxed);
+        let writes = self.writes.load(Ordering::Relaxed);
+        let blocked = self.write_blocked.load(Ordering::Relaxed);
         let mut w = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
+        if writes != w.writes_seen || !blocked {
+            w.writes_seen = writes;
+            w.written_at = now;
+        } else if !self.write_timeout.is_zero()
+            && now.saturating_duration_since(w.written_at) >= self.write_timeout
+        {
+            tracing::debug!(
+                conn = %out.id,
+                "no write progress for {:?}: dropping the connection",
+                self.write_timeout
+            );
+            out.shared.kill(None);
+            return;
+        }
         if frames != w.seen {
             w.seen = frames;
             w.active_at = now;

@@ -16,13 +16,10 @@
 //! the message, `wait` waits for room. The connection's own hooks always wait.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::Poll;
 use std::time::Duration;
 
-use atomic_waker::AtomicWaker;
 use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, Payload};
 use tokio::sync::Notify;
@@ -34,6 +31,7 @@ use crate::error::SendError;
 use crate::message::Message;
 use crate::ws::close::CloseCode;
 use crate::ws::keepalive::KeepAlive;
+use crate::ws::kill::Kill;
 use crate::ws::writer::{data_frame, write_frame, Written, WsWrite};
 
 /// One item for the drainer.
@@ -58,56 +56,6 @@ pub(crate) enum Outbound {
         reason: Bytes,
         await_reply: bool,
     },
-}
-
-/// The stop signal of one connection: a flag and one waker per task. Polling it is a couple
-/// of atomic operations (it sits in the reader's `select!` on every message, where a
-/// `CancellationToken`'s mutex-guarded waiter list cost hundreds of instructions).
-#[derive(Debug, Default)]
-pub(crate) struct Kill {
-    flag: AtomicBool,
-    reader: AtomicWaker,
-    writer: AtomicWaker,
-}
-
-/// Which task waits on a [`Kill`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Side {
-    /// The connection's task (reads frames, runs the hooks).
-    Reader,
-    /// The drainer (at most one at a time).
-    Writer,
-}
-
-impl Kill {
-    pub(crate) fn cancel(&self) {
-        self.flag.store(true, Ordering::Release);
-        self.reader.wake();
-        self.writer.wake();
-    }
-
-    pub(crate) fn is_cancelled(&self) -> bool {
-        self.flag.load(Ordering::Acquire)
-    }
-
-    /// Completes once cancelled. Only one task per side may wait at a time.
-    pub(crate) async fn cancelled(&self, side: Side) {
-        poll_fn(|cx| {
-            if self.is_cancelled() {
-                return Poll::Ready(());
-            }
-            match side {
-                Side::Reader => self.reader.register(cx.waker()),
-                Side::Writer => self.writer.register(cx.waker()),
-            }
-            if self.is_cancelled() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
-    }
 }
 
 /// What the outbox lock guards: the write half, the queue and the drainer's state.
@@ -146,8 +94,6 @@ pub(crate) struct Shared {
     /// Signalled when a full queue has room again and when a drainer ends.
     changed: Notify,
     capacity: usize,
-    /// A write that makes no progress for this long fails the connection.
-    pub(crate) write_timeout: Duration,
     close_timeout: Duration,
     /// Where drainers run, and the connection's log span for them.
     runtime: tokio::runtime::Handle,
@@ -168,7 +114,6 @@ impl std::fmt::Debug for Shared {
 pub(crate) struct Limits {
     /// Queue capacity in messages (`outbound_queue`).
     pub(crate) capacity: usize,
-    pub(crate) write_timeout: Duration,
     pub(crate) close_timeout: Duration,
 }
 
@@ -180,8 +125,9 @@ pub(crate) enum NotQueued {
 }
 
 impl Shared {
-    /// Must be called inside the Tokio runtime (drainers are spawned on it).
-    pub(crate) fn new(writer: WsWrite, limits: Limits, keepalive: KeepAlive) -> Self {
+    /// Must be called inside the Tokio runtime (drainers are spawned on it). Nothing is
+    /// written until [`attach`](Self::attach) hands over the write half.
+    pub(crate) fn new(limits: Limits, keepalive: KeepAlive) -> Self {
         Self {
             kill: Kill::default(),
             kill_code: AtomicU16::new(0),
@@ -189,7 +135,7 @@ impl Shared {
             peer_closed: AtomicBool::new(false),
             keepalive,
             outbox: Mutex::new(Outbox {
-                ws: Some(Box::new(writer)),
+                ws: None,
                 queue: VecDeque::new(),
                 deferred: VecDeque::new(),
                 in_fragment: false,
@@ -198,11 +144,15 @@ impl Shared {
             }),
             changed: Notify::new(),
             capacity: limits.capacity.max(1),
-            write_timeout: limits.write_timeout,
             close_timeout: limits.close_timeout,
             runtime: tokio::runtime::Handle::current(),
             span: tracing::Span::current(),
         }
+    }
+
+    /// Hands over the write half (once, before anyone else has a handle to the connection).
+    pub(crate) fn attach(&self, writer: WsWrite) {
+        self.outbox().ws = Some(Box::new(writer));
     }
 
     fn outbox(&self) -> MutexGuard<'_, Outbox> {
@@ -291,8 +241,8 @@ impl Shared {
     }
 
     /// Writes the close frame of a kill (its code, empty reason) unless a close frame went
-    /// out already or nothing can be written; gives up after a second (the socket may be full:
-    /// that may be why the connection was killed).
+    /// out already or nothing can be written; gives up at once if the socket is full (that may
+    /// be why the connection was killed).
     pub(crate) async fn write_kill_close(&self) {
         let code = self.kill_code.load(Ordering::Acquire);
         if code == 0 {
@@ -308,9 +258,20 @@ impl Shared {
             }
         };
         if let Some(mut ws) = ws {
-            let frame = Frame::close(code, b"");
-            let _ = write_frame(&mut ws, frame, Duration::from_secs(1)).await;
+            let _ = write_frame(&mut ws, Frame::close(code, b"")).await;
         }
+    }
+
+    /// Lets go of the write half for good, which closes the socket once the read half is
+    /// gone too. The connection's task does this when it ends, however it ends: the write
+    /// half refers back to this state, and the cycle must not outlive the connection.
+    pub(crate) fn release_writer(&self) {
+        let ws = {
+            let mut o = self.outbox();
+            o.done = true;
+            o.ws.take()
+        };
+        drop(ws);
     }
 }
 
@@ -343,9 +304,13 @@ impl<'a> Lease<'a> {
     /// meanwhile; the drainer itself stops draining.
     fn give_back(mut self) {
         let drainer = std::mem::take(&mut self.drainer);
+        let mut ws = self.ws.take();
         let start = {
             let mut o = self.shared.outbox();
-            o.ws = self.ws.take();
+            // Once the connection's task let go of the write half, it is not kept.
+            if !o.done {
+                o.ws = ws.take();
+            }
             if drainer {
                 o.draining = false;
                 false
@@ -355,6 +320,7 @@ impl<'a> Lease<'a> {
                 start
             }
         };
+        drop(ws);
         if drainer {
             // Waiters for the end of the drain (a direct write changes nothing they wait for).
             self.shared.changed.notify_waiters();
@@ -441,7 +407,7 @@ async fn drain(shared: Arc<Shared>) {
         return;
     };
     let mut lease = Lease::new(&shared, ws, true);
-    let killed = shared.kill.cancelled(Side::Writer);
+    let killed = shared.kill.cancelled();
     tokio::pin!(killed);
     loop {
         let next = {
@@ -472,18 +438,10 @@ async fn drain(shared: Arc<Shared>) {
         let Some(ws) = lease.ws() else {
             return lease.retire();
         };
-        // A write races the kill: a connection being killed (slow consumer, dead peer) is
-        // dropped even while its socket buffer is full. A write cut short leaves a partial
+        // A connection being killed (slow consumer, dead peer) is dropped even while its
+        // socket buffer is full: the pending write fails. A write cut short leaves a partial
         // frame, so after that nothing more is written.
-        let written = tokio::select! {
-            biased;
-            w = write_item(ws, &item, shared.write_timeout) => w,
-            () = &mut killed => {
-                tracing::debug!("killed during a write: dropping the connection");
-                return lease.retire();
-            }
-        };
-        if written == Written::Failed {
+        if write_item(ws, &item).await == Written::Failed {
             shared.kill(None);
             return lease.retire();
         }
@@ -508,7 +466,7 @@ async fn drain(shared: Arc<Shared>) {
     }
 }
 
-async fn write_item(ws: &mut WsWrite, item: &Outbound, timeout: Duration) -> Written {
+async fn write_item(ws: &mut WsWrite, item: &Outbound) -> Written {
     let frame = match item {
         Outbound::Message(msg) => data_frame(matches!(msg, Message::Text(_)), msg.as_bytes()),
         Outbound::Fragment {
@@ -534,7 +492,7 @@ async fn write_item(ws: &mut WsWrite, item: &Outbound, timeout: Duration) -> Wri
             }
         }
     };
-    write_frame(ws, frame, timeout).await
+    write_frame(ws, frame).await
 }
 
 /// A handle that sends to one connection.
@@ -558,7 +516,7 @@ impl OutboundTx {
         if let Some(mut lease) = self.shared.lease_for_direct_write() {
             let frame = data_frame(matches!(msg, Message::Text(_)), msg.as_bytes());
             let written = match lease.ws() {
-                Some(ws) => write_frame(ws, frame, self.shared.write_timeout).await,
+                Some(ws) => write_frame(ws, frame).await,
                 None => Written::Failed,
             };
             return match written {
