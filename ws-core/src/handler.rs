@@ -242,15 +242,15 @@ where
         let returned = Arc::new(AtomicBool::new(false));
         let done = Arc::clone(&returned);
         let fut = (self.f)(ws);
-        let span = tracing::Span::current();
+        let info = Arc::clone(&cx.info);
         let task = tokio::spawn(async move {
             let result = fut.await;
             done.store(true, Ordering::Release);
             match result.into_error() {
                 None => out.close(CloseCode::NORMAL, ""),
                 Some(e) => {
-                    let _enter = span.enter();
-                    tracing::error!("handler failed: {e}");
+                    let i = &info;
+                    tracing::error!(conn = %i.id, server = %i.server, path = i.path, "handler failed: {e}");
                     out.close(CloseCode::INTERNAL, "internal error");
                 }
             }
@@ -293,7 +293,8 @@ where
             // The function owns the socket: the connection ends when it returns.
             if let Err(e) = task.await {
                 if e.is_panic() {
-                    tracing::error!("handler panicked");
+                    let i = &cx.info;
+                    tracing::error!(conn = %i.id, server = %i.server, path = i.path, "handler panicked");
                 }
             }
         }

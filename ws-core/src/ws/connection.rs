@@ -60,8 +60,11 @@ pub(crate) async fn run<C: Controller>(controller: Arc<C>, accepted: Accepted) {
         setup: accepted,
     } = accepted;
     let id = accepted.sender.next_id();
+    // Debug level: an enabled span costs every poll of the connection a few hundred
+    // instructions, and every connection the span's data. Lines logged at info and above
+    // inside a connection name it themselves.
     let span =
-        tracing::info_span!("conn", conn = %id, server = %accepted.server, path = accepted.path);
+        tracing::debug_span!("conn", conn = %id, server = %accepted.server, path = accepted.path);
     async move {
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
@@ -101,6 +104,7 @@ async fn drive<C, R, W>(
 {
     let settings = accepted.settings;
     let shared = Arc::new(Shared::new(
+        id,
         Limits {
             capacity: settings.outbound_queue,
             close_timeout: settings.close_timeout,
@@ -147,7 +151,8 @@ async fn drive<C, R, W>(
 
     let mut close = None;
     if let Err(e) = controller.on_open(&mut cx).await {
-        tracing::error!("on_open failed: {e}");
+        let i = &cx.info;
+        tracing::error!(conn = %i.id, server = %i.server, path = i.path, "on_open failed: {e}");
         out.close(CloseCode::INTERNAL, "internal error");
     }
 
@@ -168,7 +173,8 @@ async fn drive<C, R, W>(
                     continue; // Closing: data frames are read and dropped (RFC 6455 §5.5.1).
                 }
                 if let Err(e) = controller.on_message(&mut cx, msg).await {
-                    tracing::error!("on_message failed: {e}");
+                    let i = &cx.info;
+                    tracing::error!(conn = %i.id, server = %i.server, path = i.path, "on_message failed: {e}");
                     out.close(CloseCode::INTERNAL, "internal error");
                 }
             }

@@ -79,6 +79,8 @@ struct Outbox {
 
 /// State shared by the connection's task, the drainer and every handle to the connection.
 pub(crate) struct Shared {
+    /// The connection's id, for log lines.
+    id: ConnId,
     /// Set to stop the connection at once.
     pub(crate) kill: Kill,
     /// Close code of a kill (0: none), sent by the connection's task if no close frame went
@@ -127,8 +129,9 @@ pub(crate) enum NotQueued {
 impl Shared {
     /// Must be called inside the Tokio runtime (drainers are spawned on it). Nothing is
     /// written until [`attach`](Self::attach) hands over the write half.
-    pub(crate) fn new(limits: Limits, keepalive: KeepAlive) -> Self {
+    pub(crate) fn new(id: ConnId, limits: Limits, keepalive: KeepAlive) -> Self {
         Self {
+            id,
             kill: Kill::default(),
             kill_code: AtomicU16::new(0),
             closing: AtomicBool::new(false),
@@ -423,7 +426,7 @@ async fn drain(shared: Arc<Shared>) {
                     }
                     Err(()) => {
                         drop(o);
-                        tracing::warn!("messages piling up behind an unfinished fragmented message: closing with 1008");
+                        tracing::warn!(conn = %shared.id, "messages piling up behind an unfinished fragmented message: closing with 1008");
                         shared.kill(Some(CloseCode::POLICY));
                         Next::Stop
                     }
