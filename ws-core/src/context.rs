@@ -2,6 +2,7 @@
 //! its handshake or hooks (Hyperf's connected context), and a way to reply and close.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -132,8 +133,12 @@ impl Conn {
     }
 
     /// Sends a message to this connection, waiting while its outbound queue is full.
-    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), SendError> {
-        self.out.send_wait(msg.into()).await
+    // Not an `async fn`: one state machine less on every reply.
+    pub fn send(
+        &self,
+        msg: impl Into<Message>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        self.out.send_wait(msg.into())
     }
 
     /// Starts closing this connection: messages already queued are sent, then a close frame

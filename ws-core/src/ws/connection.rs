@@ -6,6 +6,7 @@
 //! reader never races it against anything: a kill makes the pending read fail instead
 //! ([`ClientStream`]), after which the connection is never read again.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -15,16 +16,20 @@ use bytes::Bytes;
 use fastwebsockets::Role;
 use http::Extensions;
 use hyper::upgrade::OnUpgrade;
+use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncWrite;
+use tokio::io::ReadHalf;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::close::{classify, parse_close_payload, CloseCode, CloseFrame, ReadFailure};
 use super::inbound::{ClientStream, Inbound, MessageReader, ReadError};
 use super::keepalive::KeepAlive;
-use super::outbound::{Limits, Outbound, OutboundTx, Shared};
+use super::outbound::{Limits, NotQueued, Outbound, OutboundTx, Shared};
 use super::writer::ClientSink;
 use crate::config::{ServerConfig, ServerName};
 use crate::context::{Conn, ConnInfo};
@@ -53,55 +58,50 @@ pub(crate) struct Setup {
     pub(crate) shutdown: CancellationToken,
 }
 
-/// Runs a connection to its end.
-pub(crate) async fn run<C: Controller>(controller: Arc<C>, accepted: Accepted) {
+/// The read half of a connection: TCP's own, or a half of hyper's upgraded stream (one type
+/// either way, so a connection's future is one state machine).
+type ReadSide = Either<OwnedReadHalf, ReadHalf<TokioIo<Upgraded>>>;
+
+/// Runs a connection to its end. (A plain function: the connection's future is the one
+/// below with its span, one state machine that holds what it was given once.)
+pub(crate) fn run<C: Controller>(
+    controller: Arc<C>,
+    accepted: Accepted,
+) -> impl Future<Output = ()> + Send {
+    let id = accepted.setup.sender.next_id();
+    // Debug level: an enabled span costs every poll of the connection a few hundred
+    // instructions, and every connection the span's data. Lines logged at info and above
+    // inside a connection name it themselves.
+    let s = &accepted.setup;
+    let span = tracing::debug_span!("conn", conn = %id, server = %s.server, path = s.path);
+    drive(controller, accepted, id).instrument(span)
+}
+
+/// Waits for the upgrade, then reads the connection and runs its hooks until it ends.
+async fn drive<C: Controller>(controller: Arc<C>, accepted: Accepted, id: crate::ConnId) {
     let Accepted {
         on_upgrade,
         setup: accepted,
     } = accepted;
-    let id = accepted.sender.next_id();
-    // Debug level: an enabled span costs every poll of the connection a few hundred
-    // instructions, and every connection the span's data. Lines logged at info and above
-    // inside a connection name it themselves.
-    let span =
-        tracing::debug_span!("conn", conn = %id, server = %accepted.server, path = accepted.path);
-    async move {
-        let upgraded = match on_upgrade.await {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::debug!("upgrade failed: {e}");
-                return;
-            }
-        };
-        // Own the TCP halves directly when we can (no lock between reader and writer).
+    let upgraded = match on_upgrade.await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::debug!("upgrade failed: {e}");
+            return;
+        }
+    };
+    // Own the TCP halves directly when we can (no lock between reader and writer).
+    let (prefix, read, write): (Bytes, ReadSide, Box<dyn AsyncWrite + Send + Unpin>) =
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
                 let (r, w) = parts.io.into_inner().into_split();
-                drive(controller, accepted, id, (parts.read_buf, r), w).await;
+                (parts.read_buf, Either::Left(r), Box::new(w))
             }
             Err(upgraded) => {
                 let (r, w) = tokio::io::split(TokioIo::new(upgraded));
-                drive(controller, accepted, id, (Bytes::new(), r), w).await;
+                (Bytes::new(), Either::Right(r), Box::new(w))
             }
-        }
-    }
-    .instrument(span)
-    .await;
-}
-
-/// Runs a connection over its read half (`prefix`: what hyper read past the request) and
-/// write half.
-async fn drive<C, R, W>(
-    controller: Arc<C>,
-    accepted: Setup,
-    id: crate::ConnId,
-    (prefix, read): (Bytes, R),
-    write: W,
-) where
-    C: Controller,
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
+        };
     let settings = accepted.settings;
     let shared = Arc::new(Shared::new(
         id,
@@ -112,9 +112,9 @@ async fn drive<C, R, W>(
         KeepAlive::new(&settings),
     ));
     let read = ClientStream::new(prefix, read, Arc::clone(&shared));
-    let write = ClientSink::new(Box::new(write), Arc::clone(&shared));
-    let (ws_read, ws_write) = fastwebsockets::after_handshake_split(read, write, Role::Server);
-    shared.attach(ws_write);
+    // fastwebsockets reads; the writes are ours (`writer`), so its write half goes unused.
+    let (ws_read, _) = fastwebsockets::after_handshake_split(read, tokio::io::sink(), Role::Server);
+    shared.attach(ClientSink::new(write, Arc::clone(&shared)));
     let _release = ReleaseWriter(&shared);
     // Pongs and close replies go through our queue, never from inside the reader.
     let mut reader = MessageReader::new(ws_read, settings.max_message_size);
@@ -266,12 +266,20 @@ fn read_failed(err: &ReadError, out: &OutboundTx) -> CloseFrame {
 
 /// Queues a control frame, waiting at most `close_timeout` for room.
 async fn send_control(out: &OutboundTx, item: Outbound, settings: &ServerConfig) -> Result<(), ()> {
-    match tokio::time::timeout(settings.close_timeout, out.enqueue(item)).await {
-        Ok(Ok(())) => Ok(()),
-        _ => {
-            out.shared.kill(None);
-            Err(())
+    let queued = match out.try_enqueue(item) {
+        Ok(()) => true,
+        Err(NotQueued::Closed(_)) => false,
+        // Boxed: a timer is large, and a full queue is rare.
+        Err(NotQueued::Full(item)) => {
+            let wait = tokio::time::timeout(settings.close_timeout, out.enqueue(item));
+            matches!(Box::pin(wait).await, Ok(Ok(())))
         }
+    };
+    if queued {
+        Ok(())
+    } else {
+        out.shared.kill(None);
+        Err(())
     }
 }
 

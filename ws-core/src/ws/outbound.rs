@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastwebsockets::{Frame, OpCode, Payload};
+use fastwebsockets::OpCode;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
@@ -32,7 +32,7 @@ use crate::message::Message;
 use crate::ws::close::CloseCode;
 use crate::ws::keepalive::KeepAlive;
 use crate::ws::kill::Kill;
-use crate::ws::writer::{data_frame, write_frame, Written, WsWrite};
+use crate::ws::writer::{ClientSink, Written};
 
 /// One item for the drainer.
 #[derive(Debug)]
@@ -60,10 +60,9 @@ pub(crate) enum Outbound {
 
 /// What the outbox lock guards: the write half, the queue and the drainer's state.
 struct Outbox {
-    /// The write half (boxed: it changes hands on every write, and a pointer moves cheaply).
-    /// `None` while a writer (the drainer or a direct write) holds it, and for good once
-    /// `done`.
-    ws: Option<Box<WsWrite>>,
+    /// The write half. `None` while a writer (the drainer or a direct write) holds it, and
+    /// for good once `done`.
+    ws: Option<ClientSink>,
     queue: VecDeque<Outbound>,
     /// Messages that arrived while a fragmented message was being sent; they follow its last
     /// frame.
@@ -154,8 +153,8 @@ impl Shared {
     }
 
     /// Hands over the write half (once, before anyone else has a handle to the connection).
-    pub(crate) fn attach(&self, writer: WsWrite) {
-        self.outbox().ws = Some(Box::new(writer));
+    pub(crate) fn attach(&self, writer: ClientSink) {
+        self.outbox().ws = Some(writer);
     }
 
     fn outbox(&self) -> MutexGuard<'_, Outbox> {
@@ -200,7 +199,17 @@ impl Shared {
     }
 
     /// Queues `item`, waiting for room; gives it back if the connection is closed.
-    pub(crate) async fn enqueue(self: &Arc<Self>, mut item: Outbound) -> Result<(), Outbound> {
+    pub(crate) async fn enqueue(self: &Arc<Self>, item: Outbound) -> Result<(), Outbound> {
+        match self.try_enqueue(item) {
+            Ok(()) => Ok(()),
+            Err(NotQueued::Closed(back)) => Err(back),
+            // Boxed: only a full queue waits, and the futures of the hooks that send (stored
+            // in every connection's task) stay small.
+            Err(NotQueued::Full(back)) => Box::pin(self.wait_for_room(back)).await,
+        }
+    }
+
+    async fn wait_for_room(self: &Arc<Self>, mut item: Outbound) -> Result<(), Outbound> {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
@@ -261,7 +270,9 @@ impl Shared {
             }
         };
         if let Some(mut ws) = ws {
-            let _ = write_frame(&mut ws, Frame::close(code, b"")).await;
+            // Boxed: once per connection at most, and the connection's task stays small.
+            let payload = code.to_be_bytes();
+            let _ = Box::pin(ws.write_frame(true, OpCode::Close, &payload)).await;
         }
     }
 
@@ -285,13 +296,13 @@ impl Shared {
 /// frame), and a drainer's `draining` mark is cleared, so nobody waits for it.
 struct Lease<'a> {
     shared: &'a Arc<Shared>,
-    ws: Option<Box<WsWrite>>,
+    ws: Option<ClientSink>,
     /// Held by the drainer (which clears `draining` when it lets go).
     drainer: bool,
 }
 
 impl<'a> Lease<'a> {
-    fn new(shared: &'a Arc<Shared>, ws: Box<WsWrite>, drainer: bool) -> Self {
+    fn new(shared: &'a Arc<Shared>, ws: ClientSink, drainer: bool) -> Self {
         Self {
             shared,
             ws: Some(ws),
@@ -299,8 +310,8 @@ impl<'a> Lease<'a> {
         }
     }
 
-    fn ws(&mut self) -> Option<&mut WsWrite> {
-        self.ws.as_deref_mut()
+    fn ws(&mut self) -> Option<&mut ClientSink> {
+        self.ws.as_mut()
     }
 
     /// Puts the write half back. After a direct write, starts a drainer for what was queued
@@ -469,9 +480,12 @@ async fn drain(shared: Arc<Shared>) {
     }
 }
 
-async fn write_item(ws: &mut WsWrite, item: &Outbound) -> Written {
-    let frame = match item {
-        Outbound::Message(msg) => data_frame(matches!(msg, Message::Text(_)), msg.as_bytes()),
+async fn write_item(ws: &mut ClientSink, item: &Outbound) -> Written {
+    match item {
+        Outbound::Message(msg) => {
+            ws.write_message(matches!(msg, Message::Text(_)), msg.as_bytes())
+                .await
+        }
         Outbound::Fragment {
             text,
             first,
@@ -483,19 +497,21 @@ async fn write_item(ws: &mut WsWrite, item: &Outbound) -> Written {
                 (true, true) => OpCode::Text,
                 (true, false) => OpCode::Binary,
             };
-            Frame::new(*fin, opcode, None, Payload::Borrowed(payload))
+            ws.write_frame(*fin, opcode, payload).await
         }
-        Outbound::Pong(payload) => Frame::pong(Payload::Borrowed(payload)),
-        Outbound::Ping => Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b"")),
+        Outbound::Pong(payload) => ws.write_frame(true, OpCode::Pong, payload).await,
+        Outbound::Ping => ws.write_frame(true, OpCode::Ping, b"").await,
         Outbound::Close { code, reason, .. } => {
-            if *code == CloseCode::NO_STATUS {
-                Frame::close_raw(Payload::Borrowed(&[]))
-            } else {
-                Frame::close(code.as_u16(), reason)
+            // No status: an empty close frame. Else the code, then the reason (at most 123
+            // bytes, cut when queued).
+            let mut payload = Vec::new();
+            if *code != CloseCode::NO_STATUS {
+                payload.extend_from_slice(&code.as_u16().to_be_bytes());
+                payload.extend_from_slice(reason);
             }
+            ws.write_frame(true, OpCode::Close, &payload).await
         }
-    };
-    write_frame(ws, frame).await
+    }
 }
 
 /// A handle that sends to one connection.
@@ -517,9 +533,11 @@ impl OutboundTx {
             });
         }
         if let Some(mut lease) = self.shared.lease_for_direct_write() {
-            let frame = data_frame(matches!(msg, Message::Text(_)), msg.as_bytes());
             let written = match lease.ws() {
-                Some(ws) => write_frame(ws, frame).await,
+                Some(ws) => {
+                    ws.write_message(matches!(msg, Message::Text(_)), msg.as_bytes())
+                        .await
+                }
                 None => Written::Failed,
             };
             return match written {
@@ -537,12 +555,16 @@ impl OutboundTx {
                 }
             };
         }
-        self.enqueue(Outbound::Message(msg))
-            .await
-            .map_err(|item| SendError::Closed {
-                id: self.id,
-                message: take_message(item, self.id),
-            })
+        // Not `self.enqueue(..)`: its future would sit in every hook's future that sends.
+        let queued = match self.try_enqueue(Outbound::Message(msg)) {
+            Ok(()) => Ok(()),
+            Err(NotQueued::Closed(item)) => Err(item),
+            Err(NotQueued::Full(item)) => Box::pin(self.shared.wait_for_room(item)).await,
+        };
+        queued.map_err(|item| SendError::Closed {
+            id: self.id,
+            message: take_message(item, self.id),
+        })
     }
 
     /// Queues an item, waiting for room; gives it back if the connection is closed.
