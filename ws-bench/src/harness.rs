@@ -10,8 +10,8 @@ use clap::Parser;
 use crate::client::{self, Fanout, LoadResult, LoadSpec, Target};
 use crate::error::BenchError;
 use crate::report::{self, CellSummary, Column, ColumnStatus, Entry, MetricRow, Report, Row};
-use crate::server::{self, Launch, ServerKind, ServerProcess};
-use crate::{callgrind, config, procfs, stats};
+use crate::server::{self, Launch, ServerKind, ServerProcess, Valgrind};
+use crate::{callgrind, config, massif, procfs, stats};
 
 /// Cells whose messages in flight (connections × payload) exceed this are skipped.
 pub const MAX_BYTES_IN_FLIGHT: usize = 1 << 30;
@@ -19,6 +19,8 @@ pub const MAX_BYTES_IN_FLIGHT: usize = 1 << 30;
 pub const DEFAULT_OURS_LOG_LEVEL: &str = "warn,ws_core::app=info";
 /// Messages of the callgrind workload (1 connection × N × 20 B).
 pub const CALLGRIND_MESSAGES: usize = 2_000;
+/// Idle connections of the massif workload (each did one 20 B echo).
+pub const MASSIF_CONNS: usize = 1_000;
 
 /// Command line of `ws-bench`.
 #[derive(Debug, Clone, Parser)]
@@ -30,7 +32,7 @@ pub struct Cli {
     /// Smoke run: 20 B and 16 KiB × 1 and 100 connections, short windows, 1 repetition (the default).
     #[arg(long, conflicts_with = "full")]
     pub quick: bool,
-    /// Whole matrix (20 B, 1 KiB, 16 KiB, 1 MiB × 1, 100, 1000, 10000 connections), 3 repetitions, callgrind.
+    /// Whole matrix (20 B, 1 KiB, 16 KiB, 1 MiB × 1, 100, 1000, 10000 connections), 3 repetitions, callgrind and massif.
     #[arg(long)]
     pub full: bool,
     /// Servers to run (comma list of ours, fastwebsockets, tungstenite, axum, tcp); default all.
@@ -81,10 +83,11 @@ pub struct Cli {
     /// Do not pin server and load generator to different cores.
     #[arg(long)]
     pub no_pin: bool,
-    /// Also measure callgrind instructions in quick mode.
+    /// Also run the valgrind measurements in quick mode (callgrind instructions per echo,
+    /// massif heap per idle connection).
     #[arg(long, conflicts_with = "no_callgrind")]
     pub callgrind: bool,
-    /// Skip callgrind in full mode.
+    /// Skip the valgrind measurements (callgrind, massif) in full mode.
     #[arg(long)]
     pub no_callgrind: bool,
     /// `log_level` written into our framework's config. The default keeps every
@@ -467,7 +470,7 @@ fn launch(kind: ServerKind, bin: &Path, cfg: &Path, tmp: &Path, pinned: bool) ->
         config: (kind == ServerKind::Ours).then(|| cfg.to_path_buf()),
         cwd: tmp.to_path_buf(),
         cpus: pinned.then(|| "0".to_string()),
-        callgrind_out: None,
+        valgrind: None,
         start_timeout: Duration::from_secs(20),
     }
 }
@@ -768,6 +771,36 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
         ir.push(entry);
     }
 
+    // 6. Massif heap per idle connection (with callgrind: both need valgrind).
+    let mut heap: Vec<Entry<f64>> = Vec::new();
+    for slot in &mut slots {
+        let entry = if !plan.callgrind {
+            Entry::note("not run")
+        } else if valgrind.is_none() {
+            Entry::note("valgrind missing")
+        } else if let Some(note) = slot.note() {
+            Entry::Note(note)
+        } else if slot.kind.raw_tcp() {
+            Entry::note("n/a")
+        } else {
+            match massif_per_conn(slot, &cfg, &tmp.0).await {
+                Ok(v) => {
+                    eprintln!(
+                        "ws-bench: {} massif: {v:.0} heap bytes per idle connection",
+                        slot.kind.key()
+                    );
+                    Entry::Value(v)
+                }
+                Err(e) => {
+                    eprintln!("ws-bench: {} massif failed: {e}", slot.kind.key());
+                    notes.push(format!("massif for {} failed: {e}", slot.kind.label()));
+                    Entry::note("massif failed")
+                }
+            }
+        };
+        heap.push(entry);
+    }
+
     // Assemble the report.
     let baseline = slots
         .iter()
@@ -780,6 +813,14 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
             ),
             higher_is_better: false,
             entries: idle,
+        },
+        MetricRow {
+            label: format!(
+                "heap bytes per idle connection ({} conns, valgrind massif: requested + allocator overhead)",
+                report::fmt_count(MASSIF_CONNS)
+            ),
+            higher_is_better: false,
+            entries: heap,
         },
         MetricRow {
             label: format!(
@@ -818,8 +859,12 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
     );
     notes.push(format!(
         "Idle memory: VmRSS of the server before and after opening the connections (each did one 20 B echo, \
-         then idled {} ms), divided by their number; measured once per server, right after start-up.",
-        300
+         then idled {} ms), divided by their number; measured once per server, right after start-up. RSS counts the \
+         pages the allocator's layout touches, so it moves by several hundred bytes per connection when an \
+         allocation changes size (padding our connection's future by 608 bytes took it from 8.05 to 7.13 KiB). The \
+         massif row is the heap itself: bytes requested plus the allocator's overhead, under valgrind's allocator, \
+         per idle connection (peak of a run with {} connections minus the peak of a run with none).",
+        300, MASSIF_CONNS
     ));
     notes.push(
         "Fan-out: N receivers and one publisher on `/chat` (which relays to the sender too); time from the publish \
@@ -845,7 +890,9 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
             .into(),
     );
     if !plan.callgrind {
-        notes.push("Callgrind was not run (quick mode; `--callgrind` enables it).".into());
+        notes.push(
+            "Callgrind and massif were not run (quick mode; `--callgrind` enables them).".into(),
+        );
     }
     notes.push(format!(
         "Cells with more than {} MiB in flight (connections × payload) are skipped; each window is extended (up to 5×) until it holds ≥ 2 echoes per connection.",
@@ -935,7 +982,7 @@ async fn callgrind_once(
 ) -> Result<u64, BenchError> {
     let out = tmp.join(format!("callgrind.{}.{messages}.out", slot.kind.key()));
     let mut l = launch(slot.kind, &slot.bin, cfg, tmp, false);
-    l.callgrind_out = Some(out.clone());
+    l.valgrind = Some((Valgrind::Callgrind, out.clone()));
     l.start_timeout = Duration::from_secs(90);
     let p = ServerProcess::start(&l)?;
     let t = target(slot.kind, &p, "/echo");
@@ -946,6 +993,33 @@ async fn callgrind_once(
         .map_err(|e| BenchError::Server(format!("no callgrind output {}: {e}", out.display())))?;
     callgrind::parse_total_ir(&text)
         .ok_or_else(|| BenchError::Server(format!("no totals in {}", out.display())))
+}
+
+/// Peak heap of a server under massif that served `conns` idle connections.
+async fn massif_once(slot: &Slot, cfg: &Path, tmp: &Path, conns: usize) -> Result<u64, BenchError> {
+    let out = tmp.join(format!("massif.{}.{conns}.out", slot.kind.key()));
+    let mut l = launch(slot.kind, &slot.bin, cfg, tmp, false);
+    l.valgrind = Some((Valgrind::Massif, out.clone()));
+    l.start_timeout = Duration::from_secs(90);
+    let p = ServerProcess::start(&l)?;
+    let t = target(slot.kind, &p, "/echo");
+    let open = client::open_many(&t, conns, Some(&client::Message::binary(20))).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client::close_all(open).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    p.terminate(Duration::from_secs(60))?;
+    let text = std::fs::read_to_string(&out)
+        .map_err(|e| BenchError::Server(format!("no massif output {}: {e}", out.display())))?;
+    massif::parse_peak_heap(&text)
+        .ok_or_else(|| BenchError::Server(format!("no heap snapshots in {}", out.display())))
+}
+
+/// Heap bytes per idle connection under massif.
+async fn massif_per_conn(slot: &Slot, cfg: &Path, tmp: &Path) -> Result<f64, BenchError> {
+    let base = massif_once(slot, cfg, tmp, 0).await?;
+    let with = massif_once(slot, cfg, tmp, MASSIF_CONNS).await?;
+    massif::per_conn(with, base, MASSIF_CONNS as u64)
+        .ok_or_else(|| BenchError::Server(format!("peak heap {with} < {base}")))
 }
 
 async fn callgrind_per_message(slot: &Slot, cfg: &Path, tmp: &Path) -> Result<f64, BenchError> {

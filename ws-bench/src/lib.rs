@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod harness;
+pub mod massif;
 pub mod peer;
 pub mod procfs;
 pub mod report;

@@ -139,6 +139,15 @@ pub fn strip_ansi(s: &str) -> String {
     out
 }
 
+/// A valgrind tool a server can run under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Valgrind {
+    /// Instructions executed.
+    Callgrind,
+    /// Heap in use.
+    Massif,
+}
+
 /// How to launch a server.
 #[derive(Debug, Clone)]
 pub struct Launch {
@@ -152,8 +161,8 @@ pub struct Launch {
     pub cwd: PathBuf,
     /// CPU list for `taskset -c` (None: not pinned).
     pub cpus: Option<String>,
-    /// Run under `valgrind --tool=callgrind`, writing to this file.
-    pub callgrind_out: Option<PathBuf>,
+    /// Run under valgrind with this tool, writing its output to this file.
+    pub valgrind: Option<(Valgrind, PathBuf)>,
     /// How long to wait for the listening line.
     pub start_timeout: Duration,
 }
@@ -181,11 +190,17 @@ impl ServerProcess {
                 l.bin.display()
             )));
         }
-        let mut cmd = if let Some(out) = &l.callgrind_out {
+        let mut cmd = if let Some((tool, out)) = &l.valgrind {
             let mut c = Command::new("valgrind");
-            c.arg("--tool=callgrind")
-                .arg(format!("--callgrind-out-file={}", out.display()))
-                .arg(&l.bin);
+            match tool {
+                Valgrind::Callgrind => c
+                    .arg("--tool=callgrind")
+                    .arg(format!("--callgrind-out-file={}", out.display())),
+                Valgrind::Massif => c
+                    .arg("--tool=massif")
+                    .arg(format!("--massif-out-file={}", out.display())),
+            };
+            c.arg(&l.bin);
             c
         } else if let Some(cpus) = &l.cpus {
             let mut c = Command::new("taskset");
@@ -296,8 +311,8 @@ impl ServerProcess {
     }
 
     /// Sends SIGTERM (via `kill -TERM PID`) and waits up to `grace` for the
-    /// exit; kills with SIGKILL after that. Used for callgrind, which writes
-    /// its profile when the program ends.
+    /// exit; kills with SIGKILL after that. Used for valgrind, which writes
+    /// its output when the program ends.
     pub fn terminate(mut self, grace: Duration) -> Result<(), BenchError> {
         let pid = self.pid().to_string();
         let _ = Command::new("kill")
