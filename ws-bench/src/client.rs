@@ -236,11 +236,22 @@ pub async fn open_many(
     n: usize,
     warm: Option<&Message>,
 ) -> Result<Vec<Ws>, BenchError> {
+    open_batched(target, n, warm, CONNECT_BATCH).await
+}
+
+/// [`open_many`], `batch` connections at a time (1: one handshake in flight, so the server
+/// holds the state of at most one unfinished handshake at any moment).
+pub async fn open_batched(
+    target: &Target,
+    n: usize,
+    warm: Option<&Message>,
+    batch: usize,
+) -> Result<Vec<Ws>, BenchError> {
     let mut out = Vec::with_capacity(n);
     let warm = warm.cloned().map(Arc::new);
     let mut start = 0;
     while start < n {
-        let end = (start + CONNECT_BATCH).min(n);
+        let end = (start + batch.max(1)).min(n);
         let mut set = JoinSet::new();
         for i in start..end {
             let t = target.clone();

@@ -863,7 +863,7 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
          pages the allocator's layout touches, so it moves by several hundred bytes per connection when an \
          allocation changes size (padding our connection's future by 608 bytes took it from 8.05 to 7.13 KiB). The \
          massif row is the heap itself: bytes requested plus the allocator's overhead, under valgrind's allocator, \
-         per idle connection (peak of a run with {} connections minus the peak of a run with none).",
+         per idle connection (peak of a run with {} connections, opened one at a time, minus the peak of a run with none).",
         300, MASSIF_CONNS
     ));
     notes.push(
@@ -1003,7 +1003,10 @@ async fn massif_once(slot: &Slot, cfg: &Path, tmp: &Path, conns: usize) -> Resul
     l.start_timeout = Duration::from_secs(90);
     let p = ServerProcess::start(&l)?;
     let t = target(slot.kind, &p, "/echo");
-    let open = client::open_many(&t, conns, Some(&client::Message::binary(20))).await?;
+    // One handshake at a time: the peak is then the idle connections plus at most one
+    // handshake's transient state, not a batch of them.
+    let warm = client::Message::binary(20);
+    let open = client::open_batched(&t, conns, Some(&warm), 1).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     client::close_all(open).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
