@@ -74,15 +74,25 @@ pub(crate) fn run<C: Controller>(
     // inside a connection name it themselves.
     let s = &accepted.setup;
     let span = tracing::debug_span!("conn", conn = %id, server = %s.server, path = s.path);
-    drive(controller, accepted, id).instrument(span)
+    // Boxed: a parameter of an `async fn` keeps its place in the future for the connection's
+    // whole life; the box is freed once `drive` has taken it apart.
+    drive(controller, Box::new(accepted), id).instrument(span)
 }
 
 /// Waits for the upgrade, then reads the connection and runs its hooks until it ends.
-async fn drive<C: Controller>(controller: Arc<C>, accepted: Accepted, id: crate::ConnId) {
-    let Accepted {
-        on_upgrade,
-        setup: accepted,
-    } = accepted;
+async fn drive<C: Controller>(controller: Arc<C>, accepted: Box<Accepted>, id: crate::ConnId) {
+    let Accepted { on_upgrade, setup } = unbox(accepted);
+    // Taken apart, so that no field outlives its last use in the future.
+    let Setup {
+        peer,
+        server,
+        path,
+        subprotocol,
+        extensions,
+        settings,
+        sender,
+        shutdown,
+    } = setup;
     let upgraded = match on_upgrade.await {
         Ok(u) => u,
         Err(e) => {
@@ -102,7 +112,6 @@ async fn drive<C: Controller>(controller: Arc<C>, accepted: Accepted, id: crate:
                 (Bytes::new(), Either::Right(r), Box::new(w))
             }
         };
-    let settings = accepted.settings;
     let shared = Arc::new(Shared::new(
         id,
         Limits {
@@ -126,27 +135,26 @@ async fn drive<C: Controller>(controller: Arc<C>, accepted: Accepted, id: crate:
 
     let info = Arc::new(ConnInfo {
         id,
-        server: accepted.server,
-        path: accepted.path,
-        peer: accepted.peer,
-        subprotocol: accepted.subprotocol,
+        server,
+        path,
+        peer,
+        subprotocol,
         connected_at: SystemTime::now(),
     });
-    accepted.sender.register(Arc::clone(&info), out.clone());
+    sender.register(Arc::clone(&info), out.clone());
     tracing::debug!(peer = %info.peer, "open");
     // A stop closes every connection in the table; one that registered while the stop began
     // closes itself (the stop cancels the token before it walks the table).
-    if accepted.shutdown.is_cancelled() {
-        out.close(
-            accepted.sender.shutdown_code(),
-            shutdown_reason(accepted.sender.shutdown_code()),
-        );
+    if shutdown.is_cancelled() {
+        let code = sender.shutdown_code();
+        out.close(code, shutdown_reason(code));
     }
+    drop(shutdown);
     let mut cx = Conn {
         info,
         out: out.clone(),
-        sender: accepted.sender.clone(),
-        extensions: accepted.extensions,
+        sender,
+        extensions,
     };
 
     let mut close = None;
@@ -239,6 +247,13 @@ async fn drive<C: Controller>(controller: Arc<C>, accepted: Accepted, id: crate:
         "closed"
     );
     controller.on_close(&mut cx, close).await;
+}
+
+/// The value out of its box, the box freed now (moving out of `*boxed` in place would keep
+/// the allocation until the end of the scope: here, the connection's life).
+#[allow(clippy::boxed_local)] // The point is to take the box.
+fn unbox<T>(boxed: Box<T>) -> T {
+    *boxed
 }
 
 fn server_close(code: CloseCode, reason: &str) -> CloseFrame {

@@ -11,7 +11,7 @@
 //! connection whose writes stay blocked without progress for `write_timeout`
 //! ([`keepalive`](super::keepalive)); the failure (a kill) makes the pending write end at once.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -46,11 +46,7 @@ impl ClientSink {
     }
 
     /// Writes a whole text or binary message as one frame.
-    pub(crate) fn write_message<'a>(
-        &'a mut self,
-        text: bool,
-        payload: &'a [u8],
-    ) -> impl Future<Output = Written> + Send + 'a {
+    pub(crate) fn write_message<'a>(&'a mut self, text: bool, payload: &'a [u8]) -> WriteFrame<'a> {
         let opcode = if text { OpCode::Text } else { OpCode::Binary };
         self.write_frame(true, opcode, payload)
     }
@@ -58,43 +54,20 @@ impl ClientSink {
     /// Writes one frame: header and payload together when the socket takes vectored writes
     /// (TCP does), else one after the other. Nothing is flushed: the streams a connection
     /// writes to (TCP, or hyper's upgraded stream over it) buffer nothing.
-    pub(crate) async fn write_frame(
-        &mut self,
+    pub(crate) fn write_frame<'a>(
+        &'a mut self,
         fin: bool,
         opcode: OpCode,
-        payload: &[u8],
-    ) -> Written {
+        payload: &'a [u8],
+    ) -> WriteFrame<'a> {
         let mut head = [0u8; 14];
         let n = Frame::new(fin, opcode, None, Payload::Borrowed(payload)).fmt_head(&mut head);
-        let total = n + payload.len();
-        let vectored = self.inner.is_write_vectored();
-        let mut done = 0;
-        let result = poll_fn(|cx| {
-            while done < total {
-                let poll = if done < n && vectored {
-                    let bufs = [IoSlice::new(&head[done..n]), IoSlice::new(payload)];
-                    Pin::new(&mut self.inner).poll_write_vectored(cx, &bufs)
-                } else if done < n {
-                    Pin::new(&mut self.inner).poll_write(cx, &head[done..n])
-                } else {
-                    Pin::new(&mut self.inner).poll_write(cx, &payload[done - n..])
-                };
-                match self.track(cx, poll) {
-                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                    Poll::Ready(Ok(w)) => done += w,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-            Poll::Ready(Ok(()))
-        })
-        .await;
-        match result {
-            Ok(()) => Written::Done,
-            Err(e) => {
-                tracing::debug!("write failed: {e}");
-                Written::Failed
-            }
+        WriteFrame {
+            sink: self,
+            head,
+            head_len: n,
+            payload,
+            done: 0,
         }
     }
 
@@ -115,6 +88,60 @@ impl ClientSink {
                 ready
             }
         }
+    }
+}
+
+/// The write of one frame ([`ClientSink::write_frame`]): a plain future of a few dozen bytes,
+/// since it sits in the future of every hook that sends, which every connection's task holds.
+pub(crate) struct WriteFrame<'a> {
+    sink: &'a mut ClientSink,
+    head: [u8; 14],
+    head_len: usize,
+    payload: &'a [u8],
+    /// Bytes of header and payload written so far.
+    done: usize,
+}
+
+impl std::fmt::Debug for WriteFrame<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteFrame")
+            .field("len", &(self.head_len + self.payload.len()))
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for WriteFrame<'_> {
+    type Output = Written;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Written> {
+        let this = self.get_mut();
+        let (n, payload) = (this.head_len, this.payload);
+        while this.done < n + payload.len() {
+            let done = this.done;
+            let vectored = this.sink.inner.is_write_vectored();
+            let inner = Pin::new(&mut this.sink.inner);
+            let poll = if done < n && vectored {
+                let bufs = [IoSlice::new(&this.head[done..n]), IoSlice::new(payload)];
+                inner.poll_write_vectored(cx, &bufs)
+            } else if done < n {
+                inner.poll_write(cx, &this.head[done..n])
+            } else {
+                inner.poll_write(cx, &payload[done - n..])
+            };
+            match this.sink.track(cx, poll) {
+                Poll::Ready(Ok(w)) if w > 0 => this.done += w,
+                Poll::Ready(result) => {
+                    let e = result
+                        .err()
+                        .unwrap_or_else(|| io::ErrorKind::WriteZero.into());
+                    tracing::debug!("write failed: {e}");
+                    return Poll::Ready(Written::Failed);
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Written::Done)
     }
 }
 
