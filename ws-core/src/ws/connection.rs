@@ -124,7 +124,6 @@ async fn drive<C: Controller>(controller: Arc<C>, accepted: Box<Accepted>, id: c
     // fastwebsockets reads; the writes are ours (`writer`), so its write half goes unused.
     let (ws_read, _) = fastwebsockets::after_handshake_split(read, tokio::io::sink(), Role::Server);
     shared.attach(ClientSink::new(write, Arc::clone(&shared)));
-    let _release = ReleaseWriter(&shared);
     // Pongs and close replies go through our queue, never from inside the reader.
     let mut reader = MessageReader::new(ws_read, settings.max_message_size);
     let out = OutboundTx {
@@ -142,6 +141,11 @@ async fn drive<C: Controller>(controller: Arc<C>, accepted: Box<Accepted>, id: c
         connected_at: SystemTime::now(),
     });
     sender.register(Arc::clone(&info), out.clone());
+    let _ending = Ending {
+        shared: &shared,
+        sender: sender.clone(),
+        id,
+    };
     tracing::debug!(peer = %info.peer, "open");
     // A stop closes every connection in the table; one that registered while the stop began
     // closes itself (the stop cancels the token before it walks the table).
@@ -307,12 +311,23 @@ pub(crate) fn shutdown_reason(code: CloseCode) -> &'static str {
     }
 }
 
-/// Lets go of the write half when the connection's task ends, however it ends (a panicking
-/// hook included): see [`Shared::release_writer`].
-struct ReleaseWriter<'a>(&'a Shared);
+/// What must happen when the connection's task ends, however it ends: a hook that panics
+/// ends the task without the rest of `drive`. The connection leaves the table (else pushes
+/// and counts would keep finding it) and lets go of its write half (see
+/// [`Shared::release_writer`]), which closes the socket.
+struct Ending<'a> {
+    shared: &'a Shared,
+    sender: Sender,
+    id: crate::ConnId,
+}
 
-impl Drop for ReleaseWriter<'_> {
+impl Drop for Ending<'_> {
     fn drop(&mut self) {
-        self.0.release_writer();
+        if std::thread::panicking() {
+            tracing::error!(conn = %self.id, "a hook panicked: dropping the connection");
+            self.shared.kill(None);
+        }
+        self.sender.unregister(self.id);
+        self.shared.release_writer();
     }
 }
