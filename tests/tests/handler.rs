@@ -137,6 +137,27 @@ async fn stall(mut ws: WebSocket, ends: Inject<Ends>) {
     ends.0.lock().unwrap().push("stall: never refused".into());
 }
 
+/// The first line in `Ends` that starts with `prefix`, once a handler has written it.
+async fn end_line(running: &ws_core::Running, prefix: &str) -> String {
+    let ends = running.app().singleton::<Ends>().unwrap();
+    within(&format!("a handler reports {prefix}"), async {
+        loop {
+            let found = ends
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.starts_with(prefix))
+                .cloned();
+            match found {
+                Some(line) => return line,
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await
+}
+
 async fn text(c: &mut RawClient) -> String {
     let f = c.recv().await.unwrap();
     assert_eq!(f.opcode, 1, "{f:?}");
@@ -236,23 +257,7 @@ async fn a_push_cancelled_mid_write_fails_the_connection() {
     let addr = running.local_addr("ws").unwrap();
     let mut c = RawClient::connect(addr, "/flood").await;
     c.send(true, 2, b"go").await; // then never read
-    let ends = running.app().singleton::<Ends>().unwrap();
-    let line = within("the flood handler ends", async {
-        loop {
-            let found = ends
-                .0
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.starts_with("flood:"))
-                .cloned();
-            match found {
-                Some(line) => return line,
-                None => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    })
-    .await;
+    let line = end_line(&running, "flood:").await;
     assert!(
         line.starts_with("flood: refused after a cancelled push"),
         "{line}"
@@ -273,23 +278,7 @@ async fn a_write_without_progress_for_write_timeout_drops_the_connection() {
     let addr = running.local_addr("ws").unwrap();
     let mut c = RawClient::connect(addr, "/stall").await;
     c.send(true, 2, b"go").await; // then stop reading (~128 MiB would follow)
-    let ends = running.app().singleton::<Ends>().unwrap();
-    let line = within("the stalled push is refused", async {
-        loop {
-            let found = ends
-                .0
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.starts_with("stall:"))
-                .cloned();
-            match found {
-                Some(line) => return line,
-                None => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    })
-    .await;
+    let line = end_line(&running, "stall:").await;
     assert!(line.starts_with("stall: refused"), "{line}");
     // What was in the socket buffers arrives, then the connection ends without the rest.
     let received = within("the connection ends", async {

@@ -745,27 +745,17 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     for slot in &mut slots {
-        let entry = if !plan.callgrind {
-            Entry::note("not run")
-        } else if valgrind.is_none() {
-            Entry::note("valgrind missing")
-        } else if let Some(note) = slot.note() {
-            Entry::Note(note)
-        } else {
-            match callgrind_per_message(slot, &cfg, &tmp.0).await {
-                Ok(v) => {
-                    eprintln!(
-                        "ws-bench: {} callgrind: {v:.0} instructions per 20 B echo",
-                        slot.kind.key()
-                    );
-                    Entry::Value(v)
-                }
-                Err(e) => {
-                    // Profiling trouble is reported, but is not an echo failure.
-                    eprintln!("ws-bench: {} callgrind failed: {e}", slot.kind.key());
-                    notes.push(format!("callgrind for {} failed: {e}", slot.kind.label()));
-                    Entry::note("callgrind failed")
-                }
+        let entry = match skip_valgrind(plan, valgrind.is_some(), slot, false) {
+            Some(skipped) => skipped,
+            None => {
+                let r = callgrind_per_message(slot, &cfg, &tmp.0).await;
+                valgrind_entry(
+                    slot,
+                    "callgrind",
+                    "instructions per 20 B echo",
+                    r,
+                    &mut notes,
+                )
             }
         };
         ir.push(entry);
@@ -774,28 +764,17 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
     // 6. Massif heap per idle connection (with callgrind: both need valgrind).
     let mut heap: Vec<Entry<f64>> = Vec::new();
     for slot in &mut slots {
-        let entry = if !plan.callgrind {
-            Entry::note("not run")
-        } else if valgrind.is_none() {
-            Entry::note("valgrind missing")
-        } else if let Some(note) = slot.note() {
-            Entry::Note(note)
-        } else if slot.kind.raw_tcp() {
-            Entry::note("n/a")
-        } else {
-            match massif_per_conn(slot, &cfg, &tmp.0).await {
-                Ok(v) => {
-                    eprintln!(
-                        "ws-bench: {} massif: {v:.0} heap bytes per idle connection",
-                        slot.kind.key()
-                    );
-                    Entry::Value(v)
-                }
-                Err(e) => {
-                    eprintln!("ws-bench: {} massif failed: {e}", slot.kind.key());
-                    notes.push(format!("massif for {} failed: {e}", slot.kind.label()));
-                    Entry::note("massif failed")
-                }
+        let entry = match skip_valgrind(plan, valgrind.is_some(), slot, true) {
+            Some(skipped) => skipped,
+            None => {
+                let r = massif_per_conn(slot, &cfg, &tmp.0).await;
+                valgrind_entry(
+                    slot,
+                    "massif",
+                    "heap bytes per idle connection",
+                    r,
+                    &mut notes,
+                )
             }
         };
         heap.push(entry);
@@ -993,6 +972,49 @@ async fn callgrind_once(
         .map_err(|e| BenchError::Server(format!("no callgrind output {}: {e}", out.display())))?;
     callgrind::parse_total_ir(&text)
         .ok_or_else(|| BenchError::Server(format!("no totals in {}", out.display())))
+}
+
+/// The entry of a valgrind measurement that is not taken for `slot`, if it is not: not asked
+/// for, no valgrind, the server failed, or (`websocket_only`) raw TCP.
+fn skip_valgrind(
+    plan: &Plan,
+    valgrind: bool,
+    slot: &Slot,
+    websocket_only: bool,
+) -> Option<Entry<f64>> {
+    if !plan.callgrind {
+        Some(Entry::note("not run"))
+    } else if !valgrind {
+        Some(Entry::note("valgrind missing"))
+    } else if let Some(note) = slot.note() {
+        Some(Entry::Note(note))
+    } else if websocket_only && slot.kind.raw_tcp() {
+        Some(Entry::note("n/a"))
+    } else {
+        None
+    }
+}
+
+/// The entry of a valgrind measurement. Profiling trouble is reported, but is not an echo
+/// failure.
+fn valgrind_entry(
+    slot: &Slot,
+    tool: &str,
+    unit: &str,
+    result: Result<f64, BenchError>,
+    notes: &mut Vec<String>,
+) -> Entry<f64> {
+    match result {
+        Ok(v) => {
+            eprintln!("ws-bench: {} {tool}: {v:.0} {unit}", slot.kind.key());
+            Entry::Value(v)
+        }
+        Err(e) => {
+            eprintln!("ws-bench: {} {tool} failed: {e}", slot.kind.key());
+            notes.push(format!("{tool} for {} failed: {e}", slot.kind.label()));
+            Entry::note(format!("{tool} failed"))
+        }
+    }
 }
 
 /// Peak heap of a server under massif that served `conns` idle connections.
