@@ -79,6 +79,13 @@ pub struct ConnInfo {
     pub connected_at: SystemTime,
 }
 
+/// `1-42 (ws /chat)`: the id, server and route, as log lines name a connection.
+impl fmt::Display for ConnInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({} {})", self.id, self.server, self.path)
+    }
+}
+
 /// The context of one WebSocket connection, handed to every hook of that connection.
 ///
 /// Typed values inserted here (or into the handshake's extensions) stay for the life of the
@@ -175,5 +182,23 @@ impl Conn {
     /// Removes and returns the value of type `T`.
     pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
         self.extensions.remove()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_name_a_connection_by_id_server_and_route() {
+        let info = ConnInfo {
+            id: ConnId::new(1, 42),
+            server: ServerName::new("ws"),
+            path: "/chat",
+            peer: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            subprotocol: None,
+            connected_at: SystemTime::UNIX_EPOCH,
+        };
+        assert_eq!(info.to_string(), "1-42 (ws /chat)");
     }
 }

@@ -249,8 +249,7 @@ where
             match result.into_error() {
                 None => out.close(CloseCode::NORMAL, ""),
                 Some(e) => {
-                    let i = &info;
-                    tracing::error!(conn = %i.id, server = %i.server, path = i.path, "handler failed: {e}");
+                    tracing::error!(conn = %info, "handler failed: {e}");
                     out.close(CloseCode::INTERNAL, "internal error");
                 }
             }
@@ -293,8 +292,7 @@ where
             // The function owns the socket: the connection ends when it returns.
             if let Err(e) = task.await {
                 if e.is_panic() {
-                    let i = &cx.info;
-                    tracing::error!(conn = %i.id, server = %i.server, path = i.path, "handler panicked");
+                    tracing::error!(conn = %cx.info, "handler panicked");
                 }
             }
         }

@@ -163,8 +163,7 @@ async fn drive<C: Controller>(controller: Arc<C>, accepted: Box<Accepted>, id: c
 
     let mut close = None;
     if let Err(e) = controller.on_open(&mut cx).await {
-        let i = &cx.info;
-        tracing::error!(conn = %i.id, server = %i.server, path = i.path, "on_open failed: {e}");
+        tracing::error!(conn = %cx.info, "on_open failed: {e}");
         out.close(CloseCode::INTERNAL, "internal error");
     }
 
@@ -185,8 +184,7 @@ async fn drive<C: Controller>(controller: Arc<C>, accepted: Box<Accepted>, id: c
                     continue; // Closing: data frames are read and dropped (RFC 6455 §5.5.1).
                 }
                 if let Err(e) = controller.on_message(&mut cx, msg).await {
-                    let i = &cx.info;
-                    tracing::error!(conn = %i.id, server = %i.server, path = i.path, "on_message failed: {e}");
+                    tracing::error!(conn = %cx.info, "on_message failed: {e}");
                     out.close(CloseCode::INTERNAL, "internal error");
                 }
             }

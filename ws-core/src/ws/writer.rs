@@ -63,6 +63,7 @@ impl ClientSink {
         let mut head = [0u8; 14];
         let n = Frame::new(fin, opcode, None, Payload::Borrowed(payload)).fmt_head(&mut head);
         WriteFrame {
+            vectored: self.inner.is_write_vectored(),
             sink: self,
             head,
             head_len: n,
@@ -95,6 +96,8 @@ impl ClientSink {
 /// since it sits in the future of every hook that sends, which every connection's task holds.
 pub(crate) struct WriteFrame<'a> {
     sink: &'a mut ClientSink,
+    /// The socket takes header and payload in one write.
+    vectored: bool,
     head: [u8; 14],
     head_len: usize,
     payload: &'a [u8],
@@ -119,9 +122,8 @@ impl Future for WriteFrame<'_> {
         let (n, payload) = (this.head_len, this.payload);
         while this.done < n + payload.len() {
             let done = this.done;
-            let vectored = this.sink.inner.is_write_vectored();
             let inner = Pin::new(&mut this.sink.inner);
-            let poll = if done < n && vectored {
+            let poll = if done < n && this.vectored {
                 let bufs = [IoSlice::new(&this.head[done..n]), IoSlice::new(payload)];
                 inner.poll_write_vectored(cx, &bufs)
             } else if done < n {
