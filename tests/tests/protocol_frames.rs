@@ -155,6 +155,38 @@ async fn oversized_control_frame_closes_with_1002() {
 }
 
 #[tokio::test]
+async fn lengths_not_in_their_shortest_form_close_with_1002() {
+    // 5 bytes announced in the 16-bit form, 200 in the 64-bit form, and a 64-bit length with
+    // its top bit set.
+    let long = |code: u8, len: &[u8], payload: usize| {
+        let mut f = vec![0x82, 0x80 | code];
+        f.extend_from_slice(len);
+        f.extend_from_slice(&[0; 4]);
+        f.extend(std::iter::repeat_n(0, payload));
+        f
+    };
+    expect_close_code("/echo", long(126, &[0, 5], 5), 1002).await;
+    expect_close_code("/echo", long(127, &200u64.to_be_bytes(), 200), 1002).await;
+    expect_close_code("/echo", long(127, &(1u64 << 63).to_be_bytes(), 0), 1002).await;
+}
+
+#[tokio::test]
+async fn a_frame_split_across_reads_is_whole() {
+    let (running, addr) = start_demo().await;
+    let mut c = RawClient::connect(addr, "/echo").await;
+    let text = "é".repeat(150);
+    let bytes = encode(true, 0, TEXT, text.as_bytes(), true);
+    // The header alone, then the payload cut inside a character, then the rest.
+    for piece in [&bytes[..3], &bytes[3..101], &bytes[101..]] {
+        c.send_raw(piece).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.recv().await.unwrap().payload, text.as_bytes());
+    drop(c);
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn fragmented_control_frame_closes_with_1002() {
     expect_close_code("/echo", encode(false, 0, PING, b"a", true), 1002).await;
 }

@@ -2,9 +2,7 @@
 
 use std::fmt;
 
-use fastwebsockets::WebSocketError;
-
-use super::inbound::{ReadError, Violation};
+use super::inbound::ReadError;
 
 /// A WebSocket close status code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,24 +100,9 @@ pub(crate) enum ReadFailure {
 
 /// The single mapping from a reader error to a close code.
 pub(crate) fn classify(err: &ReadError) -> ReadFailure {
-    use WebSocketError as E;
-    let err = match err {
-        ReadError::Violation(v) => return ReadFailure::Close(v.close_code()),
-        ReadError::Frame(e) => e,
-    };
     match err {
-        E::InvalidUTF8 => ReadFailure::Close(CloseCode::INVALID_PAYLOAD),
-        E::FrameTooLarge => ReadFailure::Close(CloseCode::TOO_BIG),
-        E::IoError(io) => match io.get_ref().and_then(|e| e.downcast_ref::<Violation>()) {
-            Some(v) => ReadFailure::Close(v.close_code()),
-            None => ReadFailure::Gone,
-        },
-        E::UnexpectedEOF | E::ConnectionClosed | E::HTTPError(_) | E::SendError(_) => {
-            ReadFailure::Gone
-        }
-        // Reserved bits, unknown opcodes, fragmented or oversized control frames, bad
-        // continuation sequences, malformed close frames: all protocol errors.
-        _ => ReadFailure::Close(CloseCode::PROTOCOL),
+        ReadError::Violation(v) => ReadFailure::Close(v.close_code()),
+        ReadError::Io(_) | ReadError::Closed => ReadFailure::Gone,
     }
 }
 

@@ -2,9 +2,9 @@
 //! [`outbound`](super::outbound), idle timeouts and pings through
 //! [`keepalive`](super::keepalive).
 //!
-//! fastwebsockets' `read_frame` is not cancel-safe: dropping it mid-frame loses bytes. So the
-//! reader never races it against anything: a kill makes the pending read fail instead
-//! ([`ClientStream`]), after which the connection is never read again.
+//! The reader is never raced against anything (no `select!` per read): a kill makes the
+//! pending read fail instead ([`ClientStream`]), after which the connection is never read
+//! again.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use fastwebsockets::Role;
 use http::Extensions;
 use hyper::upgrade::OnUpgrade;
 use hyper::upgrade::Upgraded;
@@ -27,9 +26,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::close::{classify, parse_close_payload, CloseCode, CloseFrame, ReadFailure};
-use super::inbound::{ClientStream, Inbound, MessageReader, ReadError};
+use super::inbound::{Inbound, MessageReader, ReadError};
 use super::keepalive::KeepAlive;
 use super::outbound::{Limits, NotQueued, Outbound, OutboundTx, Shared};
+use super::reader::{ClientStream, FrameReader};
 use super::writer::ClientSink;
 use crate::config::{ServerConfig, ServerName};
 use crate::context::{Conn, ConnInfo};
@@ -120,12 +120,10 @@ async fn drive<C: Controller>(controller: Arc<C>, accepted: Box<Accepted>, id: c
         },
         KeepAlive::new(&settings),
     ));
-    let read = ClientStream::new(prefix, read, Arc::clone(&shared));
-    // fastwebsockets reads; the writes are ours (`writer`), so its write half goes unused.
-    let (ws_read, _) = fastwebsockets::after_handshake_split(read, tokio::io::sink(), Role::Server);
+    let read = ClientStream::new(read, Arc::clone(&shared));
+    let mut reader = MessageReader::new(FrameReader::new(&prefix, read, settings.max_message_size));
+    drop(prefix); // hyper's read buffer
     shared.attach(ClientSink::new(write, Arc::clone(&shared)));
-    // Pongs and close replies go through our queue, never from inside the reader.
-    let mut reader = MessageReader::new(ws_read, settings.max_message_size);
     let out = OutboundTx {
         id,
         shared: Arc::clone(&shared),

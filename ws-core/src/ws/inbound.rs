@@ -1,37 +1,28 @@
-//! Reading from a client: whole messages and control frames, checked by the frame rules that
-//! fastwebsockets leaves to the server.
+//! Reading from a client: whole messages and control frames.
 //!
-//! fastwebsockets parses each frame and checks reserved bits, opcodes, fragmented control
-//! frames, pings over 125 bytes, its per-frame size limit and the UTF-8 of single-frame text
-//! messages. It does not reject unmasked client frames or other control frames over 125 bytes,
-//! and (read frame by frame, as here) it leaves fragments to the caller. This module adds those
-//! rules, so the frames before a bad one are still handled, in order, before the connection
-//! fails:
+//! [`reader`](super::reader) reads frames and checks the rules about a single frame; this
+//! module checks the rules about sequences of frames and text, so the frames before a bad one
+//! are still handled, in order, before the connection fails:
 //!
-//! - an unmasked frame, a control frame over 125 bytes, a continuation frame with no message to
-//!   continue, or a new message before the fragmented one ended: 1002 (a frame that also breaks
-//!   a rule fastwebsockets checks is refused for that rule);
-//! - a message over `max_message_size`: 1009. Before each read the per-frame limit is set to
-//!   what is left of the limit for the message under way, so a frame that would overflow the
-//!   message is refused from its header, before its payload is read;
+//! - a continuation frame with no message to continue, or a new message before the fragmented
+//!   one ended: 1002;
+//! - a message over `max_message_size`, also when split into fragments: 1009, from the header
+//!   of the frame that would overflow it, before its payload is read;
 //! - text that is not UTF-8, also when split across fragments (checked once it is whole): 1007.
 //!
 //! A message that arrives in one frame is handed over without a copy; fragments are gathered
 //! into one buffer.
 
+use std::future::poll_fn;
 use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
-use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead};
-use tokio::io::{AsyncRead, ReadBuf};
+use bytes::{Bytes, BytesMut};
+use fastwebsockets::OpCode;
+use tokio::io::AsyncRead;
 
 use crate::message::{Message, Utf8Bytes};
 use crate::ws::close::CloseCode;
-use crate::ws::kill::killed;
-use crate::ws::outbound::Shared;
+use crate::ws::reader::FrameReader;
 
 /// What the client sent.
 #[derive(Debug)]
@@ -47,6 +38,19 @@ pub(crate) enum Inbound {
 /// A frame rule the client broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum Violation {
+    /// RFC 6455 §5.2: no extension is negotiated, so the reserved bits must be 0.
+    #[error("reserved bits set")]
+    ReservedBits,
+    /// RFC 6455 §5.2: opcodes 3-7 and 11-15 are reserved.
+    #[error("reserved opcode {0:#x}")]
+    ReservedOpcode(u8),
+    /// RFC 6455 §5.2: a payload length in the shortest of its three forms, the 64-bit one with
+    /// its top bit clear.
+    #[error("payload length {0} not in its shortest form, or over 2^63")]
+    BadLength(u64),
+    /// RFC 6455 §5.5: control frames are not fragmented.
+    #[error("fragmented control frame")]
+    FragmentedControl,
     /// RFC 6455 §5.1: a client must mask every frame.
     #[error("client frame is not masked")]
     Unmasked,
@@ -81,18 +85,20 @@ impl Violation {
 /// Why no message could be read.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReadError {
-    /// fastwebsockets refused a frame, or the transport failed.
-    #[error(transparent)]
-    Frame(#[from] WebSocketError),
-    /// A rule checked here.
+    /// The transport failed (or the connection was killed).
+    #[error("read failed: {0}")]
+    Io(#[from] io::Error),
+    /// The TCP connection ended without a close frame.
+    #[error("connection closed without a close frame")]
+    Closed,
+    /// The client broke a frame rule.
     #[error(transparent)]
     Violation(#[from] Violation),
 }
 
 /// Reads messages and control frames from a connection (see the module docs).
 pub(crate) struct MessageReader<R> {
-    ws: WebSocketRead<R>,
-    max: usize,
+    frames: FrameReader<R>,
     /// The fragmented message under way: whether it is text, and its bytes so far.
     partial: Option<(bool, BytesMut)>,
 }
@@ -100,76 +106,49 @@ pub(crate) struct MessageReader<R> {
 impl<R> std::fmt::Debug for MessageReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessageReader")
-            .field("max", &self.max)
+            .field("frames", &self.frames)
             .field("partial", &self.partial.as_ref().map(|(t, b)| (t, b.len())))
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
-/// Largest control frame payload (RFC 6455 §5.5).
-const CONTROL_MAX: usize = 125;
-
 impl<R: AsyncRead + Unpin> MessageReader<R> {
-    /// Reads from `ws` (with fastwebsockets' automatic pongs and close replies off: the
-    /// connection answers those itself), allowing messages of up to `max` bytes.
-    pub(crate) fn new(mut ws: WebSocketRead<R>, max: usize) -> Self {
-        ws.set_auto_close(false);
-        ws.set_auto_pong(false);
+    /// Reads the messages of `frames`.
+    pub(crate) fn new(frames: FrameReader<R>) -> Self {
         Self {
-            ws,
-            max,
+            frames,
             partial: None,
         }
     }
 
     /// The next message or control frame; `seen` is called for every frame (fragments
-    /// included). Not cancel-safe: once dropped mid-read, the connection must not be read
-    /// again.
+    /// included). Cancel-safe: a frame leaves the frame reader only once it is whole, and the
+    /// fragments of a message under way are kept here.
     pub(crate) async fn next(&mut self, seen: &impl Fn()) -> Result<Inbound, ReadError> {
-        let mut no_obligated_sends = |_: Frame<'_>| async { Ok::<(), io::Error>(()) };
         loop {
             let used = self.partial.as_ref().map_or(0, |(_, b)| b.len());
-            let left = self.max.saturating_sub(used);
-            // fastwebsockets refuses a frame of `limit` bytes or more; control frames, which
-            // may come between fragments, are checked below instead.
-            self.ws
-                .set_max_message_size(left.max(CONTROL_MAX).saturating_add(1));
-            let mut frame = self.ws.read_frame(&mut no_obligated_sends).await?;
+            let frame = poll_fn(|cx| self.frames.poll_frame(cx, used)).await?;
             seen();
-            if !is_masked(&mut frame) {
-                return Err(Violation::Unmasked.into());
-            }
-            let len = frame.payload.len();
-            let fin = frame.fin;
             match frame.opcode {
-                OpCode::Ping | OpCode::Pong | OpCode::Close if len > CONTROL_MAX => {
-                    return Err(Violation::ControlTooLarge(len).into());
-                }
-                OpCode::Ping => return Ok(Inbound::Ping(into_bytes(frame.payload))),
+                OpCode::Ping => return Ok(Inbound::Ping(frame.payload.freeze())),
                 OpCode::Pong => return Ok(Inbound::Pong),
-                OpCode::Close => return Ok(Inbound::Close(into_bytes(frame.payload))),
+                OpCode::Close => return Ok(Inbound::Close(frame.payload.freeze())),
                 OpCode::Text | OpCode::Binary => {
                     if self.partial.is_some() {
                         return Err(Violation::Interleaved.into());
                     }
-                    if len > self.max {
-                        return Err(Violation::TooBig(self.max).into());
-                    }
                     let text = frame.opcode == OpCode::Text;
-                    if fin {
-                        return message(text, into_bytes(frame.payload));
+                    if frame.fin {
+                        return message(text, frame.payload.freeze());
                     }
-                    self.partial = Some((text, into_bytes_mut(frame.payload)));
+                    self.partial = Some((text, frame.payload));
                 }
                 OpCode::Continuation => {
                     let Some((text, buf)) = self.partial.as_mut() else {
                         return Err(Violation::NothingToContinue.into());
                     };
-                    if len > left {
-                        return Err(Violation::TooBig(self.max).into());
-                    }
                     buf.extend_from_slice(&frame.payload);
-                    if fin {
+                    if frame.fin {
                         let text = *text;
                         let whole = self.partial.take().map(|(_, b)| b.freeze());
                         return message(text, whole.unwrap_or_default());
@@ -187,105 +166,5 @@ fn message(text: bool, bytes: Bytes) -> Result<Inbound, ReadError> {
             .map_err(|_| Violation::InvalidUtf8.into())
     } else {
         Ok(Inbound::Message(Message::Binary(bytes)))
-    }
-}
-
-/// The payload as `Bytes`, without a copy when fastwebsockets handed over its buffer.
-fn into_bytes(payload: Payload<'_>) -> Bytes {
-    match payload {
-        Payload::Bytes(b) => b.freeze(),
-        Payload::Owned(v) => Bytes::from(v),
-        other => Bytes::copy_from_slice(&other),
-    }
-}
-
-fn into_bytes_mut(payload: Payload<'_>) -> BytesMut {
-    match payload {
-        Payload::Bytes(b) => b,
-        other => BytesMut::from(&other[..]),
-    }
-}
-
-/// The read half of a connection as fastwebsockets reads it: the bytes hyper read past the
-/// HTTP request first, then the socket. A read that would wait fails at once (and wakes the
-/// connection's task) once the connection is killed, so the task needs no second branch to
-/// race against its reads.
-pub(crate) struct ClientStream<R> {
-    prefix: Bytes,
-    inner: R,
-    shared: Arc<Shared>,
-}
-
-impl<R> std::fmt::Debug for ClientStream<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientStream")
-            .field("prefix", &self.prefix.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<R> ClientStream<R> {
-    /// Reads `prefix`, then `inner`, until `shared`'s connection is killed.
-    pub(crate) fn new(prefix: Bytes, inner: R, shared: Arc<Shared>) -> Self {
-        Self {
-            // An empty slice of hyper's read buffer would keep that whole buffer alive for the
-            // life of the connection.
-            prefix: if prefix.is_empty() {
-                Bytes::new()
-            } else {
-                prefix
-            },
-            inner,
-            shared,
-        }
-    }
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for ClientStream<R> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix[..n]);
-            this.prefix.advance(n);
-            if this.prefix.is_empty() {
-                this.prefix = Bytes::new(); // release hyper's buffer
-            }
-            return Poll::Ready(Ok(()));
-        }
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Pending if this.shared.kill.poll_reader(cx).is_ready() => {
-                Poll::Ready(Err(killed()))
-            }
-            other => other,
-        }
-    }
-}
-
-/// Whether a client frame was masked. fastwebsockets unmasks a frame as it reads it but keeps
-/// its key, and writes the mask bit into the header it formats from the frame.
-fn is_masked(frame: &mut Frame<'_>) -> bool {
-    let mut head = [0u8; 14];
-    frame.fmt_head(&mut head);
-    head[1] & 0x80 != 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frame(masked: bool) -> Frame<'static> {
-        let mask = masked.then_some([1, 2, 3, 4]);
-        Frame::new(true, OpCode::Text, mask, Payload::Owned(vec![0u8; 300]))
-    }
-
-    #[test]
-    fn the_mask_bit_is_read_from_the_frame() {
-        assert!(is_masked(&mut frame(true)));
-        assert!(!is_masked(&mut frame(false)));
     }
 }

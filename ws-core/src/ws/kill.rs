@@ -1,5 +1,5 @@
 //! The stop signal of one connection. A kill ends the connection now: its pending read and
-//! pending write fail at once ([`ClientStream`](super::inbound::ClientStream),
+//! pending write fail at once ([`ClientStream`](super::reader::ClientStream),
 //! [`ClientSink`](super::writer::ClientSink)), so neither needs a second branch to race
 //! against every read and write.
 

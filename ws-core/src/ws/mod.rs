@@ -1,9 +1,10 @@
-//! The WebSocket connection engine on fastwebsockets.
+//! The WebSocket connection engine.
 //!
 //! | file | what |
 //! | --- | --- |
 //! | `connection.rs` | one connection's task: reads, runs the hooks, closes |
-//! | `inbound.rs` | whole messages from the client, with the frame rules fastwebsockets leaves to the server |
+//! | `reader.rs` | the socket's read half and reading one frame, with the rules about a single frame |
+//! | `inbound.rs` | whole messages from the client: fragments, size limit, UTF-8 |
 //! | `outbound.rs` | the write half, the bounded queue and its on-demand drainer, the full-queue policy |
 //! | `writer.rs` | the socket's write half and writing one frame |
 //! | `kill.rs` | a connection's stop signal, which fails its pending read and write |
@@ -16,4 +17,5 @@ pub(crate) mod inbound;
 pub(crate) mod keepalive;
 pub(crate) mod kill;
 pub(crate) mod outbound;
+pub(crate) mod reader;
 pub(crate) mod writer;

@@ -1,0 +1,477 @@
+//! The socket's read half and reading one frame (RFC 6455 §5.2): its header, checked by every
+//! rule that concerns a single frame, and its unmasked payload.
+//!
+//! An idle connection holds no read buffer. A read goes into a buffer on the stack of the poll
+//! that makes it; a frame that arrived whole is copied out of it into a buffer of its own size,
+//! and only bytes of a frame that is not complete yet stay with the connection, in a buffer
+//! sized for that frame (the rest of a large payload is read straight into it). The buffer is
+//! released as soon as its bytes are handed out. fastwebsockets' reader, which this replaces,
+//! holds 8 KiB per connection for the connection's life.
+//!
+//! Frame rules checked here, from the header, before any of the payload is read (all answered
+//! with 1002, except the size limit):
+//!
+//! - reserved bits set (no extension is negotiated) or a reserved opcode;
+//! - an unmasked frame (a client must mask every frame);
+//! - a fragmented control frame, or one with more than 125 bytes of payload;
+//! - a payload length not in its shortest encoding, or with the top bit of its 64-bit form set;
+//! - a data frame that would take its message past `max_message_size`: 1009.
+//!
+//! The rules about sequences of frames (fragments) and text are in
+//! [`inbound`](super::inbound).
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, BytesMut};
+use fastwebsockets::OpCode;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio_util::io::poll_read_buf;
+
+use crate::ws::inbound::{ReadError, Violation};
+use crate::ws::kill::killed;
+use crate::ws::outbound::Shared;
+
+/// How much one read from an idle connection takes at most (on the stack of the poll).
+const STACK_READ: usize = 16 * 1024;
+
+/// Longest frame header a client sends: 2 bytes, an 8-byte length, the 4-byte mask key.
+const MAX_HEAD: usize = 14;
+
+/// Largest control frame payload (RFC 6455 §5.5).
+pub(crate) const CONTROL_MAX: usize = 125;
+
+/// One frame from the client, unmasked.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    /// Whether this is the last frame of its message.
+    pub(crate) fin: bool,
+    pub(crate) opcode: OpCode,
+    pub(crate) payload: BytesMut,
+}
+
+/// A frame header that has arrived whole and passed the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Head {
+    fin: bool,
+    opcode: OpCode,
+    mask: [u8; 4],
+    /// Bytes of the header itself.
+    len: usize,
+    /// Bytes of payload that follow it.
+    payload: usize,
+}
+
+impl Head {
+    /// Header and payload.
+    fn total(&self) -> usize {
+        self.len + self.payload
+    }
+
+    fn frame(&self, mut payload: BytesMut) -> Frame {
+        fastwebsockets::unmask(&mut payload, self.mask);
+        Frame {
+            fin: self.fin,
+            opcode: self.opcode,
+            payload,
+        }
+    }
+}
+
+/// Reads frames from a client (see the module docs).
+pub(crate) struct FrameReader<R> {
+    source: R,
+    /// Bytes read past the frames handed out so far: empty, and without an allocation, while
+    /// no frame is partly read.
+    buf: BytesMut,
+    /// `max_message_size`.
+    max: usize,
+}
+
+impl<R> std::fmt::Debug for FrameReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameReader")
+            .field("buffered", &self.buf.len())
+            .field("max", &self.max)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// Reads `prefix` (the bytes hyper read past the HTTP request), then `source`; no data frame
+    /// may take its message past `max` bytes.
+    pub(crate) fn new(prefix: &[u8], source: R, max: usize) -> Self {
+        Self {
+            source,
+            buf: BytesMut::from(prefix),
+            max,
+        }
+    }
+
+    /// The next frame; `used` is how many bytes the message under way has so far (the size
+    /// limit counts them). Cancel-safe: bytes read stay in the reader until their frame is
+    /// whole.
+    pub(crate) fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+        used: usize,
+    ) -> Poll<Result<Frame, ReadError>> {
+        let room = self.max.saturating_sub(used);
+        loop {
+            if self.buf.is_empty() {
+                if let Some(frame) = ready!(self.poll_read_idle(cx, room))? {
+                    return Poll::Ready(Ok(frame));
+                }
+                continue;
+            }
+            match parse_head(&self.buf, room, self.max)? {
+                Some(head) if self.buf.len() >= head.total() => {
+                    self.buf.advance(head.len);
+                    let payload = self.buf.split_to(head.payload);
+                    if self.buf.is_empty() {
+                        // Drop our share of the allocation: the payload may own it alone.
+                        self.buf = BytesMut::new();
+                    }
+                    return Poll::Ready(Ok(head.frame(payload)));
+                }
+                Some(head) => self.buf.reserve(head.total() - self.buf.len()),
+                None => self.buf.reserve(MAX_HEAD),
+            }
+            if ready!(poll_read_buf(Pin::new(&mut self.source), cx, &mut self.buf))? == 0 {
+                return Poll::Ready(Err(ReadError::Closed));
+            }
+        }
+    }
+
+    /// Reads with nothing buffered, into the stack: returns a frame that arrived whole and keeps
+    /// only the bytes after it; keeps everything when no frame is whole yet (`None`).
+    fn poll_read_idle(
+        &mut self,
+        cx: &mut Context<'_>,
+        room: usize,
+    ) -> Poll<Result<Option<Frame>, ReadError>> {
+        let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
+        let mut read = ReadBuf::uninit(&mut stack);
+        ready!(Pin::new(&mut self.source).poll_read(cx, &mut read))?;
+        let data = read.filled();
+        if data.is_empty() {
+            return Poll::Ready(Err(ReadError::Closed));
+        }
+        if let Some(head) = parse_head(data, room, self.max)? {
+            if let (Some(payload), Some(rest)) =
+                (data.get(head.len..head.total()), data.get(head.total()..))
+            {
+                self.buf.extend_from_slice(rest);
+                return Poll::Ready(Ok(Some(head.frame(BytesMut::from(payload)))));
+            }
+            // Room for the whole frame, so the rest of it is read in place.
+            self.buf.reserve(head.total());
+        }
+        self.buf.extend_from_slice(data);
+        Poll::Ready(Ok(None))
+    }
+}
+
+/// Parses the frame header at the start of `bytes`: `None` while part of it has not arrived.
+/// A data frame's payload may be at most `room` bytes (what is left of the message limit
+/// `max`).
+fn parse_head(bytes: &[u8], room: usize, max: usize) -> Result<Option<Head>, Violation> {
+    let [b0, b1, ..] = *bytes else {
+        return Ok(None);
+    };
+    if b0 & 0x70 != 0 {
+        return Err(Violation::ReservedBits);
+    }
+    let opcode = match b0 & 0x0f {
+        0 => OpCode::Continuation,
+        1 => OpCode::Text,
+        2 => OpCode::Binary,
+        8 => OpCode::Close,
+        9 => OpCode::Ping,
+        10 => OpCode::Pong,
+        other => return Err(Violation::ReservedOpcode(other)),
+    };
+    let fin = b0 & 0x80 != 0;
+    let control = b0 & 0x08 != 0;
+    if b1 & 0x80 == 0 {
+        return Err(Violation::Unmasked);
+    }
+    if control && !fin {
+        return Err(Violation::FragmentedControl);
+    }
+    let (len_bytes, shortest_above) = match b1 & 0x7f {
+        126 => (2, 125),
+        127 => (8, 0xffff),
+        _ => (0, 0),
+    };
+    let len = 2 + len_bytes + 4;
+    let Some(head) = bytes.get(..len) else {
+        return Ok(None);
+    };
+    let payload = match len_bytes {
+        0 => u64::from(b1 & 0x7f),
+        _ => head[2..2 + len_bytes]
+            .iter()
+            .fold(0u64, |n, &b| (n << 8) | u64::from(b)),
+    };
+    if (len_bytes > 0 && payload <= shortest_above) || payload >> 63 != 0 {
+        return Err(Violation::BadLength(payload));
+    }
+    let payload = usize::try_from(payload).unwrap_or(usize::MAX);
+    if control && payload > CONTROL_MAX {
+        return Err(Violation::ControlTooLarge(payload));
+    }
+    if !control && payload > room {
+        return Err(Violation::TooBig(max));
+    }
+    let mut mask = [0; 4];
+    mask.copy_from_slice(&head[len - 4..]);
+    Ok(Some(Head {
+        fin,
+        opcode,
+        mask,
+        len,
+        payload,
+    }))
+}
+
+/// The read half of a connection. A read that would wait fails at once (and wakes the
+/// connection's task) once the connection is killed, so the task needs no second branch to
+/// race against its reads.
+pub(crate) struct ClientStream<R> {
+    inner: R,
+    shared: Arc<Shared>,
+}
+
+impl<R> std::fmt::Debug for ClientStream<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientStream").finish_non_exhaustive()
+    }
+}
+
+impl<R> ClientStream<R> {
+    /// Reads `inner` until `shared`'s connection is killed.
+    pub(crate) fn new(inner: R, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for ClientStream<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Pending if this.shared.kill.poll_reader(cx).is_ready() => {
+                Poll::Ready(Err(killed()))
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::future::poll_fn;
+
+    use super::*;
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    /// A client frame: `first` is the first header byte, the length in its shortest form.
+    fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len();
+        let mut out = vec![first];
+        match len {
+            0..=125 => out.push(0x80 | len as u8),
+            126..=0xffff => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&KEY);
+        out.extend(payload.iter().zip(KEY.iter().cycle()).map(|(b, k)| b ^ k));
+        out
+    }
+
+    /// Hands out its bytes `step` at a time, then end of stream.
+    struct Trickle {
+        bytes: VecDeque<u8>,
+        step: usize,
+    }
+
+    impl AsyncRead for Trickle {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let n = self.step.min(buf.remaining()).min(self.bytes.len());
+            let chunk: Vec<u8> = self.bytes.drain(..n).collect();
+            buf.put_slice(&chunk);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn reader(prefix: &[u8], bytes: Vec<u8>, step: usize, max: usize) -> FrameReader<Trickle> {
+        let source = Trickle {
+            bytes: bytes.into(),
+            step,
+        };
+        FrameReader::new(prefix, source, max)
+    }
+
+    async fn next(r: &mut FrameReader<Trickle>) -> Result<Frame, ReadError> {
+        poll_fn(|cx| r.poll_frame(cx, 0)).await
+    }
+
+    fn payload(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    const LENGTHS: [usize; 9] = [0, 1, 125, 126, 127, 0xffff, 0x10000, 20_000, 200_000];
+
+    #[tokio::test]
+    async fn frames_of_every_length_form_in_any_pieces() {
+        let mut bytes = Vec::new();
+        for len in LENGTHS {
+            bytes.extend(frame(0x82, &payload(len)));
+        }
+        bytes.extend(frame(0x89, b"ping"));
+        for step in [1, 7, 4096, usize::MAX] {
+            let mut r = reader(&[], bytes.clone(), step, 1 << 20);
+            for len in LENGTHS {
+                let f = next(&mut r).await.expect("frame");
+                assert!(f.fin);
+                assert_eq!(f.opcode, OpCode::Binary);
+                assert_eq!(
+                    &f.payload[..],
+                    &payload(len)[..],
+                    "{len} bytes, step {step}"
+                );
+            }
+            let ping = next(&mut r).await.expect("ping");
+            assert_eq!(
+                (ping.opcode, &ping.payload[..]),
+                (OpCode::Ping, &b"ping"[..])
+            );
+            assert!(matches!(next(&mut r).await, Err(ReadError::Closed)));
+        }
+    }
+
+    #[tokio::test]
+    async fn no_buffer_is_held_between_frames() {
+        for step in [1, 3, usize::MAX] {
+            let mut r = reader(&[], frame(0x81, &payload(300)), step, 1 << 20);
+            next(&mut r).await.expect("frame");
+            assert_eq!(r.buf.capacity(), 0, "step {step}");
+        }
+        // Two frames in one read: the second waits in a buffer, which goes once it is read.
+        let mut two = frame(0x81, b"a");
+        two.extend(frame(0x81, &payload(1000)));
+        let mut r = reader(&[], two, usize::MAX, 1 << 20);
+        assert_eq!(&next(&mut r).await.expect("first").payload[..], b"a");
+        assert!(r.buf.capacity() > 0);
+        assert_eq!(next(&mut r).await.expect("second").payload.len(), 1000);
+        assert_eq!(r.buf.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_prefix_is_read_first() {
+        let mut r = reader(&frame(0x81, b"one"), frame(0x81, b"two"), 2, 100);
+        assert_eq!(&next(&mut r).await.expect("one").payload[..], b"one");
+        assert_eq!(&next(&mut r).await.expect("two").payload[..], b"two");
+    }
+
+    #[tokio::test]
+    async fn a_fragment_keeps_its_flags() {
+        let mut bytes = frame(0x01, b"he");
+        bytes.extend(frame(0x80, b"llo"));
+        let mut r = reader(&[], bytes, usize::MAX, 100);
+        let first = next(&mut r).await.expect("first");
+        assert_eq!((first.fin, first.opcode), (false, OpCode::Text));
+        let last = next(&mut r).await.expect("last");
+        assert_eq!((last.fin, last.opcode), (true, OpCode::Continuation));
+    }
+
+    async fn violation(bytes: Vec<u8>, max: usize, used: usize) -> Violation {
+        let mut r = reader(&[], bytes, usize::MAX, max);
+        match poll_fn(|cx| r.poll_frame(cx, used)).await {
+            Err(ReadError::Violation(v)) => v,
+            other => panic!("expected a violation, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn single_frame_rules() {
+        let v = |bytes| violation(bytes, 1 << 20, 0);
+        assert_eq!(v(frame(0x81 | 0x40, b"x")).await, Violation::ReservedBits);
+        assert_eq!(v(frame(0x81 | 0x10, b"x")).await, Violation::ReservedBits);
+        assert_eq!(v(frame(0x83, b"")).await, Violation::ReservedOpcode(3));
+        assert_eq!(v(frame(0x8b, b"")).await, Violation::ReservedOpcode(0xb));
+        assert_eq!(v(vec![0x81, 0x01, b'x']).await, Violation::Unmasked);
+        assert_eq!(v(frame(0x09, b"")).await, Violation::FragmentedControl);
+        assert_eq!(
+            v(frame(0x89, &[0; 126])).await,
+            Violation::ControlTooLarge(126)
+        );
+        assert_eq!(
+            v(frame(0x88, &[0; 70_000])).await,
+            Violation::ControlTooLarge(70_000)
+        );
+    }
+
+    #[tokio::test]
+    async fn lengths_must_use_their_shortest_form() {
+        let long = |code: u8, len: &[u8]| {
+            let mut f = vec![0x82, 0x80 | code];
+            f.extend_from_slice(len);
+            f.extend_from_slice(&KEY);
+            f
+        };
+        let v = |bytes| violation(bytes, usize::MAX, 0);
+        assert_eq!(v(long(126, &[0, 125])).await, Violation::BadLength(125));
+        assert_eq!(
+            v(long(127, &0xffffu64.to_be_bytes())).await,
+            Violation::BadLength(0xffff)
+        );
+        assert_eq!(
+            v(long(127, &(1u64 << 63).to_be_bytes())).await,
+            Violation::BadLength(1 << 63)
+        );
+        // The shortest forms pass (the payload is not there: the stream ends).
+        let mut r = reader(&[], long(126, &[0, 126]), usize::MAX, usize::MAX);
+        assert!(matches!(next(&mut r).await, Err(ReadError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn the_size_limit_is_checked_from_the_header() {
+        // Only the header arrives: the limit is known before any payload.
+        let head =
+            |len: usize| frame(0x82, &payload(len))[..if len < 126 { 6 } else { 8 }].to_vec();
+        assert_eq!(violation(head(101), 100, 0).await, Violation::TooBig(100));
+        // A fragment counts what the message has so far; control frames do not count.
+        assert_eq!(violation(head(3), 10, 8).await, Violation::TooBig(10));
+        let mut r = reader(&[], frame(0x89, &[1; 100]), usize::MAX, 10);
+        let ping = poll_fn(|cx| r.poll_frame(cx, 8)).await.expect("ping");
+        assert_eq!(ping.payload.len(), 100);
+    }
+
+    #[tokio::test]
+    async fn an_end_mid_frame_is_a_lost_connection() {
+        let mut bytes = frame(0x82, &payload(1000));
+        bytes.truncate(500);
+        let mut r = reader(&[], bytes, 64, 1 << 20);
+        assert!(matches!(next(&mut r).await, Err(ReadError::Closed)));
+    }
+}
