@@ -66,8 +66,25 @@ pub struct Delivery {
 struct Entry {
     info: Arc<ConnInfo>,
     tx: OutboundTx,
+    /// Rooms and metadata, boxed: most connections have neither, and every connection has an
+    /// entry.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Debug, Default)]
+struct Extra {
     rooms: HashSet<Arc<str>>,
     meta: BTreeMap<String, String>,
+}
+
+impl Entry {
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    fn rooms(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.extra.iter().flat_map(|x| x.rooms.iter())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -101,8 +118,7 @@ impl Table {
         let entry = Entry {
             info,
             tx,
-            rooms: HashSet::new(),
-            meta: BTreeMap::new(),
+            extra: None,
         };
         self.write().conns.insert(entry.info.id, entry);
     }
@@ -113,11 +129,11 @@ impl Table {
         let Some(entry) = state.conns.remove(&id) else {
             return;
         };
-        for room in entry.rooms {
-            if let Some(members) = state.rooms.get_mut(&room) {
+        for room in entry.rooms() {
+            if let Some(members) = state.rooms.get_mut(room) {
                 members.remove(&id);
                 if members.is_empty() {
-                    state.rooms.remove(&room);
+                    state.rooms.remove(room);
                 }
             }
         }
@@ -146,7 +162,7 @@ impl Table {
             .rooms
             .get_key_value(room)
             .map_or_else(|| Arc::from(room), |(k, _)| Arc::clone(k));
-        entry.rooms.insert(Arc::clone(&room));
+        entry.extra().rooms.insert(Arc::clone(&room));
         state.rooms.entry(room).or_default().insert(id);
         true
     }
@@ -157,7 +173,8 @@ impl Table {
         let was = state
             .conns
             .get_mut(&id)
-            .is_some_and(|e| e.rooms.remove(room));
+            .and_then(|e| e.extra.as_mut())
+            .is_some_and(|x| x.rooms.remove(room));
         if let Some(members) = state.rooms.get_mut(room) {
             members.remove(&id);
             if members.is_empty() {
@@ -172,7 +189,7 @@ impl Table {
             .read()
             .conns
             .get(&id)
-            .map(|e| e.rooms.iter().map(|r| r.to_string()).collect())
+            .map(|e| e.rooms().map(|r| r.to_string()).collect())
             .unwrap_or_default();
         rooms.sort();
         rooms
@@ -189,7 +206,7 @@ impl Table {
     pub(crate) fn set_meta(&self, id: ConnId, key: &str, value: String) -> bool {
         match self.write().conns.get_mut(&id) {
             Some(e) => {
-                e.meta.insert(key.to_owned(), value);
+                e.extra().meta.insert(key.to_owned(), value);
                 true
             }
             None => false,
@@ -197,7 +214,10 @@ impl Table {
     }
 
     pub(crate) fn meta(&self, id: ConnId) -> Option<BTreeMap<String, String>> {
-        self.read().conns.get(&id).map(|e| e.meta.clone())
+        self.read()
+            .conns
+            .get(&id)
+            .map(|e| e.extra.as_ref().map(|x| x.meta.clone()).unwrap_or_default())
     }
 
     pub(crate) fn count(&self, filter: &Filter) -> usize {

@@ -18,6 +18,7 @@ use crate::context::{ConnId, ConnInfo};
 use crate::error::SendError;
 use crate::message::Message;
 use crate::ws::close::CloseCode;
+use crate::ws::keepalive::KeepAlive;
 use crate::ws::keepalive::Sweeper;
 use crate::ws::outbound::OutboundTx;
 
@@ -79,7 +80,7 @@ impl Sender {
     }
 
     pub(crate) fn register(&self, info: Arc<ConnInfo>, tx: OutboundTx) {
-        let period = tx.shared.keepalive.period();
+        let period = KeepAlive::period(&tx.shared.settings);
         self.inner.table.insert(info, tx);
         if let Some(period) = period {
             // The sweeps hold the app weakly: they end when it is dropped.

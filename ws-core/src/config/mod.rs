@@ -17,26 +17,34 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 pub use load::ConfigSource;
 
-/// The name of a server in the config (`[servers.NAME]`), e.g. `ws` or `http`.
+/// The name of a server in the config (`[servers.NAME]`), e.g. `ws` or `http`. Cheap to
+/// clone: every connection carries one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(transparent)]
-pub struct ServerName(String);
+#[serde(from = "String")]
+pub struct ServerName(Arc<str>);
 
 impl ServerName {
     /// Wraps a server name.
     pub fn new(name: impl Into<String>) -> Self {
-        Self(name.into())
+        Self(Arc::from(name.into()))
     }
 
     /// The name as written in the config.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<String> for ServerName {
+    fn from(name: String) -> Self {
+        Self::new(name)
     }
 }
 

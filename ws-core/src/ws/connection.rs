@@ -27,8 +27,7 @@ use tracing::Instrument;
 
 use super::close::{classify, parse_close_payload, CloseCode, CloseFrame, ReadFailure};
 use super::inbound::{Inbound, MessageReader, ReadError};
-use super::keepalive::KeepAlive;
-use super::outbound::{Limits, NotQueued, Outbound, OutboundTx, Shared};
+use super::outbound::{NotQueued, Outbound, OutboundTx, Shared};
 use super::reader::{ClientStream, FrameReader};
 use super::writer::ClientSink;
 use crate::config::{ServerConfig, ServerName};
@@ -80,173 +79,179 @@ pub(crate) fn run<C: Controller>(
 }
 
 /// Waits for the upgrade, then reads the connection and runs its hooks until it ends.
-async fn drive<C: Controller>(controller: Arc<C>, accepted: Box<Accepted>, id: crate::ConnId) {
-    let Accepted { on_upgrade, setup } = unbox(accepted);
-    // Taken apart, so that no field outlives its last use in the future.
-    let Setup {
-        peer,
-        server,
-        path,
-        subprotocol,
-        extensions,
-        settings,
-        sender,
-        shutdown,
-    } = setup;
-    let upgraded = match on_upgrade.await {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::debug!("upgrade failed: {e}");
-            return;
-        }
-    };
-    // Own the TCP halves directly when we can (no lock between reader and writer).
-    let (prefix, read, write): (Bytes, ReadSide, Box<dyn AsyncWrite + Send + Unpin>) =
-        match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => {
-                let (r, w) = parts.io.into_inner().into_split();
-                (parts.read_buf, Either::Left(r), Box::new(w))
-            }
-            Err(upgraded) => {
-                let (r, w) = tokio::io::split(TokioIo::new(upgraded));
-                (Bytes::new(), Either::Right(r), Box::new(w))
-            }
-        };
-    let shared = Arc::new(Shared::new(
-        id,
-        Limits {
-            capacity: settings.outbound_queue,
-            close_timeout: settings.close_timeout,
-        },
-        KeepAlive::new(&settings),
-    ));
-    let read = ClientStream::new(read, Arc::clone(&shared));
-    let mut reader = MessageReader::new(FrameReader::new(&prefix, read, settings.max_message_size));
-    drop(prefix); // hyper's read buffer
-    shared.attach(ClientSink::new(write, Arc::clone(&shared)));
-    let out = OutboundTx {
-        id,
-        shared: Arc::clone(&shared),
-        policy: settings.outbound_full,
-    };
-
-    let info = Arc::new(ConnInfo {
-        id,
-        server,
-        path,
-        peer,
-        subprotocol,
-        connected_at: SystemTime::now(),
-    });
-    sender.register(Arc::clone(&info), out.clone());
-    let _ending = Ending {
-        shared: &shared,
-        sender: sender.clone(),
-        id,
-    };
-    tracing::debug!(peer = %info.peer, "open");
-    // A stop closes every connection in the table; one that registered while the stop began
-    // closes itself (the stop cancels the token before it walks the table).
-    if shutdown.is_cancelled() {
-        let code = sender.shutdown_code();
-        out.close(code, shutdown_reason(code));
-    }
-    drop(shutdown);
-    let mut cx = Conn {
-        info,
-        out: out.clone(),
-        sender,
-        extensions,
-    };
-
-    let mut close = None;
-    if let Err(e) = controller.on_open(&mut cx).await {
-        tracing::error!(conn = %cx.info, "on_open failed: {e}");
-        out.close(CloseCode::INTERNAL, "internal error");
-    }
-
-    let seen = || shared.keepalive.frame();
-    while close.is_none() && !shared.kill.is_cancelled() {
-        let inbound = match reader.next(&seen).await {
-            Ok(inbound) => inbound,
-            // A killed connection's reads fail; it ends without reading on.
-            Err(_) if shared.kill.is_cancelled() => break,
+/// (A plain function returning an `async` block: an `async fn` would keep a second copy of
+/// each parameter in the future.)
+#[allow(clippy::manual_async_fn)] // On purpose: see above.
+fn drive<C: Controller>(
+    controller: Arc<C>,
+    accepted: Box<Accepted>,
+    id: crate::ConnId,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        // Taken apart in one pattern, so that no field outlives its last use in the future (a
+        // `setup` binding would keep its place for the connection's life).
+        let Accepted {
+            on_upgrade,
+            setup:
+                Setup {
+                    peer,
+                    server,
+                    path,
+                    subprotocol,
+                    extensions,
+                    settings,
+                    sender,
+                    shutdown,
+                },
+        } = unbox(accepted);
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
             Err(e) => {
-                close = Some(read_failed(&e, &out));
-                break;
+                tracing::debug!("upgrade failed: {e}");
+                return;
             }
         };
-        match inbound {
-            Inbound::Message(msg) => {
-                if shared.closing.load(Ordering::Acquire) {
-                    continue; // Closing: data frames are read and dropped (RFC 6455 §5.5.1).
+        // Own the TCP halves directly when we can (no lock between reader and writer).
+        let (prefix, read, write): (Bytes, ReadSide, Box<dyn AsyncWrite + Send + Unpin>) =
+            match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => {
+                    let (r, w) = parts.io.into_inner().into_split();
+                    (parts.read_buf, Either::Left(r), Box::new(w))
                 }
-                if let Err(e) = controller.on_message(&mut cx, msg).await {
-                    tracing::error!(conn = %cx.info, "on_message failed: {e}");
-                    out.close(CloseCode::INTERNAL, "internal error");
+                Err(upgraded) => {
+                    let (r, w) = tokio::io::split(TokioIo::new(upgraded));
+                    (Bytes::new(), Either::Right(r), Box::new(w))
                 }
-            }
-            Inbound::Ping(payload) => {
-                if send_control(&out, Outbound::Pong(payload), &settings)
-                    .await
-                    .is_err()
-                {
+            };
+        let shared = Arc::new(Shared::new(id, Arc::clone(&settings)));
+        let read = ClientStream::new(read, Arc::clone(&shared));
+        let mut reader =
+            MessageReader::new(FrameReader::new(prefix, read, settings.max_message_size));
+        shared.attach(ClientSink::new(write, Arc::clone(&shared)));
+        let out = OutboundTx {
+            id,
+            shared: Arc::clone(&shared),
+            policy: settings.outbound_full,
+        };
+
+        let info = Arc::new(ConnInfo {
+            id,
+            server,
+            path,
+            peer,
+            subprotocol,
+            connected_at: SystemTime::now(),
+        });
+        sender.register(Arc::clone(&info), out.clone());
+        let _ending = Ending {
+            shared: &shared,
+            sender: sender.clone(),
+            id,
+        };
+        tracing::debug!(peer = %info.peer, "open");
+        // A stop closes every connection in the table; one that registered while the stop began
+        // closes itself (the stop cancels the token before it walks the table).
+        if shutdown.is_cancelled() {
+            let code = sender.shutdown_code();
+            out.close(code, shutdown_reason(code));
+        }
+        drop(shutdown);
+        let mut cx = Conn {
+            info,
+            out: out.clone(),
+            sender,
+            extensions,
+        };
+
+        let mut close = None;
+        if let Err(e) = controller.on_open(&mut cx).await {
+            tracing::error!(conn = %cx.info, "on_open failed: {e}");
+            out.close(CloseCode::INTERNAL, "internal error");
+        }
+
+        let seen = || shared.keepalive.frame();
+        while close.is_none() && !shared.kill.is_cancelled() {
+            let inbound = match reader.next(&seen).await {
+                Ok(inbound) => inbound,
+                // A killed connection's reads fail; it ends without reading on.
+                Err(_) if shared.kill.is_cancelled() => break,
+                Err(e) => {
+                    close = Some(read_failed(&e, &out));
                     break;
                 }
-            }
-            Inbound::Pong => {}
-            Inbound::Close(payload) => {
-                shared.peer_closed.store(true, Ordering::Release);
-                match parse_close_payload(&payload) {
-                    Ok((code, reason)) => {
-                        let by_client = !shared.closing.swap(true, Ordering::AcqRel);
-                        if by_client {
-                            // Echo the client's code (RFC 6455 §5.5.1); none if it sent none.
-                            let echo = Outbound::Close {
-                                code,
-                                reason: Bytes::new(),
-                                await_reply: false,
-                            };
-                            let _ = send_control(&out, echo, &settings).await;
-                        }
-                        if !by_client {
-                            // Our close frame went first; the handshake is complete.
-                            shared.kill(None);
-                        }
-                        close = Some(CloseFrame {
-                            code,
-                            reason,
-                            by_client,
-                        });
+            };
+            match inbound {
+                Inbound::Message(msg) => {
+                    if shared.closing.load(Ordering::Acquire) {
+                        continue; // Closing: data frames are read and dropped (RFC 6455 §5.5.1).
                     }
-                    Err(code) => {
-                        out.fail(code, "");
-                        close = Some(server_close(code, "invalid close frame"));
+                    if let Err(e) = controller.on_message(&mut cx, msg).await {
+                        tracing::error!(conn = %cx.info, "on_message failed: {e}");
+                        out.close(CloseCode::INTERNAL, "internal error");
+                    }
+                }
+                Inbound::Ping(payload) => {
+                    if send_control(&out, Outbound::Pong(payload), &settings)
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Inbound::Pong => {}
+                Inbound::Close(payload) => {
+                    shared.peer_closed.store(true, Ordering::Release);
+                    match parse_close_payload(&payload) {
+                        Ok((code, reason)) => {
+                            let by_client = !shared.closing.swap(true, Ordering::AcqRel);
+                            if by_client {
+                                // Echo the client's code (RFC 6455 §5.5.1); none if it sent none.
+                                let echo = Outbound::Close {
+                                    code,
+                                    reason: Bytes::new(),
+                                    await_reply: false,
+                                };
+                                let _ = send_control(&out, echo, &settings).await;
+                            }
+                            if !by_client {
+                                // Our close frame went first; the handshake is complete.
+                                shared.kill(None);
+                            }
+                            close = Some(CloseFrame {
+                                code,
+                                reason,
+                                by_client,
+                            });
+                        }
+                        Err(code) => {
+                            out.fail(code, "");
+                            close = Some(server_close(code, "invalid close frame"));
+                        }
                     }
                 }
             }
         }
-    }
 
-    cx.sender.unregister(id);
-    // What is queued goes out first (a drainer stops at once when killed); then a kill's
-    // close frame, if no close frame went out.
-    shared.drained().await;
-    shared.write_kill_close().await;
-    let close = close.unwrap_or_else(|| {
-        let code = shared.kill_code.load(Ordering::Acquire);
-        if code == 0 {
-            server_close(CloseCode::ABNORMAL, "")
-        } else {
-            server_close(CloseCode::new(code), "")
-        }
-    });
-    tracing::debug!(
-        code = close.code.as_u16(),
-        by_client = close.by_client,
-        "closed"
-    );
-    controller.on_close(&mut cx, close).await;
+        cx.sender.unregister(id);
+        // What is queued goes out first (a drainer stops at once when killed); then a kill's
+        // close frame, if no close frame went out.
+        shared.drained().await;
+        shared.write_kill_close().await;
+        let close = close.unwrap_or_else(|| {
+            let code = shared.kill_code.load(Ordering::Acquire);
+            if code == 0 {
+                server_close(CloseCode::ABNORMAL, "")
+            } else {
+                server_close(CloseCode::new(code), "")
+            }
+        });
+        tracing::debug!(
+            code = close.code.as_u16(),
+            by_client = close.by_client,
+            "closed"
+        );
+        controller.on_close(&mut cx, close).await;
+    }
 }
 
 /// The value out of its box, the box freed now (moving out of `*boxed` in place would keep

@@ -27,9 +27,6 @@ use crate::ws::outbound::{Outbound, OutboundTx};
 /// The keep-alive state of one connection.
 #[derive(Debug)]
 pub(crate) struct KeepAlive {
-    idle: Duration,
-    ping: Duration,
-    write_timeout: Duration,
     /// Frames received so far (only the reader writes it).
     frames: AtomicU64,
     /// Writes (and flushes) that went through so far (only the holder of the write half
@@ -52,12 +49,9 @@ struct Watch {
 }
 
 impl KeepAlive {
-    pub(crate) fn new(settings: &ServerConfig) -> Self {
+    pub(crate) fn new() -> Self {
         let now = Instant::now();
         Self {
-            idle: settings.idle_timeout,
-            ping: settings.ping_interval,
-            write_timeout: settings.write_timeout,
             frames: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             write_blocked: AtomicBool::new(false),
@@ -71,13 +65,18 @@ impl KeepAlive {
         }
     }
 
-    /// How often this connection wants to be looked at; `None` when every timeout is off.
-    pub(crate) fn period(&self) -> Option<Duration> {
-        [self.idle, self.ping, self.write_timeout]
-            .into_iter()
-            .filter(|d| !d.is_zero())
-            .min()
-            .map(|d| (d / 4).max(Duration::from_millis(10)))
+    /// How often a connection with `settings` wants to be looked at; `None` when every
+    /// timeout is off.
+    pub(crate) fn period(settings: &ServerConfig) -> Option<Duration> {
+        [
+            settings.idle_timeout,
+            settings.ping_interval,
+            settings.write_timeout,
+        ]
+        .into_iter()
+        .filter(|d| !d.is_zero())
+        .min()
+        .map(|d| (d / 4).max(Duration::from_millis(10)))
     }
 
     /// Counts a frame from the client (called by the reader, the only writer).
@@ -102,6 +101,12 @@ impl KeepAlive {
 
     /// One sweep's look at the connection.
     fn check(&self, now: Instant, out: &OutboundTx) {
+        let ServerConfig {
+            idle_timeout: idle,
+            ping_interval: ping,
+            write_timeout,
+            ..
+        } = *out.shared.settings;
         let frames = self.frames.load(Ordering::Relaxed);
         let writes = self.writes.load(Ordering::Relaxed);
         let blocked = self.write_blocked.load(Ordering::Relaxed);
@@ -109,13 +114,13 @@ impl KeepAlive {
         if writes != w.writes_seen || !blocked {
             w.writes_seen = writes;
             w.written_at = now;
-        } else if !self.write_timeout.is_zero()
-            && now.saturating_duration_since(w.written_at) >= self.write_timeout
+        } else if !write_timeout.is_zero()
+            && now.saturating_duration_since(w.written_at) >= write_timeout
         {
             tracing::debug!(
                 conn = %out.id,
                 "no write progress for {:?}: dropping the connection",
-                self.write_timeout
+                write_timeout
             );
             out.shared.kill(None);
             return;
@@ -126,14 +131,14 @@ impl KeepAlive {
             w.pinged_at = None;
         }
         let quiet = now.saturating_duration_since(w.active_at);
-        if !self.idle.is_zero() && quiet >= self.idle {
+        if !idle.is_zero() && quiet >= idle {
             tracing::debug!(conn = %out.id, "idle for {quiet:?}: closing with 1001");
             out.fail(CloseCode::GOING_AWAY, "idle timeout");
             return;
         }
         let due = match w.pinged_at {
-            None => !self.ping.is_zero() && quiet >= self.ping,
-            Some(at) => now.saturating_duration_since(at) >= self.ping,
+            None => !ping.is_zero() && quiet >= ping,
+            Some(at) => now.saturating_duration_since(at) >= ping,
         };
         if due {
             w.pinged_at = Some(now);
@@ -211,7 +216,7 @@ fn sweep_until_gone(sweeper: &Sweeper, connections: &dyn Fn() -> Option<Vec<Outb
         let now = Instant::now();
         let mut shortest: Option<Duration> = None;
         for out in &conns {
-            if let Some(p) = out.shared.keepalive.period() {
+            if let Some(p) = KeepAlive::period(&out.shared.settings) {
                 out.shared.keepalive.check(now, out);
                 shortest = Some(shortest.map_or(p, |s| s.min(p)));
             }

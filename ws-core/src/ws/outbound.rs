@@ -15,10 +15,11 @@
 //! ([`OutboundPolicy`]): `close` (default) closes the slow connection with 1008, `drop` drops
 //! the message, `wait` waits for room. The connection's own hooks always wait.
 
+use crate::config::ServerConfig;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use bytes::Bytes;
 use fastwebsockets::OpCode;
@@ -94,11 +95,11 @@ pub(crate) struct Shared {
     outbox: Mutex<Outbox>,
     /// Signalled when a full queue has room again and when a drainer ends.
     changed: Notify,
-    capacity: usize,
-    close_timeout: Duration,
-    /// Where drainers run, and the connection's log span for them.
+    /// The server's settings when the connection opened (shared, not copied: this struct is
+    /// per connection).
+    pub(crate) settings: Arc<ServerConfig>,
+    /// Where drainers run.
     runtime: tokio::runtime::Handle,
-    span: tracing::Span,
 }
 
 impl std::fmt::Debug for Shared {
@@ -108,14 +109,6 @@ impl std::fmt::Debug for Shared {
             .field("killed", &self.kill.is_cancelled())
             .finish_non_exhaustive()
     }
-}
-
-/// The limits a connection's outbound side works with.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    /// Queue capacity in messages (`outbound_queue`).
-    pub(crate) capacity: usize,
-    pub(crate) close_timeout: Duration,
 }
 
 /// Why an item was not queued.
@@ -128,14 +121,14 @@ pub(crate) enum NotQueued {
 impl Shared {
     /// Must be called inside the Tokio runtime (drainers are spawned on it). Nothing is
     /// written until [`attach`](Self::attach) hands over the write half.
-    pub(crate) fn new(id: ConnId, limits: Limits, keepalive: KeepAlive) -> Self {
+    pub(crate) fn new(id: ConnId, settings: Arc<ServerConfig>) -> Self {
         Self {
             id,
             kill: Kill::default(),
             kill_code: AtomicU16::new(0),
             closing: AtomicBool::new(false),
             peer_closed: AtomicBool::new(false),
-            keepalive,
+            keepalive: KeepAlive::new(),
             outbox: Mutex::new(Outbox {
                 ws: None,
                 queue: VecDeque::new(),
@@ -145,11 +138,14 @@ impl Shared {
                 done: false,
             }),
             changed: Notify::new(),
-            capacity: limits.capacity.max(1),
-            close_timeout: limits.close_timeout,
+            settings,
             runtime: tokio::runtime::Handle::current(),
-            span: tracing::Span::current(),
         }
+    }
+
+    /// Queue capacity in messages (`outbound_queue`, at least 1).
+    fn capacity(&self) -> usize {
+        self.settings.outbound_queue.max(1)
     }
 
     /// Hands over the write half (once, before anyone else has a handle to the connection).
@@ -183,7 +179,7 @@ impl Shared {
             if o.done || self.kill.is_cancelled() {
                 return Err(NotQueued::Closed(item));
             }
-            if o.queue.len() >= self.capacity {
+            if o.queue.len() >= self.capacity() {
                 return Err(NotQueued::Full(item));
             }
             o.queue.push_back(item);
@@ -235,7 +231,7 @@ impl Shared {
     }
 
     fn spawn_drainer(self: &Arc<Self>) {
-        let span = self.span.clone();
+        let span = tracing::debug_span!("drain", conn = %self.id);
         self.runtime.spawn(drain(Arc::clone(self)).instrument(span));
     }
 
@@ -384,13 +380,13 @@ impl Outbox {
     /// The next item to write, following the fragment rule; `None` when the queue is empty.
     fn next(&mut self, shared: &Shared) -> Result<Option<Outbound>, ()> {
         while let Some(item) = self.queue.pop_front() {
-            if self.queue.len() + 1 == shared.capacity {
+            if self.queue.len() + 1 == shared.capacity() {
                 shared.changed.notify_waiters(); // a full queue has room again
             }
             match item {
                 Outbound::Message(msg) if self.in_fragment => {
                     // Never between the frames of a fragmented message: hold it until `fin`.
-                    if self.deferred.len() >= shared.capacity {
+                    if self.deferred.len() >= shared.capacity() {
                         return Err(());
                     }
                     self.deferred.push_back(msg);
@@ -472,7 +468,7 @@ async fn drain(shared: Arc<Shared>) {
             shared.closing.store(true, Ordering::Release);
             if !shared.peer_closed.load(Ordering::Acquire) {
                 // Wait for the client's close frame (the reader kills us when it arrives).
-                let _ = tokio::time::timeout(shared.close_timeout, &mut killed).await;
+                let _ = tokio::time::timeout(shared.settings.close_timeout, &mut killed).await;
             }
             shared.kill(None);
             return;
@@ -525,46 +521,54 @@ pub(crate) struct OutboundTx {
 impl OutboundTx {
     /// Sends `msg`, waiting for room: written at once from this task when nothing is queued
     /// ahead of it and the write half is free, else queued for the drainer.
-    pub(crate) async fn send_wait(&self, msg: Message) -> Result<(), SendError> {
-        if self.shared.closing.load(Ordering::Acquire) {
-            return Err(SendError::Closed {
+    /// (A plain function returning an `async` block: an `async fn` keeps a second copy of
+    /// `msg` in its future, which sits in every hook's future that sends.)
+    #[allow(clippy::manual_async_fn)] // On purpose: see above.
+    pub(crate) fn send_wait(
+        &self,
+        msg: Message,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        async move {
+            if self.shared.closing.load(Ordering::Acquire) {
+                return Err(SendError::Closed {
+                    id: self.id,
+                    message: msg,
+                });
+            }
+            if let Some(mut lease) = self.shared.lease_for_direct_write() {
+                let written = match lease.ws() {
+                    Some(ws) => {
+                        ws.write_message(matches!(msg, Message::Text(_)), msg.as_bytes())
+                            .await
+                    }
+                    None => Written::Failed,
+                };
+                return match written {
+                    Written::Done => {
+                        lease.give_back();
+                        Ok(())
+                    }
+                    Written::Failed => {
+                        lease.retire();
+                        self.shared.kill(None);
+                        Err(SendError::Closed {
+                            id: self.id,
+                            message: msg,
+                        })
+                    }
+                };
+            }
+            // Not `self.enqueue(..)`: its future would sit in every hook's future that sends.
+            let queued = match self.try_enqueue(Outbound::Message(msg)) {
+                Ok(()) => Ok(()),
+                Err(NotQueued::Closed(item)) => Err(item),
+                Err(NotQueued::Full(item)) => Box::pin(self.shared.wait_for_room(item)).await,
+            };
+            queued.map_err(|item| SendError::Closed {
                 id: self.id,
-                message: msg,
-            });
+                message: take_message(item, self.id),
+            })
         }
-        if let Some(mut lease) = self.shared.lease_for_direct_write() {
-            let written = match lease.ws() {
-                Some(ws) => {
-                    ws.write_message(matches!(msg, Message::Text(_)), msg.as_bytes())
-                        .await
-                }
-                None => Written::Failed,
-            };
-            return match written {
-                Written::Done => {
-                    lease.give_back();
-                    Ok(())
-                }
-                Written::Failed => {
-                    lease.retire();
-                    self.shared.kill(None);
-                    Err(SendError::Closed {
-                        id: self.id,
-                        message: msg,
-                    })
-                }
-            };
-        }
-        // Not `self.enqueue(..)`: its future would sit in every hook's future that sends.
-        let queued = match self.try_enqueue(Outbound::Message(msg)) {
-            Ok(()) => Ok(()),
-            Err(NotQueued::Closed(item)) => Err(item),
-            Err(NotQueued::Full(item)) => Box::pin(self.shared.wait_for_room(item)).await,
-        };
-        queued.map_err(|item| SendError::Closed {
-            id: self.id,
-            message: take_message(item, self.id),
-        })
     }
 
     /// Queues an item, waiting for room; gives it back if the connection is closed.

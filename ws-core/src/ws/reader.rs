@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use fastwebsockets::OpCode;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::io::poll_read_buf;
@@ -103,10 +103,11 @@ impl<R> std::fmt::Debug for FrameReader<R> {
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Reads `prefix` (the bytes hyper read past the HTTP request), then `source`; no data frame
     /// may take its message past `max` bytes.
-    pub(crate) fn new(prefix: &[u8], source: R, max: usize) -> Self {
+    pub(crate) fn new(prefix: Bytes, source: R, max: usize) -> Self {
         Self {
             source,
-            buf: BytesMut::from(prefix),
+            // A copy: the prefix is a slice of hyper's read buffer, which it would keep alive.
+            buf: BytesMut::from(&prefix[..]),
             max,
         }
     }
@@ -328,7 +329,7 @@ mod tests {
             bytes: bytes.into(),
             step,
         };
-        FrameReader::new(prefix, source, max)
+        FrameReader::new(Bytes::copy_from_slice(prefix), source, max)
     }
 
     async fn next(r: &mut FrameReader<Trickle>) -> Result<Frame, ReadError> {

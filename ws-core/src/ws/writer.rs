@@ -164,8 +164,6 @@ mod tests {
     use super::*;
     use crate::config::ServerConfig;
     use crate::context::ConnId;
-    use crate::ws::keepalive::KeepAlive;
-    use crate::ws::outbound::Limits;
     use fastwebsockets::{Role, WebSocket};
     use tokio::io::AsyncRead;
 
@@ -174,16 +172,8 @@ mod tests {
         write: Box<dyn AsyncWrite + Send + Unpin>,
         read: impl AsyncRead + AsyncWrite + Unpin,
     ) {
-        let limits = Limits {
-            capacity: 8,
-            close_timeout: std::time::Duration::from_secs(1),
-        };
-        let config = ServerConfig::default();
-        let shared = Arc::new(Shared::new(
-            ConnId::new(0, 1),
-            limits,
-            KeepAlive::new(&config),
-        ));
+        let config = Arc::new(ServerConfig::default());
+        let shared = Arc::new(Shared::new(ConnId::new(0, 1), config));
         let mut sink = ClientSink::new(write, Arc::clone(&shared));
         let mut client = WebSocket::after_handshake(read, Role::Client);
         client.set_auto_close(false);
