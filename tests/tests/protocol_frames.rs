@@ -118,6 +118,29 @@ async fn invalid_utf8_in_fragments_closes_with_1007() {
 }
 
 #[tokio::test]
+async fn invalid_utf8_fails_at_the_fragment_that_breaks_it() {
+    // No last fragment is ever sent: the first one is already invalid.
+    let bytes = encode(false, 0, TEXT, &[b'o', b'k', 0xff], true);
+    expect_close_code("/echo", bytes, 1007).await;
+}
+
+#[tokio::test]
+async fn a_character_cut_between_fragments_is_valid() {
+    let (running, addr) = start_demo().await;
+    let mut c = RawClient::connect(addr, "/echo").await;
+    let text = "aé€𝄞".as_bytes();
+    // Cut inside the 2-, 3- and 4-byte characters.
+    let mut bytes = encode(false, 0, TEXT, &text[..2], true);
+    bytes.extend(encode(false, 0, CONT, &text[2..5], true));
+    bytes.extend(encode(false, 0, CONT, &text[5..8], true));
+    bytes.extend(encode(true, 0, CONT, &text[8..], true));
+    c.send_raw(&bytes).await;
+    assert_eq!(c.recv().await.unwrap().payload, text);
+    drop(c);
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn invalid_utf8_close_reason_closes_with_1007() {
     expect_close_code(
         "/echo",

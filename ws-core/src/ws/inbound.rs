@@ -8,7 +8,8 @@
 //!   one ended: 1002;
 //! - a message over `max_message_size`, also when split into fragments: 1009, from the header
 //!   of the frame that would overflow it, before its payload is read;
-//! - text that is not UTF-8, also when split across fragments (checked once it is whole): 1007.
+//! - text that is not UTF-8: 1007. A fragmented message is checked fragment by fragment, so
+//!   it fails at the fragment that breaks it (a character may be cut between fragments).
 //!
 //! A message that arrives in one frame is handed over without a copy; fragments are gathered
 //! into one buffer.
@@ -99,15 +100,40 @@ pub(crate) enum ReadError {
 /// Reads messages and control frames from a connection (see the module docs).
 pub(crate) struct MessageReader<R> {
     frames: FrameReader<R>,
-    /// The fragmented message under way: whether it is text, and its bytes so far.
-    partial: Option<(bool, BytesMut)>,
+    /// The fragmented message under way.
+    partial: Option<Partial>,
+}
+
+/// A fragmented message under way.
+#[derive(Debug)]
+struct Partial {
+    bytes: BytesMut,
+    /// For text, how many of the leading bytes are checked UTF-8; `None` for binary.
+    checked: Option<usize>,
+}
+
+impl Partial {
+    /// Checks the text that arrived since the last check, so a message fails at the first
+    /// fragment that makes it invalid (not only once it is whole). A character cut at the end
+    /// of a fragment is left for the next one to complete.
+    fn check_utf8(&mut self) -> Result<(), Violation> {
+        let Some(checked) = self.checked.as_mut() else {
+            return Ok(());
+        };
+        match simdutf8::compat::from_utf8(&self.bytes[*checked..]) {
+            Ok(_) => *checked = self.bytes.len(),
+            Err(e) if e.error_len().is_none() => *checked += e.valid_up_to(),
+            Err(_) => return Err(Violation::InvalidUtf8),
+        }
+        Ok(())
+    }
 }
 
 impl<R> std::fmt::Debug for MessageReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessageReader")
             .field("frames", &self.frames)
-            .field("partial", &self.partial.as_ref().map(|(t, b)| (t, b.len())))
+            .field("partial", &self.partial.as_ref().map(|p| p.bytes.len()))
             .finish()
     }
 }
@@ -126,7 +152,7 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
     /// fragments of a message under way are kept here.
     pub(crate) async fn next(&mut self, seen: &impl Fn()) -> Result<Inbound, ReadError> {
         loop {
-            let used = self.partial.as_ref().map_or(0, |(_, b)| b.len());
+            let used = self.partial.as_ref().map_or(0, |p| p.bytes.len());
             let frame = poll_fn(|cx| self.frames.poll_frame(cx, used)).await?;
             seen();
             match frame.opcode {
@@ -141,18 +167,25 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
                     if frame.fin {
                         return message(text, frame.payload.freeze());
                     }
-                    self.partial = Some((text, frame.payload));
+                    let partial = self.partial.insert(Partial {
+                        bytes: frame.payload,
+                        checked: text.then_some(0),
+                    });
+                    partial.check_utf8()?;
                 }
                 OpCode::Continuation => {
-                    let Some((text, buf)) = self.partial.as_mut() else {
+                    let Some(partial) = self.partial.as_mut() else {
                         return Err(Violation::NothingToContinue.into());
                     };
-                    buf.extend_from_slice(&frame.payload);
+                    partial.bytes.extend_from_slice(&frame.payload);
                     if frame.fin {
-                        let text = *text;
-                        let whole = self.partial.take().map(|(_, b)| b.freeze());
+                        // The whole text is checked once more as it becomes a message
+                        // (also the end: no character may be left cut).
+                        let text = partial.checked.is_some();
+                        let whole = self.partial.take().map(|p| p.bytes.freeze());
                         return message(text, whole.unwrap_or_default());
                     }
+                    partial.check_utf8()?;
                 }
             }
         }
