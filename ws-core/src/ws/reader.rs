@@ -4,8 +4,9 @@
 //! An idle connection holds no read buffer. A read goes into a buffer on the stack of the poll
 //! that makes it; a frame that arrived whole is copied out of it into a buffer of its own size,
 //! and only bytes of a frame that is not complete yet stay with the connection, in a buffer
-//! sized for that frame (the rest of a large payload is read straight into it). The buffer is
-//! released as soon as its bytes are handed out. fastwebsockets' reader, which this replaces,
+//! sized for that frame (the rest of a large payload is read straight into it; past 1 MiB the
+//! buffer grows with the bytes that arrive, not with the length a header announces). The
+//! buffer is released as soon as its bytes are handed out. fastwebsockets' reader, which this replaces,
 //! holds 8 KiB per connection for the connection's life.
 //!
 //! Frame rules checked here, from the header, before any of the payload is read (all answered
@@ -40,6 +41,11 @@ const STACK_READ: usize = 16 * 1024;
 
 /// Longest frame header a client sends: 2 bytes, an 8-byte length, the 4-byte mask key.
 const MAX_HEAD: usize = 14;
+
+/// How far the buffer of a large frame grows ahead of the bytes that have arrived: a header
+/// alone does not make the server allocate the whole payload it announces (up to
+/// `max_message_size` per connection). Past this, the buffer doubles as the bytes come.
+const RESERVE_AHEAD: usize = 1 << 20;
 
 /// Largest control frame payload (RFC 6455 §5.5).
 pub(crate) const CONTROL_MAX: usize = 125;
@@ -138,7 +144,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                     }
                     return Poll::Ready(Ok(head.frame(payload)));
                 }
-                Some(head) => self.buf.reserve(head.total() - self.buf.len()),
+                Some(head) if self.buf.len() == self.buf.capacity() => {
+                    let room = room_for(head.total(), self.buf.len());
+                    self.buf.reserve(room - self.buf.len());
+                }
+                Some(_) => {} // Room left: read into it.
                 None => self.buf.reserve(MAX_HEAD),
             }
             if ready!(poll_read_buf(Pin::new(&mut self.source), cx, &mut self.buf))? == 0 {
@@ -168,12 +178,19 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 self.buf.extend_from_slice(rest);
                 return Poll::Ready(Ok(Some(head.frame(BytesMut::from(payload)))));
             }
-            // Room for the whole frame, so the rest of it is read in place.
-            self.buf.reserve(head.total());
+            // Room for the frame, so the rest of it is read in place.
+            self.buf.reserve(room_for(head.total(), data.len()));
         }
         self.buf.extend_from_slice(data);
         Poll::Ready(Ok(None))
     }
+}
+
+/// How many bytes the buffer of a frame of `total` bytes, `arrived` of them here, makes room
+/// for: the whole frame, or `RESERVE_AHEAD` past what arrived (twice what arrived, once that
+/// is more, so a large frame's buffer grows geometrically).
+fn room_for(total: usize, arrived: usize) -> usize {
+    total.min(arrived.saturating_add(arrived.max(RESERVE_AHEAD)))
 }
 
 /// Parses the frame header at the start of `bytes`: `None` while part of it has not arrived.
@@ -385,6 +402,22 @@ mod tests {
         assert!(r.buf.capacity() > 0);
         assert_eq!(next(&mut r).await.expect("second").payload.len(), 1000);
         assert_eq!(r.buf.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_large_frame_grows_its_buffer_as_its_bytes_arrive() {
+        // 16 MiB announced, 100 KiB sent: the buffer stays near what arrived.
+        let mut bytes = frame(0x82, &payload(16 << 20));
+        bytes.truncate(100_000);
+        let mut r = reader(&[], bytes, 4096, 32 << 20);
+        assert!(matches!(next(&mut r).await, Err(ReadError::Closed)));
+        assert!(r.buf.capacity() < 4 << 20, "{}", r.buf.capacity());
+        // A frame that does arrive whole is read whole.
+        let mut r = reader(&[], frame(0x82, &payload(3 << 20)), 64 << 10, 32 << 20);
+        assert_eq!(
+            &next(&mut r).await.expect("frame").payload[..],
+            &payload(3 << 20)[..]
+        );
     }
 
     #[tokio::test]
