@@ -180,6 +180,17 @@ impl RawClient {
 
     /// Like [`connect`](Self::connect), with extra header lines (each ending in `\r\n`).
     pub async fn connect_with(addr: SocketAddr, path: &str, headers: &str) -> Self {
+        Self::connect_sending(addr, path, headers, &[]).await
+    }
+
+    /// Like [`connect_with`](Self::connect_with), with `early` bytes (frames) sent in the same
+    /// write as the request, before the server has answered.
+    pub async fn connect_sending(
+        addr: SocketAddr,
+        path: &str,
+        headers: &str,
+        early: &[u8],
+    ) -> Self {
         let mut stream = within("connect", TcpStream::connect(addr))
             .await
             .expect("connect");
@@ -187,7 +198,9 @@ impl RawClient {
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
         );
-        within("handshake write", stream.write_all(req.as_bytes()))
+        let mut req = req.into_bytes();
+        req.extend_from_slice(early);
+        within("handshake write", stream.write_all(&req))
             .await
             .expect("write");
         let mut buf = Vec::new();

@@ -194,6 +194,25 @@ async fn lengths_not_in_their_shortest_form_close_with_1002() {
 }
 
 #[tokio::test]
+async fn frames_sent_with_the_upgrade_request_are_read() {
+    let (running, addr) = start_demo().await;
+    let mut early = encode(true, 0, TEXT, b"early", true);
+    early.extend(encode(false, 0, BINARY, b"sec", true));
+    early.extend(encode(true, 0, CONT, b"ond", true));
+    let mut c = RawClient::connect_sending(addr, "/echo", "", &early).await;
+    assert_eq!(c.recv().await.unwrap().payload, b"early");
+    let second = c.recv().await.unwrap();
+    assert_eq!(
+        (second.opcode, &second.payload[..]),
+        (BINARY, &b"second"[..])
+    );
+    c.send(true, TEXT, b"after").await;
+    assert_eq!(c.recv().await.unwrap().payload, b"after");
+    drop(c);
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_frame_split_across_reads_is_whole() {
     let (running, addr) = start_demo().await;
     let mut c = RawClient::connect(addr, "/echo").await;
