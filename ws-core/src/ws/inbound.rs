@@ -6,8 +6,9 @@
 //!
 //! - a continuation frame with no message to continue, or a new message before the fragmented
 //!   one ended: 1002;
-//! - a message over `max_message_size`, also when split into fragments: 1009, from the header
-//!   of the frame that would overflow it, before its payload is read;
+//! - a message over `max_message_size`, also when split into fragments: 1009 (the frame
+//!   reader refuses the frame that would overflow it from its header, counting the fragments
+//!   gathered here);
 //! - text that is not UTF-8: 1007. A fragmented message is checked fragment by fragment, so
 //!   it fails at the fragment that breaks it (a character may be cut between fragments).
 //!
