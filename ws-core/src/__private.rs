@@ -4,11 +4,13 @@ pub use linkme;
 
 pub use crate::di::{Dep, FromResolver, Resolver};
 pub use crate::error::{Origin, StartupError};
+pub use crate::future::BoxFuture;
+pub use crate::middleware::ErasedMiddlewareHandle;
 pub use crate::registry::{
-    ControllerDef, ErasedControllerHandle, ErasedMiddlewareHandle, HttpRouteDef, MiddlewareDef,
-    SingletonDef, CONTROLLERS, HTTP_ROUTES, MIDDLEWARE, SINGLETONS,
+    ControllerDef, HttpRouteDef, MiddlewareDef, SingletonDef, CONTROLLERS, HTTP_ROUTES, MIDDLEWARE,
+    SINGLETONS,
 };
-pub use crate::BoxFuture;
+pub use crate::server::driver::ErasedControllerHandle;
 
 use std::any::{Any, TypeId};
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use crate::controller::Controller;
 use crate::http::{IntoResponse, Request, Response};
 use crate::middleware::Middleware;
+use crate::websocket::{HandlerController, HandlerOutput, WebSocket};
 
 /// Erases a built controller (checks `C: Controller` with a readable error).
 pub fn controller<C: Controller>(c: C) -> Arc<dyn ErasedControllerHandle> {
@@ -62,15 +65,15 @@ pub fn constructor_failed<E: std::fmt::Display>(origin: Origin, e: E) -> Startup
 /// Wraps a `#[ws_handler]` function (with its injected arguments captured) as a controller.
 pub fn handler<F, Fut>(f: F) -> Arc<dyn ErasedControllerHandle>
 where
-    F: Fn(crate::handler::WebSocket) -> Fut + Send + Sync + 'static,
+    F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future + Send + 'static,
-    Fut::Output: crate::handler::HandlerOutput,
+    Fut::Output: HandlerOutput,
 {
-    Arc::new(crate::handler::HandlerController { f })
+    Arc::new(HandlerController { f })
 }
 
 /// Asserts at compile time that a handler's first argument is the `WebSocket`.
-pub fn websocket_arg(ws: crate::handler::WebSocket) -> crate::handler::WebSocket {
+pub fn websocket_arg(ws: WebSocket) -> WebSocket {
     ws
 }
 

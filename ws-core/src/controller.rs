@@ -1,15 +1,12 @@
-//! The `Controller` trait: the hooks of a WebSocket route.
+//! The `Controller` trait: the hooks of a WebSocket route, and what they return.
 
 use std::future::Future;
-use std::sync::Arc;
 
-use crate::BoxFuture;
-
-use crate::context::Conn;
-use crate::error::HookError;
+use crate::conn::Conn;
+use crate::engine::SendError;
 use crate::message::Message;
+use crate::protocol::close::CloseFrame;
 use crate::request::{Rejection, RequestHead};
-use crate::ws::close::CloseFrame;
 
 /// What a hook returns.
 pub type HookResult = Result<(), HookError>;
@@ -78,18 +75,39 @@ pub trait Controller: Send + Sync + 'static {
     }
 }
 
-/// A controller behind a pointer: dynamic dispatch once per connection, static inside it.
-pub(crate) trait ErasedController: Send + Sync + 'static {
-    fn handshake<'a>(&'a self, req: &'a mut RequestHead) -> BoxFuture<'a, Result<(), Rejection>>;
-    fn serve(self: Arc<Self>, accepted: crate::ws::connection::Accepted) -> BoxFuture<'static, ()>;
+/// An error returned by a hook; the connection is closed with 1011 (internal error) and the
+/// error is logged with the connection id.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HookError(Box<dyn std::error::Error + Send + Sync>);
+
+impl HookError {
+    /// Wraps any error.
+    pub fn new(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(err.into())
+    }
 }
 
-impl<C: Controller> ErasedController for C {
-    fn handshake<'a>(&'a self, req: &'a mut RequestHead) -> BoxFuture<'a, Result<(), Rejection>> {
-        Box::pin(self.on_handshake(req))
+impl From<SendError> for HookError {
+    fn from(e: SendError) -> Self {
+        Self::new(e.to_string())
     }
+}
 
-    fn serve(self: Arc<Self>, accepted: crate::ws::connection::Accepted) -> BoxFuture<'static, ()> {
-        Box::pin(crate::ws::connection::run(self, accepted))
+impl From<std::io::Error> for HookError {
+    fn from(e: std::io::Error) -> Self {
+        Self::new(e)
+    }
+}
+
+impl From<String> for HookError {
+    fn from(e: String) -> Self {
+        Self::new(e)
+    }
+}
+
+impl From<&str> for HookError {
+    fn from(e: &str) -> Self {
+        Self::new(e)
     }
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::{Origin, StartupError};
-use crate::sender::Sender;
+use crate::push::Sender;
+use crate::settings::{MiddlewareSettings, Settings, SettingsStore};
 
 /// A shared handle to a singleton of type `T` (registered with `#[singleton]`).
 ///
@@ -77,7 +78,7 @@ pub struct Resolver<'a> {
     pub(crate) config: &'a Config,
     pub(crate) singletons: &'a Singletons,
     pub(crate) sender: &'a Sender,
-    pub(crate) settings: &'a crate::settings::SettingsStore,
+    pub(crate) settings: &'a SettingsStore,
 }
 
 impl Resolver<'_> {
@@ -144,106 +145,10 @@ impl FromResolver for Sender {
     }
 }
 
-/// Builds singletons in dependency order; reports missing dependencies and cycles with the
-/// chain spelled out.
-pub(crate) fn build_singletons(
-    defs: &[crate::registry::SingletonDef],
-    config: &Config,
-    sender: &Sender,
-    settings: &crate::settings::SettingsStore,
-) -> Result<Singletons, StartupError> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        New,
-        Visiting,
-        Done,
+impl<T: MiddlewareSettings> FromResolver for Settings<T> {
+    fn from_resolver(r: &Resolver<'_>, origin: Origin) -> Result<Self, StartupError> {
+        r.settings
+            .slot::<T>(r.config, origin)
+            .map_err(StartupError::from)
     }
-    let mut errors = Vec::new();
-    let mut index: HashMap<TypeId, usize> = HashMap::new();
-    for (i, d) in defs.iter().enumerate() {
-        if let Some(&first) = index.get(&(d.type_id)()) {
-            errors.push(StartupError::DuplicateSingleton {
-                first: defs[first].origin,
-                second: d.origin,
-            });
-        } else {
-            index.insert((d.type_id)(), i);
-        }
-    }
-    let mut order = Vec::with_capacity(defs.len());
-    let mut state = vec![State::New; defs.len()];
-
-    // Iterative DFS would obscure the chain; graphs are small, so recurse.
-    fn visit(
-        i: usize,
-        defs: &[crate::registry::SingletonDef],
-        index: &HashMap<TypeId, usize>,
-        state: &mut [State],
-        stack: &mut Vec<usize>,
-        order: &mut Vec<usize>,
-        errors: &mut Vec<StartupError>,
-    ) {
-        match state[i] {
-            State::Done => return,
-            State::Visiting => {
-                let start = stack.iter().position(|&s| s == i).unwrap_or(0);
-                let mut chain: Vec<&str> = stack[start..]
-                    .iter()
-                    .map(|&s| defs[s].origin.name)
-                    .collect();
-                chain.push(defs[i].origin.name);
-                errors.push(StartupError::SingletonCycle {
-                    chain: chain.join(" -> "),
-                });
-                return;
-            }
-            State::New => {}
-        }
-        state[i] = State::Visiting;
-        stack.push(i);
-        for dep in defs[i].deps.iter().flatten() {
-            match index.get(&(dep.type_id)()) {
-                Some(&j) => visit(j, defs, index, state, stack, order, errors),
-                None => errors.push(StartupError::MissingSingleton {
-                    origin: defs[i].origin,
-                    singleton: (dep.type_name)(),
-                }),
-            }
-        }
-        stack.pop();
-        state[i] = State::Done;
-        order.push(i);
-    }
-
-    for &i in index.values() {
-        let mut stack = Vec::new();
-        visit(
-            i,
-            defs,
-            &index,
-            &mut state,
-            &mut stack,
-            &mut order,
-            &mut errors,
-        );
-    }
-    StartupError::collect(errors)?;
-
-    let mut singletons = Singletons::default();
-    let mut errors = Vec::new();
-    for i in order {
-        let def = &defs[i];
-        let resolver = Resolver {
-            config,
-            singletons: &singletons,
-            sender,
-            settings,
-        };
-        match (def.build)(&resolver) {
-            Ok(value) => singletons.insert((def.type_id)(), value),
-            Err(e) => errors.push(e),
-        }
-    }
-    StartupError::collect(errors)?;
-    Ok(singletons)
 }

@@ -1,4 +1,6 @@
-//! Public error types, one enum per domain.
+//! Start-up errors: why an app could not be built or started ([`StartupError`]), and where a
+//! registration was written ([`Origin`]). Each domain has its own error type: configuration
+//! (`ConfigError`), sending (`SendError`), hooks (`HookError`).
 
 use std::path::PathBuf;
 
@@ -184,73 +186,5 @@ impl StartupError {
             1 => Err(errors.remove(0)),
             _ => Err(StartupError::Many(errors)),
         }
-    }
-}
-
-/// Why a message could not be delivered to a connection. Carries the unsent message back.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendError<T = crate::Message> {
-    /// No open connection has this id (it closed, or never existed).
-    #[error("connection {id} is not open")]
-    Closed {
-        /// The connection.
-        id: crate::ConnId,
-        /// The message that was not sent.
-        message: T,
-    },
-    /// A fragmented message started with `WebSocket::push_frame` is unfinished; end it with
-    /// `push_frame(.., true)` before pushing whole messages.
-    #[error("connection {id} is in the middle of a fragmented message")]
-    Fragmenting {
-        /// The connection.
-        id: crate::ConnId,
-        /// The message that was not sent.
-        message: T,
-    },
-    /// The connection's outbound queue is full (a slow reader); see `outbound_full`.
-    #[error("outbound queue of connection {id} is full")]
-    Full {
-        /// The connection.
-        id: crate::ConnId,
-        /// The message that was not sent.
-        message: T,
-    },
-}
-
-/// An error returned by a hook; the connection is closed with 1011 (internal error) and the
-/// error is logged with the connection id.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HookError(Box<dyn std::error::Error + Send + Sync>);
-
-impl HookError {
-    /// Wraps any error.
-    pub fn new(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self(err.into())
-    }
-}
-
-impl From<SendError> for HookError {
-    fn from(e: SendError) -> Self {
-        Self::new(e.to_string())
-    }
-}
-
-impl From<std::io::Error> for HookError {
-    fn from(e: std::io::Error) -> Self {
-        Self::new(e)
-    }
-}
-
-impl From<String> for HookError {
-    fn from(e: String) -> Self {
-        Self::new(e)
-    }
-}
-
-impl From<&str> for HookError {
-    fn from(e: &str) -> Self {
-        Self::new(e)
     }
 }

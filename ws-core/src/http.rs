@@ -8,83 +8,48 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
-use http::Extensions;
 
-use crate::app::App;
-use crate::config::{Config, ServerName};
-use crate::sender::Sender;
+use crate::config::Config;
+use crate::context::AppContext;
+use crate::push::Sender;
+use crate::request::{Rejection, RequestHead};
 
 pub use http::{header, HeaderMap, Method, StatusCode, Uri};
 
-/// An HTTP request with its whole body (bounded by `max_http_body`).
+/// An HTTP request with its whole body (bounded by `max_http_body`): the [`RequestHead`]
+/// that middleware saw (its methods are available on the request), the body, and the app's
+/// context.
 #[derive(Debug)]
 pub struct Request {
-    pub(crate) method: Method,
-    pub(crate) uri: Uri,
-    pub(crate) headers: HeaderMap,
+    pub(crate) head: RequestHead,
     pub(crate) body: Bytes,
-    pub(crate) peer: SocketAddr,
-    pub(crate) server: ServerName,
-    pub(crate) extensions: Extensions,
-    pub(crate) app: App,
+    pub(crate) ctx: Arc<AppContext>,
 }
 
 impl Request {
-    /// The method.
-    pub fn method(&self) -> &Method {
-        &self.method
-    }
-    /// The URI.
-    pub fn uri(&self) -> &Uri {
-        &self.uri
-    }
-    /// The path.
-    pub fn path(&self) -> &str {
-        self.uri.path()
-    }
-    /// The query string, if any.
-    pub fn query(&self) -> Option<&str> {
-        self.uri.query()
-    }
-    /// The headers.
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-    /// A header value as text, if present and visible ASCII.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+    /// The request head: method, URI, headers, peer, server, and the extensions middleware set.
+    pub fn head(&self) -> &RequestHead {
+        &self.head
     }
     /// The body.
     pub fn body(&self) -> &Bytes {
         &self.body
     }
-    /// The client's address.
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.peer
-    }
-    /// The server (config name) the request arrived at.
-    pub fn server(&self) -> &ServerName {
-        &self.server
-    }
-    /// Values that middleware put in the request head's extensions.
-    pub fn extensions(&self) -> &Extensions {
-        &self.extensions
-    }
     /// The handle for pushing to WebSocket connections.
     pub fn sender(&self) -> &Sender {
-        self.app.sender()
+        &self.ctx.sender
     }
     /// The app's configuration in effect (a reload may have changed it since start-up).
     pub fn config(&self) -> Arc<Config> {
-        self.app.config()
+        self.ctx.config()
     }
     /// The address server `name` listens on (the real port once started).
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.app.local_addr(name)
+        self.ctx.local_addr(name)
     }
     /// A registered singleton.
     pub fn singleton<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.app.singleton::<T>()
+        self.ctx.singleton::<T>()
     }
 
     /// Fills an injected handler argument (used by `#[http_route]`).
@@ -93,7 +58,16 @@ impl Request {
         &self,
         origin: crate::error::Origin,
     ) -> Result<T, crate::error::StartupError> {
-        self.app.inject(origin)
+        self.ctx.inject(origin)
+    }
+}
+
+/// The head's methods (`method`, `uri`, `path`, `query`, `headers`, `header`, `peer_addr`,
+/// `server`, `extensions`) on the request itself.
+impl std::ops::Deref for Request {
+    type Target = RequestHead;
+    fn deref(&self) -> &RequestHead {
+        &self.head
     }
 }
 
@@ -187,8 +161,8 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
     }
 }
 
-impl From<crate::request::Rejection> for Response {
-    fn from(r: crate::request::Rejection) -> Self {
+impl From<Rejection> for Response {
+    fn from(r: Rejection) -> Self {
         Response::text(r.status, r.body)
     }
 }

@@ -33,10 +33,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 pub use serde_json::{json, Number, Value};
 
-use crate::context::Conn;
+use crate::conn::Conn;
 use crate::controller::HookResult;
+use crate::future::BoxFuture;
 use crate::message::Message;
-use crate::BoxFuture;
 
 /// A JSON-RPC error object.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

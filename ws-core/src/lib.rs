@@ -25,72 +25,115 @@
 //! // The whole app, with ws-cli: `fn main() { ws_cli::main() }`
 //! ```
 //!
+//! ## Layers
+//!
+//! Each layer imports only the layers below it; there are no import cycles among the modules
+//! (the macros of `ws-macros` only generate registrations for [`registry`]):
+//!
+//! ```text
+//!  lib.rs, __private.rs   re-exports; what generated code calls
+//!  app/                   App: registry x config -> singletons, routes; bind; Running: reload, stop
+//!  registry/              the link-time records (linkme), their checks against the config
+//!  server/                listener + accept loop, routes, hyper service, handshake, hook driver
+//!  user-facing API        Conn, Controller, Middleware, WebSocket, http::Request, jsonrpc
+//!  context.rs             AppContext: config in effect, singletons, settings, Sender, addresses
+//!  di.rs, settings.rs     Inject<T> and the injection trait; [middleware.NAME] settings
+//!  push/                  Filter/Target/Envelope, the connection table, Broker seam, Sender
+//!  engine/                one connection: signals, read/write halves, outbox + drainer,
+//!                         keep-alive sweeper, the steps of its life
+//!  protocol/              RFC 6455 only: frame reader, message assembly, frame writer, close codes
+//!  config/, id.rs,        leaves: configuration, ConnId/ConnInfo, Message, start-up errors
+//!  message.rs, error.rs
+//! ```
+//!
+//! The path of one message, from a client's socket to a hook and back:
+//!
+//! ```text
+//!  TCP bytes -> engine::io::ClientStream (fails at a kill)
+//!            -> protocol::reader::FrameReader (one frame, every single-frame rule)
+//!            -> protocol::assemble::MessageReader (fragments, size limit, UTF-8)
+//!            -> engine::driver::next_event (answers pings and close frames)
+//!            -> server::driver (Controller::on_message(&mut Conn, Message))
+//!  Conn::send -> engine::handle::OutboundTx (direct write, or the bounded queue + drainer)
+//!            -> engine::io::ClientSink -> protocol::writer (header + payload, one writev)
+//!  Sender::broadcast -> push::table (local queues) + push::broker (other nodes)
+//! ```
+//!
 //! ## Tour
 //!
 //! | concept | where |
 //! | --- | --- |
 //! | hooks of a WebSocket route | [`Controller`] (`controller.rs`) |
-//! | a function that owns the socket (Swoole coroutine style) | [`WebSocket`], `#[ws_handler]` (`handler.rs`) |
-//! | per-connection context, connection ids | [`Conn`], [`ConnId`] (`context.rs`) |
-//! | pushing to any connection, broadcast, rooms | [`Sender`] (`sender.rs`) |
-//! | the connection table, broadcast filters | [`connections`] (`connections.rs`) |
-//! | reaching other nodes | [`broker`] (`broker.rs`) |
+//! | per-connection context, rooms | [`Conn`] (`conn.rs`) |
+//! | a function that owns the socket (Swoole coroutine style) | [`WebSocket`], `#[ws_handler]` (`websocket.rs`) |
+//! | connection ids | [`ConnId`], [`ConnInfo`] (`id.rs`) |
+//! | pushing to any connection, broadcast, rooms | [`Sender`], [`Room`], [`Filter`] (`push/`) |
+//! | reaching other nodes | [`broker`] (`push/broker.rs`) |
 //! | checks on every request of a server | [`Middleware`] (`middleware.rs`) |
-//! | typed `[middleware.NAME]` settings that follow reloads | [`Settings`], [`settings`] |
+//! | typed `[middleware.NAME]` settings that follow reloads | [`Settings`], [`MiddlewareSettings`] (`settings.rs`) |
 //! | shared services | `#[singleton]`, [`Inject`] (`di.rs`) |
 //! | plain HTTP routes | [`http`] (`http.rs`) |
 //! | JSON-RPC 2.0 over WebSocket | [`jsonrpc`] (`jsonrpc.rs`), `#[rpc_methods]` |
-//! | config layers and keys | [`config`] |
+//! | config layers and keys | [`Config`] (`config/`) |
 //! | the link-time registry and the linking rule | [`registry`] |
-//! | building, binding, graceful stop | [`App`], [`Running`] (`app.rs`) |
+//! | building, binding, graceful stop | [`App`], [`Running`] (`app/`) |
 //! | applying a new config to a running app | [`Running::reload`], [`reload`] |
-//! | frames, close codes, outbound queue, keep-alive | [`ws`] (`ws/inbound.rs`, `ws/outbound.rs`, `ws/keepalive.rs`) |
+//! | frames, close codes | [`CloseCode`] (`protocol/`) |
+//! | outbound queue, keep-alive, the connection's task | `engine/`, `server/driver.rs` |
 //!
 //! ## Registration and linking
 //!
 //! See [`registry`]: registrations are `linkme` distributed slices; a crate of controllers
 //! that the binary never names must be linked with `use that_crate as _;`.
 
-pub mod app;
-pub mod broker;
-pub mod config;
-pub mod connections;
-pub mod context;
-pub mod controller;
-pub mod di;
-pub mod error;
-pub mod handler;
+mod app;
+mod config;
+mod conn;
+mod context;
+mod controller;
+mod di;
+mod engine;
+mod error;
+mod future;
 pub mod http;
+mod id;
 pub mod jsonrpc;
-pub mod message;
-pub mod middleware;
+mod message;
+mod middleware;
+mod protocol;
+mod push;
 pub mod registry;
-pub mod reload;
-pub mod request;
-pub mod sender;
-pub(crate) mod server;
-pub mod settings;
-pub mod ws;
+mod request;
+mod server;
+mod settings;
+mod websocket;
 
 #[doc(hidden)]
 pub mod __private;
 
-pub use app::{App, Running};
-pub use config::{Config, OutboundPolicy, ServerConfig, ServerName};
-pub use context::{Conn, ConnId, ConnInfo};
-pub use controller::{Controller, HookResult};
+pub use app::{reload, App, Running};
+pub use config::{Config, ConfigSource, OutboundPolicy, ServerConfig, ServerName};
+pub use conn::Conn;
+pub use controller::{Controller, HookError, HookResult};
 pub use di::Inject;
-pub use error::{ConfigError, HookError, SendError, StartupError};
-pub use handler::{FrameError, Recv, RecvTimeout, WebSocket};
+pub use engine::SendError;
+pub use error::{ConfigError, Origin, StartupError};
+pub use future::BoxFuture;
+pub use id::{ConnId, ConnInfo};
 pub use message::{Message, Utf8Bytes};
 pub use middleware::Middleware;
-pub use reload::ReloadReport;
+pub use protocol::close::{CloseCode, CloseFrame};
+pub use push::{Delivery, Filter, Room, Sender};
 pub use request::{Rejection, RequestHead};
-pub use sender::{Delivery, Filter, Room, Sender};
+pub use server::Routes;
 pub use settings::{MiddlewareSettings, Settings};
-pub use ws::close::{CloseCode, CloseFrame};
+pub use websocket::{FrameError, HandlerOutput, Recv, RecvTimeout, WebSocket};
 
 pub use ws_macros::{http_route, middleware, rpc_methods, singleton, ws_controller, ws_handler};
 
-/// A boxed, sendable future.
-pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+/// Reaching the other nodes of a cluster: every delivery a [`Sender`] makes is an
+/// [`Envelope`](broker::Envelope), delivered to this node's connections directly and handed to
+/// the [`Broker`](broker::Broker) for the others.
+pub mod broker {
+    pub use crate::push::{Action, Broker, BrokerError, Envelope, InProcess, Target};
+}

@@ -2,8 +2,8 @@
 
 use std::future::Future;
 
+use crate::future::BoxFuture;
 use crate::request::{Rejection, RequestHead};
-use crate::BoxFuture;
 
 /// Runs on every request arriving at its server (HTTP requests and WebSocket handshakes),
 /// before the route's handler or the controller's `on_handshake`. Registered with
@@ -29,3 +29,9 @@ impl<M: Middleware> ErasedMiddleware for M {
         Box::pin(Middleware::handle(self, req))
     }
 }
+
+/// Opaque middleware handle used by generated code.
+#[doc(hidden)]
+#[allow(private_bounds)]
+pub trait ErasedMiddlewareHandle: ErasedMiddleware {}
+impl<T: ErasedMiddleware> ErasedMiddlewareHandle for T {}

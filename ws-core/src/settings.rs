@@ -1,50 +1,5 @@
-//! Middleware settings: typed `[middleware.NAME]` tables of the config that follow reloads.
-//!
-//! A middleware (or any registered type) that has settings declares them as a
-//! `Deserialize` type naming its table, and takes a [`Settings<T>`] field:
-//!
-//! ```
-//! use serde::Deserialize;
-//! use ws_core::{middleware, Middleware, MiddlewareSettings, Rejection, RequestHead, Settings};
-//!
-//! /// `[middleware.max_path]` in the config file.
-//! #[derive(Debug, Deserialize)]
-//! #[serde(default, deny_unknown_fields)]
-//! pub struct MaxPath {
-//!     /// Longest request path accepted.
-//!     pub len: usize,
-//! }
-//!
-//! impl Default for MaxPath {
-//!     fn default() -> Self {
-//!         Self { len: 256 }
-//!     }
-//! }
-//!
-//! impl MiddlewareSettings for MaxPath {
-//!     const NAME: &'static str = "max_path";
-//! }
-//!
-//! #[middleware(server = "ws")]
-//! pub struct PathLimit {
-//!     settings: Settings<MaxPath>,
-//! }
-//!
-//! impl Middleware for PathLimit {
-//!     async fn handle(&self, req: &mut RequestHead) -> Result<(), Rejection> {
-//!         if req.path().len() > self.settings.get().len {
-//!             return Err(Rejection::new(ws_core::http::StatusCode::URI_TOO_LONG, "path too long"));
-//!         }
-//!         Ok(())
-//!     }
-//! }
-//! ```
-//!
-//! At start-up every table is deserialized (a missing table is an empty one, so
-//! `#[serde(default)]` types need none); a table that does not fit its type, or that no
-//! registered type reads, stops the start naming the key and the file. A reload
-//! deserializes the new tables first and applies them only if all of them fit; requests after
-//! the reload see the new values through [`Settings::get`].
+//! Middleware settings: typed `[middleware.NAME]` tables of the config that follow reloads
+//! (see [`MiddlewareSettings`]), and the store that keeps one slot per table.
 
 use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
@@ -54,10 +9,55 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
-use crate::di::{FromResolver, Resolver};
-use crate::error::{ConfigError, Origin, StartupError};
+use crate::error::{ConfigError, Origin};
 
 /// A type holding the settings of table `[middleware.NAME]`.
+///
+/// A middleware (or any registered type) that has settings declares them as a
+/// `Deserialize` type naming its table, and takes a [`Settings<T>`] field:
+///
+/// ```
+/// use serde::Deserialize;
+/// use ws_core::{middleware, Middleware, MiddlewareSettings, Rejection, RequestHead, Settings};
+///
+/// /// `[middleware.max_path]` in the config file.
+/// #[derive(Debug, Deserialize)]
+/// #[serde(default, deny_unknown_fields)]
+/// pub struct MaxPath {
+///     /// Longest request path accepted.
+///     pub len: usize,
+/// }
+///
+/// impl Default for MaxPath {
+///     fn default() -> Self {
+///         Self { len: 256 }
+///     }
+/// }
+///
+/// impl MiddlewareSettings for MaxPath {
+///     const NAME: &'static str = "max_path";
+/// }
+///
+/// #[middleware(server = "ws")]
+/// pub struct PathLimit {
+///     settings: Settings<MaxPath>,
+/// }
+///
+/// impl Middleware for PathLimit {
+///     async fn handle(&self, req: &mut RequestHead) -> Result<(), Rejection> {
+///         if req.path().len() > self.settings.get().len {
+///             return Err(Rejection::new(ws_core::http::StatusCode::URI_TOO_LONG, "path too long"));
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// At start-up every table is deserialized (a missing table is an empty one, so
+/// `#[serde(default)]` types need none); a table that does not fit its type, or that no
+/// registered type reads, stops the start naming the key and the file. A reload
+/// deserializes the new tables first and applies them only if all of them fit; requests after
+/// the reload see the new values through [`Settings::get`].
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a middleware settings type",
     label = "add `impl ws_core::MiddlewareSettings for {Self} {{ const NAME: &'static str = \"..\"; }}` (and derive `Deserialize`)"
@@ -100,14 +100,6 @@ impl<T> Clone for Settings<T> {
 impl<T: fmt::Debug> fmt::Debug for Settings<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Settings").field(&self.get()).finish()
-    }
-}
-
-impl<T: MiddlewareSettings> FromResolver for Settings<T> {
-    fn from_resolver(r: &Resolver<'_>, origin: Origin) -> Result<Self, StartupError> {
-        r.settings
-            .slot::<T>(r.config, origin)
-            .map_err(StartupError::from)
     }
 }
 
@@ -155,7 +147,7 @@ impl SettingsStore {
     }
 
     /// The slot of `T`, created from `config` on first use.
-    fn slot<T: MiddlewareSettings>(
+    pub(crate) fn slot<T: MiddlewareSettings>(
         &self,
         config: &Config,
         origin: Origin,

@@ -24,7 +24,7 @@ pub struct Chat;
 
 impl Controller for Chat {
     async fn on_open(&self, cx: &mut Conn) -> HookResult {
-        cx.sender().join(cx.id(), &room_key(LOBBY));
+        cx.join(&room_key(LOBBY));
         cx.insert(CurrentRoom(LOBBY.to_owned()));
         Ok(())
     }
@@ -36,11 +36,10 @@ impl Controller for Chat {
                 cx.send("usage: /join ROOM").await?;
                 return Ok(());
             }
-            let (id, sender) = (cx.id(), cx.sender().clone());
             if let Some(CurrentRoom(old)) = cx.get::<CurrentRoom>() {
-                sender.leave(id, &room_key(old));
+                cx.leave(&room_key(old));
             }
-            sender.join(id, &room_key(room));
+            cx.join(&room_key(room));
             cx.insert(CurrentRoom(room.to_owned()));
             cx.send(format!("joined {room}")).await?;
             return Ok(());

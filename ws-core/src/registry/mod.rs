@@ -36,12 +36,12 @@ use std::sync::Arc;
 
 use linkme::distributed_slice;
 
-use crate::controller::ErasedController;
-use crate::di::Resolver;
+use crate::di::{Dep, Resolver};
 use crate::error::{Origin, StartupError};
+use crate::future::BoxFuture;
 use crate::http::{Request, Response};
-use crate::middleware::ErasedMiddleware;
-use crate::BoxFuture;
+use crate::middleware::ErasedMiddlewareHandle;
+use crate::server::driver::ErasedControllerHandle;
 
 /// Builds a registered value at start-up.
 pub type BuildFn<T> = fn(&Resolver<'_>) -> Result<T, StartupError>;
@@ -71,7 +71,7 @@ pub struct SingletonDef {
     #[doc(hidden)]
     pub type_id: fn() -> TypeId,
     /// The singletons it needs built first (`None` entries are non-singleton inputs).
-    pub deps: &'static [Option<crate::di::Dep>],
+    pub deps: &'static [Option<Dep>],
     #[doc(hidden)]
     pub build: BuildFn<Arc<dyn Any + Send + Sync>>,
 }
@@ -101,7 +101,7 @@ pub struct HttpRouteDef {
     /// The path.
     pub path: &'static str,
     /// The singletons its arguments inject (checked at start-up).
-    pub deps: &'static [Option<crate::di::Dep>],
+    pub deps: &'static [Option<Dep>],
     /// Resolves every injected argument once at start-up, so that a missing singleton or a
     /// settings table that does not fit is reported before the first request.
     #[doc(hidden)]
@@ -109,18 +109,6 @@ pub struct HttpRouteDef {
     #[doc(hidden)]
     pub handler: fn(Request) -> BoxFuture<'static, Response>,
 }
-
-/// Opaque controller handle used by generated code.
-#[doc(hidden)]
-#[allow(private_bounds)]
-pub trait ErasedControllerHandle: ErasedController {}
-impl<T: ErasedController> ErasedControllerHandle for T {}
-
-/// Opaque middleware handle used by generated code.
-#[doc(hidden)]
-#[allow(private_bounds)]
-pub trait ErasedMiddlewareHandle: ErasedMiddleware {}
-impl<T: ErasedMiddleware> ErasedMiddlewareHandle for T {}
 
 /// Every `#[ws_controller]` in the linked crates.
 #[distributed_slice]

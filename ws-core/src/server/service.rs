@@ -15,17 +15,17 @@ use hyper::body::Incoming;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::driver::{Accepted, Setup};
 use super::handshake::{self, HandshakeError};
-use super::{Routes, WsRoute};
-use crate::app::App;
+use super::routes::{Routes, WsRoute};
+use crate::context::AppContext;
 use crate::http::{Request, Response};
 use crate::request::{Rejection, RequestHead};
-use crate::ws::connection::{Accepted, Setup};
 
 /// What every request of one TCP connection shares.
 #[derive(Clone)]
 pub(crate) struct ConnCtx {
-    pub(crate) app: App,
+    pub(crate) app: Arc<AppContext>,
     pub(crate) routes: Arc<Routes>,
     pub(crate) peer: SocketAddr,
     pub(crate) shutdown: CancellationToken,
@@ -135,14 +135,9 @@ async fn http_route(ctx: &ConnCtx, req: hyper::Request<Incoming>) -> Response {
         }
     };
     let request = Request {
-        method: head.method,
-        uri: head.uri,
-        headers: head.headers,
+        head,
         body,
-        peer: ctx.peer,
-        server: head.server,
-        extensions: head.extensions,
-        app: ctx.app.clone(),
+        ctx: Arc::clone(&ctx.app),
     };
     tracing::debug!(peer = %ctx.peer, "{} {} -> {}", parts.method, parts.uri, route.origin.name);
     (route.handler)(request).await
@@ -188,7 +183,7 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
             subprotocol: subprotocol.clone(),
             extensions: head.extensions,
             settings: ctx.routes.settings(),
-            sender: ctx.app.sender().clone(),
+            sender: ctx.app.sender.clone(),
             shutdown: ctx.shutdown.clone(),
         },
     };

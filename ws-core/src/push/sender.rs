@@ -11,16 +11,16 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::broker::{Action, Broker, Envelope, Target};
-use crate::connections::Table;
-pub use crate::connections::{Delivery, Filter};
-use crate::context::{ConnId, ConnInfo};
-use crate::error::SendError;
+use super::broker::Broker;
+use super::table::Table;
+use super::target::{Action, Delivery, Envelope, Filter, Target};
+use crate::engine::handle::OutboundTx;
+use crate::engine::keepalive::KeepAlive;
+use crate::engine::sweeper::Sweeper;
+use crate::engine::SendError;
+use crate::id::{ConnId, ConnInfo};
 use crate::message::Message;
-use crate::ws::close::CloseCode;
-use crate::ws::keepalive::KeepAlive;
-use crate::ws::keepalive::Sweeper;
-use crate::ws::outbound::OutboundTx;
+use crate::protocol::close::CloseCode;
 
 #[derive(Debug)]
 struct Inner {
@@ -129,6 +129,7 @@ impl Sender {
         Room {
             sender: self,
             name: room.into(),
+            except: None,
         }
     }
 
@@ -247,13 +248,27 @@ impl Sender {
 pub struct Room<'a> {
     sender: &'a Sender,
     name: String,
+    except: Option<ConnId>,
 }
 
 impl Room<'_> {
+    /// Leaves out one member (typically the sender of the message).
+    pub fn except(mut self, id: ConnId) -> Self {
+        self.except = Some(id);
+        self
+    }
+
+    fn target(&self) -> Target {
+        Target::Room {
+            name: self.name.clone(),
+            except: self.except,
+        }
+    }
+
     /// Sends `msg` to every member, on every node.
     pub async fn push(&self, msg: impl Into<Message>) -> Delivery {
         self.sender
-            .send(Target::Room(self.name.clone()), Action::Push(msg.into()))
+            .send(self.target(), Action::Push(msg.into()))
             .await
     }
 
@@ -263,8 +278,6 @@ impl Room<'_> {
             code,
             reason: reason.to_owned(),
         };
-        self.sender
-            .send(Target::Room(self.name.clone()), action)
-            .await
+        self.sender.send(self.target(), action).await
     }
 }

@@ -1,4 +1,4 @@
-//! The socket's read half and reading one frame (RFC 6455 §5.2): its header, checked by every
+//! Reading one frame (RFC 6455 §5.2): its header, checked by every
 //! rule that concerns a single frame, and its unmasked payload.
 //!
 //! An idle connection holds no read buffer. A read goes into a buffer on the stack of the poll
@@ -19,73 +19,26 @@
 //! - a data frame that would take its message past `max_message_size`: 1009.
 //!
 //! The rules about sequences of frames (fragments) and text are in
-//! [`inbound`](super::inbound).
+//! [`assemble`](super::assemble).
 
-use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use fastwebsockets::OpCode;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::io::poll_read_buf;
 
-use crate::ws::inbound::{ReadError, Violation};
-use crate::ws::kill::killed;
-use crate::ws::outbound::Shared;
+use super::error::ReadError;
+use super::head::{parse_head, Frame, Head, MAX_HEAD};
 
 /// How much one read from an idle connection takes at most (on the stack of the poll).
 const STACK_READ: usize = 16 * 1024;
-
-/// Longest frame header a client sends: 2 bytes, an 8-byte length, the 4-byte mask key.
-const MAX_HEAD: usize = 14;
 
 /// How far the buffer of a large frame grows ahead of the bytes that have arrived: a header
 /// alone does not make the server allocate the whole payload it announces (up to
 /// `max_message_size` per connection). Past this, the buffer doubles as the bytes come.
 const RESERVE_AHEAD: usize = 1 << 20;
-
-/// Largest control frame payload (RFC 6455 §5.5).
-pub(crate) const CONTROL_MAX: usize = 125;
-
-/// One frame from the client, unmasked.
-#[derive(Debug)]
-pub(crate) struct Frame {
-    /// Whether this is the last frame of its message.
-    pub(crate) fin: bool,
-    pub(crate) opcode: OpCode,
-    pub(crate) payload: BytesMut,
-}
-
-/// A frame header that has arrived whole and passed the rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Head {
-    fin: bool,
-    opcode: OpCode,
-    mask: [u8; 4],
-    /// Bytes of the header itself.
-    len: usize,
-    /// Bytes of payload that follow it.
-    payload: usize,
-}
-
-impl Head {
-    /// Header and payload.
-    fn total(&self) -> usize {
-        self.len + self.payload
-    }
-
-    fn frame(&self, mut payload: BytesMut) -> Frame {
-        fastwebsockets::unmask(&mut payload, self.mask);
-        Frame {
-            fin: self.fin,
-            opcode: self.opcode,
-            payload,
-        }
-    }
-}
 
 /// Reads frames from a client (see the module docs).
 pub(crate) struct FrameReader<R> {
@@ -193,113 +146,15 @@ fn room_for(total: usize, arrived: usize) -> usize {
     total.min(arrived.saturating_add(arrived.max(RESERVE_AHEAD)))
 }
 
-/// Parses the frame header at the start of `bytes`: `None` while part of it has not arrived.
-/// A data frame's payload may be at most `room` bytes (what is left of the message limit
-/// `max`).
-fn parse_head(bytes: &[u8], room: usize, max: usize) -> Result<Option<Head>, Violation> {
-    let [b0, b1, ..] = *bytes else {
-        return Ok(None);
-    };
-    if b0 & 0x70 != 0 {
-        return Err(Violation::ReservedBits);
-    }
-    let opcode = match b0 & 0x0f {
-        0 => OpCode::Continuation,
-        1 => OpCode::Text,
-        2 => OpCode::Binary,
-        8 => OpCode::Close,
-        9 => OpCode::Ping,
-        10 => OpCode::Pong,
-        other => return Err(Violation::ReservedOpcode(other)),
-    };
-    let fin = b0 & 0x80 != 0;
-    let control = b0 & 0x08 != 0;
-    if b1 & 0x80 == 0 {
-        return Err(Violation::Unmasked);
-    }
-    if control && !fin {
-        return Err(Violation::FragmentedControl);
-    }
-    let (len_bytes, shortest_above) = match b1 & 0x7f {
-        126 => (2, 125),
-        127 => (8, 0xffff),
-        _ => (0, 0),
-    };
-    let len = 2 + len_bytes + 4;
-    let Some(head) = bytes.get(..len) else {
-        return Ok(None);
-    };
-    let payload = match len_bytes {
-        0 => u64::from(b1 & 0x7f),
-        _ => head[2..2 + len_bytes]
-            .iter()
-            .fold(0u64, |n, &b| (n << 8) | u64::from(b)),
-    };
-    if (len_bytes > 0 && payload <= shortest_above) || payload >> 63 != 0 {
-        return Err(Violation::BadLength(payload));
-    }
-    let payload = usize::try_from(payload).unwrap_or(usize::MAX);
-    if control && payload > CONTROL_MAX {
-        return Err(Violation::ControlTooLarge(payload));
-    }
-    // (Only a limit near `usize::MAX` on a 32-bit target lets the second test matter.)
-    if !control && (payload > room || payload.checked_add(len).is_none()) {
-        return Err(Violation::TooBig(max));
-    }
-    let mut mask = [0; 4];
-    mask.copy_from_slice(&head[len - 4..]);
-    Ok(Some(Head {
-        fin,
-        opcode,
-        mask,
-        len,
-        payload,
-    }))
-}
-
-/// The read half of a connection. A read that would wait fails at once (and wakes the
-/// connection's task) once the connection is killed, so the task needs no second branch to
-/// race against its reads.
-pub(crate) struct ClientStream<R> {
-    inner: R,
-    shared: Arc<Shared>,
-}
-
-impl<R> std::fmt::Debug for ClientStream<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientStream").finish_non_exhaustive()
-    }
-}
-
-impl<R> ClientStream<R> {
-    /// Reads `inner` until `shared`'s connection is killed.
-    pub(crate) fn new(inner: R, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
-    }
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for ClientStream<R> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Pending if this.shared.kill.poll_reader(cx).is_ready() => {
-                Poll::Ready(Err(killed()))
-            }
-            other => other,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
     use std::future::poll_fn;
+    use std::io;
 
     use super::*;
+    use crate::protocol::error::Violation;
+    use fastwebsockets::OpCode;
 
     const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 

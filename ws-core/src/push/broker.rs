@@ -9,47 +9,8 @@
 
 use std::fmt;
 
-use crate::connections::Filter;
-use crate::context::ConnId;
-use crate::message::Message;
-use crate::ws::close::CloseCode;
-use crate::BoxFuture;
-
-/// Which connections an envelope is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// One connection (its id names its node).
-    Conn(ConnId),
-    /// Every connection a filter matches, on every node.
-    Filter(Filter),
-    /// Every member of a room, on every node.
-    Room(String),
-}
-
-/// What to do with the target connections.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Send a message.
-    Push(Message),
-    /// Close with a code and reason.
-    Disconnect {
-        /// The close code.
-        code: CloseCode,
-        /// The reason.
-        reason: String,
-    },
-}
-
-/// One delivery, as it travels between nodes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    /// The node that sent it (config `node_id`), so that it does not deliver twice.
-    pub origin: u16,
-    /// Who it is for.
-    pub target: Target,
-    /// What to do.
-    pub action: Action,
-}
+use super::target::{Envelope, Target};
+use crate::future::BoxFuture;
 
 /// A broker could not take an envelope.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +40,7 @@ impl Broker for InProcess {
         Box::pin(async move {
             match envelope.target {
                 Target::Conn(id) => Err(BrokerError::UnknownNode(id.node())),
-                Target::Filter(_) | Target::Room(_) => Ok(()),
+                Target::Filter(_) | Target::Room { .. } => Ok(()),
             }
         })
     }

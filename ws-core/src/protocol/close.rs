@@ -1,8 +1,7 @@
-//! Close codes (RFC 6455 §7.4) and the one table that maps a failure to a close code.
+//! Close codes (RFC 6455 §7.4), the close frame a hook sees, and the checks on a close
+//! frame's payload.
 
 use std::fmt;
-
-use super::inbound::ReadError;
 
 /// A WebSocket close status code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,23 +88,6 @@ pub struct CloseFrame {
     pub by_client: bool,
 }
 
-/// What to do about an error from the frame reader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ReadFailure {
-    /// The peer broke the protocol: answer with this close code, then close.
-    Close(CloseCode),
-    /// The transport is gone: nothing can be sent.
-    Gone,
-}
-
-/// The single mapping from a reader error to a close code.
-pub(crate) fn classify(err: &ReadError) -> ReadFailure {
-    match err {
-        ReadError::Violation(v) => ReadFailure::Close(v.close_code()),
-        ReadError::Io(_) | ReadError::Closed => ReadFailure::Gone,
-    }
-}
-
 /// Validates a close frame payload from the client: `Ok((code, reason))`, or the close code
 /// the server must answer a malformed one with.
 pub(crate) fn parse_close_payload(payload: &[u8]) -> Result<(CloseCode, String), CloseCode> {
@@ -123,6 +105,29 @@ pub(crate) fn parse_close_payload(payload: &[u8]) -> Result<(CloseCode, String),
             }
         }
     }
+}
+
+/// The payload of a close frame the server sends: empty for [`CloseCode::NO_STATUS`], else the
+/// code, then the reason (at most 123 bytes: see [`truncate_reason`]).
+pub(crate) fn close_payload(code: CloseCode, reason: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::new();
+    if code != CloseCode::NO_STATUS {
+        payload.extend_from_slice(&code.as_u16().to_be_bytes());
+        payload.extend_from_slice(reason);
+    }
+    payload
+}
+
+/// A close reason fits in a control frame: at most 123 bytes, cut at a char boundary.
+pub(crate) fn truncate_reason(reason: &str) -> &str {
+    if reason.len() <= 123 {
+        return reason;
+    }
+    let mut end = 123;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
 }
 
 #[cfg(test)]

@@ -15,10 +15,8 @@
 //! ([`OutboundPolicy`]): `close` (default) closes the slow connection with 1008, `drop` drops
 //! the message, `wait` waits for room. The connection's own hooks always wait.
 
-use crate::config::ServerConfig;
 use std::collections::VecDeque;
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -26,14 +24,13 @@ use fastwebsockets::OpCode;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::config::OutboundPolicy;
-use crate::context::ConnId;
-use crate::error::SendError;
+use super::io::ClientSink;
+use super::signals::Signals;
+use crate::config::ServerConfig;
+use crate::id::ConnId;
 use crate::message::Message;
-use crate::ws::close::CloseCode;
-use crate::ws::keepalive::KeepAlive;
-use crate::ws::kill::Kill;
-use crate::ws::writer::{ClientSink, Written};
+use crate::protocol::close::{close_payload, CloseCode};
+use crate::protocol::writer::Written;
 
 /// One item for the drainer.
 #[derive(Debug)]
@@ -81,17 +78,8 @@ struct Outbox {
 pub(crate) struct Shared {
     /// The connection's id, for log lines.
     id: ConnId,
-    /// Set to stop the connection at once.
-    pub(crate) kill: Kill,
-    /// Close code of a kill (0: none), sent by the connection's task if no close frame went
-    /// out yet, and reported to `on_close`.
-    pub(crate) kill_code: AtomicU16,
-    /// Set once a close frame has been queued or sent by the server; no more hooks after it.
-    pub(crate) closing: AtomicBool,
-    /// Set when the client's close frame has arrived.
-    pub(crate) peer_closed: AtomicBool,
-    /// Idle timeout and pings, looked after by the app's keep-alive sweeps.
-    pub(crate) keepalive: KeepAlive,
+    /// The kill, the close flags and the keep-alive counters.
+    pub(crate) signals: Signals,
     outbox: Mutex<Outbox>,
     /// Signalled when a full queue has room again and when a drainer ends.
     changed: Notify,
@@ -105,8 +93,8 @@ pub(crate) struct Shared {
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
-            .field("closing", &self.closing)
-            .field("killed", &self.kill.is_cancelled())
+            .field("closing", &self.signals.is_closing())
+            .field("killed", &self.signals.kill.is_cancelled())
             .finish_non_exhaustive()
     }
 }
@@ -124,11 +112,7 @@ impl Shared {
     pub(crate) fn new(id: ConnId, settings: Arc<ServerConfig>) -> Self {
         Self {
             id,
-            kill: Kill::default(),
-            kill_code: AtomicU16::new(0),
-            closing: AtomicBool::new(false),
-            peer_closed: AtomicBool::new(false),
-            keepalive: KeepAlive::new(),
+            signals: Signals::new(),
             outbox: Mutex::new(Outbox {
                 ws: None,
                 queue: VecDeque::new(),
@@ -160,23 +144,14 @@ impl Shared {
 
     /// Stops the connection now, sending `code` if no close frame went out yet.
     pub(crate) fn kill(&self, code: Option<CloseCode>) {
-        if let Some(code) = code {
-            let _ = self.kill_code.compare_exchange(
-                0,
-                code.as_u16(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
-        }
-        self.closing.store(true, Ordering::Release);
-        self.kill.cancel();
+        self.signals.kill(code);
     }
 
     /// Queues `item` without waiting; the first item into an idle queue starts a drainer.
     pub(crate) fn try_enqueue(self: &Arc<Self>, item: Outbound) -> Result<(), NotQueued> {
         let start = {
             let mut o = self.outbox();
-            if o.done || self.kill.is_cancelled() {
+            if o.done || self.signals.kill.is_cancelled() {
                 return Err(NotQueued::Closed(item));
             }
             if o.queue.len() >= self.capacity() {
@@ -205,7 +180,10 @@ impl Shared {
         }
     }
 
-    async fn wait_for_room(self: &Arc<Self>, mut item: Outbound) -> Result<(), Outbound> {
+    pub(super) async fn wait_for_room(
+        self: &Arc<Self>,
+        mut item: Outbound,
+    ) -> Result<(), Outbound> {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
@@ -221,9 +199,9 @@ impl Shared {
 
     /// Takes the write half for a direct write: only when nothing is queued or deferred
     /// ahead, and no fragmented message is under way.
-    fn lease_for_direct_write(self: &Arc<Self>) -> Option<Lease<'_>> {
+    pub(super) fn lease_for_direct_write(self: &Arc<Self>) -> Option<Lease<'_>> {
         let mut o = self.outbox();
-        if o.queue.is_empty() && !o.in_fragment && !self.kill.is_cancelled() {
+        if o.queue.is_empty() && !o.in_fragment && !self.signals.kill.is_cancelled() {
             o.ws.take().map(|ws| Lease::new(self, ws, false))
         } else {
             None
@@ -252,10 +230,9 @@ impl Shared {
     /// out already or nothing can be written; gives up at once if the socket is full (that may
     /// be why the connection was killed).
     pub(crate) async fn write_kill_close(&self) {
-        let code = self.kill_code.load(Ordering::Acquire);
-        if code == 0 {
+        let Some(code) = self.signals.kill_code() else {
             return;
-        }
+        };
         let ws = {
             let mut o = self.outbox();
             if o.done {
@@ -267,14 +244,15 @@ impl Shared {
         };
         if let Some(mut ws) = ws {
             // Boxed: once per connection at most, and the connection's task stays small.
-            let payload = code.to_be_bytes();
-            let _ = Box::pin(ws.write_frame(true, OpCode::Close, &payload)).await;
+            let payload = code.as_u16().to_be_bytes();
+            let _ = Box::pin(ws.write_frame(&self.signals, true, OpCode::Close, &payload)).await;
         }
     }
 
     /// Lets go of the write half for good, which closes the socket once the read half is
-    /// gone too. The connection's task does this when it ends, however it ends: the write
-    /// half refers back to this state, and the cycle must not outlive the connection.
+    /// gone too. The connection's task does this when it ends, however it ends, so that the
+    /// socket closes with the connection even while handles to it (a handler's `WebSocket`, a
+    /// push under way) live on.
     pub(crate) fn release_writer(&self) {
         let ws = {
             let mut o = self.outbox();
@@ -290,7 +268,7 @@ impl Shared {
 /// nothing more may be written). A lease dropped otherwise means its writer was cancelled,
 /// perhaps in the middle of a frame: the connection fails (nothing may follow a partial
 /// frame), and a drainer's `draining` mark is cleared, so nobody waits for it.
-struct Lease<'a> {
+pub(super) struct Lease<'a> {
     shared: &'a Arc<Shared>,
     ws: Option<ClientSink>,
     /// Held by the drainer (which clears `draining` when it lets go).
@@ -306,13 +284,13 @@ impl<'a> Lease<'a> {
         }
     }
 
-    fn ws(&mut self) -> Option<&mut ClientSink> {
+    pub(super) fn ws(&mut self) -> Option<&mut ClientSink> {
         self.ws.as_mut()
     }
 
     /// Puts the write half back. After a direct write, starts a drainer for what was queued
     /// meanwhile; the drainer itself stops draining.
-    fn give_back(mut self) {
+    pub(super) fn give_back(mut self) {
         let drainer = std::mem::take(&mut self.drainer);
         let mut ws = self.ws.take();
         let start = {
@@ -340,7 +318,7 @@ impl<'a> Lease<'a> {
     }
 
     /// Nothing more is written to this connection (a close frame went out, or a write failed).
-    fn retire(mut self) {
+    pub(super) fn retire(mut self) {
         self.release();
     }
 
@@ -417,12 +395,12 @@ async fn drain(shared: Arc<Shared>) {
         return;
     };
     let mut lease = Lease::new(&shared, ws, true);
-    let killed = shared.kill.cancelled();
+    let killed = shared.signals.kill.cancelled();
     tokio::pin!(killed);
     loop {
         let next = {
             let mut o = shared.outbox();
-            if shared.kill.is_cancelled() {
+            if shared.signals.kill.is_cancelled() {
                 Next::Stop
             } else {
                 match o.next(&shared) {
@@ -451,7 +429,7 @@ async fn drain(shared: Arc<Shared>) {
         // A connection being killed (slow consumer, dead peer) is dropped even while its
         // socket buffer is full: the pending write fails. A write cut short leaves a partial
         // frame, so after that nothing more is written.
-        if write_item(ws, &item).await == Written::Failed {
+        if write_item(ws, &shared.signals, &item).await == Written::Failed {
             shared.kill(None);
             return lease.retire();
         }
@@ -465,8 +443,8 @@ async fn drain(shared: Arc<Shared>) {
                 shared.kill(Some(code));
                 return;
             }
-            shared.closing.store(true, Ordering::Release);
-            if !shared.peer_closed.load(Ordering::Acquire) {
+            shared.signals.closing.store(true, Ordering::Release);
+            if !shared.signals.peer_closed.load(Ordering::Acquire) {
                 // Wait for the client's close frame (the reader kills us when it arrives).
                 let _ = tokio::time::timeout(shared.settings.close_timeout, &mut killed).await;
             }
@@ -476,10 +454,10 @@ async fn drain(shared: Arc<Shared>) {
     }
 }
 
-async fn write_item(ws: &mut ClientSink, item: &Outbound) -> Written {
+async fn write_item(ws: &mut ClientSink, signals: &Signals, item: &Outbound) -> Written {
     match item {
         Outbound::Message(msg) => {
-            ws.write_message(matches!(msg, Message::Text(_)), msg.as_bytes())
+            ws.write_message(signals, matches!(msg, Message::Text(_)), msg.as_bytes())
                 .await
         }
         Outbound::Fragment {
@@ -493,187 +471,13 @@ async fn write_item(ws: &mut ClientSink, item: &Outbound) -> Written {
                 (true, true) => OpCode::Text,
                 (true, false) => OpCode::Binary,
             };
-            ws.write_frame(*fin, opcode, payload).await
+            ws.write_frame(signals, *fin, opcode, payload).await
         }
-        Outbound::Pong(payload) => ws.write_frame(true, OpCode::Pong, payload).await,
-        Outbound::Ping => ws.write_frame(true, OpCode::Ping, b"").await,
+        Outbound::Pong(payload) => ws.write_frame(signals, true, OpCode::Pong, payload).await,
+        Outbound::Ping => ws.write_frame(signals, true, OpCode::Ping, b"").await,
         Outbound::Close { code, reason, .. } => {
-            // No status: an empty close frame. Else the code, then the reason (at most 123
-            // bytes, cut when queued).
-            let mut payload = Vec::new();
-            if *code != CloseCode::NO_STATUS {
-                payload.extend_from_slice(&code.as_u16().to_be_bytes());
-                payload.extend_from_slice(reason);
-            }
-            ws.write_frame(true, OpCode::Close, &payload).await
+            let payload = close_payload(*code, reason);
+            ws.write_frame(signals, true, OpCode::Close, &payload).await
         }
     }
-}
-
-/// A handle that sends to one connection.
-#[derive(Debug, Clone)]
-pub(crate) struct OutboundTx {
-    pub(crate) id: ConnId,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) policy: OutboundPolicy,
-}
-
-impl OutboundTx {
-    /// Sends `msg`, waiting for room: written at once from this task when nothing is queued
-    /// ahead of it and the write half is free, else queued for the drainer.
-    /// (A plain function returning an `async` block: an `async fn` keeps a second copy of
-    /// `msg` in its future, which sits in every hook's future that sends.)
-    #[allow(clippy::manual_async_fn)] // On purpose: see above.
-    pub(crate) fn send_wait(
-        &self,
-        msg: Message,
-    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
-        async move {
-            if self.shared.closing.load(Ordering::Acquire) {
-                return Err(SendError::Closed {
-                    id: self.id,
-                    message: msg,
-                });
-            }
-            if let Some(mut lease) = self.shared.lease_for_direct_write() {
-                let written = match lease.ws() {
-                    Some(ws) => {
-                        ws.write_message(matches!(msg, Message::Text(_)), msg.as_bytes())
-                            .await
-                    }
-                    None => Written::Failed,
-                };
-                return match written {
-                    Written::Done => {
-                        lease.give_back();
-                        Ok(())
-                    }
-                    Written::Failed => {
-                        lease.retire();
-                        self.shared.kill(None);
-                        Err(SendError::Closed {
-                            id: self.id,
-                            message: msg,
-                        })
-                    }
-                };
-            }
-            // Not `self.enqueue(..)`: its future would sit in every hook's future that sends.
-            let queued = match self.try_enqueue(Outbound::Message(msg)) {
-                Ok(()) => Ok(()),
-                Err(NotQueued::Closed(item)) => Err(item),
-                Err(NotQueued::Full(item)) => Box::pin(self.shared.wait_for_room(item)).await,
-            };
-            queued.map_err(|item| SendError::Closed {
-                id: self.id,
-                message: take_message(item, self.id),
-            })
-        }
-    }
-
-    /// Queues an item, waiting for room; gives it back if the connection is closed.
-    pub(crate) async fn enqueue(&self, item: Outbound) -> Result<(), Outbound> {
-        self.shared.enqueue(item).await
-    }
-
-    /// Queues an item without waiting.
-    pub(crate) fn try_enqueue(&self, item: Outbound) -> Result<(), NotQueued> {
-        self.shared.try_enqueue(item)
-    }
-
-    /// Queues `msg` from another task, following the full-queue policy.
-    pub(crate) async fn push(&self, msg: Message) -> Result<(), SendError> {
-        if self.policy == OutboundPolicy::Wait {
-            return self.send_wait(msg).await;
-        }
-        self.try_push(msg)
-    }
-
-    /// Queues `msg` without waiting; a full queue follows the policy (`wait` acts as `drop`).
-    pub(crate) fn try_push(&self, msg: Message) -> Result<(), SendError> {
-        if self.shared.closing.load(Ordering::Acquire) {
-            return Err(SendError::Closed {
-                id: self.id,
-                message: msg,
-            });
-        }
-        match self.try_enqueue(Outbound::Message(msg)) {
-            Ok(()) => Ok(()),
-            Err(NotQueued::Closed(item)) => Err(SendError::Closed {
-                id: self.id,
-                message: take_message(item, self.id),
-            }),
-            Err(NotQueued::Full(item)) => {
-                if self.policy == OutboundPolicy::Close {
-                    tracing::warn!(conn = %self.id, "outbound queue full: closing slow consumer with 1008");
-                    self.shared.kill(Some(CloseCode::POLICY));
-                }
-                Err(SendError::Full {
-                    id: self.id,
-                    message: take_message(item, self.id),
-                })
-            }
-        }
-    }
-
-    /// Starts a server-side close: queued messages go first, then the close frame.
-    pub(crate) fn close(&self, code: CloseCode, reason: &str) {
-        self.close_with(code, reason, true);
-    }
-
-    /// Fails the connection after a protocol error: messages already queued (answers to the
-    /// valid frames before the error) go first, then the close frame; no reply is awaited.
-    pub(crate) fn fail(&self, code: CloseCode, reason: &str) {
-        self.close_with(code, reason, false);
-    }
-
-    fn close_with(&self, code: CloseCode, reason: &str, await_reply: bool) {
-        if self.shared.closing.swap(true, Ordering::AcqRel) {
-            if !await_reply {
-                // Already closing: stop at once with this code.
-                self.shared.kill(Some(code));
-            }
-            return;
-        }
-        let reason = Bytes::copy_from_slice(truncate_reason(reason).as_bytes());
-        let item = Outbound::Close {
-            code,
-            reason,
-            await_reply,
-        };
-        if self.try_enqueue(item).is_err() {
-            // Queue full or connection gone: close now without the queued messages.
-            self.shared.kill(Some(code));
-        }
-    }
-
-    /// Whether the connection still accepts messages.
-    pub(crate) fn is_open(&self) -> bool {
-        !self.shared.closing.load(Ordering::Acquire) && !self.shared.kill.is_cancelled()
-    }
-}
-
-fn take_message(item: Outbound, id: ConnId) -> Message {
-    match item {
-        Outbound::Message(m) => m,
-        _ => unreachable_message(id),
-    }
-}
-
-/// `try_send` hands back the item it was given, and these handles only give `Message` items.
-fn unreachable_message(id: ConnId) -> Message {
-    tracing::error!(conn = %id, "outbound queue returned a non-message item");
-    Message::Binary(Bytes::new())
-}
-
-/// A close reason fits in a control frame: at most 123 bytes, cut at a char boundary.
-pub(crate) fn truncate_reason(reason: &str) -> &str {
-    if reason.len() <= 123 {
-        return reason;
-    }
-    let mut end = 123;
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    &reason[..end]
 }

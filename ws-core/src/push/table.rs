@@ -5,63 +5,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::broker::{Action, Envelope, Target};
+use super::target::{Action, Delivery, Envelope, Filter, Target};
 use crate::config::OutboundPolicy;
-use crate::context::{ConnId, ConnInfo};
-use crate::ws::outbound::OutboundTx;
-
-/// Which connections a broadcast reaches: every one, those of a server, or of a route; minus
-/// one (typically the sender).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filter {
-    server: Option<String>,
-    path: Option<String>,
-    except: Option<ConnId>,
-}
-
-impl Filter {
-    /// Every connection.
-    pub fn all() -> Self {
-        Self::default()
-    }
-    /// Every connection of server `name`.
-    pub fn server(name: impl Into<String>) -> Self {
-        Self {
-            server: Some(name.into()),
-            ..Self::default()
-        }
-    }
-    /// Every connection of route `path` on server `name`.
-    pub fn route(name: impl Into<String>, path: impl Into<String>) -> Self {
-        Self {
-            server: Some(name.into()),
-            path: Some(path.into()),
-            except: None,
-        }
-    }
-    /// Leaves out one connection (typically the sender).
-    pub fn except(mut self, id: ConnId) -> Self {
-        self.except = Some(id);
-        self
-    }
-
-    pub(crate) fn matches(&self, info: &ConnInfo) -> bool {
-        self.server
-            .as_deref()
-            .is_none_or(|s| info.server.as_str() == s)
-            && self.path.as_deref().is_none_or(|p| info.path == p)
-            && self.except != Some(info.id)
-    }
-}
-
-/// The result of a delivery on this node.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Delivery {
-    /// Connections the message was queued for.
-    pub queued: usize,
-    /// Connections that matched but could not take it (closing, or a full queue).
-    pub failed: usize,
-}
+use crate::engine::handle::OutboundTx;
+use crate::id::{ConnId, ConnInfo};
 
 #[derive(Debug)]
 struct Entry {
@@ -284,11 +231,12 @@ impl Table {
                 .filter(|e| f.matches(&e.info))
                 .map(|e| e.tx.clone())
                 .collect(),
-            Target::Room(room) => state
+            Target::Room { name, except } => state
                 .rooms
-                .get(room.as_str())
+                .get(name.as_str())
                 .into_iter()
                 .flatten()
+                .filter(|id| Some(**id) != *except)
                 .filter_map(|id| state.conns.get(id))
                 .map(|e| e.tx.clone())
                 .collect(),

@@ -1,6 +1,6 @@
 //! The stop signal of one connection. A kill ends the connection now: its pending read and
-//! pending write fail at once ([`ClientStream`](super::reader::ClientStream),
-//! [`ClientSink`](super::writer::ClientSink)), so neither needs a second branch to race
+//! pending write fail at once ([`ClientStream`](super::io::ClientStream),
+//! [`ClientSink`](super::io::ClientSink)), so neither needs a second branch to race
 //! against every read and write.
 
 use std::future::poll_fn;

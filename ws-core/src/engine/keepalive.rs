@@ -1,5 +1,5 @@
-//! Idle timeouts, keep-alive pings and stalled writes for every connection of an app, from
-//! one thread.
+//! The keep-alive state of one connection: what the sweeps of [`sweeper`](super::sweeper)
+//! compare to decide on idle timeouts, keep-alive pings and stalled writes.
 //!
 //! A timer per connection would cost each connection a timer entry, a poll of it beside every
 //! read or write, and the runtime a clock read on every park. Instead, as uWebSockets does, one
@@ -17,12 +17,10 @@
 //! fires at most a quarter late.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::config::ServerConfig;
-use crate::ws::close::CloseCode;
-use crate::ws::outbound::{Outbound, OutboundTx};
 
 /// The keep-alive state of one connection.
 #[derive(Debug)]
@@ -99,14 +97,14 @@ impl KeepAlive {
         self.write_blocked.store(true, Ordering::Relaxed);
     }
 
-    /// One sweep's look at the connection.
-    fn check(&self, now: Instant, out: &OutboundTx) {
+    /// One sweep's look at the connection with `settings`, at `now`: what the sweep must do.
+    pub(crate) fn check(&self, now: Instant, settings: &ServerConfig) -> Verdict {
         let ServerConfig {
             idle_timeout: idle,
             ping_interval: ping,
             write_timeout,
             ..
-        } = *out.shared.settings;
+        } = *settings;
         let frames = self.frames.load(Ordering::Relaxed);
         let writes = self.writes.load(Ordering::Relaxed);
         let blocked = self.write_blocked.load(Ordering::Relaxed);
@@ -117,13 +115,7 @@ impl KeepAlive {
         } else if !write_timeout.is_zero()
             && now.saturating_duration_since(w.written_at) >= write_timeout
         {
-            tracing::debug!(
-                conn = %out.id,
-                "no write progress for {:?}: dropping the connection",
-                write_timeout
-            );
-            out.shared.kill(None);
-            return;
+            return Verdict::Stalled(write_timeout);
         }
         if frames != w.seen {
             w.seen = frames;
@@ -132,9 +124,7 @@ impl KeepAlive {
         }
         let quiet = now.saturating_duration_since(w.active_at);
         if !idle.is_zero() && quiet >= idle {
-            tracing::debug!(conn = %out.id, "idle for {quiet:?}: closing with 1001");
-            out.fail(CloseCode::GOING_AWAY, "idle timeout");
-            return;
+            return Verdict::Idle(quiet);
         }
         let due = match w.pinged_at {
             None => !ping.is_zero() && quiet >= ping,
@@ -142,92 +132,21 @@ impl KeepAlive {
         };
         if due {
             w.pinged_at = Some(now);
-            // A full queue already keeps the client busy; the ping is not needed then.
-            let _ = out.try_enqueue(Outbound::Ping);
+            return Verdict::Ping;
         }
+        Verdict::Fine
     }
 }
 
-/// The sweeper of one app: its thread, started with the first connection, and how long it
-/// sleeps between sweeps.
-#[derive(Debug, Default)]
-pub(crate) struct Sweeper {
-    /// Sleep between sweeps, in nanoseconds; 0 while no connection needs sweeps.
-    period: AtomicU64,
-    thread: OnceLock<Option<std::thread::Thread>>,
-}
-
-/// With no connection to watch, the sweeper looks again after this long (a new connection
-/// with a shorter period wakes it at once).
-const IDLE_SLEEP: Duration = Duration::from_secs(1);
-
-impl Sweeper {
-    /// Makes sure a connection that wants sweeps every `period` gets them. `connections`
-    /// lists the app's connections, or `None` once the app is gone (the thread then ends).
-    pub(crate) fn watch<F>(self: &Arc<Self>, period: Duration, connections: F)
-    where
-        F: Fn() -> Option<Vec<OutboundTx>> + Send + 'static,
-    {
-        let nanos = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
-        let current = self.period.load(Ordering::Acquire);
-        let shorter = current == 0 || nanos < current;
-        if shorter {
-            self.period.store(nanos, Ordering::Release);
-        }
-        let thread = self
-            .thread
-            .get_or_init(|| start(Arc::clone(self), connections));
-        if let (true, Some(thread)) = (shorter, thread) {
-            thread.unpark();
-        }
-    }
-
-    /// The sleep before the next sweep.
-    fn sleep(&self) -> Duration {
-        match self.period.load(Ordering::Acquire) {
-            0 => IDLE_SLEEP,
-            n => Duration::from_nanos(n),
-        }
-    }
-}
-
-fn start<F>(sweeper: Arc<Sweeper>, connections: F) -> Option<std::thread::Thread>
-where
-    F: Fn() -> Option<Vec<OutboundTx>> + Send + 'static,
-{
-    let spawned = std::thread::Builder::new()
-        .name("ws-keepalive".into())
-        .spawn(move || sweep_until_gone(&sweeper, &connections));
-    match spawned {
-        Ok(handle) => Some(handle.thread().clone()),
-        Err(e) => {
-            tracing::error!("cannot start the keep-alive thread: {e}; no idle timeouts or pings");
-            None
-        }
-    }
-}
-
-fn sweep_until_gone(sweeper: &Sweeper, connections: &dyn Fn() -> Option<Vec<OutboundTx>>) {
-    loop {
-        let before = sweeper.period.load(Ordering::Acquire);
-        let Some(conns) = connections() else {
-            return; // The app is gone.
-        };
-        let now = Instant::now();
-        let mut shortest: Option<Duration> = None;
-        for out in &conns {
-            if let Some(p) = KeepAlive::period(&out.shared.settings) {
-                out.shared.keepalive.check(now, out);
-                shortest = Some(shortest.map_or(p, |s| s.min(p)));
-            }
-        }
-        let nanos = shortest.map_or(0, |p| u64::try_from(p.as_nanos()).unwrap_or(u64::MAX));
-        // A connection that registered meanwhile may have shortened the period: keep that.
-        let _ = sweeper
-            .period
-            .compare_exchange(before, nanos, Ordering::AcqRel, Ordering::Acquire);
-        let sleep = sweeper.sleep();
-        drop(conns);
-        std::thread::park_timeout(sleep);
-    }
+/// What a sweep must do about a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Nothing.
+    Fine,
+    /// Send a keep-alive ping.
+    Ping,
+    /// Close it with 1001: quiet for this long.
+    Idle(Duration),
+    /// Drop it: its writes made no progress for `write_timeout` (this long).
+    Stalled(Duration),
 }

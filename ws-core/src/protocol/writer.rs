@@ -1,101 +1,54 @@
-//! Writing frames to a connection's socket (who writes when is
-//! [`outbound`](super::outbound)'s business).
+//! Writing one frame (RFC 6455 §5.2) to any byte stream. Who writes when, and how a write
+//! of a killed connection fails, is the connection engine's business
+//! ([`engine::io`](crate::engine::io)).
 //!
 //! A frame goes out as its header (formatted by fastwebsockets) and its payload in one
 //! vectored write, straight from the message's bytes: no copy, no buffer held by the
 //! connection, and a write future of a few dozen bytes (fastwebsockets' own write future
 //! takes a few hundred, and it sits in every connection's task through the hooks that send).
-//!
-//! The socket's write half sits behind [`ClientSink`], which needs no timer per write: a
-//! write that would wait marks the connection blocked, and the keep-alive sweeps fail a
-//! connection whose writes stay blocked without progress for `write_timeout`
-//! ([`keepalive`](super::keepalive)); the failure (a kill) makes the pending write end at once.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use fastwebsockets::{Frame, OpCode, Payload};
 use tokio::io::AsyncWrite;
 
-use crate::ws::kill::killed;
-use crate::ws::outbound::Shared;
-
-/// The socket's write half (boxed: plain TCP or hyper's upgraded stream), reporting to its
-/// connection: progress and blocked writes to the keep-alive sweeps; a write that would wait
-/// on a killed connection fails instead.
-pub(crate) struct ClientSink {
-    inner: Box<dyn AsyncWrite + Send + Unpin>,
-    /// Whoever holds the write half is woken by a kill. (The write half lives in `shared`'s
-    /// outbox: the connection's task takes it out for good when it ends, which breaks the
-    /// cycle.)
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for ClientSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientSink").finish_non_exhaustive()
+/// Starts writing one frame to `io`: header and payload together when `io` takes vectored
+/// writes (TCP does), else one after the other. Nothing is flushed: the streams a connection
+/// writes to (TCP, or hyper's upgraded stream over it) buffer nothing.
+pub(crate) fn write_frame<W: AsyncWrite + Unpin>(
+    io: W,
+    fin: bool,
+    opcode: OpCode,
+    payload: &[u8],
+) -> WriteFrame<'_, W> {
+    let mut head = [0u8; 14];
+    let n = Frame::new(fin, opcode, None, Payload::Borrowed(payload)).fmt_head(&mut head);
+    WriteFrame {
+        vectored: io.is_write_vectored(),
+        io,
+        head,
+        head_len: n,
+        payload,
+        done: 0,
     }
 }
 
-impl ClientSink {
-    pub(crate) fn new(inner: Box<dyn AsyncWrite + Send + Unpin>, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
-    }
-
-    /// Writes a whole text or binary message as one frame.
-    pub(crate) fn write_message<'a>(&'a mut self, text: bool, payload: &'a [u8]) -> WriteFrame<'a> {
-        let opcode = if text { OpCode::Text } else { OpCode::Binary };
-        self.write_frame(true, opcode, payload)
-    }
-
-    /// Writes one frame: header and payload together when the socket takes vectored writes
-    /// (TCP does), else one after the other. Nothing is flushed: the streams a connection
-    /// writes to (TCP, or hyper's upgraded stream over it) buffer nothing.
-    pub(crate) fn write_frame<'a>(
-        &'a mut self,
-        fin: bool,
-        opcode: OpCode,
-        payload: &'a [u8],
-    ) -> WriteFrame<'a> {
-        let mut head = [0u8; 14];
-        let n = Frame::new(fin, opcode, None, Payload::Borrowed(payload)).fmt_head(&mut head);
-        WriteFrame {
-            vectored: self.inner.is_write_vectored(),
-            sink: self,
-            head,
-            head_len: n,
-            payload,
-            done: 0,
-        }
-    }
-
-    /// Passes on a poll of the socket: readiness counts as progress; a wait is reported, or
-    /// fails if the connection is killed.
-    fn track<T>(&self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        let keepalive = &self.shared.keepalive;
-        match poll {
-            Poll::Pending => {
-                if self.shared.kill.poll_writer(cx).is_ready() {
-                    return Poll::Ready(Err(killed()));
-                }
-                keepalive.write_blocked();
-                Poll::Pending
-            }
-            ready => {
-                keepalive.wrote();
-                ready
-            }
-        }
+/// The opcode of a whole text or binary message.
+pub(crate) fn message_opcode(text: bool) -> OpCode {
+    if text {
+        OpCode::Text
+    } else {
+        OpCode::Binary
     }
 }
 
-/// The write of one frame ([`ClientSink::write_frame`]): a plain future of a few dozen bytes,
-/// since it sits in the future of every hook that sends, which every connection's task holds.
-pub(crate) struct WriteFrame<'a> {
-    sink: &'a mut ClientSink,
+/// The write of one frame ([`write_frame`]): a plain future of a few dozen bytes, since it
+/// sits in the future of every hook that sends, which every connection's task holds.
+pub(crate) struct WriteFrame<'a, W> {
+    io: W,
     /// The socket takes header and payload in one write.
     vectored: bool,
     head: [u8; 14],
@@ -105,7 +58,7 @@ pub(crate) struct WriteFrame<'a> {
     done: usize,
 }
 
-impl std::fmt::Debug for WriteFrame<'_> {
+impl<W> std::fmt::Debug for WriteFrame<'_, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteFrame")
             .field("len", &(self.head_len + self.payload.len()))
@@ -114,7 +67,7 @@ impl std::fmt::Debug for WriteFrame<'_> {
     }
 }
 
-impl Future for WriteFrame<'_> {
+impl<W: AsyncWrite + Unpin> Future for WriteFrame<'_, W> {
     type Output = Written;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Written> {
@@ -122,7 +75,7 @@ impl Future for WriteFrame<'_> {
         let (n, payload) = (this.head_len, this.payload);
         while this.done < n + payload.len() {
             let done = this.done;
-            let inner = Pin::new(&mut this.sink.inner);
+            let inner = Pin::new(&mut this.io);
             let poll = if done < n && this.vectored {
                 let bufs = [IoSlice::new(&this.head[done..n]), IoSlice::new(payload)];
                 inner.poll_write_vectored(cx, &bufs)
@@ -131,7 +84,7 @@ impl Future for WriteFrame<'_> {
             } else {
                 inner.poll_write(cx, &payload[done - n..])
             };
-            match this.sink.track(cx, poll) {
+            match poll {
                 Poll::Ready(Ok(w)) if w > 0 => this.done += w,
                 Poll::Ready(result) => {
                     let e = result
@@ -162,19 +115,14 @@ mod tests {
     #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
     use super::*;
-    use crate::config::ServerConfig;
-    use crate::context::ConnId;
     use fastwebsockets::{Role, WebSocket};
     use tokio::io::AsyncRead;
 
     /// Frames at every length-encoding boundary, read back by fastwebsockets as a client.
     async fn round_trip(
-        write: Box<dyn AsyncWrite + Send + Unpin>,
+        mut sink: Box<dyn AsyncWrite + Send + Unpin>,
         read: impl AsyncRead + AsyncWrite + Unpin,
     ) {
-        let config = Arc::new(ServerConfig::default());
-        let shared = Arc::new(Shared::new(ConnId::new(0, 1), config));
-        let mut sink = ClientSink::new(write, Arc::clone(&shared));
         let mut client = WebSocket::after_handshake(read, Role::Client);
         client.set_auto_close(false);
         let lens = [0usize, 1, 125, 126, 65_535, 65_536, 200_000];
@@ -182,11 +130,11 @@ mod tests {
             for (i, len) in lens.iter().enumerate() {
                 let payload: Vec<u8> = (0..*len).map(|b| (b % 251) as u8).collect();
                 let fin = i % 2 == 0;
-                let written = sink.write_frame(fin, OpCode::Binary, &payload).await;
+                let written = write_frame(&mut sink, fin, OpCode::Binary, &payload).await;
                 assert_eq!(written, Written::Done);
             }
             assert_eq!(
-                sink.write_message(true, "héllo".as_bytes()).await,
+                write_frame(&mut sink, true, message_opcode(true), "héllo".as_bytes()).await,
                 Written::Done
             );
         };

@@ -34,13 +34,15 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::context::{Conn, ConnId, ConnInfo};
+use crate::conn::Conn;
 use crate::controller::{Controller, HookResult};
-use crate::error::SendError;
+use crate::engine::handle::OutboundTx;
+use crate::engine::outbox::Outbound;
+use crate::engine::SendError;
+use crate::id::{ConnId, ConnInfo};
 use crate::message::Message;
-use crate::sender::Sender;
-use crate::ws::close::{CloseCode, CloseFrame};
-use crate::ws::outbound::{Outbound, OutboundTx};
+use crate::protocol::close::{CloseCode, CloseFrame};
+use crate::push::Sender;
 
 /// What [`WebSocket::recv`] returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,9 +207,10 @@ impl<E: std::fmt::Display + Send + 'static> HandlerOutput for Result<(), E> {
     }
 }
 
-/// Per-connection state of a handler route, kept in the connection's extensions.
+/// Per-connection state of a handler route: the task running the function, kept in the
+/// connection's extensions.
 #[derive(Clone)]
-struct Running {
+struct HandlerTask {
     inbox: mpsc::Sender<Recv>,
     task: Arc<Mutex<Option<JoinHandle<()>>>>,
     returned: Arc<AtomicBool>,
@@ -254,7 +257,7 @@ where
                 }
             }
         });
-        cx.insert(Running {
+        cx.insert(HandlerTask {
             inbox: tx,
             task: Arc::new(Mutex::new(Some(task))),
             returned,
@@ -263,7 +266,7 @@ where
     }
 
     async fn on_message(&self, cx: &mut Conn, msg: Message) -> HookResult {
-        if let Some(running) = cx.get::<Running>() {
+        if let Some(running) = cx.get::<HandlerTask>() {
             // The function may have returned: then the message has nobody to go to.
             let _ = running.inbox.send(Recv::Message(msg)).await;
         }
@@ -271,7 +274,7 @@ where
     }
 
     async fn on_close(&self, cx: &mut Conn, close: CloseFrame) {
-        let Some(running) = cx.remove::<Running>() else {
+        let Some(running) = cx.remove::<HandlerTask>() else {
             return;
         };
         let end = if close.by_client || !is_failure(close.code) {

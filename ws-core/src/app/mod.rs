@@ -1,0 +1,217 @@
+//! `App`: the registry resolved against a config. Build it, then start it.
+//!
+//! [`App::build`] validates every registration against the config and builds singletons,
+//! controllers and middleware, reporting all problems at once; [`App::start`] binds every
+//! server (again reporting every address that fails) and returns a [`Running`] handle.
+
+pub mod reload;
+mod routes;
+mod running;
+mod singletons;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ServerName};
+use crate::context::AppContext;
+use crate::di::{Resolver, Singletons};
+use crate::error::StartupError;
+use crate::push::{Broker, InProcess, Sender};
+use crate::registry::{validate, Registry};
+use crate::server::listener::Server;
+use crate::server::Routes;
+use crate::settings::SettingsStore;
+pub use running::Running;
+
+/// A built app: its context (config, singletons, settings, the `Sender`) and the routes of
+/// each server.
+#[derive(Clone, Debug)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    ctx: Arc<AppContext>,
+    routes: BTreeMap<ServerName, Arc<Routes>>,
+}
+
+impl App {
+    /// Builds the app from what the linker registered.
+    pub fn build(config: Config) -> Result<Self, StartupError> {
+        Self::from_registry(Registry::linked(), config)
+    }
+
+    /// Builds the app from `registry`.
+    pub fn from_registry(registry: Registry, config: Config) -> Result<Self, StartupError> {
+        Self::with_broker(registry, config, Arc::new(InProcess))
+    }
+
+    /// Builds the app from `registry` with a [`Broker`] that reaches the other nodes of a
+    /// cluster (the default, [`InProcess`], is a single node).
+    pub fn with_broker(
+        registry: Registry,
+        config: Config,
+        broker: Arc<dyn Broker>,
+    ) -> Result<Self, StartupError> {
+        // Every problem at once: registry x config, then the singleton graph.
+        let mut errors = validate::validate(&registry, &config);
+        let sender = Sender::with_broker(config.node_id, broker);
+        let settings = SettingsStore::default();
+        let singletons = match singletons::build(registry.singletons, &config, &sender, &settings) {
+            Ok(s) => s,
+            Err(StartupError::Many(more)) => {
+                errors.extend(more);
+                Singletons::default()
+            }
+            Err(e) => {
+                errors.push(e);
+                Singletons::default()
+            }
+        };
+        StartupError::collect(errors)?;
+        let resolver = Resolver {
+            config: &config,
+            singletons: &singletons,
+            sender: &sender,
+            settings: &settings,
+        };
+        let routes = routes::build_all(&registry, &config, &resolver)?;
+        StartupError::collect(
+            settings
+                .unread(&config)
+                .into_iter()
+                .map(StartupError::from)
+                .collect(),
+        )?;
+        let ctx = AppContext::new(config, singletons, settings, sender);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                ctx: Arc::new(ctx),
+                routes,
+            }),
+        })
+    }
+
+    /// The configuration in effect: the start-up one with what reloads applied (see
+    /// [`Running::reload`]).
+    pub fn config(&self) -> Arc<Config> {
+        self.inner.ctx.config()
+    }
+
+    /// The handle for pushing to connections.
+    pub fn sender(&self) -> &Sender {
+        &self.inner.ctx.sender
+    }
+
+    /// The address server `name` listens on: the bound one once started (the real port when
+    /// the config says 0), else the configured one.
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.inner.ctx.local_addr(name)
+    }
+
+    /// A registered singleton.
+    pub fn singleton<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.inner.ctx.singleton::<T>()
+    }
+
+    /// The routes of each server, for listings such as `routes`.
+    pub fn routes(&self) -> impl Iterator<Item = (&ServerName, &Routes)> {
+        self.inner.routes.iter().map(|(k, v)| (k, v.as_ref()))
+    }
+
+    /// Binds every server and starts serving. Every bind failure is reported, not just the
+    /// first. Must be called inside a Tokio runtime.
+    pub async fn start(&self) -> Result<Running, StartupError> {
+        self.start_with(BTreeMap::new()).await
+    }
+
+    /// Starts serving on listening sockets handed over by the process this one replaces
+    /// (see [`Running::listener`]), binding only the servers without one.
+    ///
+    /// A handed-over listener is used for the server of the same name when it is on the
+    /// configured host and port (any port when the config says 0); otherwise it is closed and
+    /// the server binds its configured address. Both processes accept from the same socket
+    /// while they overlap, so no connection is refused.
+    pub async fn start_with(
+        &self,
+        mut inherited: BTreeMap<ServerName, std::net::TcpListener>,
+    ) -> Result<Running, StartupError> {
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let mut servers = Vec::new();
+        let mut errors = Vec::new();
+        let config = self.config();
+        for (name, routes) in &self.inner.routes {
+            let Some(settings) = config.servers.get(name) else {
+                continue;
+            };
+            let handed = inherited.remove(name).filter(|l| {
+                let fits = l.local_addr().is_ok_and(|a| {
+                    a.ip() == settings.host && (settings.port == 0 || a.port() == settings.port)
+                });
+                if !fits {
+                    tracing::info!(
+                        "{name}: the handed-over listener is not on {}; binding anew",
+                        settings.addr()
+                    );
+                }
+                fits
+            });
+            let server = match handed {
+                Some(listener) => Server::from_std(name, listener, &config),
+                None => Server::bind(name, settings, &config).await,
+            };
+            match server {
+                Ok(server) => servers.push((server, Arc::clone(routes))),
+                Err(e) => errors.push(e),
+            }
+        }
+        StartupError::collect(errors)?;
+        let mut listeners = BTreeMap::new();
+        for (server, _) in &servers {
+            match server.try_clone_listener() {
+                Ok(l) => {
+                    listeners.insert(server.name.clone(), l);
+                }
+                Err(e) => tracing::warn!(
+                    "{}: cannot keep a handle on the listener for a restart: {e}",
+                    server.name
+                ),
+            }
+        }
+        let addrs: BTreeMap<_, _> = servers
+            .iter()
+            .map(|(s, _)| (s.name.clone(), s.local_addr))
+            .collect();
+        if !self.inner.ctx.set_bound(addrs.clone()) {
+            tracing::warn!(
+                "App::start called twice on the same App; addresses are the first start's"
+            );
+        }
+        for (server, routes) in servers {
+            let addr = server.local_addr;
+            tracing::info!("{} listening at ws://{addr}", server.name);
+            for line in routes.describe() {
+                tracing::debug!("{}: {line}", server.name);
+            }
+            tracker.spawn(server.serve(
+                Arc::clone(&self.inner.ctx),
+                routes,
+                shutdown.clone(),
+                tracker.clone(),
+            ));
+        }
+        Ok(Running::new(
+            self.clone(),
+            addrs,
+            shutdown,
+            tracker,
+            listeners,
+        ))
+    }
+}

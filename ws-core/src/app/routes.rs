@@ -1,0 +1,87 @@
+//! Building each server's [`Routes`] from the registry: controllers, HTTP routes and
+//! middleware, with every problem reported at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use crate::config::{Config, ServerName};
+use crate::di::Resolver;
+use crate::error::StartupError;
+use crate::registry::{MiddlewareDef, Registry};
+use crate::server::routes::{HttpRoute, Routes, WsRoute};
+
+/// The routes of every configured server.
+pub(crate) fn build_all(
+    registry: &Registry,
+    config: &Config,
+    resolver: &Resolver<'_>,
+) -> Result<BTreeMap<ServerName, Arc<Routes>>, StartupError> {
+    let mut errors = Vec::new();
+    let mut out = BTreeMap::new();
+    for (name, settings) in &config.servers {
+        let mut routes = Routes {
+            name: name.clone(),
+            settings: RwLock::new(Arc::new(settings.clone())),
+            websocket: false,
+            ws: HashMap::new(),
+            http: HashMap::new(),
+            middleware: Vec::new(),
+        };
+        for def in registry
+            .controllers
+            .iter()
+            .filter(|d| d.server == name.as_str())
+        {
+            match (def.build)(resolver) {
+                Ok(controller) => {
+                    routes.ws.insert(
+                        def.path,
+                        WsRoute {
+                            origin: def.origin,
+                            path: def.path,
+                            protocols: def.protocols,
+                            protocol_required: def.protocol_required,
+                            controller,
+                        },
+                    );
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        for def in registry
+            .http_routes
+            .iter()
+            .filter(|d| d.server == name.as_str())
+        {
+            if let Err(e) = (def.prepare)(resolver) {
+                errors.push(e);
+            }
+            routes.http.entry(def.path).or_default().push(HttpRoute {
+                origin: def.origin,
+                method: def.method,
+                handler: def.handler,
+            });
+        }
+        // Global middleware (`server: None`) runs on every server.
+        let applies = |d: &&MiddlewareDef| d.server.is_none_or(|s| s == name.as_str());
+        for def in registry.middleware.iter().filter(applies) {
+            match (def.build)(resolver) {
+                Ok(m) => routes.middleware.push((def.origin, def.priority, m)),
+                Err(e) => errors.push(e),
+            }
+        }
+        routes
+            .middleware
+            .sort_by(|a, b| a.1.cmp(&b.1).then(a.0.name.cmp(b.0.name)));
+        routes.websocket = settings.websocket.unwrap_or(true) && !routes.ws.is_empty();
+        if settings.websocket == Some(false) && !routes.ws.is_empty() {
+            tracing::warn!(
+                "servers.{name}.websocket is false: WebSocket routes {} are not served",
+                routes.ws.keys().copied().collect::<Vec<_>>().join(", ")
+            );
+        }
+        out.insert(name.clone(), Arc::new(routes));
+    }
+    StartupError::collect(errors)?;
+    Ok(out)
+}

@@ -1,0 +1,138 @@
+//! [`Running`]: a started app, with its bound addresses, live reload and graceful stop.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::reload::ReloadReport;
+use super::App;
+use crate::config::{Config, ServerName};
+use crate::engine::driver::shutdown_reason;
+use crate::error::ConfigError;
+use crate::protocol::close::CloseCode;
+use crate::push::Filter;
+
+/// A started app: its bound addresses, and a graceful stop.
+#[derive(Debug)]
+pub struct Running {
+    app: App,
+    addrs: BTreeMap<ServerName, SocketAddr>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    /// Second handles on the listening sockets, for [`Running::listener`].
+    listeners: BTreeMap<ServerName, std::net::TcpListener>,
+    /// Held by a reload, so that two reloads do not interleave.
+    reloading: Mutex<()>,
+}
+
+impl Running {
+    pub(super) fn new(
+        app: App,
+        addrs: BTreeMap<ServerName, SocketAddr>,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+        listeners: BTreeMap<ServerName, std::net::TcpListener>,
+    ) -> Self {
+        Self {
+            app,
+            addrs,
+            shutdown,
+            tracker,
+            listeners,
+            reloading: Mutex::new(()),
+        }
+    }
+
+    /// The address server `name` listens on (with the real port when the config said 0).
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.addrs.get(name).copied()
+    }
+
+    /// Every server's address.
+    pub fn addrs(&self) -> &BTreeMap<ServerName, SocketAddr> {
+        &self.addrs
+    }
+
+    /// The app.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// The listening socket of server `name` (a second handle on it: the same socket and
+    /// accept queue), to hand over to the process that replaces this one, which passes it to
+    /// [`App::start_with`].
+    pub fn listener(&self, name: &str) -> Option<&std::net::TcpListener> {
+        self.listeners.get(name)
+    }
+
+    /// The config in effect: the start-up config with what reloads applied.
+    pub fn config(&self) -> Arc<Config> {
+        self.app.config()
+    }
+
+    /// Applies what can change without dropping a connection from `new` (a freshly loaded
+    /// config) and reports every changed key with its [`Effect`](super::reload::Effect); see
+    /// [`reload`](super::reload) for which keys apply live. New connections and requests use
+    /// the new settings; open connections keep their per-server limits and timeouts.
+    ///
+    /// A `[middleware.NAME]` table of `new` that does not fit its type (or that nothing
+    /// reads) fails the reload: nothing is applied and the config in effect stays.
+    pub fn reload(&self, new: &Config) -> Result<ReloadReport, ConfigError> {
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let inner = &self.app.inner;
+        let prepared = inner.ctx.settings.prepare(new).map_err(ConfigError::many)?;
+        let live = self.app.config();
+        let (report, effective) = super::reload::diff(&live, new);
+        for (name, routes) in &inner.routes {
+            if let Some(settings) = effective.servers.get(name) {
+                if live.servers.get(name) != Some(settings) {
+                    routes.set_settings(settings.clone());
+                }
+            }
+        }
+        prepared.apply();
+        inner.ctx.set_config(effective);
+        Ok(report)
+    }
+
+    /// Stops gracefully: stops accepting, sends close 1001 to every WebSocket client, lets
+    /// in-flight HTTP requests and close handshakes finish for up to `drain_timeout`.
+    /// Returns whether everything finished in time.
+    pub async fn shutdown(self) -> bool {
+        self.shutdown_with(CloseCode::GOING_AWAY).await
+    }
+
+    /// [`shutdown`](Self::shutdown) with another close code for the WebSocket clients:
+    /// [`CloseCode::RESTART`] (1012) when a new process has taken over the listeners, so that
+    /// clients reconnect at once.
+    pub async fn shutdown_with(mut self, code: CloseCode) -> bool {
+        self.app.sender().set_shutdown_code(code);
+        // Cancel first: a connection registering from now on closes itself.
+        self.shutdown.cancel();
+        let reason = shutdown_reason(code);
+        self.app
+            .sender()
+            .disconnect_all(&Filter::all(), code, reason)
+            .await;
+        // Our handles on the listening sockets: once the accept loops end too, a stop refuses
+        // new connections (after a hand-over the new process holds its own).
+        self.listeners.clear();
+        let open = self.app.sender().count(&Filter::all());
+        tracing::info!("stopping: closing {open} WebSocket connection(s) with {code}");
+        self.tracker.close();
+        let drain = self.config().drain_timeout;
+        let done = tokio::time::timeout(drain, self.tracker.wait())
+            .await
+            .is_ok();
+        if !done {
+            tracing::warn!("drain timeout of {drain:?} reached; dropping remaining connections");
+        }
+        done
+    }
+}

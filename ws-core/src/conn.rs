@@ -1,0 +1,144 @@
+//! [`Conn`]: the context of one WebSocket connection as its hooks see it: its id, where it came
+//! from, typed values set during its handshake or hooks (Hyperf's connected context), rooms,
+//! and a way to reply and close.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::Extensions;
+
+use crate::config::ServerName;
+use crate::engine::handle::OutboundTx;
+use crate::engine::SendError;
+use crate::id::{ConnId, ConnInfo};
+use crate::message::Message;
+use crate::protocol::close::CloseCode;
+use crate::push::Sender;
+
+/// The context of one WebSocket connection, handed to every hook of that connection.
+///
+/// Typed values inserted here (or into the handshake's extensions) stay for the life of the
+/// connection:
+///
+/// ```
+/// # use ws_core::{Conn, HookResult};
+/// #[derive(Clone)]
+/// struct Username(String);
+/// async fn on_open(cx: &mut Conn) -> HookResult {
+///     cx.insert(Username("ada".into()));
+///     Ok(())
+/// }
+/// async fn on_message(cx: &mut Conn) -> HookResult {
+///     let name = cx.get::<Username>().map(|u| u.0.clone()).unwrap_or_default();
+///     cx.send(format!("Username: {name}")).await?;
+///     Ok(())
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Conn {
+    pub(crate) info: Arc<ConnInfo>,
+    pub(crate) out: OutboundTx,
+    pub(crate) sender: Sender,
+    pub(crate) extensions: Extensions,
+}
+
+impl Conn {
+    /// The connection id.
+    pub fn id(&self) -> ConnId {
+        self.info.id
+    }
+    /// The server (config name) the connection belongs to.
+    pub fn server(&self) -> &ServerName {
+        &self.info.server
+    }
+    /// The route path.
+    pub fn path(&self) -> &'static str {
+        self.info.path
+    }
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.info.peer
+    }
+    /// The negotiated subprotocol, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.info.subprotocol.as_deref()
+    }
+    /// Everything the connection table knows about this connection.
+    pub fn info(&self) -> &ConnInfo {
+        &self.info
+    }
+
+    /// Sends a message to this connection, waiting while its outbound queue is full.
+    // Not an `async fn`: one state machine less on every reply.
+    pub fn send(
+        &self,
+        msg: impl Into<Message>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        self.out.send_wait(msg.into())
+    }
+
+    /// Starts closing this connection: messages already queued are sent, then a close frame
+    /// with `code` and `reason` (cut to 123 bytes). No more `on_message` calls follow.
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        self.out.close(code, reason);
+    }
+
+    /// The handle for pushing to any connection.
+    pub fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
+    /// Adds this connection to room `room`; it stays a member until it leaves or closes. Push
+    /// to the room's members with [`Sender::to`] (`cx.sender().to(room).push(msg)`, or
+    /// `.except(cx.id())` to leave this connection out).
+    ///
+    /// ```
+    /// # use ws_core::{Conn, HookResult, Message};
+    /// async fn on_message(cx: &mut Conn, msg: Message) -> HookResult {
+    ///     cx.join("lobby");
+    ///     let others = cx.sender().to("lobby").except(cx.id()).push(msg).await;
+    ///     cx.send(format!("relayed to {}", others.queued)).await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn join(&self, room: &str) {
+        // The connection is in the table from before `on_open` until after its last hook.
+        self.sender.join(self.id(), room);
+    }
+
+    /// Removes this connection from room `room`; returns whether it was a member.
+    pub fn leave(&self, room: &str) -> bool {
+        self.sender.leave(self.id(), room)
+    }
+
+    /// The rooms this connection is in, sorted.
+    pub fn rooms(&self) -> Vec<String> {
+        self.sender.rooms_of(self.id())
+    }
+
+    /// Typed values of this connection.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+    /// Typed values of this connection.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+    /// Stores a value of type `T`, returning the previous one.
+    pub fn insert<T: Clone + Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
+        self.extensions.insert(value)
+    }
+    /// The value of type `T`, if set.
+    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.extensions.get()
+    }
+    /// The value of type `T`, if set, mutably.
+    pub fn get_mut<T: Send + Sync + 'static>(&mut self) -> Option<&mut T> {
+        self.extensions.get_mut()
+    }
+    /// Removes and returns the value of type `T`.
+    pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
+        self.extensions.remove()
+    }
+}

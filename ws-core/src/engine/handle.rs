@@ -1,0 +1,177 @@
+//! [`OutboundTx`]: the handle that sends to one connection, from its own hooks (a direct
+//! write when nothing is queued ahead) or from any other task (through the queue, following
+//! the full-queue policy).
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::error::SendError;
+use super::outbox::{NotQueued, Outbound, Shared};
+use crate::config::OutboundPolicy;
+use crate::id::ConnId;
+use crate::message::Message;
+use crate::protocol::close::{truncate_reason, CloseCode};
+use crate::protocol::writer::Written;
+
+/// A handle that sends to one connection.
+#[derive(Debug, Clone)]
+pub(crate) struct OutboundTx {
+    pub(crate) id: ConnId,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) policy: OutboundPolicy,
+}
+
+impl OutboundTx {
+    /// Sends `msg`, waiting for room: written at once from this task when nothing is queued
+    /// ahead of it and the write half is free, else queued for the drainer.
+    /// (A plain function returning an `async` block: an `async fn` keeps a second copy of
+    /// `msg` in its future, which sits in every hook's future that sends.)
+    #[allow(clippy::manual_async_fn)] // On purpose: see above.
+    pub(crate) fn send_wait(
+        &self,
+        msg: Message,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        async move {
+            if self.shared.signals.is_closing() {
+                return Err(SendError::Closed {
+                    id: self.id,
+                    message: msg,
+                });
+            }
+            if let Some(mut lease) = self.shared.lease_for_direct_write() {
+                let written = match lease.ws() {
+                    Some(ws) => {
+                        ws.write_message(
+                            &self.shared.signals,
+                            matches!(msg, Message::Text(_)),
+                            msg.as_bytes(),
+                        )
+                        .await
+                    }
+                    None => Written::Failed,
+                };
+                return match written {
+                    Written::Done => {
+                        lease.give_back();
+                        Ok(())
+                    }
+                    Written::Failed => {
+                        lease.retire();
+                        self.shared.kill(None);
+                        Err(SendError::Closed {
+                            id: self.id,
+                            message: msg,
+                        })
+                    }
+                };
+            }
+            // Not `self.enqueue(..)`: its future would sit in every hook's future that sends.
+            let queued = match self.try_enqueue(Outbound::Message(msg)) {
+                Ok(()) => Ok(()),
+                Err(NotQueued::Closed(item)) => Err(item),
+                Err(NotQueued::Full(item)) => Box::pin(self.shared.wait_for_room(item)).await,
+            };
+            queued.map_err(|item| SendError::Closed {
+                id: self.id,
+                message: take_message(item, self.id),
+            })
+        }
+    }
+
+    /// Queues an item, waiting for room; gives it back if the connection is closed.
+    pub(crate) async fn enqueue(&self, item: Outbound) -> Result<(), Outbound> {
+        self.shared.enqueue(item).await
+    }
+
+    /// Queues an item without waiting.
+    pub(crate) fn try_enqueue(&self, item: Outbound) -> Result<(), NotQueued> {
+        self.shared.try_enqueue(item)
+    }
+
+    /// Queues `msg` from another task, following the full-queue policy.
+    pub(crate) async fn push(&self, msg: Message) -> Result<(), SendError> {
+        if self.policy == OutboundPolicy::Wait {
+            return self.send_wait(msg).await;
+        }
+        self.try_push(msg)
+    }
+
+    /// Queues `msg` without waiting; a full queue follows the policy (`wait` acts as `drop`).
+    pub(crate) fn try_push(&self, msg: Message) -> Result<(), SendError> {
+        if self.shared.signals.is_closing() {
+            return Err(SendError::Closed {
+                id: self.id,
+                message: msg,
+            });
+        }
+        match self.try_enqueue(Outbound::Message(msg)) {
+            Ok(()) => Ok(()),
+            Err(NotQueued::Closed(item)) => Err(SendError::Closed {
+                id: self.id,
+                message: take_message(item, self.id),
+            }),
+            Err(NotQueued::Full(item)) => {
+                if self.policy == OutboundPolicy::Close {
+                    tracing::warn!(conn = %self.id, "outbound queue full: closing slow consumer with 1008");
+                    self.shared.kill(Some(CloseCode::POLICY));
+                }
+                Err(SendError::Full {
+                    id: self.id,
+                    message: take_message(item, self.id),
+                })
+            }
+        }
+    }
+
+    /// Starts a server-side close: queued messages go first, then the close frame.
+    pub(crate) fn close(&self, code: CloseCode, reason: &str) {
+        self.close_with(code, reason, true);
+    }
+
+    /// Fails the connection after a protocol error: messages already queued (answers to the
+    /// valid frames before the error) go first, then the close frame; no reply is awaited.
+    pub(crate) fn fail(&self, code: CloseCode, reason: &str) {
+        self.close_with(code, reason, false);
+    }
+
+    fn close_with(&self, code: CloseCode, reason: &str, await_reply: bool) {
+        if self.shared.signals.closing.swap(true, Ordering::AcqRel) {
+            if !await_reply {
+                // Already closing: stop at once with this code.
+                self.shared.kill(Some(code));
+            }
+            return;
+        }
+        let reason = Bytes::copy_from_slice(truncate_reason(reason).as_bytes());
+        let item = Outbound::Close {
+            code,
+            reason,
+            await_reply,
+        };
+        if self.try_enqueue(item).is_err() {
+            // Queue full or connection gone: close now without the queued messages.
+            self.shared.kill(Some(code));
+        }
+    }
+
+    /// Whether the connection still accepts messages.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.shared.signals.is_closing() && !self.shared.signals.kill.is_cancelled()
+    }
+}
+
+fn take_message(item: Outbound, id: ConnId) -> Message {
+    match item {
+        Outbound::Message(m) => m,
+        _ => unreachable_message(id),
+    }
+}
+
+/// `try_send` hands back the item it was given, and these handles only give `Message` items.
+fn unreachable_message(id: ConnId) -> Message {
+    tracing::error!(conn = %id, "outbound queue returned a non-message item");
+    Message::Binary(Bytes::new())
+}

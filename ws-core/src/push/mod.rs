@@ -1,0 +1,18 @@
+//! Pushing to connections: addressing, the connection table of this node, the seam through
+//! which a networked broker reaches other nodes, and the [`Sender`] that users hold.
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `target.rs` | [`Filter`], [`Target`], [`Action`], [`Envelope`], [`Delivery`] |
+//! | `table.rs` | the connection table: queues, rooms, metadata; local delivery |
+//! | `broker.rs` | the [`Broker`] seam and the single-node [`InProcess`] broker |
+//! | `sender.rs` | [`Sender`] and [`Room`] |
+
+pub(crate) mod broker;
+pub(crate) mod sender;
+pub(crate) mod table;
+pub(crate) mod target;
+
+pub use broker::{Broker, BrokerError, InProcess};
+pub use sender::{Room, Sender};
+pub use target::{Action, Delivery, Envelope, Filter, Target};

@@ -1,0 +1,200 @@
+//! Runs a controller on one WebSocket connection: waits for the upgrade, registers the
+//! connection in the table, calls `on_open`, then `on_message` for each message the engine
+//! reads ([`engine::driver`](crate::engine::driver)), and `on_close` once it has ended.
+//!
+//! The reader is never raced against anything (no `select!` per read): a kill makes the
+//! pending read fail instead, after which the connection is never read again.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::Extensions;
+use hyper::upgrade::OnUpgrade;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::config::{ServerConfig, ServerName};
+use crate::conn::Conn;
+use crate::controller::Controller;
+use crate::engine::driver::{self as engine, Event};
+use crate::engine::outbox::Shared;
+use crate::future::BoxFuture;
+use crate::id::{ConnId, ConnInfo};
+use crate::protocol::close::CloseCode;
+use crate::push::Sender;
+use crate::request::{Rejection, RequestHead};
+
+/// Everything a connection needs once the 101 response has been sent.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    /// Resolves to the upgraded stream once hyper has sent the 101.
+    pub(crate) on_upgrade: OnUpgrade,
+    /// Everything else the connection is set up with.
+    pub(crate) setup: Setup,
+}
+
+/// What a connection is set up with, besides its stream.
+#[derive(Debug)]
+pub(crate) struct Setup {
+    pub(crate) peer: SocketAddr,
+    pub(crate) server: ServerName,
+    pub(crate) path: &'static str,
+    pub(crate) subprotocol: Option<String>,
+    pub(crate) extensions: Extensions,
+    pub(crate) settings: Arc<ServerConfig>,
+    pub(crate) sender: Sender,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// A controller behind a pointer: dynamic dispatch once per connection, static inside it.
+pub(crate) trait ErasedController: Send + Sync + 'static {
+    fn handshake<'a>(&'a self, req: &'a mut RequestHead) -> BoxFuture<'a, Result<(), Rejection>>;
+    fn serve(self: Arc<Self>, accepted: Accepted) -> BoxFuture<'static, ()>;
+}
+
+/// Opaque controller handle used by generated code.
+#[doc(hidden)]
+#[allow(private_bounds)]
+pub trait ErasedControllerHandle: ErasedController {}
+impl<T: ErasedController> ErasedControllerHandle for T {}
+
+impl<C: Controller> ErasedController for C {
+    fn handshake<'a>(&'a self, req: &'a mut RequestHead) -> BoxFuture<'a, Result<(), Rejection>> {
+        Box::pin(self.on_handshake(req))
+    }
+
+    fn serve(self: Arc<Self>, accepted: Accepted) -> BoxFuture<'static, ()> {
+        Box::pin(run(self, accepted))
+    }
+}
+
+/// Runs a connection to its end. (A plain function: the connection's future is the one
+/// below with its span, one state machine that holds what it was given once.)
+fn run<C: Controller>(controller: Arc<C>, accepted: Accepted) -> impl Future<Output = ()> + Send {
+    let id = accepted.setup.sender.next_id();
+    // Debug level: an enabled span costs every poll of the connection a few hundred
+    // instructions, and every connection the span's data. Lines logged at info and above
+    // inside a connection name it themselves.
+    let s = &accepted.setup;
+    let span = tracing::debug_span!("conn", conn = %id, server = %s.server, path = s.path);
+    // Boxed: a parameter of an `async fn` keeps its place in the future for the connection's
+    // whole life; the box is freed once `drive` has taken it apart.
+    drive(controller, Box::new(accepted), id).instrument(span)
+}
+
+/// Waits for the upgrade, then reads the connection and runs its hooks until it ends.
+/// (A plain function returning an `async` block: an `async fn` would keep a second copy of
+/// each parameter in the future.)
+#[allow(clippy::manual_async_fn)] // On purpose: see above.
+fn drive<C: Controller>(
+    controller: Arc<C>,
+    accepted: Box<Accepted>,
+    id: ConnId,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        // Taken apart in one pattern, so that no field outlives its last use in the future (a
+        // `setup` binding would keep its place for the connection's life).
+        let Accepted {
+            on_upgrade,
+            setup:
+                Setup {
+                    peer,
+                    server,
+                    path,
+                    subprotocol,
+                    extensions,
+                    settings,
+                    sender,
+                    shutdown,
+                },
+        } = unbox(accepted);
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!("upgrade failed: {e}");
+                return;
+            }
+        };
+        let (prefix, read, write) = engine::split(upgraded);
+        let (shared, out) = engine::attach(id, settings, write);
+        let mut reader = engine::reader(prefix, read, &shared);
+
+        let info = Arc::new(ConnInfo {
+            id,
+            server,
+            path,
+            peer,
+            subprotocol,
+            connected_at: SystemTime::now(),
+        });
+        sender.register(Arc::clone(&info), out.clone());
+        let _ending = Ending {
+            shared: &shared,
+            sender: sender.clone(),
+            id,
+        };
+        tracing::debug!(peer = %info.peer, "open");
+        // A stop closes every connection in the table; one that registered while the stop began
+        // closes itself (the stop cancels the token before it walks the table).
+        if shutdown.is_cancelled() {
+            let code = sender.shutdown_code();
+            out.close(code, engine::shutdown_reason(code));
+        }
+        drop(shutdown);
+        let mut cx = Conn {
+            info,
+            out: out.clone(),
+            sender,
+            extensions,
+        };
+
+        if let Err(e) = controller.on_open(&mut cx).await {
+            tracing::error!(conn = %cx.info, "on_open failed: {e}");
+            out.close(CloseCode::INTERNAL, "internal error");
+        }
+        let close = loop {
+            match engine::next_event(&mut reader, &out).await {
+                Event::Message(msg) => {
+                    if let Err(e) = controller.on_message(&mut cx, msg).await {
+                        tracing::error!(conn = %cx.info, "on_message failed: {e}");
+                        out.close(CloseCode::INTERNAL, "internal error");
+                    }
+                }
+                Event::End(close) => break close,
+            }
+        };
+        cx.sender.unregister(id);
+        let close = engine::finish(&shared, close).await;
+        controller.on_close(&mut cx, close).await;
+    }
+}
+
+/// The value out of its box, the box freed now (moving out of `*boxed` in place would keep
+/// the allocation until the end of the scope: here, the connection's life).
+#[allow(clippy::boxed_local)] // The point is to take the box.
+fn unbox<T>(boxed: Box<T>) -> T {
+    *boxed
+}
+
+/// What must happen when the connection's task ends, however it ends: a hook that panics
+/// ends the task without the rest of `drive`. The connection leaves the table (else pushes
+/// and counts would keep finding it) and lets go of its write half (see
+/// [`Shared::release_writer`]), which closes the socket.
+struct Ending<'a> {
+    shared: &'a Shared,
+    sender: Sender,
+    id: ConnId,
+}
+
+impl Drop for Ending<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(conn = %self.id, "a hook panicked: dropping the connection");
+            self.shared.kill(None);
+        }
+        self.sender.unregister(self.id);
+        self.shared.release_writer();
+    }
+}

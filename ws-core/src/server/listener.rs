@@ -1,0 +1,169 @@
+//! The listener of one named server and its accept loop: each TCP connection is served by
+//! hyper with this server's [`service`](super::service).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::routes::Routes;
+use super::service;
+use crate::config::{Config, ServerConfig, ServerName};
+use crate::context::AppContext;
+use crate::error::StartupError;
+
+/// A bound, not yet serving, server.
+#[derive(Debug)]
+pub(crate) struct Server {
+    pub(crate) name: ServerName,
+    pub(crate) local_addr: SocketAddr,
+    listener: TcpListener,
+}
+
+impl Server {
+    pub(crate) async fn bind(
+        name: &ServerName,
+        settings: &ServerConfig,
+        config: &Config,
+    ) -> Result<Self, StartupError> {
+        let addr = settings.addr();
+        let err = |source| StartupError::Bind {
+            server: name.to_string(),
+            addr,
+            source_name: config.source_of(&format!("servers.{name}.port")),
+            source,
+        };
+        let listener = TcpListener::bind(addr).await.map_err(err)?;
+        let local_addr = listener.local_addr().map_err(err)?;
+        Ok(Self {
+            name: name.clone(),
+            local_addr,
+            listener,
+        })
+    }
+
+    /// A server on a listener bound elsewhere (handed over by the process being replaced).
+    pub(crate) fn from_std(
+        name: &ServerName,
+        listener: std::net::TcpListener,
+        config: &Config,
+    ) -> Result<Self, StartupError> {
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let err = |source| StartupError::Bind {
+            server: name.to_string(),
+            addr,
+            source_name: config.source_of(&format!("servers.{name}.port")),
+            source,
+        };
+        listener.set_nonblocking(true).map_err(err)?;
+        let listener = TcpListener::from_std(listener).map_err(err)?;
+        Ok(Self {
+            name: name.clone(),
+            local_addr: addr,
+            listener,
+        })
+    }
+
+    /// A second handle on the listening socket (same socket, same accept queue), for handing
+    /// it over to a new process.
+    pub(crate) fn try_clone_listener(&self) -> std::io::Result<std::net::TcpListener> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            let fd = self.listener.as_fd().try_clone_to_owned()?;
+            Ok(std::net::TcpListener::from(fd))
+        }
+        #[cfg(windows)]
+        {
+            use std::os::windows::io::AsSocket;
+            let socket = self.listener.as_socket().try_clone_to_owned()?;
+            Ok(std::net::TcpListener::from(socket))
+        }
+    }
+
+    /// The accept loop; ends when `shutdown` is cancelled. Each TCP connection is a task of
+    /// `tracker`, so a graceful stop can wait for all of them.
+    pub(crate) async fn serve(
+        self,
+        app: Arc<AppContext>,
+        routes: Arc<Routes>,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) {
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(a) => {
+                        backoff = Duration::from_millis(5);
+                        a
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, then retry.
+                        tracing::warn!("{}: accept failed: {e}; retrying in {backoff:?}", self.name);
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let conn = service::ConnCtx {
+                app: Arc::clone(&app),
+                routes: Arc::clone(&routes),
+                peer,
+                shutdown: shutdown.clone(),
+                tracker: tracker.clone(),
+            };
+            let shutdown = shutdown.clone();
+            let handshake_timeout = routes.settings().handshake_timeout;
+            tracker.spawn(async move {
+                // A connection the kernel accepted gets an answer even during a stop or a
+                // restart: hyper's graceful shutdown closes a connection it has read nothing
+                // from, so wait until its first bytes are there (`peek`; `readable` may wake
+                // with nothing to read) before hyper sees it, bounded by the handshake
+                // timeout, and poll hyper first below so that it reads them.
+                let mut first = [0u8; 1];
+                match tokio::time::timeout(handshake_timeout, stream.peek(&mut first)).await {
+                    Ok(Ok(0)) => return, // closed by the client before sending anything
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, "connection failed before its request: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "no request within {handshake_timeout:?}");
+                        return;
+                    }
+                }
+                let svc = hyper::service::service_fn(move |req| service::handle(conn.clone(), req));
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(handshake_timeout)
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .with_upgrades();
+                tokio::pin!(conn);
+                tokio::select! {
+                    biased;
+                    res = conn.as_mut() => {
+                        if let Err(e) = res {
+                            tracing::debug!(%peer, "http connection ended: {e}");
+                        }
+                    }
+                    () = shutdown.cancelled() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The routes and middleware of one server, as built at start-up: what the service looks a
+//! request up in.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::driver::ErasedControllerHandle;
+use crate::config::{ServerConfig, ServerName};
+use crate::error::Origin;
+use crate::future::BoxFuture;
+use crate::http::{Request, Response};
+use crate::middleware::{ErasedMiddleware, ErasedMiddlewareHandle};
+
+/// A WebSocket route: a built controller and its protocols.
+pub(crate) struct WsRoute {
+    pub(crate) origin: Origin,
+    pub(crate) path: &'static str,
+    pub(crate) protocols: &'static [&'static str],
+    pub(crate) protocol_required: bool,
+    pub(crate) controller: Arc<dyn ErasedControllerHandle>,
+}
+
+/// An HTTP route.
+pub(crate) struct HttpRoute {
+    pub(crate) origin: Origin,
+    pub(crate) method: &'static str,
+    pub(crate) handler: fn(Request) -> BoxFuture<'static, Response>,
+}
+
+/// The routes and middleware of one server, as [`App::routes`](crate::App::routes) lists them.
+pub struct Routes {
+    pub(crate) name: ServerName,
+    /// The live settings: replaced by a reload, read per connection and per request.
+    pub(crate) settings: RwLock<Arc<ServerConfig>>,
+    pub(crate) websocket: bool,
+    pub(crate) ws: HashMap<&'static str, WsRoute>,
+    pub(crate) http: HashMap<&'static str, Vec<HttpRoute>>,
+    pub(crate) middleware: Vec<(Origin, i32, Arc<dyn ErasedMiddlewareHandle>)>,
+}
+
+impl std::fmt::Debug for Routes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes")
+            .field("name", &self.name)
+            .field("routes", &self.describe())
+            .finish()
+    }
+}
+
+impl Routes {
+    /// One line per route and middleware, for logs and listings.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut ws: Vec<_> = self.ws.values().collect();
+        ws.sort_by_key(|r| r.path);
+        for r in ws {
+            let protocols = if r.protocols.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " protocols={}{}",
+                    r.protocols.join(","),
+                    if r.protocol_required {
+                        " (required)"
+                    } else {
+                        ""
+                    }
+                )
+            };
+            let off = if self.websocket {
+                ""
+            } else {
+                " (websocket off)"
+            };
+            lines.push(format!(
+                "WS    {} -> {}{protocols}{off}",
+                r.path, r.origin.name
+            ));
+        }
+        let mut http: Vec<_> = self.http.iter().collect();
+        http.sort_by_key(|(p, _)| **p);
+        for (path, routes) in http {
+            for r in routes {
+                lines.push(format!("{:<5} {path} -> {}", r.method, r.origin.name));
+            }
+        }
+        for (origin, priority, _) in &self.middleware {
+            lines.push(format!("MW    priority={priority} -> {}", origin.name));
+        }
+        lines
+    }
+
+    /// The settings new connections and requests use.
+    pub(crate) fn settings(&self) -> Arc<ServerConfig> {
+        // Replacing an `Arc` cannot leave it half-written, so a poisoned lock is still sound.
+        Arc::clone(&self.settings.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Replaces the settings (a reload); open connections keep the ones they started with.
+    pub(crate) fn set_settings(&self, settings: ServerConfig) {
+        *self
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
+    }
+
+    pub(crate) fn middleware(&self) -> impl Iterator<Item = &dyn ErasedMiddleware> {
+        self.middleware
+            .iter()
+            .map(|(_, _, m)| m.as_ref() as &dyn ErasedMiddleware)
+    }
+}
