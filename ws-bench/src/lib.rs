@@ -5,15 +5,37 @@
 //!   `listening at ws://127.0.0.1:PORT` once bound.
 //! * `src/main.rs` (`ws-bench`): the load generator and report writer; see
 //!   [`harness`] and `README.md`.
+//!
+//! Modules of `ws-bench`, from the top down:
+//!
+//! * [`harness`]: entry point and the run, step by step; [`cli`] and [`plan`]: what to run;
+//! * `machine`: set-up and facts of the machine; `binaries`: where the servers' binaries
+//!   are, and the peer build; `workspace`: paths in the workspace;
+//! * `bench`: a run in progress (servers, failures, repetitions that alternate servers);
+//!   `slot`: one server and its column;
+//! * `measure/*`: one measurement per file (idle memory, echo matrix, handshakes,
+//!   fan-out, valgrind);
+//! * `assemble`: measurements → [`report::Report`]; [`report`]: the Markdown;
+//! * [`client`], [`server`], [`config`], [`procfs`], [`callgrind`], [`massif`], [`stats`]:
+//!   the load generator, server processes and the parsers the measurements use.
 
+mod assemble;
+mod bench;
+mod binaries;
 pub mod callgrind;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod harness;
+mod machine;
 pub mod massif;
+mod measure;
 pub mod peer;
+pub mod plan;
 pub mod procfs;
 pub mod report;
 pub mod server;
+mod slot;
 pub mod stats;
+mod workspace;

@@ -3,5 +3,5 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    ws_bench::harness::main_with(ws_bench::harness::Cli::parse())
+    ws_bench::harness::main_with(ws_bench::cli::Cli::parse())
 }

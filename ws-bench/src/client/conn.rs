@@ -1,0 +1,278 @@
+//! Client connections: connect (from a spread of source addresses), upgrade, verified round
+//! trips, close; one at a time or many.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::task::JoinSet;
+
+use super::message::{checksum, Message};
+use super::upgrade::upgrade;
+use crate::error::{within, BenchError};
+
+/// A client connection.
+pub type Ws = FragmentCollector<TcpStream>;
+
+/// Bound on connect + upgrade of one connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Bound on one round trip; exceeding it means the server lost a message.
+pub const ECHO_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on the closing handshake.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections opened concurrently when opening many.
+const CONNECT_BATCH: usize = 200;
+/// Connections per source address (the ephemeral port range holds ~28k).
+const CONNS_PER_SOURCE: usize = 20_000;
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// Request path of the upgrade (`/echo`, `/chat`).
+    pub path: String,
+    /// Raw TCP echo: no upgrade, echoed bytes are the masked frame.
+    pub raw_tcp: bool,
+}
+
+/// Source address for the `i`-th connection: 127.0.0.1 for the first 20k,
+/// then 127.0.0.2, ... (each source has its own ephemeral port range).
+pub fn source_for(target: SocketAddr, i: usize) -> Option<IpAddr> {
+    match target.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() && i >= CONNS_PER_SOURCE => {
+            let k = (1 + i / CONNS_PER_SOURCE).min(254) as u8;
+            Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, k)))
+        }
+        _ => None,
+    }
+}
+
+async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> Result<TcpStream, BenchError> {
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = source {
+        sock.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = sock.connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Connects (from `source` if given), upgrades unless raw TCP, and wraps the
+/// stream in a client-role `FragmentCollector` that sends pre-masked frames.
+pub async fn open(target: &Target, source: Option<IpAddr>) -> Result<Ws, BenchError> {
+    within(CONNECT_TIMEOUT, "connect + upgrade", async {
+        let mut stream = connect_tcp(target.addr, source).await?;
+        if !target.raw_tcp {
+            upgrade(&mut stream, target.addr, &target.path).await?;
+        }
+        let mut ws = WebSocket::after_handshake(stream, Role::Client);
+        ws.set_auto_apply_mask(false);
+        ws.set_auto_pong(false);
+        Ok(FragmentCollector::new(ws))
+    })
+    .await
+}
+
+/// Opens `n` connections, `CONNECT_BATCH` at a time; with `warm` set, each
+/// also does one verified round trip of that message.
+pub async fn open_many(
+    target: &Target,
+    n: usize,
+    warm: Option<&Message>,
+) -> Result<Vec<Ws>, BenchError> {
+    open_batched(target, n, warm, CONNECT_BATCH).await
+}
+
+/// [`open_many`], `batch` connections at a time (1: one handshake in flight, so the server
+/// holds the state of at most one unfinished handshake at any moment).
+pub async fn open_batched(
+    target: &Target,
+    n: usize,
+    warm: Option<&Message>,
+    batch: usize,
+) -> Result<Vec<Ws>, BenchError> {
+    let mut out = Vec::with_capacity(n);
+    let warm = warm.cloned().map(Arc::new);
+    let mut start = 0;
+    while start < n {
+        let end = (start + batch.max(1)).min(n);
+        let mut set = JoinSet::new();
+        for i in start..end {
+            let t = target.clone();
+            let warm = warm.clone();
+            set.spawn(async move {
+                let mut ws = open(&t, source_for(t.addr, i)).await?;
+                if let Some(m) = warm {
+                    round_trip(&mut ws, &m, t.raw_tcp, true).await?;
+                }
+                Ok::<_, BenchError>(ws)
+            });
+        }
+        while let Some(res) = set.join_next().await {
+            let ws = res.map_err(|e| BenchError::Server(format!("connect task failed: {e}")))??;
+            out.push(ws);
+        }
+        start = end;
+    }
+    Ok(out)
+}
+
+/// Sends `msg` and waits for its echo. Always checks opcode and length; with
+/// `verify` also the exact bytes.
+pub async fn round_trip(
+    ws: &mut Ws,
+    msg: &Message,
+    raw_tcp: bool,
+    verify: bool,
+) -> Result<(), BenchError> {
+    within(ECHO_TIMEOUT, "echo", async {
+        ws.write_frame(msg.frame()).await?;
+        let frame = ws.read_frame().await?;
+        if frame.opcode != msg.opcode {
+            return Err(BenchError::Echo(format!(
+                "expected {:?} frame, got {:?}",
+                msg.opcode, frame.opcode
+            )));
+        }
+        if frame.payload.len() != msg.len() {
+            return Err(BenchError::Echo(format!(
+                "expected {} bytes, got {} bytes",
+                msg.len(),
+                frame.payload.len()
+            )));
+        }
+        if verify {
+            // The raw TCP echo returns the masked bytes unchanged.
+            let expected: &[u8] = if raw_tcp { &msg.masked } else { &msg.plain };
+            if &frame.payload[..] != expected {
+                return Err(BenchError::Echo(format!(
+                    "{} bytes with checksum {:016x}, expected checksum {:016x}",
+                    frame.payload.len(),
+                    checksum(&frame.payload),
+                    checksum(expected)
+                )));
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Sends a (masked) close frame and waits, bounded, for the reply or EOF.
+pub async fn close(mut ws: Ws) {
+    let close = Message::new(1000u16.to_be_bytes().to_vec(), OpCode::Close);
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        if ws.write_frame(close.frame()).await.is_err() {
+            return;
+        }
+        for _ in 0..64 {
+            match ws.read_frame().await {
+                Ok(f) if f.opcode == OpCode::Close => return,
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    })
+    .await;
+}
+
+/// Closes all connections concurrently.
+pub async fn close_all(conns: Vec<Ws>) {
+    let mut set = JoinSet::new();
+    for ws in conns {
+        set.spawn(close(ws));
+    }
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT * 3, async {
+        while set.join_next().await.is_some() {}
+    })
+    .await;
+    set.abort_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    /// A raw TCP "echo" on 127.0.0.1 that flips one bit of every `flip_at`-th
+    /// byte (never, for `None`); serves one connection, bounded in time.
+    async fn tcp_peer(flip_at: Option<usize>) -> SocketAddr {
+        use tokio::io::AsyncReadExt;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(tokio::time::timeout(Duration::from_secs(20), async move {
+            let (mut s, _) = l.accept().await.expect("accept");
+            let mut buf = vec![0u8; 4096];
+            let mut seen = 0usize;
+            loop {
+                let n = s.read(&mut buf).await.expect("read");
+                if n == 0 {
+                    return;
+                }
+                for (i, b) in buf[..n].iter_mut().enumerate() {
+                    if flip_at.is_some_and(|k| (seen + i) % k == k - 1) {
+                        *b ^= 1;
+                    }
+                }
+                seen += n;
+                s.write_all(&buf[..n]).await.expect("write");
+            }
+        }));
+        addr
+    }
+
+    #[tokio::test]
+    async fn correct_echo_passes_and_wrong_echo_is_detected() {
+        let msg = Message::binary(100);
+        let good = Target {
+            addr: tcp_peer(None).await,
+            path: "/".into(),
+            raw_tcp: true,
+        };
+        let mut ws = open(&good, None).await.expect("connect");
+        for _ in 0..3 {
+            round_trip(&mut ws, &msg, true, true)
+                .await
+                .expect("good echo");
+        }
+        close(ws).await;
+
+        // Bytes 49 and 99 of the 106-byte frame (6-byte header) are flipped: the
+        // header stays intact, so only the content check can catch it.
+        let bad = Target {
+            addr: tcp_peer(Some(50)).await,
+            path: "/".into(),
+            raw_tcp: true,
+        };
+        let mut ws = open(&bad, None).await.expect("connect");
+        match round_trip(&mut ws, &msg, true, true).await {
+            Err(BenchError::Echo(e)) => assert!(e.contains("checksum"), "{e}"),
+            other => panic!("expected a wrong-echo error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sources() {
+        let t: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+        assert_eq!(source_for(t, 0), None);
+        assert_eq!(source_for(t, 19_999), None);
+        assert_eq!(
+            source_for(t, 20_000),
+            Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
+        );
+        assert_eq!(
+            source_for(t, 45_000),
+            Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)))
+        );
+    }
+}

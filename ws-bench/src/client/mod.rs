@@ -1,0 +1,29 @@
+//! The load generator's client side: fastwebsockets in the client role over a
+//! plain `TcpStream`, with pre-masked frames (as uWebSockets' `load_test` does).
+//!
+//! Against the raw TCP echo the very same frame bytes are sent, without any
+//! handshake, and the masked bytes come back unchanged.
+//!
+//! One concept per file: the [`Message`] (pre-masked payload), the upgrade, connections
+//! ([`open()`], [`round_trip()`], [`close()`]), and one file per measurement the harness takes
+//! through them ([`run_load()`], [`idle_memory()`], [`handshake_rate()`], [`fanout()`]).
+
+mod conn;
+mod fanout;
+mod handshake_rate;
+mod idle;
+mod load;
+mod message;
+mod upgrade;
+mod workers;
+
+pub use conn::{
+    close, close_all, open, open_batched, open_many, round_trip, source_for, Target, Ws,
+    CLOSE_TIMEOUT, CONNECT_TIMEOUT, ECHO_TIMEOUT,
+};
+pub use fanout::{fanout, parse_fanout_seq, Fanout};
+pub use handshake_rate::handshake_rate;
+pub use idle::{idle_memory, IdleMemory};
+pub use load::{fixed_workload, run_load, LoadResult, LoadSpec};
+pub use message::{apply_mask, checksum, pattern, Message, MASK};
+pub use upgrade::check_upgrade_response;

@@ -1,0 +1,164 @@
+//! What one run measures ([`Plan`]), derived from the mode (`--quick` / `--full`) and the
+//! overrides on the command line.
+
+use std::time::Duration;
+
+use crate::cli::Cli;
+use crate::server::ServerKind;
+
+/// What one run measures, derived from the mode and the overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// `quick` or `full`.
+    pub mode: &'static str,
+    /// Servers, in alternation order.
+    pub servers: Vec<ServerKind>,
+    /// Payload sizes.
+    pub payloads: Vec<usize>,
+    /// Connection counts.
+    pub conns: Vec<usize>,
+    /// Repetitions of each cell.
+    pub reps: usize,
+    /// Warm-up per run.
+    pub warmup: Duration,
+    /// Minimum window per run.
+    pub window: Duration,
+    /// Idle connections for the memory figure.
+    pub idle_conns: usize,
+    /// Window of the handshake-rate measurement.
+    pub handshake_window: Duration,
+    /// Concurrent connect/close cycles in the handshake measurement.
+    pub handshake_workers: usize,
+    /// Receiver counts for fan-out.
+    pub fanout_conns: Vec<usize>,
+    /// Publishes per fan-out measurement.
+    pub fanout_publishes: u64,
+    /// Run callgrind.
+    pub callgrind: bool,
+}
+
+impl Plan {
+    /// Builds the plan from the command line.
+    pub fn from_cli(cli: &Cli) -> Result<Self, String> {
+        let full = cli.full;
+        let servers = if cli.servers.is_empty() {
+            ServerKind::ALL.to_vec()
+        } else {
+            cli.servers
+                .iter()
+                .map(|s| {
+                    ServerKind::from_key(s.trim()).ok_or_else(|| format!("unknown server {s:?}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let or = |v: &Vec<usize>, d: &[usize]| if v.is_empty() { d.to_vec() } else { v.clone() };
+        let plan = Plan {
+            mode: if full { "full" } else { "quick" },
+            servers,
+            payloads: or(
+                &cli.payloads,
+                if full {
+                    &[20, 1 << 10, 16 << 10, 1 << 20]
+                } else {
+                    &[20, 16 << 10]
+                },
+            ),
+            conns: or(
+                &cli.conns,
+                if full {
+                    &[1, 100, 1_000, 10_000]
+                } else {
+                    &[1, 100]
+                },
+            ),
+            reps: cli.reps.unwrap_or(if full { 3 } else { 1 }).max(1),
+            warmup: Duration::from_millis(cli.warmup_ms.unwrap_or(if full { 500 } else { 300 })),
+            window: Duration::from_millis(
+                cli.window_ms
+                    .unwrap_or(if full { 2_000 } else { 1_000 })
+                    .max(100),
+            ),
+            idle_conns: cli
+                .idle_conns
+                .unwrap_or(if full { 10_000 } else { 100 })
+                .max(1),
+            handshake_window: Duration::from_millis(if full { 3_000 } else { 1_000 }),
+            handshake_workers: 8,
+            fanout_conns: or(
+                &cli.fanout_conns,
+                if full { &[100, 1_000, 10_000] } else { &[100] },
+            ),
+            fanout_publishes: if full { 50 } else { 20 },
+            callgrind: if full {
+                !cli.no_callgrind
+            } else {
+                cli.callgrind
+            },
+        };
+        if plan.conns.contains(&0) || plan.fanout_conns.contains(&0) {
+            return Err("connection counts must be positive".into());
+        }
+        Ok(plan)
+    }
+
+    /// File descriptors the load generator needs (and each server inherits).
+    pub fn fds_needed(&self) -> usize {
+        let m = self
+            .conns
+            .iter()
+            .chain(&self.fanout_conns)
+            .copied()
+            .chain([self.idle_conns])
+            .max()
+            .unwrap_or(0);
+        m + 1_024
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("ws-bench").chain(args.iter().copied()))
+            .expect("cli parses")
+    }
+
+    #[test]
+    fn quick_plan_is_small() {
+        let p = Plan::from_cli(&cli(&["--quick"])).expect("plan");
+        assert_eq!(p.mode, "quick");
+        assert_eq!(p.payloads, vec![20, 16 << 10]);
+        assert_eq!(p.conns, vec![1, 100]);
+        assert_eq!(p.reps, 1);
+        assert!(!p.callgrind);
+        assert_eq!(p.servers.len(), 5);
+        assert_eq!(Plan::from_cli(&cli(&[])).expect("default").mode, "quick");
+    }
+
+    #[test]
+    fn full_plan_and_overrides() {
+        let p = Plan::from_cli(&cli(&["--full"])).expect("plan");
+        assert_eq!(p.payloads, vec![20, 1024, 16384, 1 << 20]);
+        assert_eq!(p.conns, vec![1, 100, 1000, 10_000]);
+        assert!(p.reps >= 3);
+        assert!(p.callgrind);
+        assert!(p.fds_needed() > 10_000);
+        let p = Plan::from_cli(&cli(&[
+            "--full",
+            "--no-callgrind",
+            "--payloads",
+            "1KiB,2",
+            "--servers",
+            "tcp,ours",
+        ]))
+        .expect("plan");
+        assert!(!p.callgrind);
+        assert_eq!(p.payloads, vec![1024, 2]);
+        assert_eq!(p.servers, vec![ServerKind::Tcp, ServerKind::Ours]);
+        assert!(Plan::from_cli(&cli(&["--servers", "nginx"])).is_err());
+        assert!(Cli::try_parse_from(["ws-bench", "--quick", "--full"]).is_err());
+    }
+}
