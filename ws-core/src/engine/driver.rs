@@ -1,8 +1,11 @@
 //! The steps of a connection's life that do not depend on its controller: split the upgraded
-//! socket, set up its state, read until the next message for the hooks (answering pings and
-//! close frames on the way), and wind down. [`server::driver`](crate::server::driver) runs a
-//! controller's hooks between these steps.
+//! socket, set up its state and its message reader, answer control frames, handle a failed
+//! read, and wind down. [`server::driver`](crate::server::driver)'s read loop runs a
+//! controller's hooks between these steps (the loop itself stays there, one state machine
+//! with the hooks, so a message costs no extra future).
 
+use std::future::Future;
+use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -19,8 +22,7 @@ use super::io::{ClientSink, ClientStream};
 use super::outbox::{NotQueued, Outbound, Shared};
 use crate::config::ServerConfig;
 use crate::id::ConnId;
-use crate::message::Message;
-use crate::protocol::assemble::{Inbound, MessageReader};
+use crate::protocol::assemble::{Control, MessageReader};
 use crate::protocol::close::{parse_close_payload, CloseCode, CloseFrame};
 use crate::protocol::error::{classify, ReadError, ReadFailure};
 use crate::protocol::reader::FrameReader;
@@ -78,49 +80,55 @@ pub(crate) fn reader<'a>(prefix: Bytes, read: ReadSide, shared: &'a Shared) -> R
     ))
 }
 
-/// What the hooks hear about next.
-#[derive(Debug)]
-pub(crate) enum Event {
-    /// A message for `on_message`.
-    Message(Message),
-    /// The end of reading: how the connection closed, if a close frame or a protocol error
-    /// said so (`None`: it was killed, or the transport is gone; [`finish`] says how).
-    End(Option<CloseFrame>),
+/// Counts a frame from the client for the keep-alive sweeps: what the message reader calls
+/// for every frame it reads.
+pub(crate) fn frame_seen(shared: &Shared) -> impl Fn() + '_ {
+    || shared.signals.keepalive.frame()
 }
 
-/// Reads until the next message for the hooks, answering pings and the client's close frame
-/// on the way; once the server is closing, data frames are read and dropped (RFC 6455
-/// §5.5.1).
-pub(crate) async fn next_event(reader: &mut Reader<'_>, out: &OutboundTx) -> Event {
-    let shared = &*out.shared;
-    let seen = || shared.signals.keepalive.frame();
-    loop {
-        if shared.signals.kill.is_cancelled() {
-            return Event::End(None);
-        }
-        let inbound = match reader.next(&seen).await {
-            Ok(inbound) => inbound,
-            // A killed connection's reads fail; it ends without reading on.
-            Err(_) if shared.signals.kill.is_cancelled() => return Event::End(None),
-            Err(e) => return Event::End(Some(read_failed(&e, out))),
-        };
-        match inbound {
-            Inbound::Message(msg) => {
-                if !shared.signals.is_closing() {
-                    return Event::Message(msg);
-                }
-            }
-            Inbound::Ping(payload) => {
-                if send_control(out, Outbound::Pong(payload)).await.is_err() {
-                    return Event::End(None);
-                }
-            }
-            Inbound::Pong => {}
-            Inbound::Close(payload) => {
-                return Event::End(Some(closed_by_peer(&payload, out).await))
+/// Answers a control frame: a pong for a ping; for the client's close frame, the echo (or, if
+/// ours went first, the end of the close handshake). `Break` ends reading, with how the
+/// connection closed if a close frame said so (`None`: it was killed; [`finish`] says how).
+// A plain function returning an `async` block: an `async fn` would keep a second copy of
+// `control` in the future, which sits in every connection's task.
+#[allow(clippy::manual_async_fn)] // On purpose: see above.
+pub(crate) fn answer(
+    control: Control,
+    out: &OutboundTx,
+) -> impl Future<Output = ControlFlow<Option<CloseFrame>>> + Send + '_ {
+    async move {
+        match control {
+            Control::Ping(payload) => match send_control(out, Outbound::Pong(payload)).await {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(()) => ControlFlow::Break(None),
+            },
+            Control::Pong => ControlFlow::Continue(()),
+            Control::Close(payload) => {
+                ControlFlow::Break(Some(closed_by_peer(&payload, out).await))
             }
         }
     }
+}
+
+/// Reading failed: a protocol error is answered with its close code; a lost transport or a
+/// kill (whose reads fail) ends the connection. Returns how it closed, if the error says so.
+pub(crate) fn read_failed(err: &ReadError, out: &OutboundTx) -> Option<CloseFrame> {
+    if out.shared.signals.kill.is_cancelled() {
+        // A killed connection's reads fail; it ends without reading on.
+        return None;
+    }
+    Some(match classify(err) {
+        ReadFailure::Close(code) => {
+            tracing::debug!("protocol error, closing with {code}: {err}");
+            out.fail(code, "");
+            server_close(code, &err.to_string())
+        }
+        ReadFailure::Gone => {
+            tracing::debug!("connection lost: {err}");
+            out.shared.kill(None);
+            server_close(CloseCode::ABNORMAL, "")
+        }
+    })
 }
 
 /// The client's close frame arrived: answer it (or, if ours went first, the close handshake
@@ -159,19 +167,26 @@ async fn closed_by_peer(payload: &[u8], out: &OutboundTx) -> CloseFrame {
 /// Winds the connection down once reading has ended: what is queued goes out first (a drainer
 /// stops at once when killed), then a kill's close frame if no close frame went out. Returns
 /// the close frame `on_close` hears about.
-pub(crate) async fn finish(shared: &Shared, close: Option<CloseFrame>) -> CloseFrame {
-    shared.drained().await;
-    shared.write_kill_close().await;
-    let close = close.unwrap_or_else(|| {
-        let code = shared.signals.kill_code().unwrap_or(CloseCode::ABNORMAL);
-        server_close(code, "")
-    });
-    tracing::debug!(
-        code = close.code.as_u16(),
-        by_client = close.by_client,
-        "closed"
-    );
-    close
+/// (A plain function returning an `async` block, for the reason given at [`answer`].)
+#[allow(clippy::manual_async_fn)] // On purpose: see `answer`.
+pub(crate) fn finish(
+    shared: &Shared,
+    close: Option<CloseFrame>,
+) -> impl Future<Output = CloseFrame> + Send + '_ {
+    async move {
+        shared.drained().await;
+        shared.write_kill_close().await;
+        let close = close.unwrap_or_else(|| {
+            let code = shared.signals.kill_code().unwrap_or(CloseCode::ABNORMAL);
+            server_close(code, "")
+        });
+        tracing::debug!(
+            code = close.code.as_u16(),
+            by_client = close.by_client,
+            "closed"
+        );
+        close
+    }
 }
 
 fn server_close(code: CloseCode, reason: &str) -> CloseFrame {
@@ -182,37 +197,29 @@ fn server_close(code: CloseCode, reason: &str) -> CloseFrame {
     }
 }
 
-fn read_failed(err: &ReadError, out: &OutboundTx) -> CloseFrame {
-    match classify(err) {
-        ReadFailure::Close(code) => {
-            tracing::debug!("protocol error, closing with {code}: {err}");
-            out.fail(code, "");
-            server_close(code, &err.to_string())
-        }
-        ReadFailure::Gone => {
-            tracing::debug!("connection lost: {err}");
-            out.shared.kill(None);
-            server_close(CloseCode::ABNORMAL, "")
-        }
-    }
-}
-
 /// Queues a control frame, waiting at most `close_timeout` for room.
-async fn send_control(out: &OutboundTx, item: Outbound) -> Result<(), ()> {
-    let queued = match out.try_enqueue(item) {
-        Ok(()) => true,
-        Err(NotQueued::Closed(_)) => false,
-        // Boxed: a timer is large, and a full queue is rare.
-        Err(NotQueued::Full(item)) => {
-            let wait = tokio::time::timeout(out.shared.settings.close_timeout, out.enqueue(item));
-            matches!(Box::pin(wait).await, Ok(Ok(())))
+#[allow(clippy::manual_async_fn)] // On purpose: see `answer`.
+fn send_control(
+    out: &OutboundTx,
+    item: Outbound,
+) -> impl Future<Output = Result<(), ()>> + Send + '_ {
+    async move {
+        let queued = match out.try_enqueue(item) {
+            Ok(()) => true,
+            Err(NotQueued::Closed(_)) => false,
+            // Boxed: a timer is large, and a full queue is rare.
+            Err(NotQueued::Full(item)) => {
+                let wait =
+                    tokio::time::timeout(out.shared.settings.close_timeout, out.enqueue(item));
+                matches!(Box::pin(wait).await, Ok(Ok(())))
+            }
+        };
+        if queued {
+            Ok(())
+        } else {
+            out.shared.kill(None);
+            Err(())
         }
-    };
-    if queued {
-        Ok(())
-    } else {
-        out.shared.kill(None);
-        Err(())
     }
 }
 

@@ -39,6 +39,7 @@ impl<'a, R> ClientStream<'a, R> {
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for ClientStream<'_, R> {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -71,6 +72,7 @@ impl ClientSink {
     }
 
     /// Writes a whole text or binary message as one frame.
+    #[inline]
     pub(crate) fn write_message<'a>(
         &'a mut self,
         signals: &'a Signals,
@@ -81,6 +83,7 @@ impl ClientSink {
     }
 
     /// Writes one frame, reporting to the connection's `signals`.
+    #[inline]
     pub(crate) fn write_frame<'a>(
         &'a mut self,
         signals: &'a Signals,
@@ -108,6 +111,7 @@ pub(crate) struct Tracked<'a> {
 }
 
 impl Tracked<'_> {
+    #[inline]
     fn track<T>(&self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
         let signals = self.signals;
         match poll {
@@ -127,6 +131,7 @@ impl Tracked<'_> {
 }
 
 impl AsyncWrite for Tracked<'_> {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -137,6 +142,7 @@ impl AsyncWrite for Tracked<'_> {
         this.track(cx, poll)
     }
 
+    #[inline]
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -147,6 +153,7 @@ impl AsyncWrite for Tracked<'_> {
         this.track(cx, poll)
     }
 
+    #[inline]
     fn is_write_vectored(&self) -> bool {
         self.sink.inner.is_write_vectored()
     }

@@ -51,11 +51,13 @@ impl Signals {
     }
 
     /// Whether a close frame has been queued or sent, or the connection was killed.
+    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
     }
 
     /// The close code of a kill, if it had one.
+    #[inline]
     pub(crate) fn kill_code(&self) -> Option<CloseCode> {
         match self.kill_code.load(Ordering::Acquire) {
             0 => None,

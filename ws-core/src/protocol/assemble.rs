@@ -15,7 +15,8 @@
 //! A message that arrives in one frame is handed over without a copy; fragments are gathered
 //! into one buffer.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use fastwebsockets::OpCode;
@@ -30,6 +31,13 @@ use crate::message::{Message, Utf8Bytes};
 pub(crate) enum Inbound {
     /// A whole text or binary message.
     Message(Message),
+    /// A control frame.
+    Control(Control),
+}
+
+/// A control frame from the client.
+#[derive(Debug)]
+pub(crate) enum Control {
     Ping(Bytes),
     Pong,
     /// A close frame's payload (code and reason, unchecked).
@@ -88,33 +96,56 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
 
     /// The next message or control frame; `seen` is called for every frame (fragments
     /// included). Cancel-safe: a frame leaves the frame reader only once it is whole, and the
-    /// fragments of a message under way are kept here.
-    pub(crate) async fn next(&mut self, seen: &impl Fn()) -> Result<Inbound, ReadError> {
+    /// fragments of a message under way are kept here. (A plain future around
+    /// [`poll_next`](Self::poll_next): no state of its own, so it costs a connection's future
+    /// two pointers.)
+    pub(crate) fn next<'a, F: Fn()>(
+        &'a mut self,
+        seen: &'a F,
+    ) -> impl Future<Output = Result<Inbound, ReadError>> + 'a {
+        poll_fn(move |cx| self.poll_next(cx, seen))
+    }
+
+    /// Polls for the next message or control frame (see [`next`](Self::next)).
+    #[inline]
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        seen: &impl Fn(),
+    ) -> Poll<Result<Inbound, ReadError>> {
         loop {
             let used = self.partial.as_ref().map_or(0, |p| p.bytes.len());
-            let frame = poll_fn(|cx| self.frames.poll_frame(cx, used)).await?;
+            let frame = ready!(self.frames.poll_frame(cx, used))?;
             seen();
             match frame.opcode {
-                OpCode::Ping => return Ok(Inbound::Ping(frame.payload.freeze())),
-                OpCode::Pong => return Ok(Inbound::Pong),
-                OpCode::Close => return Ok(Inbound::Close(frame.payload.freeze())),
+                OpCode::Ping => {
+                    return Poll::Ready(Ok(Inbound::Control(Control::Ping(frame.payload.freeze()))))
+                }
+                OpCode::Pong => return Poll::Ready(Ok(Inbound::Control(Control::Pong))),
+                OpCode::Close => {
+                    return Poll::Ready(Ok(Inbound::Control(Control::Close(
+                        frame.payload.freeze(),
+                    ))))
+                }
                 OpCode::Text | OpCode::Binary => {
                     if self.partial.is_some() {
-                        return Err(Violation::Interleaved.into());
+                        return Poll::Ready(Err(Violation::Interleaved.into()));
                     }
                     let text = frame.opcode == OpCode::Text;
                     if frame.fin {
-                        return message(text, frame.payload.freeze());
+                        return Poll::Ready(message(text, frame.payload.freeze()));
                     }
                     let partial = self.partial.insert(Partial {
                         bytes: frame.payload,
                         checked: text.then_some(0),
                     });
-                    partial.check_utf8()?;
+                    if let Err(v) = partial.check_utf8() {
+                        return Poll::Ready(Err(v.into()));
+                    }
                 }
                 OpCode::Continuation => {
                     let Some(partial) = self.partial.as_mut() else {
-                        return Err(Violation::NothingToContinue.into());
+                        return Poll::Ready(Err(Violation::NothingToContinue.into()));
                     };
                     partial.bytes.extend_from_slice(&frame.payload);
                     if frame.fin {
@@ -122,9 +153,11 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
                         // (also the end: no character may be left cut).
                         let text = partial.checked.is_some();
                         let whole = self.partial.take().map(|p| p.bytes.freeze());
-                        return message(text, whole.unwrap_or_default());
+                        return Poll::Ready(message(text, whole.unwrap_or_default()));
                     }
-                    partial.check_utf8()?;
+                    if let Err(v) = partial.check_utf8() {
+                        return Poll::Ready(Err(v.into()));
+                    }
                 }
             }
         }

@@ -30,7 +30,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::io::poll_read_buf;
 
 use super::error::ReadError;
-use super::head::{parse_head, Frame, Head, MAX_HEAD};
+use super::head::{parse_head, Frame, MAX_HEAD};
 
 /// How much one read from an idle connection takes at most (on the stack of the poll).
 const STACK_READ: usize = 16 * 1024;

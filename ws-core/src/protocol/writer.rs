@@ -30,13 +30,15 @@ pub(crate) fn write_frame<W: AsyncWrite + Unpin>(
         vectored: io.is_write_vectored(),
         io,
         head,
-        head_len: n,
+        // A frame header is at most 14 bytes.
+        head_len: n as u8,
         payload,
         done: 0,
     }
 }
 
 /// The opcode of a whole text or binary message.
+#[inline]
 pub(crate) fn message_opcode(text: bool) -> OpCode {
     if text {
         OpCode::Text
@@ -52,7 +54,8 @@ pub(crate) struct WriteFrame<'a, W> {
     /// The socket takes header and payload in one write.
     vectored: bool,
     head: [u8; 14],
-    head_len: usize,
+    /// Bytes of `head` in use (at most 14; a byte keeps the future small).
+    head_len: u8,
     payload: &'a [u8],
     /// Bytes of header and payload written so far.
     done: usize,
@@ -61,7 +64,7 @@ pub(crate) struct WriteFrame<'a, W> {
 impl<W> std::fmt::Debug for WriteFrame<'_, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteFrame")
-            .field("len", &(self.head_len + self.payload.len()))
+            .field("len", &(usize::from(self.head_len) + self.payload.len()))
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -72,7 +75,7 @@ impl<W: AsyncWrite + Unpin> Future for WriteFrame<'_, W> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Written> {
         let this = self.get_mut();
-        let (n, payload) = (this.head_len, this.payload);
+        let (n, payload) = (usize::from(this.head_len), this.payload);
         while this.done < n + payload.len() {
             let done = this.done;
             let inner = Pin::new(&mut this.io);

@@ -1,12 +1,14 @@
 //! Runs a controller on one WebSocket connection: waits for the upgrade, registers the
-//! connection in the table, calls `on_open`, then `on_message` for each message the engine
-//! reads ([`engine::driver`](crate::engine::driver)), and `on_close` once it has ended.
+//! connection in the table, calls `on_open`, then reads: `on_message` for each message,
+//! control frames and failures to the engine's steps
+//! ([`engine::driver`](crate::engine::driver)), and `on_close` once it has ended.
 //!
 //! The reader is never raced against anything (no `select!` per read): a kill makes the
 //! pending read fail instead, after which the connection is never read again.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -18,10 +20,11 @@ use tracing::Instrument;
 use crate::config::{ServerConfig, ServerName};
 use crate::conn::Conn;
 use crate::controller::Controller;
-use crate::engine::driver::{self as engine, Event};
+use crate::engine::driver as engine;
 use crate::engine::outbox::Shared;
 use crate::future::BoxFuture;
 use crate::id::{ConnId, ConnInfo};
+use crate::protocol::assemble::Inbound;
 use crate::protocol::close::CloseCode;
 use crate::push::Sender;
 use crate::request::{Rejection, RequestHead};
@@ -154,15 +157,34 @@ fn drive<C: Controller>(
             tracing::error!(conn = %cx.info, "on_open failed: {e}");
             out.close(CloseCode::INTERNAL, "internal error");
         }
+        let seen = engine::frame_seen(&shared);
         let close = loop {
-            match engine::next_event(&mut reader, &out).await {
-                Event::Message(msg) => {
+            if shared.signals.kill.is_cancelled() {
+                break None;
+            }
+            let inbound = match reader.next(&seen).await {
+                Ok(inbound) => inbound,
+                Err(e) => break engine::read_failed(&e, &out),
+            };
+            match inbound {
+                Inbound::Message(msg) => {
+                    if shared.signals.is_closing() {
+                        continue; // Closing: data frames are read and dropped (RFC 6455 §5.5.1).
+                    }
                     if let Err(e) = controller.on_message(&mut cx, msg).await {
                         tracing::error!(conn = %cx.info, "on_message failed: {e}");
                         out.close(CloseCode::INTERNAL, "internal error");
                     }
                 }
-                Event::End(close) => break close,
+                Inbound::Control(control) => {
+                    // Boxed: control frames are rare next to messages, and the future that
+                    // answers them (a queue that may be full, the close handshake) would
+                    // otherwise be the largest part of every connection's future.
+                    if let ControlFlow::Break(close) = Box::pin(engine::answer(control, &out)).await
+                    {
+                        break close;
+                    }
+                }
             }
         };
         cx.sender.unregister(id);
