@@ -12,6 +12,9 @@
 //! | `log_level` | [`Effect::Caller`]: the process that owns logging applies it (ws-cli does) |
 //! | `host`, `port`, `websocket`, adding or removing a server, `worker_threads`, `node_id`, `log_file`, `pid_file`, `control_socket` | need a restart (`restart` hands the listening sockets over, so no connection is refused) |
 //!
+//! Each key's effect is declared with the key, in `config/mod.rs`; a test checks that this
+//! table names every key with that effect.
+//!
 //! A key that needs a restart keeps its old value in the config in effect, so the next
 //! reload reports it again until the process is restarted.
 //!
@@ -22,20 +25,11 @@
 
 use std::fmt;
 
-use crate::config::{Config, ServerConfig};
+use crate::config::keys::Keys;
+use crate::config::Config;
 
-/// When a changed key takes effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Effect {
-    /// Applied by the reload: new connections and requests use the new value.
-    Applied,
-    /// A process-wide setting that the caller applies (`log_level`: the logger belongs to the
-    /// process, not to ws-core).
-    Caller,
-    /// Only a restart applies it; the running app keeps the old value.
-    Restart,
-}
+// Declared with each key, in `config/mod.rs`.
+pub use crate::config::keys::Effect;
 
 /// One changed key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,19 +64,6 @@ impl ReloadReport {
     }
 }
 
-/// Per-server keys that apply to new connections without a restart.
-const LIVE_SERVER_KEYS: &[&str] = &[
-    "max_message_size",
-    "handshake_timeout",
-    "idle_timeout",
-    "ping_interval",
-    "close_timeout",
-    "write_timeout",
-    "outbound_queue",
-    "outbound_full",
-    "max_http_body",
-];
-
 /// Compares `old` (in effect) with `new`; returns the changes and the config that is in
 /// effect once the live ones are applied (`old` with the applied and caller keys of `new`).
 pub(crate) fn diff(old: &Config, new: &Config) -> (ReloadReport, Config) {
@@ -98,68 +79,10 @@ pub(crate) fn diff(old: &Config, new: &Config) -> (ReloadReport, Config) {
             });
         }
     };
-    let path = |p: &Option<std::path::PathBuf>| {
-        p.as_ref()
-            .map_or_else(|| "none".to_owned(), |p| p.display().to_string())
-    };
-    push(
-        "log_level".into(),
-        old.log_level.clone(),
-        new.log_level.clone(),
-        Effect::Caller,
-    );
-    effective.log_level = new.log_level.clone();
-    push(
-        "log_file".into(),
-        path(&old.log_file),
-        path(&new.log_file),
-        Effect::Restart,
-    );
-    let secret = |s: &Option<String>| s.as_ref().map_or("none", |_| "<redacted>").to_owned();
-    if old.secret_key != new.secret_key {
-        let (from, to) = (secret(&old.secret_key), secret(&new.secret_key));
-        let (from, to) = if from == to {
-            (from, "<redacted, changed>".to_owned())
-        } else {
-            (from, to)
-        };
-        push("secret_key".into(), from, to, Effect::Applied);
-    }
-    effective.secret_key = new.secret_key.clone();
-    push(
-        "worker_threads".into(),
-        old.worker_threads.to_string(),
-        new.worker_threads.to_string(),
-        Effect::Restart,
-    );
-    push(
-        "node_id".into(),
-        old.node_id.to_string(),
-        new.node_id.to_string(),
-        Effect::Restart,
-    );
-    push(
-        "drain_timeout".into(),
-        format!("{:?}", old.drain_timeout),
-        format!("{:?}", new.drain_timeout),
-        Effect::Applied,
-    );
-    effective.drain_timeout = new.drain_timeout;
-    push(
-        "pid_file".into(),
-        old.pid_file.display().to_string(),
-        new.pid_file.display().to_string(),
-        Effect::Restart,
-    );
-    push(
-        "control_socket".into(),
-        old.control_socket.display().to_string(),
-        new.control_socket.display().to_string(),
-        Effect::Restart,
-    );
-
+    old.diff_keys(new, &mut effective, |key, from, to| {
+        push(key.name.to_owned(), from, to, key.effect);
+    });
     for (name, o) in &old.servers {
-        let key = |k: &str| format!("servers.{name}.{k}");
         let Some(n) = new.servers.get(name) else {
             push(
                 format!("servers.{name}"),
@@ -169,39 +92,10 @@ pub(crate) fn diff(old: &Config, new: &Config) -> (ReloadReport, Config) {
             );
             continue;
         };
-        push(
-            key("host"),
-            o.host.to_string(),
-            n.host.to_string(),
-            Effect::Restart,
-        );
-        push(
-            key("port"),
-            o.port.to_string(),
-            n.port.to_string(),
-            Effect::Restart,
-        );
-        push(
-            key("websocket"),
-            format!("{:?}", o.websocket),
-            format!("{:?}", n.websocket),
-            Effect::Restart,
-        );
-        for k in LIVE_SERVER_KEYS {
-            push(
-                key(k),
-                server_value(o, k),
-                server_value(n, k),
-                Effect::Applied,
-            );
-        }
         if let Some(target) = effective.servers.get_mut(name) {
-            *target = ServerConfig {
-                host: o.host,
-                port: o.port,
-                websocket: o.websocket,
-                ..n.clone()
-            };
+            o.diff_keys(n, target, |key, from, to| {
+                push(format!("servers.{name}.{}", key.name), from, to, key.effect);
+            });
         }
     }
     for (name, n) in &new.servers {
@@ -245,27 +139,45 @@ fn inline_table(table: &toml::Table) -> String {
     }
 }
 
-/// A live per-server key's value, as text.
-fn server_value(s: &ServerConfig, key: &str) -> String {
-    match key {
-        "max_message_size" => s.max_message_size.to_string(),
-        "handshake_timeout" => format!("{:?}", s.handshake_timeout),
-        "idle_timeout" => format!("{:?}", s.idle_timeout),
-        "ping_interval" => format!("{:?}", s.ping_interval),
-        "close_timeout" => format!("{:?}", s.close_timeout),
-        "write_timeout" => format!("{:?}", s.write_timeout),
-        "outbound_queue" => s.outbound_queue.to_string(),
-        "outbound_full" => format!("{:?}", s.outbound_full).to_ascii_lowercase(),
-        "max_http_body" => s.max_http_body.to_string(),
-        _ => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::config::ServerConfig;
+
+    #[test]
+    fn module_doc_table_names_each_key_with_its_effect() {
+        let mut documented = Vec::new();
+        for row in include_str!("reload.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! | "))
+        {
+            let Some((keys, effect)) = row.split_once(" | ") else {
+                continue;
+            };
+            let effect = if effect.starts_with("applied") {
+                Effect::Applied
+            } else if effect.starts_with("[`Effect::Caller`]") {
+                Effect::Caller
+            } else if effect.starts_with("need a restart") {
+                Effect::Restart
+            } else {
+                continue;
+            };
+            let names = keys.split('`').skip(1).step_by(2);
+            let names = names.filter(|w| w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            documented.extend(names.map(|name| (name, effect)));
+        }
+        let mut declared: Vec<_> = Config::KEYS
+            .iter()
+            .chain(ServerConfig::KEYS)
+            .map(|k| (k.name, k.effect))
+            .collect();
+        documented.sort_by_key(|&(name, _)| name);
+        declared.sort_by_key(|&(name, _)| name);
+        assert_eq!(documented, declared);
+    }
 
     #[test]
     fn same_config_changes_nothing() {

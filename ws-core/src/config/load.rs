@@ -1,15 +1,13 @@
 //! Layering: embedded default < TOML file < `.env` < `WS_*` environment variables.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Config, OutboundPolicy, ServerName};
-use crate::error::ConfigError;
+use super::keys::Keys;
+use super::{Config, ConfigError, Layer, ServerConfig, ServerName};
 
 /// The embedded default configuration, as TOML.
 pub(crate) const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -57,72 +55,10 @@ impl Sources {
     }
 }
 
-/// One layer of configuration: every key optional, unknown keys rejected.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Layer {
-    log_level: Option<String>,
-    log_file: Option<PathBuf>,
-    secret_key: Option<String>,
-    worker_threads: Option<usize>,
-    node_id: Option<u16>,
-    drain_timeout: Option<f64>,
-    pid_file: Option<PathBuf>,
-    control_socket: Option<PathBuf>,
-    #[serde(default)]
-    servers: BTreeMap<String, ServerLayer>,
-    #[serde(default)]
-    middleware: BTreeMap<String, toml::Table>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServerLayer {
-    host: Option<IpAddr>,
-    port: Option<u16>,
-    websocket: Option<bool>,
-    max_message_size: Option<usize>,
-    handshake_timeout: Option<f64>,
-    idle_timeout: Option<f64>,
-    ping_interval: Option<f64>,
-    close_timeout: Option<f64>,
-    write_timeout: Option<f64>,
-    outbound_queue: Option<usize>,
-    outbound_full: Option<OutboundPolicy>,
-    max_http_body: Option<usize>,
-}
-
-/// Global keys and whether their env value is a string (kept verbatim) or parsed as TOML.
-const GLOBAL_KEYS: &[(&str, bool)] = &[
-    ("log_level", true),
-    ("log_file", true),
-    ("secret_key", true),
-    ("worker_threads", false),
-    ("node_id", false),
-    ("drain_timeout", false),
-    ("pid_file", true),
-    ("control_socket", true),
-];
-
-const SERVER_KEYS: &[(&str, bool)] = &[
-    ("host", true),
-    ("port", false),
-    ("websocket", false),
-    ("max_message_size", false),
-    ("handshake_timeout", false),
-    ("idle_timeout", false),
-    ("ping_interval", false),
-    ("close_timeout", false),
-    ("write_timeout", false),
-    ("outbound_queue", false),
-    ("outbound_full", true),
-    ("max_http_body", false),
-];
-
 impl Config {
     /// The embedded default config alone (no file, no environment).
     pub fn embedded() -> Result<Self, ConfigError> {
-        let mut config = Config::empty();
+        let mut config = Config::defaults();
         config.apply_toml(DEFAULT_TOML, &ConfigSource::Embedded)?;
         config.validate()?;
         Ok(config)
@@ -137,7 +73,7 @@ impl Config {
         dotenv: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(Self, Vec<String>), ConfigError> {
-        let mut config = Config::empty();
+        let mut config = Config::defaults();
         config.apply_toml(DEFAULT_TOML, &ConfigSource::Embedded)?;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -171,22 +107,6 @@ impl Config {
         Ok((config, warnings))
     }
 
-    fn empty() -> Self {
-        Config {
-            log_level: "info".to_owned(),
-            log_file: None,
-            secret_key: None,
-            worker_threads: 0,
-            node_id: 0,
-            drain_timeout: Duration::from_secs(10),
-            pid_file: PathBuf::from("ws.pid"),
-            control_socket: PathBuf::from("ws.sock"),
-            servers: BTreeMap::new(),
-            middleware: BTreeMap::new(),
-            sources: Sources::default(),
-        }
-    }
-
     fn apply_toml(&mut self, text: &str, source: &ConfigSource) -> Result<(), ConfigError> {
         let layer: Layer = toml::from_str(text).map_err(|e| ConfigError::Parse {
             source_name: source.clone(),
@@ -208,8 +128,8 @@ impl Config {
             let rest = rest.to_ascii_lowercase();
             let source = source_of(&var);
             let mut table = toml::Table::new();
-            if let Some(&(key, is_string)) = GLOBAL_KEYS.iter().find(|(k, _)| *k == rest) {
-                table.insert(key.to_owned(), env_value(&value, is_string));
+            if let Some(key) = Config::KEYS.iter().find(|k| k.name == rest) {
+                table.insert(key.name.to_owned(), env_value(&value, key.env_string));
             } else if let Some((server, key, is_string)) = self.match_server_var(&rest) {
                 let mut inner = toml::Table::new();
                 inner.insert(key.to_owned(), env_value(&value, is_string));
@@ -220,14 +140,14 @@ impl Config {
                 warnings.push(format!(
                     "{source} matches no config key and is ignored (global keys: {}; \
                      server keys: WS_<SERVER>_<KEY> with KEY one of {})",
-                    GLOBAL_KEYS
+                    Config::KEYS
                         .iter()
-                        .map(|(k, _)| k.to_ascii_uppercase())
+                        .map(|k| k.name.to_ascii_uppercase())
                         .collect::<Vec<_>>()
                         .join(", "),
-                    SERVER_KEYS
+                    ServerConfig::KEYS
                         .iter()
-                        .map(|(k, _)| k.to_ascii_uppercase())
+                        .map(|k| k.name.to_ascii_uppercase())
                         .collect::<Vec<_>>()
                         .join(", "),
                 ));
@@ -249,32 +169,16 @@ impl Config {
         self.servers.keys().find_map(|name| {
             let prefix = format!("{}_", name.as_str().to_ascii_lowercase().replace('-', "_"));
             let key = rest.strip_prefix(&prefix)?;
-            SERVER_KEYS
+            ServerConfig::KEYS
                 .iter()
-                .find(|(k, _)| *k == key)
-                .map(|&(k, s)| (name.as_str().to_owned(), k, s))
+                .find(|k| k.name == key)
+                .map(|k| (name.as_str().to_owned(), k.name, k.env_string))
         })
     }
 
-    fn apply_layer(&mut self, layer: Layer, source: &ConfigSource) -> Result<(), ConfigError> {
-        macro_rules! set {
-            ($target:expr, $value:expr, $key:expr) => {
-                if let Some(v) = $value {
-                    $target = v;
-                    self.sources.set($key.to_owned(), source);
-                }
-            };
-        }
-        set!(self.log_level, layer.log_level, "log_level");
-        set!(self.log_file, layer.log_file.map(Some), "log_file");
-        set!(self.secret_key, layer.secret_key.map(Some), "secret_key");
-        set!(self.worker_threads, layer.worker_threads, "worker_threads");
-        set!(self.node_id, layer.node_id, "node_id");
-        set!(self.pid_file, layer.pid_file, "pid_file");
-        set!(self.control_socket, layer.control_socket, "control_socket");
-        if let Some(secs) = layer.drain_timeout {
-            self.drain_timeout = seconds("drain_timeout", secs, source)?;
-            self.sources.set("drain_timeout".to_owned(), source);
+    fn apply_layer(&mut self, mut layer: Layer, source: &ConfigSource) -> Result<(), ConfigError> {
+        for key in self.apply_keys(&mut layer, "", source)? {
+            self.sources.set(key, source);
         }
         for (name, table) in layer.middleware {
             // Key by key: a later layer overrides the keys it sets and keeps the others.
@@ -284,51 +188,18 @@ impl Config {
                 .extend(table);
             self.sources.set(format!("middleware.{name}"), source);
         }
-        for (name, s) in layer.servers {
-            let key = |k: &str| format!("servers.{name}.{k}");
+        for (name, mut s) in layer.servers {
             let server_name = ServerName::new(name.clone());
             if !self.servers.contains_key(&server_name) && s.port.is_none() {
                 return Err(ConfigError::Invalid {
-                    key: key("port"),
+                    key: format!("servers.{name}.port"),
                     source_name: source.clone(),
                     reason: format!("server `{name}` is new here, so it needs a port"),
                 });
             }
             let target = self.servers.entry(server_name).or_default();
-            let mut set_sources = Vec::new();
-            macro_rules! set_s {
-                ($field:ident) => {
-                    if let Some(v) = s.$field {
-                        target.$field = v.into();
-                        set_sources.push(key(stringify!($field)));
-                    }
-                };
-            }
-            macro_rules! set_secs {
-                ($field:ident) => {
-                    if let Some(v) = s.$field {
-                        target.$field = seconds(&key(stringify!($field)), v, source)?;
-                        set_sources.push(key(stringify!($field)));
-                    }
-                };
-            }
-            set_s!(host);
-            set_s!(port);
-            if let Some(v) = s.websocket {
-                target.websocket = Some(v);
-                set_sources.push(key("websocket"));
-            }
-            set_s!(max_message_size);
-            set_secs!(handshake_timeout);
-            set_secs!(idle_timeout);
-            set_secs!(ping_interval);
-            set_secs!(close_timeout);
-            set_secs!(write_timeout);
-            set_s!(outbound_queue);
-            set_s!(outbound_full);
-            set_s!(max_http_body);
-            for k in set_sources {
-                self.sources.set(k, source);
+            for key in target.apply_keys(&mut s, &format!("servers.{name}."), source)? {
+                self.sources.set(key, source);
             }
         }
         Ok(())
@@ -383,16 +254,10 @@ fn env_value(value: &str, is_string: bool) -> toml::Value {
     }
 }
 
-fn seconds(key: &str, secs: f64, source: &ConfigSource) -> Result<Duration, ConfigError> {
-    Duration::try_from_secs_f64(secs).map_err(|_| ConfigError::Invalid {
-        key: key.to_owned(),
-        source_name: source.clone(),
-        reason: format!("{secs} is not a valid number of seconds (use 0 or more)"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<(Config, Vec<String>), ConfigError> {

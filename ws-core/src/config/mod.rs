@@ -10,7 +10,13 @@
 //!
 //! Unknown keys are errors that name the key and the file and line. Every field below
 //! documents its **default**.
+//!
+//! Each key is declared once, in a `config_keys!` block (`keys.rs`): its doc, type, default
+//! and reload effect. The layer types that files and `WS_*` variables are read into, the
+//! `WS_*` names, the reload report and `Debug` are generated from there.
 
+mod error;
+pub(crate) mod keys;
 mod load;
 
 use std::collections::BTreeMap;
@@ -22,6 +28,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use error::ConfigError;
+use keys::{config_keys, Keys};
 pub use load::ConfigSource;
 
 /// The name of a server in the config (`[servers.NAME]`), e.g. `ws` or `http`. Cheap to
@@ -77,40 +85,48 @@ pub enum OutboundPolicy {
     Wait,
 }
 
-/// Settings of one named server (`[servers.NAME]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServerConfig {
-    /// Address to listen on. **Default**: `127.0.0.1`.
-    pub host: IpAddr,
-    /// Port to listen on; `0` picks a free port (logged at start-up). **Default**: none for
-    /// servers added by a file (required); 9501 for `http`, 9502 for `ws`.
-    pub port: u16,
-    /// Whether the server accepts WebSocket upgrades. **Default**: yes when a controller
-    /// targets the server; `false` switches upgrades off even then.
-    pub websocket: Option<bool>,
-    /// Largest message (all fragments together) a client may send, in bytes; larger closes
-    /// with 1009. **Default**: 16 MiB.
-    pub max_message_size: usize,
-    /// Time a client has to send its complete HTTP request head. **Default**: 10 s.
-    pub handshake_timeout: Duration,
-    /// A connection with no frame from the client for this long is closed (1001, "idle
-    /// timeout"); `0` disables it. **Default**: 60 s.
-    pub idle_timeout: Duration,
-    /// The server sends a ping after this long without a frame from the client, so that live
-    /// peers answer with a pong before `idle_timeout`; `0` disables pings. **Default**: 25 s.
-    pub ping_interval: Duration,
-    /// After the server sends a close frame, how long it waits for the client's. **Default**: 5 s.
-    pub close_timeout: Duration,
-    /// A write to a client that makes no progress for this long (the client stopped reading
-    /// and its socket buffers are full) drops the connection; `0` disables it. **Default**:
-    /// 60 s.
-    pub write_timeout: Duration,
-    /// Capacity of each connection's outbound queue, in messages. **Default**: 1024.
-    pub outbound_queue: usize,
-    /// What a push does when the queue is full. **Default**: `close`.
-    pub outbound_full: OutboundPolicy,
-    /// Largest HTTP request body an HTTP route accepts (413 above). **Default**: 1 MiB.
-    pub max_http_body: usize,
+config_keys! {
+    /// Settings of one named server (`[servers.NAME]`).
+    #[derive(Clone, PartialEq)]
+    pub struct ServerConfig {
+        keys {
+            /// Address to listen on. **Default**: `127.0.0.1`.
+            host: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST), reload: Restart;
+            /// Port to listen on; `0` picks a free port (logged at start-up). **Default**: none
+            /// for servers added by a file (required); 9501 for `http`, 9502 for `ws`.
+            port: u16 = 0, reload: Restart;
+            /// Whether the server accepts WebSocket upgrades. **Default**: yes when a
+            /// controller targets the server; `false` switches upgrades off even then.
+            websocket: Option<bool> = None, reload: Restart;
+            /// Largest message (all fragments together) a client may send, in bytes; larger
+            /// closes with 1009. **Default**: 16 MiB.
+            max_message_size: usize = 16 << 20, reload: Applied;
+            /// Time a client has to send its complete HTTP request head. **Default**: 10 s.
+            handshake_timeout: Duration = Duration::from_secs(10), reload: Applied;
+            /// A connection with no frame from the client for this long is closed (1001, "idle
+            /// timeout"); `0` disables it. **Default**: 60 s.
+            idle_timeout: Duration = Duration::from_secs(60), reload: Applied;
+            /// The server sends a ping after this long without a frame from the client, so
+            /// that live peers answer with a pong before `idle_timeout`; `0` disables pings.
+            /// **Default**: 25 s.
+            ping_interval: Duration = Duration::from_secs(25), reload: Applied;
+            /// After the server sends a close frame, how long it waits for the client's.
+            /// **Default**: 5 s.
+            close_timeout: Duration = Duration::from_secs(5), reload: Applied;
+            /// A write to a client that makes no progress for this long (the client stopped
+            /// reading and its socket buffers are full) drops the connection; `0` disables it.
+            /// **Default**: 60 s.
+            write_timeout: Duration = Duration::from_secs(60), reload: Applied;
+            /// Capacity of each connection's outbound queue, in messages. **Default**: 1024.
+            outbound_queue: usize = 1024, reload: Applied;
+            /// What a push does when the queue is full. **Default**: `close`.
+            outbound_full: OutboundPolicy = OutboundPolicy::default(), reload: Applied;
+            /// Largest HTTP request body an HTTP route accepts (413 above). **Default**: 1 MiB.
+            max_http_body: usize = 1 << 20, reload: Applied;
+        }
+    }
+    /// One `[servers.NAME]` table of a layer.
+    layer ServerLayer {}
 }
 
 impl ServerConfig {
@@ -122,71 +138,69 @@ impl ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self {
-            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 0,
-            websocket: None,
-            max_message_size: 16 << 20,
-            handshake_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            ping_interval: Duration::from_secs(25),
-            close_timeout: Duration::from_secs(5),
-            write_timeout: Duration::from_secs(60),
-            outbound_queue: 1024,
-            outbound_full: OutboundPolicy::default(),
-            max_http_body: 1 << 20,
-        }
+        Self::defaults()
     }
 }
 
-/// The whole configuration of an app.
-#[derive(Clone, PartialEq)]
-pub struct Config {
-    /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a `tracing` directive such as
-    /// `ws_core=debug`). **Default**: `info`.
-    pub log_level: String,
-    /// File that logs are appended to; none logs to standard error. **Default**: none.
-    pub log_file: Option<PathBuf>,
-    /// Secret used by routes that need authentication (e.g. the demo's `POST /push`). No key
-    /// configured means such routes refuse every request. **Default**: none.
-    pub secret_key: Option<String>,
-    /// Tokio worker threads; `0` uses one per CPU core. **Default**: 0.
-    pub worker_threads: usize,
-    /// Id of this node in a cluster, part of every connection id. **Default**: 0.
-    pub node_id: u16,
-    /// Longest a graceful stop waits for connections to finish their close handshake.
-    /// **Default**: 10 s.
-    pub drain_timeout: Duration,
-    /// File holding the server's process id while it runs (written atomically, locked so that
-    /// a second `start` refuses). **Default**: `ws.pid` in the working directory.
-    pub pid_file: PathBuf,
-    /// Unix socket on which a running server answers `status`, `reload`, `stop` and
-    /// `restart`. **Default**: `ws.sock` in the working directory.
-    pub control_socket: PathBuf,
-    /// The named servers.
-    pub servers: BTreeMap<ServerName, ServerConfig>,
-    /// The `[middleware.NAME]` tables, read through [`Settings`](crate::Settings) by the
-    /// types that declare them. **Default**: none.
-    pub(crate) middleware: BTreeMap<String, toml::Table>,
-    /// Where each value came from, for error messages.
-    pub(crate) sources: load::Sources,
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ServerConfig");
+        self.debug_keys(&mut d);
+        d.finish()
+    }
+}
+
+config_keys! {
+    /// The whole configuration of an app.
+    #[derive(Clone, PartialEq)]
+    pub struct Config {
+        keys {
+            /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a `tracing` directive
+            /// such as `ws_core=debug`). **Default**: `info`.
+            log_level: String = "info".to_owned(), reload: Caller;
+            /// File that logs are appended to; none logs to standard error. **Default**: none.
+            log_file: Option<PathBuf> = None, reload: Restart;
+            /// Secret used by routes that need authentication (e.g. the demo's `POST /push`).
+            /// No key configured means such routes refuse every request. **Default**: none.
+            secret_key: Option<String> = None, reload: Applied, secret;
+            /// Tokio worker threads; `0` uses one per CPU core. **Default**: 0.
+            worker_threads: usize = 0, reload: Restart;
+            /// Id of this node in a cluster, part of every connection id. **Default**: 0.
+            node_id: u16 = 0, reload: Restart;
+            /// Longest a graceful stop waits for connections to finish their close handshake.
+            /// **Default**: 10 s.
+            drain_timeout: Duration = Duration::from_secs(10), reload: Applied;
+            /// File holding the server's process id while it runs (written atomically, locked
+            /// so that a second `start` refuses). **Default**: `ws.pid` in the working
+            /// directory.
+            pid_file: PathBuf = PathBuf::from("ws.pid"), reload: Restart;
+            /// Unix socket on which a running server answers `status`, `reload`, `stop` and
+            /// `restart`. **Default**: `ws.sock` in the working directory.
+            control_socket: PathBuf = PathBuf::from("ws.sock"), reload: Restart;
+        }
+        /// The named servers.
+        pub servers: BTreeMap<ServerName, ServerConfig>,
+        /// The `[middleware.NAME]` tables, read through [`Settings`](crate::Settings) by the
+        /// types that declare them. **Default**: none.
+        pub(crate) middleware: BTreeMap<String, toml::Table>,
+        /// Where each value came from, for error messages.
+        pub(crate) sources: load::Sources,
+    }
+    /// One layer of configuration (the embedded default, a file, a variable): every key
+    /// optional, unknown keys rejected.
+    layer Layer {
+        #[serde(default)]
+        servers: BTreeMap<String, ServerLayer>,
+        #[serde(default)]
+        middleware: BTreeMap<String, toml::Table>,
+    }
 }
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("log_level", &self.log_level)
-            .field("log_file", &self.log_file)
-            .field(
-                "secret_key",
-                &self.secret_key.as_ref().map(|_| "<redacted>"),
-            )
-            .field("worker_threads", &self.worker_threads)
-            .field("node_id", &self.node_id)
-            .field("drain_timeout", &self.drain_timeout)
-            .field("pid_file", &self.pid_file)
-            .field("control_socket", &self.control_socket)
-            .field("servers", &self.servers)
+        let mut d = f.debug_struct("Config");
+        self.debug_keys(&mut d);
+        d.field("servers", &self.servers)
             .field("middleware", &self.middleware)
             .finish()
     }
