@@ -1,23 +1,18 @@
-//! The demo app: the Hyperf controller, an echo route, a chat relay and an HTTP page.
+//! The demo app as a library, for the end-to-end tests (`tests/`), which link it with
+//! `use ws_examples as _;`.
 //!
-//! Run it with `cargo run --release -p ws-cli -- start` (embedded default config):
+//! The demo's sources live in the `ws-cli` package, as modules of its binary
+//! (`ws-cli/src/bin/ws-cli/demo`, feature `demo`), so that `cargo run -p ws-cli -- start`
+//! serves it while the `ws-cli` library does not depend on it. This unpublished crate
+//! includes the same files, so that the tests run the very code the binary serves, under
+//! the module paths `ws_examples::controllers::..` and `ws_examples::middleware::..`. The
+//! routes are listed in `ws-cli/src/bin/ws-cli/demo/mod.rs` and in the README.
 //!
-//! | server | route | what it does |
-//! | --- | --- | --- |
-//! | `ws` (127.0.0.1:9502) | WS `/` | sends `Opened`, answers `X` with `Recv: X` |
-//! | `ws` | WS `/echo` | echoes every text and binary message |
-//! | `ws` | WS `/chat` | relays each message to every `/chat` connection; `/join ROOM` relays only inside `ROOM` |
-//! | `ws` | WS `/rpc` | JSON-RPC 2.0 (`echo`, `sum`), subprotocol `jsonrpc` required |
-//! | `http` (127.0.0.1:9501) | GET `/health` | `ok` |
-//! | `http` | GET `/` | a chat page whose script talks to `/chat` |
-//! | `http` | POST `/push` | body to every `/chat` connection; `Authorization: Bearer <secret_key>` |
-//!
-//! Middleware [`OriginCheck`](middleware::origin::OriginCheck) on server `ws` answers 403 to a
-//! handshake from a page whose origin `[middleware.origin] allow` does not list (empty: all).
-//!
-//! Nothing is registered by hand: the attributes in [`controllers`] and [`middleware`] are the
-//! whole app. A
-//! binary links this crate with `use ws_examples as _;`.
+//! The small examples (`examples/*.rs`, e.g.
+//! `cargo run -p ws-examples --example hello -- start`) are whole apps of their own: they do
+//! not link this library.
 
+#[path = "../../ws-cli/src/bin/ws-cli/demo/controllers/mod.rs"]
 pub mod controllers;
+#[path = "../../ws-cli/src/bin/ws-cli/demo/middleware/mod.rs"]
 pub mod middleware;

@@ -182,10 +182,10 @@ fn routes_lists_servers_routes_and_controllers() {
     for expected in [
         "server http  ws://127.0.0.1:9501",
         "server ws  ws://127.0.0.1:9502",
-        "WS    /chat -> ws_examples::controllers::chat::Chat",
-        "WS    /echo -> ws_examples::controllers::echo::Echo",
-        "WS    / -> ws_examples::controllers::home::Home",
-        "GET   /health -> ws_examples::controllers::health::health",
+        "WS    /chat -> ws_cli::demo::controllers::chat::Chat",
+        "WS    /echo -> ws_cli::demo::controllers::echo::Echo",
+        "WS    / -> ws_cli::demo::controllers::home::Home",
+        "GET   /health -> ws_cli::demo::controllers::health::health",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

@@ -252,9 +252,10 @@ pub(crate) fn parse_item<T: Parse>(item: TokenStream) -> syn::Result<T> {
     syn::parse2(item)
 }
 
-/// Checks a path literal with the runtime's own rules.
+/// Checks a path literal with the runtime's own rules (the `ws-path` crate, which ws-core
+/// applies again at start-up).
 pub(crate) fn check_path_lit(path: &LitStr, errors: &mut Vec<syn::Error>) {
-    if let Err(reason) = crate::path::check_path(&path.value()) {
+    if let Err(reason) = ws_path::check_path(&path.value()) {
         errors.push(syn::Error::new_spanned(
             path,
             format!("invalid path: {reason}"),

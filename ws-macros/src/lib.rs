@@ -6,8 +6,6 @@ mod attr;
 mod controller;
 mod handler;
 mod middleware;
-#[path = "../../ws-core/src/registry/path.rs"]
-mod path;
 mod register;
 mod route;
 mod rpc;

@@ -28,7 +28,6 @@
 //! `linkme` supports Linux, macOS, iOS, Windows, FreeBSD, OpenBSD, illumos, Android and
 //! WebAssembly (its README lists the linkers); those are ours too.
 
-pub(crate) mod path;
 pub(crate) mod validate;
 
 use std::any::{Any, TypeId};

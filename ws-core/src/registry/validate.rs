@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use super::path::check_path;
+use ws_path::check_path;
+
 use super::Registry;
 use crate::config::Config;
 use crate::error::{Origin, StartupError};

@@ -15,7 +15,7 @@ pub async fn index(req: Request) -> Response {
     let ws = req
         .local_addr("ws")
         .map_or_else(|| "127.0.0.1:9502".to_owned(), |a| a.to_string());
-    Response::html(include_str!("../../assets/chat.html").replace("{{WS_ADDR}}", &ws))
+    Response::html(include_str!("../assets/chat.html").replace("{{WS_ADDR}}", &ws))
 }
 
 /// `GET /health` on the `ws` server too: plain HTTP beside the WebSocket routes on one port.
