@@ -2,11 +2,11 @@
 
 pub use linkme;
 
-pub use crate::di::{Dep, FromResolver, Resolver};
+pub use crate::di::{Binding, ConstructorResult, Dep, ErasedSingleton, FromResolver, Resolver};
 pub use crate::error::{Origin, StartupError};
 pub use crate::registry::{
-    ControllerDef, ErasedControllerHandle, ErasedMiddlewareHandle, HttpRouteDef, MiddlewareDef,
-    SingletonDef, CONTROLLERS, HTTP_ROUTES, MIDDLEWARE, SINGLETONS,
+    ControllerDef, ErasedControllerHandle, ErasedMiddlewareHandle, HttpHandler, HttpRouteDef,
+    MiddlewareDef, SingletonDef, CONTROLLERS, HTTP_ROUTES, MIDDLEWARE, SINGLETONS,
 };
 pub use crate::BoxFuture;
 
@@ -14,7 +14,7 @@ use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use crate::controller::Controller;
-use crate::http::{IntoResponse, Request, Response};
+use crate::http::{IntoResponse, Request};
 use crate::middleware::Middleware;
 
 /// Erases a built controller (checks `C: Controller` with a readable error).
@@ -27,36 +27,64 @@ pub fn middleware<M: Middleware>(m: M) -> Arc<dyn ErasedMiddlewareHandle> {
     Arc::new(m)
 }
 
-/// Erases a built singleton.
-pub fn singleton<T: Send + Sync + 'static>(t: T) -> Arc<dyn Any + Send + Sync> {
-    Arc::new(t)
+/// Erases a built singleton (as the `Arc<T>` it is injected as).
+pub fn singleton<T: Send + Sync + 'static>(t: T) -> ErasedSingleton {
+    Box::new(Arc::new(t))
 }
 
-/// The `TypeId` of a singleton type.
-pub fn type_id<T: 'static>() -> TypeId {
+/// Binds the built singleton `T` (an erased `Arc<T>`) to trait object `U`: `coerce` is the
+/// unsizing `Arc<T> -> Arc<U>`, written out by the macro where both types are known.
+pub fn provide<T: Send + Sync + 'static, U: ?Sized + Send + Sync + 'static>(
+    built: &(dyn Any + Send + Sync),
+    coerce: fn(Arc<T>) -> Arc<U>,
+) -> Option<ErasedSingleton> {
+    let value = built.downcast_ref::<Arc<T>>()?;
+    Some(Box::new(coerce(Arc::clone(value))))
+}
+
+/// The `TypeId` of a type (`dyn Trait` included).
+pub fn type_id<T: ?Sized + 'static>() -> TypeId {
     TypeId::of::<T>()
 }
 
-/// Boxes an HTTP handler's future and converts its output.
-pub fn http_handler<F, R>(fut: F) -> BoxFuture<'static, Response>
+/// The name of a type, for messages.
+pub fn type_name<T: ?Sized>() -> &'static str {
+    std::any::type_name::<T>()
+}
+
+/// One error for the injected values that could not be built (the `None`s are the ones that
+/// could).
+pub fn failed<const N: usize>(errors: [Option<StartupError>; N]) -> StartupError {
+    let mut errors: Vec<StartupError> = errors.into_iter().flatten().collect();
+    match errors.len() {
+        1 => errors.remove(0),
+        _ => StartupError::Many(errors),
+    }
+}
+
+/// The value a singleton constructor returned, or its error naming the singleton.
+pub fn constructed<T, R: ConstructorResult<T>>(r: R, origin: Origin) -> Result<T, StartupError> {
+    r.into_result()
+        .map_err(|message| StartupError::SingletonFailed { origin, message })
+}
+
+/// An `#[http_route]` function (with its injected arguments captured) as the handler the
+/// server calls per request; checks that it returns an [`IntoResponse`].
+pub fn http_route<F, Fut>(f: F) -> HttpHandler
 where
-    F: std::future::Future<Output = R> + Send + 'static,
-    R: IntoResponse,
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: IntoResponse,
 {
-    Box::pin(async move { fut.await.into_response() })
+    Arc::new(move |req| {
+        let fut = f(req);
+        Box::pin(async move { fut.await.into_response() })
+    })
 }
 
 /// Asserts at compile time that a handler takes a `Request`.
 pub fn request_arg(r: Request) -> Request {
     r
-}
-
-/// Turns a singleton constructor's error into a start-up error naming the singleton.
-pub fn constructor_failed<E: std::fmt::Display>(origin: Origin, e: E) -> StartupError {
-    StartupError::SingletonFailed {
-        origin,
-        message: e.to_string(),
-    }
 }
 
 /// Wraps a `#[ws_handler]` function (with its injected arguments captured) as a controller.
@@ -72,14 +100,4 @@ where
 /// Asserts at compile time that a handler's first argument is the `WebSocket`.
 pub fn websocket_arg(ws: crate::handler::WebSocket) -> crate::handler::WebSocket {
     ws
-}
-
-/// An injected HTTP handler argument that could not be built: a 500 naming the type (start-up
-/// validation makes this unreachable for registered singletons).
-pub fn injection_failed(e: StartupError) -> Response {
-    tracing::error!("{e}");
-    Response::text(
-        crate::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "internal error\n",
-    )
 }

@@ -6,20 +6,20 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::broker::{Broker, InProcess};
 use crate::config::{Config, ServerName};
-use crate::di::{build_singletons, Resolver, Singletons};
+use crate::di::{self, build_singletons, Resolver, Singletons};
 use crate::error::{ConfigError, StartupError};
 use crate::registry::{validate, Registry};
 use crate::reload::ReloadReport;
 use crate::sender::{Filter, Sender};
 use crate::server::{Routes, Server};
-use crate::settings::SettingsStore;
+use crate::settings::{LiveConfig, SettingsStore};
 use crate::ws::close::CloseCode;
 
 /// A built app: config, singletons, the `Sender`, and the routes of each server.
@@ -31,7 +31,7 @@ pub struct App {
 #[derive(Debug)]
 struct Inner {
     /// The config in effect: the start-up config with what reloads applied.
-    config: RwLock<Arc<Config>>,
+    config: LiveConfig,
     singletons: Singletons,
     settings: SettingsStore,
     sender: Sender,
@@ -58,27 +58,37 @@ impl App {
         config: Config,
         broker: Arc<dyn Broker>,
     ) -> Result<Self, StartupError> {
-        // Every problem at once: registry x config, then the singleton graph.
+        // Every problem at once: registry x config, every registration's dependencies and the
+        // singleton graph; then what building the singletons reports.
         let mut errors = validate::validate(&registry, &config);
         let sender = Sender::with_broker(config.node_id, broker);
         let settings = SettingsStore::default();
-        let singletons = match build_singletons(registry.singletons, &config, &sender, &settings) {
-            Ok(s) => s,
-            Err(StartupError::Many(more)) => {
+        let live = LiveConfig::new(config.clone());
+        let empty = Singletons::default();
+        let inputs = Resolver {
+            config: &config,
+            live: &live,
+            singletons: &empty,
+            sender: &sender,
+            settings: &settings,
+        };
+        let singletons = match di::plan(&registry) {
+            Ok(order) => match build_singletons(registry.singletons, &order, inputs) {
+                Ok(s) => s,
+                Err(e) => {
+                    errors.push(e);
+                    Singletons::default()
+                }
+            },
+            Err(more) => {
                 errors.extend(more);
-                Singletons::default()
-            }
-            Err(e) => {
-                errors.push(e);
                 Singletons::default()
             }
         };
         StartupError::collect(errors)?;
         let resolver = Resolver {
-            config: &config,
             singletons: &singletons,
-            sender: &sender,
-            settings: &settings,
+            ..inputs
         };
         let routes = Routes::build_all(&registry, &config, &resolver)?;
         StartupError::collect(
@@ -90,7 +100,7 @@ impl App {
         )?;
         Ok(Self {
             inner: Arc::new(Inner {
-                config: RwLock::new(Arc::new(config)),
+                config: live,
                 singletons,
                 settings,
                 sender,
@@ -103,13 +113,7 @@ impl App {
     /// The configuration in effect: the start-up one with what reloads applied (see
     /// [`Running::reload`]).
     pub fn config(&self) -> Arc<Config> {
-        Arc::clone(
-            &self
-                .inner
-                .config
-                .read()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
+        self.inner.config.get()
     }
 
     /// The handle for pushing to connections.
@@ -127,24 +131,10 @@ impl App {
             .or_else(|| self.config().server(name).map(|s| s.addr()))
     }
 
-    /// A registered singleton.
-    pub fn singleton<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+    /// The singleton bound to `T`: a `#[singleton]` type, or a `dyn Trait` that one provides
+    /// (`#[singleton(provides = dyn Trait)]`).
+    pub fn singleton<T: ?Sized + Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.inner.singletons.get::<T>()
-    }
-
-    /// Builds an injectable value (`Inject<T>`, `Sender`, `Config`) from the app.
-    pub(crate) fn inject<T: crate::di::FromResolver>(
-        &self,
-        origin: crate::error::Origin,
-    ) -> Result<T, StartupError> {
-        let config = self.config();
-        let resolver = Resolver {
-            config: &config,
-            singletons: &self.inner.singletons,
-            sender: &self.inner.sender,
-            settings: &self.inner.settings,
-        };
-        T::from_resolver(&resolver, origin)
     }
 
     /// The routes of each server, for listings such as `routes`.
@@ -305,7 +295,7 @@ impl Running {
             }
         }
         prepared.apply();
-        *inner.config.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(effective);
+        inner.config.set(effective);
         Ok(report)
     }
 

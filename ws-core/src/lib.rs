@@ -8,7 +8,6 @@
 //! use ws_core::{ws_controller, Controller, Conn, HookResult, Message};
 //!
 //! #[ws_controller(server = "ws", path = "/")]
-//! #[derive(Default)]
 //! pub struct Home;
 //!
 //! impl Controller for Home {
@@ -36,8 +35,8 @@
 //! | the connection table, broadcast filters | [`connections`] (`connections.rs`) |
 //! | reaching other nodes | [`broker`] (`broker.rs`) |
 //! | checks on every request of a server | [`Middleware`] (`middleware.rs`) |
-//! | typed `[middleware.NAME]` settings that follow reloads | [`Settings`], [`settings`] |
-//! | shared services | `#[singleton]`, [`Inject`] (`di.rs`) |
+//! | typed `[middleware.NAME]` settings and the config in effect, following reloads | [`Settings`], [`LiveConfig`], [`settings`] |
+//! | shared services, what is injected (`#[inject]`, `#[default]`, `provides = dyn Trait`) | `#[singleton]`, [`Inject`], [`di`] (`di.rs`) |
 //! | plain HTTP routes | [`http`] (`http.rs`) |
 //! | JSON-RPC 2.0 over WebSocket | [`jsonrpc`] (`jsonrpc.rs`), `#[rpc_methods]` |
 //! | config layers and keys | [`config`] |
@@ -87,7 +86,7 @@ pub use middleware::Middleware;
 pub use reload::ReloadReport;
 pub use request::{Rejection, RequestHead};
 pub use sender::{Delivery, Filter, Room, Sender};
-pub use settings::{MiddlewareSettings, Settings};
+pub use settings::{LiveConfig, MiddlewareSettings, Settings};
 pub use ws::close::{CloseCode, CloseFrame};
 
 pub use ws_macros::{http_route, middleware, rpc_methods, singleton, ws_controller, ws_handler};

@@ -1,7 +1,7 @@
 //! Middleware settings: typed `[middleware.NAME]` tables of the config that follow reloads.
 //!
 //! A middleware (or any registered type) that has settings declares them as a
-//! `Deserialize` type naming its table, and takes a [`Settings<T>`] field:
+//! `Deserialize` type naming its table, and takes an `#[inject]` [`Settings<T>`] field:
 //!
 //! ```
 //! use serde::Deserialize;
@@ -27,6 +27,7 @@
 //!
 //! #[middleware(server = "ws")]
 //! pub struct PathLimit {
+//!     #[inject]
 //!     settings: Settings<MaxPath>,
 //! }
 //!
@@ -45,6 +46,10 @@
 //! registered type reads, stops the start naming the key and the file. A reload
 //! deserializes the new tables first and applies them only if all of them fit; requests after
 //! the reload see the new values through [`Settings::get`].
+//!
+//! The whole config follows reloads the same way through [`LiveConfig`] (an `#[inject]` field
+//! or an injected argument, like `Settings<T>`), where an injected [`Config`] is a copy taken
+//! at start-up.
 
 use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
@@ -69,8 +74,9 @@ pub trait MiddlewareSettings: DeserializeOwned + Send + Sync + 'static {
 
 /// The current value of settings `T`: what the config says now, replaced by each reload.
 ///
-/// Injected into a field of a `#[middleware]`, `#[ws_controller]` or `#[singleton]` struct, a
-/// singleton constructor's parameter, or an `#[http_route]` argument. Cheap to clone.
+/// Injected into an `#[inject]` field of a `#[middleware]`, `#[ws_controller]` or
+/// `#[singleton]` struct, a singleton constructor's parameter, or a handler's argument. Cheap
+/// to clone.
 pub struct Settings<T>(Arc<Slot<T>>);
 
 struct Slot<T> {
@@ -108,6 +114,45 @@ impl<T: MiddlewareSettings> FromResolver for Settings<T> {
         r.settings
             .slot::<T>(r.config, origin)
             .map_err(StartupError::from)
+    }
+}
+
+/// The config in effect: the start-up config with what reloads applied (see
+/// `Running::reload`), shared with the app. Injected like [`Settings<T>`]; cheap to clone.
+///
+/// ```
+/// use ws_core::http::Request;
+/// use ws_core::{http_route, LiveConfig};
+///
+/// #[http_route(server = "http", path = "/level")]
+/// async fn level(_req: Request, config: LiveConfig) -> String {
+///     config.get().log_level.clone()
+/// }
+/// ```
+#[derive(Clone)]
+pub struct LiveConfig(Arc<RwLock<Arc<Config>>>);
+
+impl LiveConfig {
+    pub(crate) fn new(config: Config) -> Self {
+        Self(Arc::new(RwLock::new(Arc::new(config))))
+    }
+
+    /// The config in effect now. Hold the returned value for one request, not longer: a
+    /// reload replaces it.
+    pub fn get(&self) -> Arc<Config> {
+        // Replacing an `Arc` cannot leave it half-written, so a poisoned lock is still sound.
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts `config` in effect.
+    pub(crate) fn set(&self, config: Config) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+    }
+}
+
+impl fmt::Debug for LiveConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LiveConfig").field(&self.get()).finish()
     }
 }
 

@@ -31,13 +31,13 @@
 pub(crate) mod path;
 pub(crate) mod validate;
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 use std::sync::Arc;
 
 use linkme::distributed_slice;
 
 use crate::controller::ErasedController;
-use crate::di::Resolver;
+use crate::di::{Binding, Dep, ErasedSingleton, Resolver};
 use crate::error::{Origin, StartupError};
 use crate::http::{Request, Response};
 use crate::middleware::ErasedMiddleware;
@@ -45,6 +45,9 @@ use crate::BoxFuture;
 
 /// Builds a registered value at start-up.
 pub type BuildFn<T> = fn(&Resolver<'_>) -> Result<T, StartupError>;
+
+/// An `#[http_route]` with its injected arguments resolved at start-up: called per request.
+pub type HttpHandler = Arc<dyn Fn(Request) -> BoxFuture<'static, Response> + Send + Sync>;
 
 /// A `#[ws_controller]` registration.
 #[derive(Debug)]
@@ -59,6 +62,9 @@ pub struct ControllerDef {
     pub protocols: &'static [&'static str],
     /// Whether a client must agree on one of `protocols`.
     pub protocol_required: bool,
+    /// The singletons its `#[inject]` fields (or a handler's arguments) need (`None` entries
+    /// are other injected values).
+    pub deps: &'static [Option<Dep>],
     #[doc(hidden)]
     pub build: BuildFn<Arc<dyn ErasedControllerHandle>>,
 }
@@ -70,10 +76,12 @@ pub struct SingletonDef {
     pub origin: Origin,
     #[doc(hidden)]
     pub type_id: fn() -> TypeId,
+    /// The trait objects it is also injected as (`#[singleton(provides = dyn Trait)]`).
+    pub provides: &'static [Binding],
     /// The singletons it needs built first (`None` entries are non-singleton inputs).
-    pub deps: &'static [Option<crate::di::Dep>],
+    pub deps: &'static [Option<Dep>],
     #[doc(hidden)]
-    pub build: BuildFn<Arc<dyn Any + Send + Sync>>,
+    pub build: BuildFn<ErasedSingleton>,
 }
 
 /// A `#[middleware]` registration.
@@ -85,6 +93,8 @@ pub struct MiddlewareDef {
     pub server: Option<&'static str>,
     /// Lower runs first.
     pub priority: i32,
+    /// The singletons its `#[inject]` fields need.
+    pub deps: &'static [Option<Dep>],
     #[doc(hidden)]
     pub build: BuildFn<Arc<dyn ErasedMiddlewareHandle>>,
 }
@@ -101,13 +111,11 @@ pub struct HttpRouteDef {
     /// The path.
     pub path: &'static str,
     /// The singletons its arguments inject (checked at start-up).
-    pub deps: &'static [Option<crate::di::Dep>],
-    /// Resolves every injected argument once at start-up, so that a missing singleton or a
-    /// settings table that does not fit is reported before the first request.
+    pub deps: &'static [Option<Dep>],
+    /// Resolves every injected argument once at start-up and returns the handler that the
+    /// server calls per request with them.
     #[doc(hidden)]
-    pub prepare: BuildFn<()>,
-    #[doc(hidden)]
-    pub handler: fn(Request) -> BoxFuture<'static, Response>,
+    pub build: BuildFn<HttpHandler>,
 }
 
 /// Opaque controller handle used by generated code.

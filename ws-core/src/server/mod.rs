@@ -18,10 +18,8 @@ use crate::app::App;
 use crate::config::{Config, ServerConfig, ServerName};
 use crate::di::Resolver;
 use crate::error::{Origin, StartupError};
-use crate::http::{Request, Response};
 use crate::middleware::ErasedMiddleware;
-use crate::registry::{ErasedControllerHandle, ErasedMiddlewareHandle, Registry};
-use crate::BoxFuture;
+use crate::registry::{ErasedControllerHandle, ErasedMiddlewareHandle, HttpHandler, Registry};
 
 /// A WebSocket route: a built controller and its protocols.
 pub(crate) struct WsRoute {
@@ -32,11 +30,11 @@ pub(crate) struct WsRoute {
     pub(crate) controller: Arc<dyn ErasedControllerHandle>,
 }
 
-/// An HTTP route.
+/// An HTTP route: the handler built at start-up, with its injected arguments.
 pub(crate) struct HttpRoute {
     pub(crate) origin: Origin,
     pub(crate) method: &'static str,
-    pub(crate) handler: fn(Request) -> BoxFuture<'static, Response>,
+    pub(crate) handler: HttpHandler,
 }
 
 /// The routes and middleware of one server.
@@ -102,14 +100,14 @@ impl Routes {
                 .iter()
                 .filter(|d| d.server == name.as_str())
             {
-                if let Err(e) = (def.prepare)(resolver) {
-                    errors.push(e);
+                match (def.build)(resolver) {
+                    Ok(handler) => routes.http.entry(def.path).or_default().push(HttpRoute {
+                        origin: def.origin,
+                        method: def.method,
+                        handler,
+                    }),
+                    Err(e) => errors.push(e),
                 }
-                routes.http.entry(def.path).or_default().push(HttpRoute {
-                    origin: def.origin,
-                    method: def.method,
-                    handler: def.handler,
-                });
             }
             // Global middleware (`server: None`) runs on every server.
             let applies =
