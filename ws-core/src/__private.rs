@@ -4,6 +4,8 @@ pub use linkme;
 
 pub use crate::di::{Binding, ConstructorResult, Dep, ErasedSingleton, FromResolver, Resolver};
 pub use crate::error::{Origin, StartupError};
+pub use crate::handler::WebSocket;
+pub use crate::http::Request;
 pub use crate::registry::{
     ControllerDef, ErasedControllerHandle, ErasedMiddlewareHandle, HttpHandler, HttpRouteDef,
     MiddlewareDef, SingletonDef, CONTROLLERS, HTTP_ROUTES, MIDDLEWARE, SINGLETONS,
@@ -14,7 +16,7 @@ use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use crate::controller::Controller;
-use crate::http::{IntoResponse, Request};
+use crate::http::IntoResponse;
 use crate::middleware::Middleware;
 
 /// Erases a built controller (checks `C: Controller` with a readable error).

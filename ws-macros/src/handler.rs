@@ -80,7 +80,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let wrap = quote_spanned!(return_span(&func.sig)=> ::ws_core::__private::handler(__handler));
     let build = quote! {
         #resolve
-        let __handler = move |__ws: ::ws_core::WebSocket| #ident(#ws_arg, #(#clones),*);
+        let __handler = move |__ws: ::ws_core::__private::WebSocket| #ident(#ws_arg, #(#clones),*);
         ::core::result::Result::Ok(#wrap)
     };
     match args.register(ident, injected.deps(), build) {

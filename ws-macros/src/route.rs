@@ -119,7 +119,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             ::ws_core::__private::StartupError,
         > {
             #resolve
-            let __handler = move |__req: ::ws_core::http::Request| {
+            let __handler = move |__req: ::ws_core::__private::Request| {
                 #ident(#request, #(#clones),*)
             };
             ::core::result::Result::Ok(#wrap)
