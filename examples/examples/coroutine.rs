@@ -11,8 +11,8 @@ use ws_core::{singleton, ws_handler, CloseCode, Inject, Recv, WebSocket};
 
 /// How many connections the handler has seen.
 #[singleton]
-#[derive(Debug, Default)]
-pub struct Visitors(AtomicUsize);
+#[derive(Debug)]
+pub struct Visitors(#[default] AtomicUsize);
 
 #[ws_handler(server = "ws", path = "/websocket")]
 async fn websocket(mut ws: WebSocket, visitors: Inject<Visitors>) {

@@ -15,8 +15,8 @@ use ws_tests::{http_raw, start, test_config, within, RawClient};
 
 /// Counts opened connections; shared by every controller that injects it.
 #[singleton]
-#[derive(Debug, Default)]
-pub struct Opened(AtomicUsize);
+#[derive(Debug)]
+pub struct Opened(#[default] AtomicUsize);
 
 /// Order in which middleware ran, carried into the connection context.
 #[derive(Debug, Clone, Default)]
@@ -78,6 +78,7 @@ struct Username(String);
 #[ws_controller(server = "ws", path = "/ctx")]
 #[derive(Debug)]
 pub struct Ctx {
+    #[inject]
     opened: Inject<Opened>,
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use ws_core::{singleton, ws_handler, CloseCode, Filter, Inject, Message, Recv, Sender, WebSocket};
 use ws_tests::{start, test_config, within, RawClient};
 
-/// What the handlers saw at the end of their connections.
-#[singleton]
+/// What the handlers saw at the end of their connections (built by its `Default`).
+#[singleton(default)]
 #[derive(Debug, Default)]
 pub struct Ends(Mutex<Vec<String>>);
 

@@ -9,8 +9,8 @@ use ws_tests::{start, test_config, RawClient};
 
 static BUILT: AtomicUsize = AtomicUsize::new(0);
 
-/// Built with `Default`.
-#[singleton]
+/// Built with its own `Default` impl.
+#[singleton(default)]
 #[derive(Debug)]
 pub struct Users(Vec<&'static str>);
 impl Default for Users {
@@ -58,7 +58,9 @@ impl Greeter {
 #[ws_controller(server = "ws", path = "/greet")]
 #[derive(Debug)]
 pub struct Greet {
+    #[inject]
     greeter: Inject<Greeter>,
+    #[inject]
     users: Inject<Users>,
 }
 

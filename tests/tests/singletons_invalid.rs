@@ -18,6 +18,7 @@ impl A {
 #[singleton]
 #[derive(Debug)]
 pub struct B {
+    #[inject]
     _a: Inject<A>,
 }
 
@@ -29,6 +30,7 @@ pub struct Unregistered;
 #[singleton]
 #[derive(Debug)]
 pub struct Lonely {
+    #[inject]
     _u: Inject<Unregistered>,
 }
 

@@ -2,23 +2,28 @@
 
 pub use linkme;
 
-pub use crate::di::{Dep, FromResolver, Resolver};
+pub use crate::di::{
+    erase as singleton, provide, Binding, ConstructorResult, Dep, ErasedSingleton, FromResolver,
+    Resolver,
+};
 pub use crate::error::{Origin, StartupError};
 pub use crate::future::BoxFuture;
+pub use crate::http::{HttpHandler, Request};
 pub use crate::middleware::ErasedMiddlewareHandle;
 pub use crate::registry::{
     ControllerDef, HttpRouteDef, MiddlewareDef, SingletonDef, CONTROLLERS, HTTP_ROUTES, MIDDLEWARE,
     SINGLETONS,
 };
 pub use crate::server::driver::ErasedControllerHandle;
+pub use crate::websocket::WebSocket;
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 use std::sync::Arc;
 
 use crate::controller::Controller;
-use crate::http::{IntoResponse, Request, Response};
+use crate::http::IntoResponse;
 use crate::middleware::Middleware;
-use crate::websocket::{HandlerController, HandlerOutput, WebSocket};
+use crate::websocket::{HandlerController, HandlerOutput};
 
 /// Erases a built controller (checks `C: Controller` with a readable error).
 pub fn controller<C: Controller>(c: C) -> Arc<dyn ErasedControllerHandle> {
@@ -30,36 +35,49 @@ pub fn middleware<M: Middleware>(m: M) -> Arc<dyn ErasedMiddlewareHandle> {
     Arc::new(m)
 }
 
-/// Erases a built singleton.
-pub fn singleton<T: Send + Sync + 'static>(t: T) -> Arc<dyn Any + Send + Sync> {
-    Arc::new(t)
-}
-
-/// The `TypeId` of a singleton type.
-pub fn type_id<T: 'static>() -> TypeId {
+/// The `TypeId` of a type (`dyn Trait` included).
+pub fn type_id<T: ?Sized + 'static>() -> TypeId {
     TypeId::of::<T>()
 }
 
-/// Boxes an HTTP handler's future and converts its output.
-pub fn http_handler<F, R>(fut: F) -> BoxFuture<'static, Response>
+/// The name of a type, for messages.
+pub fn type_name<T: ?Sized>() -> &'static str {
+    std::any::type_name::<T>()
+}
+
+/// One error for the injected values that could not be built (the `None`s are the ones that
+/// could).
+pub fn failed<const N: usize>(errors: [Option<StartupError>; N]) -> StartupError {
+    let mut errors: Vec<StartupError> = errors.into_iter().flatten().collect();
+    match errors.len() {
+        1 => errors.remove(0),
+        _ => StartupError::Many(errors),
+    }
+}
+
+/// The value a singleton constructor returned, or its error naming the singleton.
+pub fn constructed<T, R: ConstructorResult<T>>(r: R, origin: Origin) -> Result<T, StartupError> {
+    r.into_result()
+        .map_err(|message| StartupError::SingletonFailed { origin, message })
+}
+
+/// An `#[http_route]` function (with its injected arguments captured) as the handler the
+/// server calls per request; checks that it returns an [`IntoResponse`].
+pub fn http_route<F, Fut>(f: F) -> HttpHandler
 where
-    F: std::future::Future<Output = R> + Send + 'static,
-    R: IntoResponse,
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: IntoResponse,
 {
-    Box::pin(async move { fut.await.into_response() })
+    Arc::new(move |req| {
+        let fut = f(req);
+        Box::pin(async move { fut.await.into_response() })
+    })
 }
 
 /// Asserts at compile time that a handler takes a `Request`.
 pub fn request_arg(r: Request) -> Request {
     r
-}
-
-/// Turns a singleton constructor's error into a start-up error naming the singleton.
-pub fn constructor_failed<E: std::fmt::Display>(origin: Origin, e: E) -> StartupError {
-    StartupError::SingletonFailed {
-        origin,
-        message: e.to_string(),
-    }
 }
 
 /// Wraps a `#[ws_handler]` function (with its injected arguments captured) as a controller.
@@ -75,14 +93,4 @@ where
 /// Asserts at compile time that a handler's first argument is the `WebSocket`.
 pub fn websocket_arg(ws: WebSocket) -> WebSocket {
     ws
-}
-
-/// An injected HTTP handler argument that could not be built: a 500 naming the type (start-up
-/// validation makes this unreachable for registered singletons).
-pub fn injection_failed(e: StartupError) -> Response {
-    tracing::error!("{e}");
-    Response::text(
-        crate::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "internal error\n",
-    )
 }

@@ -5,19 +5,19 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock};
 
-use crate::config::{Config, ServerName};
-use crate::di::{FromResolver, Resolver, Singletons};
-use crate::error::{Origin, StartupError};
+use crate::config::{Config, LiveConfig, ServerName};
+use crate::di::Singletons;
 use crate::push::Sender;
 use crate::settings::SettingsStore;
 
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct AppContext {
-    /// The config in effect: the start-up config with what reloads applied.
-    config: RwLock<Arc<Config>>,
+    /// The config in effect: the start-up config with what reloads applied (shared with every
+    /// injected [`LiveConfig`]).
+    pub(crate) live: LiveConfig,
     pub(crate) singletons: Singletons,
     pub(crate) settings: SettingsStore,
     pub(crate) sender: Sender,
@@ -27,13 +27,13 @@ pub(crate) struct AppContext {
 
 impl AppContext {
     pub(crate) fn new(
-        config: Config,
+        live: LiveConfig,
         singletons: Singletons,
         settings: SettingsStore,
         sender: Sender,
     ) -> Self {
         Self {
-            config: RwLock::new(Arc::new(config)),
+            live,
             singletons,
             settings,
             sender,
@@ -43,13 +43,7 @@ impl AppContext {
 
     /// The config in effect.
     pub(crate) fn config(&self) -> Arc<Config> {
-        // Replacing an `Arc` cannot leave it half-written, so a poisoned lock is still sound.
-        Arc::clone(&self.config.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Replaces the config in effect (a reload).
-    pub(crate) fn set_config(&self, config: Config) {
-        *self.config.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+        self.live.get()
     }
 
     /// Records the bound addresses; `false` if they were recorded already.
@@ -66,24 +60,8 @@ impl AppContext {
             .or_else(|| self.config().server(name).map(|s| s.addr()))
     }
 
-    /// A registered singleton.
-    pub(crate) fn singleton<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+    /// The singleton bound to `T`: a `#[singleton]` type, or a `dyn Trait` one provides.
+    pub(crate) fn singleton<T: ?Sized + Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.singletons.get::<T>()
-    }
-
-    /// Builds an injectable value (`Inject<T>`, `Sender`, `Config`, `Settings<T>`).
-    pub(crate) fn inject<T: FromResolver>(&self, origin: Origin) -> Result<T, StartupError> {
-        let config = self.config();
-        T::from_resolver(&self.resolver(&config), origin)
-    }
-
-    /// What registrations are built from, with `config`.
-    pub(crate) fn resolver<'a>(&'a self, config: &'a Config) -> Resolver<'a> {
-        Resolver {
-            config,
-            singletons: &self.singletons,
-            sender: &self.sender,
-            settings: &self.settings,
-        }
     }
 }

@@ -66,9 +66,11 @@ pub enum StartupError {
         /// What is wrong.
         reason: &'static str,
     },
-    /// A controller or route injects a singleton that is not registered.
+    /// A registration injects a singleton that is not registered (or a `dyn Trait` that no
+    /// singleton provides).
     #[error(
-        "{origin} needs singleton `{singleton}`, which is not registered; add #[singleton] to it"
+        "{origin} needs singleton `{singleton}`, which is not registered; {}",
+        missing_hint(singleton)
     )]
     MissingSingleton {
         /// The registration that wants it.
@@ -80,6 +82,16 @@ pub enum StartupError {
     #[error("singleton registered twice: {first} and {second}; keep one #[singleton]")]
     DuplicateSingleton {
         /// One registration.
+        first: Origin,
+        /// The other.
+        second: Origin,
+    },
+    /// Two singletons provide the same trait object.
+    #[error("`{binding}` is provided by two singletons, {first} and {second}; keep one `provides = {binding}`")]
+    DuplicateBinding {
+        /// The trait object type.
+        binding: &'static str,
+        /// One singleton.
         first: Origin,
         /// The other.
         second: Origin,
@@ -115,9 +127,27 @@ pub enum StartupError {
     Many(Vec<StartupError>),
 }
 
+/// How to register what a registration injects: a type, or a trait object.
+fn missing_hint(singleton: &str) -> String {
+    match singleton.strip_prefix("dyn ") {
+        Some(_) => {
+            format!("add #[singleton(provides = {singleton})] to the type that implements it")
+        }
+        None => "add #[singleton] to it".to_owned(),
+    }
+}
+
 impl StartupError {
-    /// One error for a list of problems (the single one itself when there is one).
-    pub(crate) fn collect(mut errors: Vec<StartupError>) -> Result<(), StartupError> {
+    /// One error for a list of problems (the single one itself when there is one); lists
+    /// inside the list are flattened into it.
+    pub(crate) fn collect(errors: Vec<StartupError>) -> Result<(), StartupError> {
+        let mut errors: Vec<StartupError> = errors
+            .into_iter()
+            .flat_map(|e| match e {
+                StartupError::Many(more) => more,
+                e => vec![e],
+            })
+            .collect();
         match errors.len() {
             0 => Ok(()),
             1 => Err(errors.remove(0)),

@@ -1,7 +1,9 @@
 //! Plain HTTP routes beside the WebSocket routes of a server (Swoole's `onRequest`).
 //!
 //! Register a handler with `#[http_route(server = "http", method = "GET", path = "/health")]`
-//! on an `async fn(Request) -> impl IntoResponse`.
+//! on an `async fn(Request) -> impl IntoResponse`. Arguments after the request are injected
+//! (`Inject<T>`, `Settings<T>`, `Sender`, `Config`, `LiveConfig`): resolved once at start-up,
+//! then cloned for each request.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use http::header::{HeaderValue, CONTENT_TYPE};
 
 use crate::config::Config;
 use crate::context::AppContext;
+use crate::future::BoxFuture;
 use crate::push::Sender;
 use crate::request::{Rejection, RequestHead};
 
@@ -47,20 +50,16 @@ impl Request {
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
         self.ctx.local_addr(name)
     }
-    /// A registered singleton.
-    pub fn singleton<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+    /// The singleton bound to `T` (a `#[singleton]` type or a provided `dyn Trait`). A route
+    /// usually takes `Inject<T>` as an argument instead, resolved once at start-up.
+    pub fn singleton<T: ?Sized + Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.ctx.singleton::<T>()
     }
-
-    /// Fills an injected handler argument (used by `#[http_route]`).
-    #[doc(hidden)]
-    pub fn inject<T: crate::di::FromResolver>(
-        &self,
-        origin: crate::error::Origin,
-    ) -> Result<T, crate::error::StartupError> {
-        self.ctx.inject(origin)
-    }
 }
+
+/// An `#[http_route]` with its injected arguments resolved at start-up: called per request.
+#[doc(hidden)]
+pub type HttpHandler = Arc<dyn Fn(Request) -> BoxFuture<'static, Response> + Send + Sync>;
 
 /// The head's methods (`method`, `uri`, `path`, `query`, `headers`, `header`, `peer_addr`,
 /// `server`, `extensions`) on the request itself.
@@ -114,7 +113,12 @@ impl Response {
     }
 }
 
-/// Anything a handler can return.
+/// Anything an `#[http_route]` can return.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an HTTP response",
+    label = "an #[http_route] returns a type that implements `IntoResponse`",
+    note = "`Response`, `&'static str`, `String`, `StatusCode`, `(StatusCode, T)` and `Result<T, E>` of those do; or `impl IntoResponse for {Self}`"
+)]
 pub trait IntoResponse {
     /// The response.
     fn into_response(self) -> Response;

@@ -8,7 +8,6 @@
 //! use ws_core::{ws_controller, Controller, Conn, HookResult, Message};
 //!
 //! #[ws_controller(server = "ws", path = "/")]
-//! #[derive(Default)]
 //! pub struct Home;
 //!
 //! impl Controller for Home {
@@ -32,28 +31,29 @@
 //!
 //! ```text
 //!  lib.rs, __private.rs   re-exports; what generated code calls
-//!  app/                   App: registry x config -> singletons, routes; bind; Running: reload, stop
+//!  app/                   App: registry x config -> singleton graph, routes; bind; Running:
+//!                         reload, stop
 //!  registry/              the link-time records (linkme), their checks against the config
 //!  server/                listener + accept loop, routes, hyper service, handshake, hook driver
 //!  user-facing API        Conn, Controller, Middleware, WebSocket, http::Request, jsonrpc
 //!  context.rs             AppContext: config in effect, singletons, settings, Sender, addresses
-//!  di.rs, settings.rs     Inject<T> and the injection trait; [middleware.NAME] settings
+//!  di.rs, settings.rs     Inject<T>, FromResolver (what #[inject] fills); [middleware.NAME] settings
 //!  push/                  Filter/Target/Envelope, the connection table, Broker seam, Sender
 //!  engine/                one connection: signals, read/write halves, outbox + drainer,
 //!                         keep-alive sweeper, the steps of its life
 //!  protocol/              RFC 6455 only: frame reader, message assembly, frame writer, close codes
-//!  config/, id.rs,        leaves: configuration, ConnId/ConnInfo, Message, start-up errors
-//!  message.rs, error.rs
+//!  config/, id.rs,        leaves: configuration (keys declared once, LiveConfig),
+//!  message.rs, error.rs   ConnId/ConnInfo, Message, start-up errors
 //! ```
 //!
 //! The path of one message, from a client's socket to a hook and back:
 //!
 //! ```text
 //!  TCP bytes -> engine::io::ClientStream (fails at a kill)
-//!            -> protocol::reader::FrameReader (one frame, every single-frame rule)
+//!            -> protocol::head + reader::FrameReader (one frame, every single-frame rule)
 //!            -> protocol::assemble::MessageReader (fragments, size limit, UTF-8)
-//!            -> engine::driver::next_event (answers pings and close frames)
-//!            -> server::driver (Controller::on_message(&mut Conn, Message))
+//!            -> server::driver's read loop: a message to Controller::on_message(&mut Conn,
+//!               Message); a ping or close frame to engine::driver::answer
 //!  Conn::send -> engine::handle::OutboundTx (direct write, or the bounded queue + drainer)
 //!            -> engine::io::ClientSink -> protocol::writer (header + payload, one writev)
 //!  Sender::broadcast -> push::table (local queues) + push::broker (other nodes)
@@ -70,8 +70,8 @@
 //! | pushing to any connection, broadcast, rooms | [`Sender`], [`Room`], [`Filter`] (`push/`) |
 //! | reaching other nodes | [`broker`] (`push/broker.rs`) |
 //! | checks on every request of a server | [`Middleware`] (`middleware.rs`) |
-//! | typed `[middleware.NAME]` settings that follow reloads | [`Settings`], [`MiddlewareSettings`] (`settings.rs`) |
-//! | shared services | `#[singleton]`, [`Inject`] (`di.rs`) |
+//! | typed `[middleware.NAME]` settings and the config in effect, following reloads | [`Settings`], [`MiddlewareSettings`] (`settings.rs`), [`LiveConfig`] (`config/live.rs`) |
+//! | shared services, what is injected (`#[inject]`, `#[default]`, `provides = dyn Trait`) | `#[singleton]`, [`Inject`] (`di.rs`); the singleton graph (`app/singletons.rs`) |
 //! | plain HTTP routes | [`http`] (`http.rs`) |
 //! | JSON-RPC 2.0 over WebSocket | [`jsonrpc`] (`jsonrpc.rs`), `#[rpc_methods]` |
 //! | config layers and keys | [`Config`] (`config/`) |
@@ -112,10 +112,10 @@ mod websocket;
 pub mod __private;
 
 pub use app::{reload, App, Running};
-pub use config::{Config, ConfigSource, OutboundPolicy, ServerConfig, ServerName};
+pub use config::{Config, ConfigSource, LiveConfig, OutboundPolicy, ServerConfig, ServerName};
 pub use conn::Conn;
 pub use controller::{Controller, HookError, HookResult};
-pub use di::Inject;
+pub use di::{ConstructorResult, FromResolver, Inject, Resolver};
 pub use engine::SendError;
 pub use error::{ConfigError, Origin, StartupError};
 pub use future::BoxFuture;

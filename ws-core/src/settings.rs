@@ -14,7 +14,7 @@ use crate::error::{ConfigError, Origin};
 /// A type holding the settings of table `[middleware.NAME]`.
 ///
 /// A middleware (or any registered type) that has settings declares them as a
-/// `Deserialize` type naming its table, and takes a [`Settings<T>`] field:
+/// `Deserialize` type naming its table, and takes an `#[inject]` [`Settings<T>`] field:
 ///
 /// ```
 /// use serde::Deserialize;
@@ -40,6 +40,7 @@ use crate::error::{ConfigError, Origin};
 ///
 /// #[middleware(server = "ws")]
 /// pub struct PathLimit {
+///     #[inject]
 ///     settings: Settings<MaxPath>,
 /// }
 ///
@@ -58,6 +59,10 @@ use crate::error::{ConfigError, Origin};
 /// registered type reads, stops the start naming the key and the file. A reload
 /// deserializes the new tables first and applies them only if all of them fit; requests after
 /// the reload see the new values through [`Settings::get`].
+///
+/// The whole config follows reloads the same way through [`LiveConfig`](crate::LiveConfig) (an
+/// `#[inject]` field or an injected argument, like `Settings<T>`), where an injected
+/// [`Config`] is a copy taken at start-up.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a middleware settings type",
     label = "add `impl ws_core::MiddlewareSettings for {Self} {{ const NAME: &'static str = \"..\"; }}` (and derive `Deserialize`)"
@@ -69,8 +74,9 @@ pub trait MiddlewareSettings: DeserializeOwned + Send + Sync + 'static {
 
 /// The current value of settings `T`: what the config says now, replaced by each reload.
 ///
-/// Injected into a field of a `#[middleware]`, `#[ws_controller]` or `#[singleton]` struct, a
-/// singleton constructor's parameter, or an `#[http_route]` argument. Cheap to clone.
+/// Injected into an `#[inject]` field of a `#[middleware]`, `#[ws_controller]` or
+/// `#[singleton]` struct, a singleton constructor's parameter, or a handler's argument. Cheap
+/// to clone.
 pub struct Settings<T>(Arc<Slot<T>>);
 
 struct Slot<T> {

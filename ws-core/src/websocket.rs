@@ -190,6 +190,10 @@ impl WebSocket {
 
 /// What a handler function may return: `()` or `Result<(), E: Display>`. An error is logged
 /// and closes the connection with 1011.
+#[diagnostic::on_unimplemented(
+    message = "a #[ws_handler] returns `()` or `Result<(), E>`, not `{Self}`",
+    label = "return nothing, or `Result<(), E>` (E: Display) to log an error and close with 1011"
+)]
 pub trait HandlerOutput: Send + 'static {
     /// The error text, if the handler failed.
     fn into_error(self) -> Option<String>;

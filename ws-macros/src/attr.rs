@@ -2,14 +2,67 @@
 //! missing keys, wrong value types — each an error on the offending token.
 
 use proc_macro2::{Span, TokenStream};
-use syn::parse::{Parse, Parser};
+use quote::ToTokens;
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr, Meta, Token};
+use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr, Token};
 
 /// One parsed argument.
 pub(crate) struct Arg {
     pub(crate) key: syn::Ident,
     pub(crate) value: Option<Expr>,
+    /// The value of a key that takes types (`provides = dyn Repo` or `[dyn A, dyn B]`).
+    types: Option<Vec<syn::Type>>,
+}
+
+/// An argument as written, before it is checked against the keys.
+enum Raw {
+    /// `key`, `key = expr` or `key = Type`.
+    Arg(Box<(syn::Path, Option<Expr>, Option<Vec<syn::Type>>)>),
+    /// `key(..)`, which no macro here takes.
+    List(TokenStream),
+}
+
+/// `key`, `key = value`, `key(..)`, separated by commas; the values of `type_keys` are types.
+fn parse_raw(input: ParseStream<'_>, type_keys: &[&str]) -> syn::Result<Vec<Raw>> {
+    let mut out = Vec::new();
+    while !input.is_empty() {
+        let path = input.call(syn::Path::parse_mod_style)?;
+        if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            let takes_types = path
+                .get_ident()
+                .is_some_and(|i| type_keys.contains(&i.to_string().as_str()));
+            if takes_types {
+                let types = if input.peek(syn::token::Bracket) {
+                    let content;
+                    syn::bracketed!(content in input);
+                    Punctuated::<syn::Type, Token![,]>::parse_terminated(&content)?
+                        .into_iter()
+                        .collect()
+                } else {
+                    vec![input.parse()?]
+                };
+                out.push(Raw::Arg(Box::new((path, None, Some(types)))));
+            } else {
+                out.push(Raw::Arg(Box::new((path, Some(input.parse()?), None))));
+            }
+        } else if input.peek(syn::token::Paren)
+            || input.peek(syn::token::Bracket)
+            || input.peek(syn::token::Brace)
+        {
+            let group: proc_macro2::Group = input.parse()?;
+            let mut tokens = path.into_token_stream();
+            group.to_tokens(&mut tokens);
+            out.push(Raw::List(tokens));
+        } else {
+            out.push(Raw::Arg(Box::new((path, None, None))));
+        }
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    Ok(out)
 }
 
 /// Parsed arguments, checked against the keys a macro accepts.
@@ -21,21 +74,31 @@ pub(crate) struct Args {
 impl Args {
     /// Parses `attr` for a macro named `macro_name` that accepts `keys`.
     pub(crate) fn parse(attr: TokenStream, macro_name: &str, keys: &[&str]) -> Self {
+        Self::parse_with_types(attr, macro_name, keys, &[])
+    }
+
+    /// [`Args::parse`], where the keys in `type_keys` take a type or a list of types
+    /// (read with [`Args::types`]).
+    pub(crate) fn parse_with_types(
+        attr: TokenStream,
+        macro_name: &str,
+        keys: &[&str],
+        type_keys: &[&str],
+    ) -> Self {
         let mut errors = Vec::new();
-        let parsed = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr);
-        let metas = match parsed {
+        let parsed = (|input: ParseStream<'_>| parse_raw(input, type_keys)).parse2(attr);
+        let raws = match parsed {
             Ok(m) => m,
             Err(e) => {
                 errors.push(e);
-                Punctuated::new()
+                Vec::new()
             }
         };
         let mut args: Vec<Arg> = Vec::new();
-        for meta in metas {
-            let (path, value) = match meta {
-                Meta::NameValue(nv) => (nv.path, Some(nv.value)),
-                Meta::Path(p) => (p, None),
-                Meta::List(l) => {
+        for raw in raws {
+            let (path, value, types) = match raw {
+                Raw::Arg(arg) => *arg,
+                Raw::List(l) => {
                     errors.push(syn::Error::new_spanned(
                         &l,
                         format!(
@@ -74,7 +137,7 @@ impl Args {
                 ));
                 continue;
             }
-            args.push(Arg { key, value });
+            args.push(Arg { key, value, types });
         }
         Self { args, errors }
     }
@@ -222,6 +285,23 @@ impl Args {
 }
 
 impl Args {
+    /// Types: `key = Type` or `key = [Type, ..]` (a key given to `parse_with_types`).
+    pub(crate) fn types(&mut self, key: &str, example: &str) -> Vec<syn::Type> {
+        let Some(arg) = self.take(key) else {
+            return Vec::new();
+        };
+        match arg.types {
+            Some(types) => types,
+            None => {
+                self.errors.push(syn::Error::new_spanned(
+                    &arg.key,
+                    format!("`{key}` needs a value, e.g. `{key} = {example}`"),
+                ));
+                Vec::new()
+            }
+        }
+    }
+
     /// A flag (`key` alone); `key = value` is an error.
     pub(crate) fn flag(&mut self, key: &str) -> Option<syn::Ident> {
         let arg = self.take(key)?;

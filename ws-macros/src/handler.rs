@@ -1,15 +1,17 @@
 //! `#[ws_handler(server = "..", path = "..")] async fn f(ws: WebSocket, ..)`: the coroutine
-//! style. Arguments after the socket are injected once at start-up (`Inject<T>`, `Sender`,
-//! `Config`) and cloned for each connection.
+//! style. Arguments after the socket are injected once at start-up (their types implement
+//! `FromResolver`: `Inject<T>`, `Settings<T>`, `Sender`, `Config`, `LiveConfig`) and cloned
+//! for each connection.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
+use crate::register::{first_arg_by_value, return_span, Injected};
 use crate::ws_route::WsRouteArgs;
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let mut args = WsRouteArgs::parse(attr, "ws_handler", "\"/stream\"");
+    let mut args = WsRouteArgs::parse(attr, "ws_handler", "\"/stream\"", false);
     let func: syn::ItemFn = match crate::attr::parse_item(item.clone()) {
         Ok(f) => f,
         Err(_) => {
@@ -42,6 +44,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             )),
         }
     }
+    first_arg_by_value(&func.sig, "a WebSocket handler owns its socket", errors);
     if types.is_empty() {
         errors.push(syn::Error::new_spanned(
             &func.sig,
@@ -55,26 +58,19 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let ident = &func.sig.ident;
     let ws_ty = &types[0];
     let ws_arg = quote_spanned!(ws_ty.span()=> ::ws_core::__private::websocket_arg(__ws));
-    let injected: Vec<_> = types[1..]
-        .iter()
-        .enumerate()
-        .map(|(i, ty)| (format_ident!("__arg{i}"), ty))
-        .collect();
-    let resolve = injected.iter().map(|(name, ty)| {
-        quote_spanned! {ty.span()=>
-            let #name = <#ty as ::ws_core::__private::FromResolver>::from_resolver(__resolver, __ORIGIN)?;
-        }
-    });
+    let injected = Injected::new("__arg", &types[1..]);
+    let resolve = injected.resolve();
     let clones = injected
-        .iter()
-        .map(|(name, _)| quote! { ::core::clone::Clone::clone(&#name) });
+        .names()
+        .map(|name| quote! { ::core::clone::Clone::clone(&#name) });
+    // What the function returns is checked where it is written.
+    let wrap = quote_spanned!(return_span(&func.sig)=> ::ws_core::__private::handler(__handler));
     let build = quote! {
-        #(#resolve)*
-        ::core::result::Result::Ok(::ws_core::__private::handler(move |__ws| {
-            #ident(#ws_arg, #(#clones),*)
-        }))
+        #resolve
+        let __handler = move |__ws: ::ws_core::__private::WebSocket| #ident(#ws_arg, #(#clones),*);
+        ::core::result::Result::Ok(#wrap)
     };
-    match args.register(ident, build) {
+    match args.register(ident, injected.deps(), build) {
         Some(reg) => quote! { #func #reg },
         None => {
             let errs = crate::attr::to_compile_errors(args.errors);

@@ -24,9 +24,37 @@ fn debug(name: &str, out: proc_macro2::TokenStream) -> TokenStream {
 /// Registers a struct as the controller of a WebSocket route.
 ///
 /// `#[ws_controller(server = "ws", path = "/chat")]`, optionally with
-/// `protocol = "jsonrpc"` (or `["a", "b"]`) and `protocol_required`. The struct implements
-/// `ws_core::Controller`; its fields of type `Inject<T>` or `Sender` are filled in at
-/// start-up, other fields with `Default::default()`.
+/// `protocol = "jsonrpc"` (or `["a", "b"]`), `protocol_required` and `default`. The struct
+/// implements `ws_core::Controller` and is built once, at start-up:
+///
+/// - a unit struct is itself;
+/// - a field marked `#[inject]` is filled from its type's `FromResolver` impl: `Inject<T>` (a
+///   `#[singleton]` T, or a `dyn Trait` one provides), `Settings<T>`, `Sender`, `Config` (as at
+///   start-up) or `LiveConfig` (following reloads);
+/// - a field marked `#[default]` gets `Default::default()`, a value of its own;
+/// - with `default`, the struct's own `Default` impl (derived or hand-written) builds it, and
+///   its fields take no attribute.
+///
+/// Any other field is a compile error that says which to write.
+///
+/// ```
+/// use std::sync::atomic::AtomicUsize;
+/// use ws_core::{singleton, ws_controller, Controller, Inject, Sender};
+///
+/// #[singleton]
+/// pub struct Counter(#[default] AtomicUsize);
+///
+/// #[ws_controller(server = "ws", path = "/room")]
+/// pub struct Room {
+///     #[inject]
+///     counter: Inject<Counter>,
+///     #[inject]
+///     sender: Sender,
+///     #[default]
+///     joined: AtomicUsize,
+/// }
+/// impl Controller for Room {}
+/// ```
 #[proc_macro_attribute]
 pub fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug(
@@ -38,7 +66,9 @@ pub fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// Registers an `async fn(ws: ws_core::WebSocket, ..)` that owns the socket (Swoole's
 /// coroutine style) as a WebSocket route: `#[ws_handler(server = "ws", path = "/stream")]`,
 /// with the same optional `protocol`/`protocol_required` keys as `#[ws_controller]`. Arguments
-/// after the socket (`Inject<T>`, `Sender`, `Config`) are injected.
+/// after the socket are injected: their types implement `FromResolver` (`Inject<T>`,
+/// `Settings<T>`, `Sender`, `Config`, `LiveConfig`). They are resolved once at start-up and
+/// cloned for each connection. The function returns `()` or `Result<(), E: Display>`.
 #[proc_macro_attribute]
 pub fn ws_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("ws_handler", handler::expand(attr.into(), item.into()))
@@ -52,23 +82,64 @@ pub fn rpc_methods(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("rpc_methods", rpc::expand(attr.into(), item.into()))
 }
 
-/// Registers a struct as a singleton service, built once at start-up and injected as
-/// `Inject<T>`. Fields are built like a controller's.
+/// Registers a singleton service, built once at start-up (after the singletons it injects)
+/// and injected as `Inject<T>`.
+///
+/// On a struct, it is built like a `#[ws_controller]`'s: `#[inject]` and `#[default]` fields,
+/// or `#[singleton(default)]` for its own `Default` impl. On an `impl` block, by its
+/// `fn new(..)`, whose parameters are injected and which returns `Self` or
+/// `Result<Self, E: Display>` (an error stops start-up).
+///
+/// `provides = dyn Trait` (or `provides = [dyn A, dyn B]`) binds it to trait objects as well:
+/// `Inject<dyn Trait>` is this singleton, and start-up orders and checks such dependencies
+/// like any other.
+///
+/// ```
+/// use ws_core::{singleton, Config, Inject};
+///
+/// pub trait Clock: Send + Sync {
+///     fn now(&self) -> u64;
+/// }
+///
+/// #[singleton(default, provides = dyn Clock)]
+/// #[derive(Default)]
+/// pub struct Fixed;
+/// impl Clock for Fixed {
+///     fn now(&self) -> u64 {
+///         42
+///     }
+/// }
+///
+/// pub struct Stamps {
+///     clock: Inject<dyn Clock>,
+/// }
+///
+/// #[singleton]
+/// impl Stamps {
+///     pub fn new(clock: Inject<dyn Clock>, _config: Config) -> Self {
+///         Self { clock }
+///     }
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn singleton(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("singleton", singleton::expand(attr.into(), item.into()))
 }
 
 /// Registers a struct implementing `ws_core::Middleware` on one server:
-/// `#[middleware(server = "ws", priority = 10)]` (lower priority runs first; default 0).
+/// `#[middleware(server = "ws", priority = 10)]` (lower priority runs first; default 0), or on
+/// every server: `#[middleware(global)]`. It is built like a `#[ws_controller]`'s struct:
+/// `#[inject]` and `#[default]` fields, or `default` for its own `Default` impl.
 #[proc_macro_attribute]
 pub fn middleware(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("middleware", middleware::expand(attr.into(), item.into()))
 }
 
-/// Registers an `async fn(req: ws_core::http::Request) -> impl IntoResponse` as a plain HTTP
-/// route: `#[http_route(server = "http", method = "GET", path = "/health")]` (method defaults
-/// to GET).
+/// Registers an `async fn(req: ws_core::http::Request, ..) -> impl IntoResponse` as a plain
+/// HTTP route: `#[http_route(server = "http", method = "GET", path = "/health")]` (method
+/// defaults to GET). The request is taken by value; the arguments after it are injected
+/// (`Inject<T>`, `Settings<T>`, `Sender`, `Config`, `LiveConfig`), resolved once at start-up
+/// and cloned for each request.
 #[proc_macro_attribute]
 pub fn http_route(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("http_route", route::expand(attr.into(), item.into()))

@@ -1,14 +1,18 @@
-//! `#[middleware(server = "..", priority = N)]`.
+//! `#[middleware(server = "..", priority = N, default)]`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
 use crate::attr::Args;
-use crate::register::{construct, no_generics, origin, static_record};
+use crate::register::{no_generics, origin, static_record, struct_build};
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let mut args = Args::parse(attr, "middleware", &["server", "global", "priority"]);
-    let strukt: syn::ItemStruct = match crate::attr::parse_item(item.clone()) {
+    let mut args = Args::parse(
+        attr,
+        "middleware",
+        &["server", "global", "priority", "default"],
+    );
+    let mut strukt: syn::ItemStruct = match crate::attr::parse_item(item.clone()) {
         Ok(s) => s,
         Err(_) => {
             return crate::attr::wrong_item(
@@ -23,6 +27,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         None => args.required_str("server", "\"ws\"", Span::call_site()),
     };
     let priority = args.optional_int("priority");
+    let default = args.flag("default");
     let mut errors = std::mem::take(&mut args.errors);
     if let (Some(g), Some(_)) = (&global, &server) {
         errors.push(syn::Error::new_spanned(
@@ -39,6 +44,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     }
     no_generics(&strukt.generics, "middleware", &mut errors);
+    let build = struct_build(&mut strukt, default.as_ref(), "middleware", &mut errors);
     if !errors.is_empty() || (server.is_none() && global.is_none()) {
         let errs = crate::attr::to_compile_errors(errors);
         return quote! { #strukt #errs };
@@ -50,7 +56,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let priority = priority.map_or_else(|| quote!(0), |p| quote!(#p));
     let ident = &strukt.ident;
     let origin = origin(ident);
-    let build = construct(ident, &strukt.fields);
+    let resolve = build.injected.resolve();
+    let deps = build.injected.deps();
+    let value = build.value;
     let support = quote! {
         const __ORIGIN: ::ws_core::__private::Origin = #origin;
         fn __build(
@@ -59,7 +67,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             ::std::sync::Arc<dyn ::ws_core::__private::ErasedMiddlewareHandle>,
             ::ws_core::__private::StartupError,
         > {
-            ::core::result::Result::Ok(::ws_core::__private::middleware(#build))
+            #resolve
+            ::core::result::Result::Ok(::ws_core::__private::middleware(#value))
         }
     };
     let record = quote! {
@@ -67,6 +76,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             origin: __ORIGIN,
             server: #server,
             priority: #priority,
+            deps: #deps,
             build: __build,
         }
     };

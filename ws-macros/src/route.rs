@@ -1,11 +1,14 @@
-//! `#[http_route(server = "..", method = "GET", path = "..")]` on `async fn(Request) -> impl IntoResponse`.
+//! `#[http_route(server = "..", method = "GET", path = "..")]` on `async fn(Request, ..) -> impl
+//! IntoResponse`. The arguments after the request are injected once at start-up (their types
+//! implement `FromResolver`); the registration builds the handler that the server keeps and
+//! calls per request with clones of them.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use crate::attr::{check_path_lit, Args};
-use crate::register::{origin, static_record};
+use crate::register::{first_arg_by_value, origin, return_span, static_record, Injected};
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
@@ -53,7 +56,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         errors.push(syn::Error::new_spanned(
             &func.sig,
             "an HTTP route handler takes the request first: `req: ws_core::http::Request`, then any \
-             injected `Inject<T>`, `Sender` or `Config`",
+             injected `Inject<T>`, `Settings<T>`, `Sender`, `Config` or `LiveConfig`",
         ));
     }
     if let Some(syn::FnArg::Receiver(r)) = func.sig.inputs.first() {
@@ -68,6 +71,11 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             "an HTTP route handler has no generic parameters",
         ));
     }
+    first_arg_by_value(
+        &func.sig,
+        "an HTTP route takes the request by value",
+        &mut errors,
+    );
     let (Some(server), Some(path), true) = (server, path, errors.is_empty()) else {
         let errs = crate::attr::to_compile_errors(errors);
         return quote! { #func #errs };
@@ -80,64 +88,44 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         Some(other) => other.span(),
         None => Span::call_site(),
     };
-    let request = quote_spanned!(arg_span=> ::ws_core::__private::request_arg(req));
-    let injected: Vec<&syn::Type> = func
-        .sig
-        .inputs
-        .iter()
-        .skip(1)
-        .filter_map(|a| match a {
+    let request = quote_spanned!(arg_span=> ::ws_core::__private::request_arg(__req));
+    let injected = Injected::new(
+        "__arg",
+        func.sig.inputs.iter().skip(1).filter_map(|a| match a {
             syn::FnArg::Typed(t) => Some(t.ty.as_ref()),
             syn::FnArg::Receiver(_) => None,
-        })
-        .collect();
-    let names: Vec<_> = (0..injected.len())
-        .map(|i| quote::format_ident!("__arg{i}"))
-        .collect();
-    let resolve = injected.iter().zip(&names).map(|(ty, name)| {
-        quote_spanned! {ty.span()=>
-            let #name = match req.inject::<#ty>(__ORIGIN) {
-                ::core::result::Result::Ok(v) => v,
-                ::core::result::Result::Err(e) => {
-                    return ::std::boxed::Box::pin(::core::future::ready(
-                        ::ws_core::__private::injection_failed(e),
-                    ));
-                }
-            };
-        }
-    });
-    let deps = injected.iter().map(|ty| {
-        quote_spanned! {ty.span()=> <#ty as ::ws_core::__private::FromResolver>::DEPENDENCY }
-    });
-    let prepare = injected.iter().map(|ty| {
-        quote_spanned! {ty.span()=>
-            let _ = <#ty as ::ws_core::__private::FromResolver>::from_resolver(__resolver, __ORIGIN)?;
-        }
-    });
+        }),
+    );
+    let resolve = injected.resolve();
+    let clones = injected
+        .names()
+        .map(|name| quote! { ::core::clone::Clone::clone(&#name) });
+    // What the function returns is checked where it is written: an `IntoResponse`.
+    let wrap = quote_spanned!(return_span(&func.sig)=> ::ws_core::__private::http_route(__handler));
     let support = quote! {
         const __ORIGIN: ::ws_core::__private::Origin = #origin;
-        fn __prepare(
+        fn __build(
             __resolver: &::ws_core::__private::Resolver<'_>,
-        ) -> ::core::result::Result<(), ::ws_core::__private::StartupError> {
-            #(#prepare)*
-            ::core::result::Result::Ok(())
-        }
-        fn __handler(
-            req: ::ws_core::http::Request,
-        ) -> ::ws_core::__private::BoxFuture<'static, ::ws_core::http::Response> {
-            #(#resolve)*
-            ::ws_core::__private::http_handler(#ident(#request, #(#names),*))
+        ) -> ::core::result::Result<
+            ::ws_core::__private::HttpHandler,
+            ::ws_core::__private::StartupError,
+        > {
+            #resolve
+            let __handler = move |__req: ::ws_core::__private::Request| {
+                #ident(#request, #(#clones),*)
+            };
+            ::core::result::Result::Ok(#wrap)
         }
     };
+    let deps = injected.deps();
     let record = quote! {
         ::ws_core::__private::HttpRouteDef {
             origin: __ORIGIN,
             server: #server,
             method: #method_value,
             path: #path,
-            deps: &[#(#deps),*],
-            prepare: __prepare,
-            handler: __handler,
+            deps: #deps,
+            build: __build,
         }
     };
     let reg = static_record(ident, "HTTP_ROUTES", "HttpRouteDef", record, support);

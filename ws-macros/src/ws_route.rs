@@ -1,5 +1,6 @@
 //! What `#[ws_controller]` and `#[ws_handler]` share: the route arguments
-//! (`server`, `path`, `protocol`, `protocol_required`) and the `ControllerDef` registration.
+//! (`server`, `path`, `protocol`, `protocol_required`; `default` for a controller) and the
+//! `ControllerDef` registration.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -8,6 +9,7 @@ use crate::attr::{check_path_lit, Args};
 use crate::register::{origin, static_record};
 
 const KEYS: &[&str] = &["server", "path", "protocol", "protocol_required"];
+const CONTROLLER_KEYS: &[&str] = &["server", "path", "protocol", "protocol_required", "default"];
 
 /// The checked arguments of a WebSocket route attribute.
 pub(crate) struct WsRouteArgs {
@@ -15,20 +17,29 @@ pub(crate) struct WsRouteArgs {
     path: Option<syn::LitStr>,
     protocols: Vec<syn::LitStr>,
     required: bool,
+    /// `default`: the struct is built by its own `Default` impl.
+    pub(crate) default: Option<syn::Ident>,
     /// Every problem found, each on its token.
     pub(crate) errors: Vec<syn::Error>,
 }
 
 impl WsRouteArgs {
     /// Parses the arguments of `#[macro_name(..)]`; `path_example` goes into the "missing
-    /// `path`" message.
-    pub(crate) fn parse(attr: TokenStream, macro_name: &str, path_example: &str) -> Self {
-        let mut args = Args::parse(attr, macro_name, KEYS);
+    /// `path`" message; `on_struct` admits the `default` key.
+    pub(crate) fn parse(
+        attr: TokenStream,
+        macro_name: &str,
+        path_example: &str,
+        on_struct: bool,
+    ) -> Self {
+        let keys = if on_struct { CONTROLLER_KEYS } else { KEYS };
+        let mut args = Args::parse(attr, macro_name, keys);
         let span = Span::call_site();
         let server = args.required_str("server", "\"ws\"", span);
         let path = args.required_str("path", path_example, span);
         let protocols = args.optional_str_list("protocol");
         let required = args.optional_bool("protocol_required");
+        let default = args.flag("default");
         let mut errors = std::mem::take(&mut args.errors);
         if let Some(p) = &path {
             check_path_lit(p, &mut errors);
@@ -47,14 +58,21 @@ impl WsRouteArgs {
             path,
             protocols,
             required: required.is_some_and(|r| r.value),
+            default,
             errors,
         }
     }
 
     /// The registration of `ident` as a WebSocket route. `build` is the body of
     /// `fn __build(__resolver) -> Result<Arc<dyn ErasedControllerHandle>, StartupError>`,
-    /// which may use `__ORIGIN`. `None` when the arguments had errors.
-    pub(crate) fn register(&self, ident: &syn::Ident, build: TokenStream) -> Option<TokenStream> {
+    /// which may use `__ORIGIN`; `deps` the singletons it injects. `None` when the arguments
+    /// had errors.
+    pub(crate) fn register(
+        &self,
+        ident: &syn::Ident,
+        deps: TokenStream,
+        build: TokenStream,
+    ) -> Option<TokenStream> {
         let (Some(server), Some(path), true) = (&self.server, &self.path, self.errors.is_empty())
         else {
             return None;
@@ -79,6 +97,7 @@ impl WsRouteArgs {
                 path: #path,
                 protocols: &[#(#protocols),*],
                 protocol_required: #required,
+                deps: #deps,
                 build: __build,
             }
         };

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, ServerName};
+use crate::config::{Config, LiveConfig, ServerName};
 use crate::context::AppContext;
 use crate::di::{Resolver, Singletons};
 use crate::error::StartupError;
@@ -58,27 +58,37 @@ impl App {
         config: Config,
         broker: Arc<dyn Broker>,
     ) -> Result<Self, StartupError> {
-        // Every problem at once: registry x config, then the singleton graph.
+        // Every problem at once: registry x config, every registration's dependencies and the
+        // singleton graph; then what building the singletons reports.
         let mut errors = validate::validate(&registry, &config);
         let sender = Sender::with_broker(config.node_id, broker);
         let settings = SettingsStore::default();
-        let singletons = match singletons::build(registry.singletons, &config, &sender, &settings) {
-            Ok(s) => s,
-            Err(StartupError::Many(more)) => {
+        let live = LiveConfig::new(config.clone());
+        let empty = Singletons::default();
+        let inputs = Resolver {
+            config: &config,
+            live: &live,
+            singletons: &empty,
+            sender: &sender,
+            settings: &settings,
+        };
+        let singletons = match singletons::plan(&registry) {
+            Ok(order) => match singletons::build(registry.singletons, &order, inputs) {
+                Ok(s) => s,
+                Err(e) => {
+                    errors.push(e);
+                    Singletons::default()
+                }
+            },
+            Err(more) => {
                 errors.extend(more);
-                Singletons::default()
-            }
-            Err(e) => {
-                errors.push(e);
                 Singletons::default()
             }
         };
         StartupError::collect(errors)?;
         let resolver = Resolver {
-            config: &config,
             singletons: &singletons,
-            sender: &sender,
-            settings: &settings,
+            ..inputs
         };
         let routes = routes::build_all(&registry, &config, &resolver)?;
         StartupError::collect(
@@ -88,7 +98,7 @@ impl App {
                 .map(StartupError::from)
                 .collect(),
         )?;
-        let ctx = AppContext::new(config, singletons, settings, sender);
+        let ctx = AppContext::new(live, singletons, settings, sender);
         Ok(Self {
             inner: Arc::new(Inner {
                 ctx: Arc::new(ctx),
@@ -114,8 +124,9 @@ impl App {
         self.inner.ctx.local_addr(name)
     }
 
-    /// A registered singleton.
-    pub fn singleton<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+    /// The singleton bound to `T`: a `#[singleton]` type, or a `dyn Trait` that one provides
+    /// (`#[singleton(provides = dyn Trait)]`).
+    pub fn singleton<T: ?Sized + Send + Sync + 'static>(&self) -> Option<Arc<T>> {
         self.inner.ctx.singleton::<T>()
     }
 

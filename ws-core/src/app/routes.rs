@@ -53,14 +53,14 @@ pub(crate) fn build_all(
             .iter()
             .filter(|d| d.server == name.as_str())
         {
-            if let Err(e) = (def.prepare)(resolver) {
-                errors.push(e);
+            match (def.build)(resolver) {
+                Ok(handler) => routes.http.entry(def.path).or_default().push(HttpRoute {
+                    origin: def.origin,
+                    method: def.method,
+                    handler,
+                }),
+                Err(e) => errors.push(e),
             }
-            routes.http.entry(def.path).or_default().push(HttpRoute {
-                origin: def.origin,
-                method: def.method,
-                handler: def.handler,
-            });
         }
         // Global middleware (`server: None`) runs on every server.
         let applies = |d: &&MiddlewareDef| d.server.is_none_or(|s| s == name.as_str());

@@ -97,7 +97,7 @@ impl Running {
             }
         }
         prepared.apply();
-        inner.ctx.set_config(effective);
+        inner.ctx.live.set(effective);
         Ok(report)
     }
 

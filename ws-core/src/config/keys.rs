@@ -16,16 +16,12 @@
 //!
 //! A key declared without its effect does not compile. What depends on a key's *type* (how
 //! a layer spells it, whether a `WS_*` value is kept as a string, how a value reads in a
-//! reload report) is [`Value`], implemented once per type.
+//! reload report) is [`Value`] (`value.rs`), implemented once per type.
 
 use std::fmt;
-use std::net::IpAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-
-use super::{ConfigError, ConfigSource, OutboundPolicy};
+use super::value::Value;
+use super::{ConfigError, ConfigSource};
 
 /// When a changed key takes effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,159 +83,6 @@ pub(crate) trait Keys: Sized {
     );
     /// Adds each key to a `Debug` output, secrets redacted.
     fn debug_keys(&self, d: &mut fmt::DebugStruct<'_, '_>);
-}
-
-/// A type that config keys have.
-pub(crate) trait Value: Clone + PartialEq + fmt::Debug {
-    /// What a layer (a TOML file, a `WS_*` variable) holds for it.
-    type Raw: DeserializeOwned + fmt::Debug;
-    /// A `WS_*` value is kept verbatim as a string (`true`) or parsed as a TOML number or
-    /// boolean first, so that `WS_WS_PORT=9600` is a number.
-    const ENV_STRING: bool;
-    /// A value as TOML that differs from the default of every key of the type.
-    #[cfg(test)]
-    const SAMPLE: &'static str;
-    /// A layer's value, checked; `key` and `source` name it in the error.
-    fn from_raw(raw: Self::Raw, key: &str, source: &ConfigSource) -> Result<Self, ConfigError>;
-    /// The value as text for a reload report; `None` when unset (shown as `none`).
-    fn text(&self) -> Option<String>;
-}
-
-impl Value for String {
-    type Raw = String;
-    const ENV_STRING: bool = true;
-    #[cfg(test)]
-    const SAMPLE: &'static str = "\"debug\"";
-    fn from_raw(raw: String, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(raw)
-    }
-    fn text(&self) -> Option<String> {
-        Some(self.clone())
-    }
-}
-
-impl Value for Option<String> {
-    type Raw = String;
-    const ENV_STRING: bool = true;
-    #[cfg(test)]
-    const SAMPLE: &'static str = "\"sample-value\"";
-    fn from_raw(raw: String, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(Some(raw))
-    }
-    fn text(&self) -> Option<String> {
-        self.clone()
-    }
-}
-
-impl Value for PathBuf {
-    type Raw = PathBuf;
-    const ENV_STRING: bool = true;
-    #[cfg(test)]
-    const SAMPLE: &'static str = "\"sample.path\"";
-    fn from_raw(raw: PathBuf, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(raw)
-    }
-    fn text(&self) -> Option<String> {
-        Some(self.display().to_string())
-    }
-}
-
-impl Value for Option<PathBuf> {
-    type Raw = PathBuf;
-    const ENV_STRING: bool = true;
-    #[cfg(test)]
-    const SAMPLE: &'static str = "\"sample.path\"";
-    fn from_raw(raw: PathBuf, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(Some(raw))
-    }
-    fn text(&self) -> Option<String> {
-        self.as_ref().map(|p| p.display().to_string())
-    }
-}
-
-impl Value for usize {
-    type Raw = usize;
-    const ENV_STRING: bool = false;
-    #[cfg(test)]
-    const SAMPLE: &'static str = "7";
-    fn from_raw(raw: usize, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(raw)
-    }
-    fn text(&self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
-
-impl Value for u16 {
-    type Raw = u16;
-    const ENV_STRING: bool = false;
-    #[cfg(test)]
-    const SAMPLE: &'static str = "7";
-    fn from_raw(raw: u16, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(raw)
-    }
-    fn text(&self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
-
-/// Written as seconds, which may be fractional (`0.5`); shown as `Debug` does (`500ms`).
-impl Value for Duration {
-    type Raw = f64;
-    const ENV_STRING: bool = false;
-    #[cfg(test)]
-    const SAMPLE: &'static str = "0.25";
-    fn from_raw(secs: f64, key: &str, source: &ConfigSource) -> Result<Self, ConfigError> {
-        Duration::try_from_secs_f64(secs).map_err(|_| ConfigError::Invalid {
-            key: key.to_owned(),
-            source_name: source.clone(),
-            reason: format!("{secs} is not a valid number of seconds (use 0 or more)"),
-        })
-    }
-    fn text(&self) -> Option<String> {
-        Some(format!("{self:?}"))
-    }
-}
-
-impl Value for IpAddr {
-    type Raw = IpAddr;
-    const ENV_STRING: bool = true;
-    #[cfg(test)]
-    const SAMPLE: &'static str = "\"::1\"";
-    fn from_raw(raw: IpAddr, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(raw)
-    }
-    fn text(&self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
-
-/// Unset means "decided by the registry" (`websocket`); shown as `Debug` does (`None`,
-/// `Some(false)`), as reload reports always have.
-impl Value for Option<bool> {
-    type Raw = bool;
-    const ENV_STRING: bool = false;
-    #[cfg(test)]
-    const SAMPLE: &'static str = "false";
-    fn from_raw(raw: bool, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(Some(raw))
-    }
-    fn text(&self) -> Option<String> {
-        Some(format!("{self:?}"))
-    }
-}
-
-impl Value for OutboundPolicy {
-    type Raw = OutboundPolicy;
-    const ENV_STRING: bool = true;
-    #[cfg(test)]
-    const SAMPLE: &'static str = "\"drop\"";
-    fn from_raw(raw: OutboundPolicy, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(raw)
-    }
-    fn text(&self) -> Option<String> {
-        Some(format!("{self:?}").to_ascii_lowercase())
-    }
 }
 
 /// How a secret's value reads in reload reports and `Debug`.
@@ -321,13 +164,13 @@ macro_rules! config_keys {
     (@key $key:ident: $ty:ty, $effect:ident $(, $flag:ident)?; $($doc:literal)*) => {
         $crate::config::keys::Key {
             name: stringify!($key),
-            env_string: <$ty as $crate::config::keys::Value>::ENV_STRING,
+            env_string: <$ty as $crate::config::value::Value>::ENV_STRING,
             effect: $crate::config::keys::Effect::$effect,
             secret: $crate::config::keys::config_keys!(@secret $($flag)?),
             #[cfg(test)]
             doc: concat!($($doc, "\n",)*),
             #[cfg(test)]
-            sample: <$ty as $crate::config::keys::Value>::SAMPLE,
+            sample: <$ty as $crate::config::value::Value>::SAMPLE,
         }
     };
     (@secret) => { false };
@@ -371,7 +214,7 @@ macro_rules! config_keys {
         #[serde(deny_unknown_fields)]
         pub(crate) struct $layer {
             $(
-                $key: Option<<$ty as $crate::config::keys::Value>::Raw>,
+                $key: Option<<$ty as $crate::config::value::Value>::Raw>,
             )*
             $(
                 $(#[$layer_other_meta])*

@@ -17,7 +17,9 @@
 
 mod error;
 pub(crate) mod keys;
+mod live;
 mod load;
+pub(crate) mod value;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,6 +32,7 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 use keys::{config_keys, Keys};
+pub use live::LiveConfig;
 pub use load::ConfigSource;
 
 /// The name of a server in the config (`[servers.NAME]`), e.g. `ws` or `http`. Cheap to

@@ -30,15 +30,14 @@
 
 pub(crate) mod validate;
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 use std::sync::Arc;
 
 use linkme::distributed_slice;
 
-use crate::di::{Dep, Resolver};
+use crate::di::{Binding, Dep, ErasedSingleton, Resolver};
 use crate::error::{Origin, StartupError};
-use crate::future::BoxFuture;
-use crate::http::{Request, Response};
+use crate::http::HttpHandler;
 use crate::middleware::ErasedMiddlewareHandle;
 use crate::server::driver::ErasedControllerHandle;
 
@@ -58,6 +57,9 @@ pub struct ControllerDef {
     pub protocols: &'static [&'static str],
     /// Whether a client must agree on one of `protocols`.
     pub protocol_required: bool,
+    /// The singletons its `#[inject]` fields (or a handler's arguments) need (`None` entries
+    /// are other injected values).
+    pub deps: &'static [Option<Dep>],
     #[doc(hidden)]
     pub build: BuildFn<Arc<dyn ErasedControllerHandle>>,
 }
@@ -69,10 +71,12 @@ pub struct SingletonDef {
     pub origin: Origin,
     #[doc(hidden)]
     pub type_id: fn() -> TypeId,
+    /// The trait objects it is also injected as (`#[singleton(provides = dyn Trait)]`).
+    pub provides: &'static [Binding],
     /// The singletons it needs built first (`None` entries are non-singleton inputs).
     pub deps: &'static [Option<Dep>],
     #[doc(hidden)]
-    pub build: BuildFn<Arc<dyn Any + Send + Sync>>,
+    pub build: BuildFn<ErasedSingleton>,
 }
 
 /// A `#[middleware]` registration.
@@ -84,6 +88,8 @@ pub struct MiddlewareDef {
     pub server: Option<&'static str>,
     /// Lower runs first.
     pub priority: i32,
+    /// The singletons its `#[inject]` fields need.
+    pub deps: &'static [Option<Dep>],
     #[doc(hidden)]
     pub build: BuildFn<Arc<dyn ErasedMiddlewareHandle>>,
 }
@@ -101,12 +107,10 @@ pub struct HttpRouteDef {
     pub path: &'static str,
     /// The singletons its arguments inject (checked at start-up).
     pub deps: &'static [Option<Dep>],
-    /// Resolves every injected argument once at start-up, so that a missing singleton or a
-    /// settings table that does not fit is reported before the first request.
+    /// Resolves every injected argument once at start-up and returns the handler that the
+    /// server calls per request with them.
     #[doc(hidden)]
-    pub prepare: BuildFn<()>,
-    #[doc(hidden)]
-    pub handler: fn(Request) -> BoxFuture<'static, Response>,
+    pub build: BuildFn<HttpHandler>,
 }
 
 /// Every `#[ws_controller]` in the linked crates.

@@ -1,4 +1,5 @@
-//! Registry × config checks, all reported at once before any port is bound.
+//! Registry × config checks, all reported at once before any port is bound (the dependencies
+//! of registrations on singletons are checked with the singleton graph, `app/singletons.rs`).
 
 use std::collections::HashMap;
 
@@ -69,18 +70,6 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
                 path: r.path,
                 reason,
             });
-        }
-        for dep in r.deps.iter().flatten() {
-            if !registry
-                .singletons
-                .iter()
-                .any(|s| (s.type_id)() == (dep.type_id)())
-            {
-                errors.push(StartupError::MissingSingleton {
-                    origin: r.origin,
-                    singleton: (dep.type_name)(),
-                });
-            }
         }
         if check_server(&mut errors, r.server, r.origin) {
             claim(

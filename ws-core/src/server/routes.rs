@@ -7,8 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use super::driver::ErasedControllerHandle;
 use crate::config::{ServerConfig, ServerName};
 use crate::error::Origin;
-use crate::future::BoxFuture;
-use crate::http::{Request, Response};
+use crate::http::HttpHandler;
 use crate::middleware::{ErasedMiddleware, ErasedMiddlewareHandle};
 
 /// A WebSocket route: a built controller and its protocols.
@@ -20,11 +19,11 @@ pub(crate) struct WsRoute {
     pub(crate) controller: Arc<dyn ErasedControllerHandle>,
 }
 
-/// An HTTP route.
+/// An HTTP route: the handler built at start-up, with its injected arguments.
 pub(crate) struct HttpRoute {
     pub(crate) origin: Origin,
     pub(crate) method: &'static str,
-    pub(crate) handler: fn(Request) -> BoxFuture<'static, Response>,
+    pub(crate) handler: HttpHandler,
 }
 
 /// The routes and middleware of one server, as [`App::routes`](crate::App::routes) lists them.

@@ -42,6 +42,7 @@ impl OriginSettings {
 #[middleware(server = "ws")]
 #[derive(Debug)]
 pub struct OriginCheck {
+    #[inject]
     settings: Settings<OriginSettings>,
 }
 
