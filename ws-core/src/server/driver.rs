@@ -187,8 +187,11 @@ fn drive<C: Controller>(
                 }
             }
         };
-        cx.sender.unregister(id);
+        // The connection stays in the table until its queue is written out: pushes find it
+        // closing (and fail), and the keep-alive sweeps, which walk the table, still drop it
+        // when a client that stopped reading holds the last writes for `write_timeout`.
         let close = engine::finish(&shared, close).await;
+        cx.sender.unregister(id);
         controller.on_close(&mut cx, close).await;
     }
 }
