@@ -199,3 +199,94 @@ async fn rpc_requires_the_jsonrpc_subprotocol() {
     assert!(body.contains("jsonrpc"), "{body}");
     running.shutdown().await;
 }
+
+/// The demo's `/rpc` on a server with the given batch limits.
+async fn rpc_with_limits(max_batch: usize, max_reply: usize) -> (ws_core::Running, RawClient) {
+    let mut config = ws_tests::test_config();
+    let ws = config.servers.get_mut("ws").unwrap();
+    ws.jsonrpc_max_batch = max_batch;
+    ws.jsonrpc_max_reply = max_reply;
+    let running = ws_tests::start(config).await;
+    let addr = running.local_addr("ws").unwrap();
+    let c = RawClient::connect_with(addr, "/rpc", "Sec-WebSocket-Protocol: jsonrpc\r\n").await;
+    (running, c)
+}
+
+fn echo(id: usize, params: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","method":"echo","params":["{params}"],"id":{id}}}"#)
+}
+
+#[tokio::test]
+async fn a_batch_over_jsonrpc_max_batch_gets_one_invalid_request_error() {
+    let (running, mut c) = rpc_with_limits(3, 1 << 20).await;
+    let three = format!("[{},{},{}]", echo(1, "a"), echo(2, "b"), echo(3, "c"));
+    let r = call(&mut c, &three).await;
+    assert_eq!(r.as_array().unwrap().len(), 3, "{r}");
+    let four = format!(
+        "[{},{},{},{}]",
+        echo(1, "a"),
+        echo(2, "b"),
+        echo(3, "c"),
+        echo(4, "d")
+    );
+    let r = call(&mut c, &four).await;
+    assert_eq!(r["error"]["code"], -32600, "{r}");
+    assert_eq!(r["id"], Value::Null, "{r}");
+    assert!(
+        r["error"]["data"].as_str().unwrap().contains("at most 3"),
+        "{r}"
+    );
+    // The connection goes on.
+    let r = call(&mut c, &echo(5, "e")).await;
+    assert_eq!(r["result"], json!(["e"]));
+    drop(c);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_of_a_million_items_is_refused_with_one_error_not_a_million() {
+    // The attack seen in the hostile-clients review: `[1,1,1,...]`, one invalid request per item.
+    let (running, mut c) = rpc().await;
+    let mut batch = String::with_capacity(2_000_002);
+    batch.push('[');
+    for i in 0..1_000_000 {
+        if i > 0 {
+            batch.push(',');
+        }
+        batch.push('1');
+    }
+    batch.push(']');
+    let r = call(&mut c, &batch).await;
+    assert_eq!(r["error"]["code"], -32600, "{r}");
+    assert!(
+        r["error"]["data"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1000"),
+        "{r}"
+    );
+    drop(c);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_reply_over_jsonrpc_max_reply_gets_one_invalid_request_error() {
+    let (running, mut c) = rpc_with_limits(1000, 300).await;
+    // Small replies fit.
+    let r = call(&mut c, &format!("[{},{}]", echo(1, "a"), echo(2, "b"))).await;
+    assert_eq!(r.as_array().unwrap().len(), 2, "{r}");
+    // Three replies of ~150 bytes do not.
+    let big = "x".repeat(100);
+    let batch = format!("[{},{},{}]", echo(1, &big), echo(2, &big), echo(3, &big));
+    let r = call(&mut c, &batch).await;
+    assert_eq!(r["error"]["code"], -32600, "{r}");
+    assert!(
+        r["error"]["data"]
+            .as_str()
+            .unwrap()
+            .contains("over 300 bytes"),
+        "{r}"
+    );
+    drop(c);
+    running.shutdown().await;
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use http::Extensions;
 
-use crate::config::ServerName;
+use crate::config::{ServerConfig, ServerName};
 use crate::engine::handle::OutboundTx;
 use crate::engine::SendError;
 use crate::id::{ConnId, ConnInfo};
@@ -64,6 +64,12 @@ impl Conn {
     pub fn subprotocol(&self) -> Option<&str> {
         self.info.subprotocol.as_deref()
     }
+    /// The settings of its server when the connection opened (a reload changes them for new
+    /// connections only).
+    pub fn settings(&self) -> &ServerConfig {
+        &self.out.shared.settings
+    }
+
     /// Everything the connection table knows about this connection.
     pub fn info(&self) -> &ConnInfo {
         &self.info

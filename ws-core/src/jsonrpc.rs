@@ -122,25 +122,129 @@ pub async fn serve<T: RpcMethods>(service: &T, cx: &mut Conn, msg: Message) -> H
 }
 
 /// The response text for one incoming message, if it needs one.
+///
+/// A batch is bounded by its server's config: it is read no further than `jsonrpc_max_batch`
+/// requests (a longer one is answered with one -32600 error, without running any of it), its
+/// reply may be at most `jsonrpc_max_reply` bytes (past that, the rest of the batch is not run
+/// and the reply is one -32600 error), and it lets other tasks run every
+/// [`YIELD_EVERY`] requests.
 pub async fn handle<T: RpcMethods>(service: &T, cx: &mut Conn, text: &[u8]) -> Option<String> {
-    let value: Value = match serde_json::from_slice(text) {
-        Ok(v) => v,
-        Err(e) => return Some(error_response(Value::Null, &RpcError::parse_error(e)).to_string()),
+    let limits = cx.settings();
+    let (max_batch, max_reply) = (limits.jsonrpc_max_batch, limits.jsonrpc_max_reply);
+    let items = match parse(text, max_batch) {
+        Ok(Incoming::One(value)) => {
+            return call_one(service, cx, value).await.map(|r| r.to_string());
+        }
+        Ok(Incoming::Batch(items)) => items,
+        Err(Refused::TooLong) => {
+            let detail = format!("a batch holds at most {max_batch} requests");
+            return Some(
+                error_response(Value::Null, &RpcError::invalid_request(&detail)).to_string(),
+            );
+        }
+        Err(Refused::NotJson(e)) => {
+            return Some(error_response(Value::Null, &RpcError::parse_error(e)).to_string());
+        }
     };
-    match value {
-        Value::Array(items) if items.is_empty() => {
-            Some(error_response(Value::Null, &RpcError::invalid_request("empty batch")).to_string())
+    if items.is_empty() {
+        return Some(
+            error_response(Value::Null, &RpcError::invalid_request("empty batch")).to_string(),
+        );
+    }
+    let mut reply = String::from("[");
+    for (i, item) in items.into_iter().enumerate() {
+        if i % YIELD_EVERY == YIELD_EVERY - 1 {
+            tokio::task::yield_now().await;
         }
-        Value::Array(items) => {
-            let mut responses = Vec::new();
-            for item in items {
-                if let Some(r) = call_one(service, cx, item).await {
-                    responses.push(r);
-                }
+        let Some(response) = call_one(service, cx, item).await else {
+            continue;
+        };
+        let response = response.to_string();
+        // The closing `]` and a separating `,` count too.
+        if reply.len() + response.len() + 2 > max_reply {
+            let detail = format!("the reply to this batch is over {max_reply} bytes");
+            return Some(
+                error_response(Value::Null, &RpcError::invalid_request(&detail)).to_string(),
+            );
+        }
+        if reply.len() > 1 {
+            reply.push(',');
+        }
+        reply.push_str(&response);
+    }
+    reply.push(']');
+    // A batch of notifications only gets no reply at all.
+    (reply.len() > 2).then_some(reply)
+}
+
+/// How many requests of a batch run before the batch lets other tasks run.
+pub const YIELD_EVERY: usize = 64;
+
+/// An incoming message, parsed.
+enum Incoming {
+    One(Value),
+    Batch(Vec<Value>),
+}
+
+/// Why a message is not answered request by request.
+enum Refused {
+    /// A batch of more than the limit (read no further).
+    TooLong,
+    /// Not JSON.
+    NotJson(serde_json::Error),
+}
+
+/// Parses a message; a batch (a JSON array) is read no further than `max_batch` items.
+fn parse(text: &[u8], max_batch: usize) -> Result<Incoming, Refused> {
+    let batch = text
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'[');
+    if !batch {
+        return serde_json::from_slice(text)
+            .map(Incoming::One)
+            .map_err(Refused::NotJson);
+    }
+    let too_long = std::cell::Cell::new(false);
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let items = serde::de::Deserializer::deserialize_seq(
+        &mut de,
+        BoundedSeq {
+            max: max_batch,
+            too_long: &too_long,
+        },
+    )
+    .and_then(|items| de.end().map(|()| items));
+    match items {
+        Ok(items) => Ok(Incoming::Batch(items)),
+        Err(_) if too_long.get() => Err(Refused::TooLong),
+        Err(e) => Err(Refused::NotJson(e)),
+    }
+}
+
+/// Reads a JSON array of at most `max` values; one more sets `too_long` and stops the parse.
+struct BoundedSeq<'a> {
+    max: usize,
+    too_long: &'a std::cell::Cell<bool>,
+}
+
+impl<'de> serde::de::Visitor<'de> for BoundedSeq<'_> {
+    type Value = Vec<Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a batch of at most {} requests", self.max)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            if items.len() == self.max {
+                self.too_long.set(true);
+                return Err(serde::de::Error::custom("batch too long"));
             }
-            (!responses.is_empty()).then(|| Value::Array(responses).to_string())
+            items.push(item);
         }
-        other => call_one(service, cx, other).await.map(|r| r.to_string()),
+        Ok(items)
     }
 }
 

@@ -126,6 +126,13 @@ config_keys! {
             outbound_full: OutboundPolicy = OutboundPolicy::default(), reload: Applied;
             /// Largest HTTP request body an HTTP route accepts (413 above). **Default**: 1 MiB.
             max_http_body: usize = 1 << 20, reload: Applied;
+            /// Most requests in one JSON-RPC batch (`ws_core::jsonrpc`); a longer batch is
+            /// answered with one -32600 error, and read no further than this many items.
+            /// **Default**: 1000.
+            jsonrpc_max_batch: usize = 1000, reload: Applied;
+            /// Largest reply to one JSON-RPC batch, in bytes; past it the batch is answered
+            /// with one -32600 error instead. **Default**: 16 MiB.
+            jsonrpc_max_reply: usize = 16 << 20, reload: Applied;
         }
     }
     /// One `[servers.NAME]` table of a layer.
