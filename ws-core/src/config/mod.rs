@@ -122,6 +122,11 @@ config_keys! {
             write_timeout: Duration = Duration::from_secs(60), reload: Applied;
             /// Capacity of each connection's outbound queue, in messages. **Default**: 1024.
             outbound_queue: usize = 1024, reload: Applied;
+            /// Capacity of each connection's outbound queue, in bytes of message payload: a push
+            /// that would take a non-empty queue past it finds the queue full (one message larger
+            /// than this still goes into an empty queue). Control frames do not count.
+            /// **Default**: 256 KiB, so 10,000 clients that stopped reading hold about 2.5 GiB.
+            outbound_bytes: usize = 256 << 10, reload: Applied;
             /// What a push does when the queue is full. **Default**: `close`.
             outbound_full: OutboundPolicy = OutboundPolicy::default(), reload: Applied;
             /// Largest HTTP request body an HTTP route accepts (413 above). **Default**: 1 MiB.

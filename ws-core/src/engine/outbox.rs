@@ -56,6 +56,18 @@ pub(crate) enum Outbound {
     },
 }
 
+impl Outbound {
+    /// Payload bytes that count against `outbound_bytes`: a message's or a fragment's; control
+    /// frames count 0.
+    fn payload_len(&self) -> usize {
+        match self {
+            Self::Message(msg) => msg.len(),
+            Self::Fragment { payload, .. } => payload.len(),
+            Self::Pong(_) | Self::Ping | Self::Close { .. } => 0,
+        }
+    }
+}
+
 /// What the outbox lock guards: the write half, the queue and the drainer's state.
 struct Outbox {
     /// The write half. `None` while a writer (the drainer or a direct write) holds it, and
@@ -65,6 +77,11 @@ struct Outbox {
     /// Messages that arrived while a fragmented message was being sent; they follow its last
     /// frame.
     deferred: VecDeque<Message>,
+    /// Payload bytes of the messages and fragments queued or deferred.
+    bytes: usize,
+    /// A push found the queue full since the last item left it: the next one to leave wakes
+    /// whoever waits for room.
+    full: bool,
     /// Between the first and the last frame of a fragmented message.
     in_fragment: bool,
     /// A drainer runs (or is about to).
@@ -117,6 +134,8 @@ impl Shared {
                 ws: None,
                 queue: VecDeque::new(),
                 deferred: VecDeque::new(),
+                bytes: 0,
+                full: false,
                 in_fragment: false,
                 draining: false,
                 done: false,
@@ -154,9 +173,17 @@ impl Shared {
             if o.done || self.signals.kill.is_cancelled() {
                 return Err(NotQueued::Closed(item));
             }
-            if o.queue.len() >= self.capacity() {
+            let size = item.payload_len();
+            // One message larger than the byte bound still goes into an empty queue; control
+            // frames (size 0 here) never count against it.
+            let over_bytes = size > 0
+                && !o.queue.is_empty()
+                && o.bytes.saturating_add(size) > self.settings.outbound_bytes;
+            if o.queue.len() >= self.capacity() || over_bytes {
+                o.full = true;
                 return Err(NotQueued::Full(item));
             }
+            o.bytes += size;
             o.queue.push_back(item);
             // With the write half out, its holder starts the drainer when it gives it back.
             let start = !o.draining && o.ws.is_some();
@@ -358,7 +385,7 @@ impl Outbox {
     /// The next item to write, following the fragment rule; `None` when the queue is empty.
     fn next(&mut self, shared: &Shared) -> Result<Option<Outbound>, ()> {
         while let Some(item) = self.queue.pop_front() {
-            if self.queue.len() + 1 == shared.capacity() {
+            if std::mem::take(&mut self.full) {
                 shared.changed.notify_waiters(); // a full queue has room again
             }
             match item {
@@ -376,9 +403,13 @@ impl Outbox {
                             self.queue.push_front(Outbound::Message(msg));
                         }
                     }
+                    self.bytes = self.bytes.saturating_sub(item.payload_len());
                     return Ok(Some(item));
                 }
-                other => return Ok(Some(other)),
+                other => {
+                    self.bytes = self.bytes.saturating_sub(other.payload_len());
+                    return Ok(Some(other));
+                }
             }
         }
         Ok(None)
