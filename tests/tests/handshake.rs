@@ -60,6 +60,30 @@ async fn missing_or_bad_key_is_400() {
 }
 
 #[tokio::test]
+async fn a_second_key_or_version_header_is_400() {
+    let (running, addr) = start_demo().await;
+    let two_keys = upgrade_request(
+        "/echo",
+        "Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n",
+        "",
+    );
+    let (status, body) = http_raw(addr, &two_keys).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Sec-WebSocket-Key"), "{body}");
+    for second in [
+        "Sec-WebSocket-Version: 8\r\n",
+        "Sec-WebSocket-Version: 13\r\n",
+    ] {
+        let two_versions = upgrade_request("/echo", second, "");
+        let (status, body) = http_raw(addr, &two_versions).await;
+        assert_eq!(status, 400, "{second:?}: {body}");
+        assert!(body.contains("Sec-WebSocket-Version"), "{body}");
+    }
+    still_serving(addr).await;
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn missing_connection_upgrade_is_400() {
     let (running, addr) = start_demo().await;
     let req = upgrade_request("/echo", "Connection: keep-alive\r\n", "Connection");

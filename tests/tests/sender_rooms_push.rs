@@ -144,6 +144,15 @@ async fn push_route_needs_the_secret_key() {
     // Every /chat connection gets it, whatever its room.
     assert_eq!(a.recv_text().await, "to everyone");
     assert_eq!(b.recv_text().await, "to everyone");
+    // The scheme name is case-insensitive (RFC 7235 §2.1).
+    let (status, body) = http_raw(
+        http,
+        &post("/push", "Authorization: bEaReR 123123123\r\n", "again"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(a.recv_text().await, "again");
+    assert_eq!(b.recv_text().await, "again");
     running.shutdown().await;
 }
 

@@ -22,6 +22,8 @@ pub(crate) enum HandshakeError {
     MissingKey,
     #[error("`Sec-WebSocket-Key` must be 16 bytes in base64")]
     BadKey,
+    #[error("`{0}` is sent more than once; send it once")]
+    Duplicate(&'static str),
 }
 
 impl HandshakeError {
@@ -65,8 +67,17 @@ pub(crate) fn validate(
     if !header_has_token(headers, CONNECTION, "upgrade") {
         return Err(HandshakeError::Connection);
     }
-    if headers.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+    // Exactly one version header, saying 13 (a second one, even agreeing, is refused: two
+    // parsers of the same request must not see different versions).
+    let mut versions = headers.get_all(SEC_WEBSOCKET_VERSION).iter();
+    if versions.next().map(|v| v.as_bytes()) != Some(b"13") {
         return Err(HandshakeError::WsVersion);
+    }
+    if versions.next().is_some() {
+        return Err(HandshakeError::Duplicate("Sec-WebSocket-Version"));
+    }
+    if headers.get_all(SEC_WEBSOCKET_KEY).iter().nth(1).is_some() {
+        return Err(HandshakeError::Duplicate("Sec-WebSocket-Key"));
     }
     let key = headers
         .get(SEC_WEBSOCKET_KEY)

@@ -16,10 +16,12 @@ pub async fn push(req: Request) -> Response {
             "push is disabled: no secret_key is configured\n",
         );
     };
+    // The scheme name is case-insensitive (RFC 7235 §2.1): `bearer`, `BEARER` do too.
     let given = req
         .header("authorization")
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim_start());
     if !constant_time_eq(given.as_bytes(), key.as_bytes()) {
         return Response::text(StatusCode::UNAUTHORIZED, "missing or wrong bearer key\n")
             .with_header(
