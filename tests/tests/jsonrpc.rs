@@ -233,7 +233,10 @@ async fn a_batch_over_jsonrpc_max_batch_gets_one_invalid_request_error() {
     assert_eq!(r["error"]["code"], -32600, "{r}");
     assert_eq!(r["id"], Value::Null, "{r}");
     assert!(
-        r["error"]["data"].as_str().unwrap().contains("at most 3"),
+        r["error"]["data"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3 requests (config servers.ws.jsonrpc_max_batch)"),
         "{r}"
     );
     // The connection goes on.

@@ -35,6 +35,7 @@
 mod args;
 mod control;
 mod daemon;
+mod failure;
 mod handover;
 mod logging;
 mod pidfile;
@@ -52,6 +53,7 @@ use clap::Parser;
 use ws_core::{App, Config};
 
 use crate::args::{Args, Command};
+use crate::failure::Failure;
 use crate::remote::Target;
 use crate::serve::{Mode, Reloader, Report};
 
@@ -65,34 +67,6 @@ pub fn main() -> ! {
         }
     };
     std::process::exit(code)
-}
-
-/// A failed command: the message and the exit status.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) code: i32,
-    pub(crate) message: String,
-}
-
-impl Failure {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self {
-            code: 1,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<String> for Failure {
-    fn from(message: String) -> Self {
-        Self::new(message)
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
 }
 
 /// Runs with already-parsed arguments.

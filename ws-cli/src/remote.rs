@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use ws_core::Config;
 
 use crate::control::{Client, Reply};
-use crate::{pidfile, Failure};
+use crate::failure::Failure;
+use crate::pidfile;
 
 /// Exit status of `status` when no server runs (the LSB convention for "not running").
 const NOT_RUNNING: i32 = 3;

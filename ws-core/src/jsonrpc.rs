@@ -137,7 +137,10 @@ pub async fn handle<T: RpcMethods>(service: &T, cx: &mut Conn, text: &[u8]) -> O
         }
         Ok(Incoming::Batch(items)) => items,
         Err(Refused::TooLong) => {
-            let detail = format!("a batch holds at most {max_batch} requests");
+            let detail = format!(
+                "a batch holds at most {max_batch} requests (config servers.{}.jsonrpc_max_batch)",
+                cx.server()
+            );
             return Some(
                 error_response(Value::Null, &RpcError::invalid_request(&detail)).to_string(),
             );
@@ -162,7 +165,10 @@ pub async fn handle<T: RpcMethods>(service: &T, cx: &mut Conn, text: &[u8]) -> O
         let response = response.to_string();
         // The closing `]` and a separating `,` count too.
         if reply.len() + response.len() + 2 > max_reply {
-            let detail = format!("the reply to this batch is over {max_reply} bytes");
+            let detail = format!(
+                "the reply to this batch is over {max_reply} bytes (config servers.{}.jsonrpc_max_reply)",
+                cx.server()
+            );
             return Some(
                 error_response(Value::Null, &RpcError::invalid_request(&detail)).to_string(),
             );
