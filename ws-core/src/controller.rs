@@ -76,21 +76,51 @@ pub trait Controller: Send + Sync + 'static {
 }
 
 /// An error returned by a hook; the connection is closed with 1011 (internal error) and the
-/// error is logged with the connection id.
+/// error is logged with the connection id: at `ERROR`, except a failed send (`?` on
+/// [`SendError`]: the connection closed, or its client stopped reading), which the client
+/// can cause at will and is logged at `DEBUG`.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HookError(Box<dyn std::error::Error + Send + Sync>);
+#[error("{source}")]
+pub struct HookError {
+    source: Box<dyn std::error::Error + Send + Sync>,
+    send_failed: bool,
+}
 
 impl HookError {
     /// Wraps any error.
     pub fn new(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self(err.into())
+        Self {
+            source: err.into(),
+            send_failed: false,
+        }
+    }
+
+    /// An error from its text, a failed send or not.
+    pub(crate) fn with_text(text: String, send_failed: bool) -> Self {
+        Self {
+            source: text.into(),
+            send_failed,
+        }
+    }
+
+    /// Whether the hook failed because a send to a client failed (a [`SendError`]).
+    pub fn is_send_failure(&self) -> bool {
+        self.send_failed
+    }
+
+    /// Logs the error of `hook` on connection `conn` at its level.
+    pub(crate) fn log(&self, conn: &dyn std::fmt::Display, hook: &str) {
+        if self.send_failed {
+            tracing::debug!(conn = %conn, "{hook} stopped: {self}");
+        } else {
+            tracing::error!(conn = %conn, "{hook} failed: {self}");
+        }
     }
 }
 
 impl From<SendError> for HookError {
     fn from(e: SendError) -> Self {
-        Self::new(e.to_string())
+        Self::with_text(e.to_string(), true)
     }
 }
 

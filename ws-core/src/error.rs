@@ -66,6 +66,21 @@ pub enum StartupError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A `#[middleware(paths = [..])]` names a path that has no route on its server.
+    #[error(
+        "{origin}: middleware for `{path}` on server `{server}`, which has no route at that \
+         path (routes there: {known})"
+    )]
+    UnknownMiddlewarePath {
+        /// The middleware registration.
+        origin: Origin,
+        /// Its server.
+        server: &'static str,
+        /// The path without a route.
+        path: &'static str,
+        /// The paths that server has routes for.
+        known: String,
+    },
     /// A registration injects a singleton that is not registered (or a `dyn Trait` that no
     /// singleton provides).
     #[error(

@@ -167,6 +167,8 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
 
 impl From<Rejection> for Response {
     fn from(r: Rejection) -> Self {
-        Response::text(r.status, r.body)
+        let mut response = Response::text(r.status, r.body);
+        response.headers.extend(r.headers);
+        response
     }
 }

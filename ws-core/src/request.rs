@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use http::header::{HeaderName, HeaderValue};
 use http::{Extensions, HeaderMap, Method, StatusCode, Uri};
 
 use crate::config::ServerName;
@@ -79,6 +80,8 @@ pub struct Rejection {
     pub status: StatusCode,
     /// A plain-text body saying why.
     pub body: String,
+    /// Extra response headers (e.g. `WWW-Authenticate`, `Retry-After`).
+    pub headers: HeaderMap,
 }
 
 impl Rejection {
@@ -87,7 +90,15 @@ impl Rejection {
         Self {
             status,
             body: body.into(),
+            headers: HeaderMap::new(),
         }
+    }
+
+    /// The same refusal with one more response header.
+    #[must_use]
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
     }
 
     /// 401 Unauthorized.

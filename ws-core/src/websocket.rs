@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::conn::Conn;
-use crate::controller::{Controller, HookResult};
+use crate::controller::{Controller, HookError, HookResult};
 use crate::engine::handle::OutboundTx;
 use crate::engine::outbox::Outbound;
 use crate::engine::SendError;
@@ -195,19 +195,27 @@ impl WebSocket {
     label = "return nothing, or `Result<(), E>` (E: Display) to log an error and close with 1011"
 )]
 pub trait HandlerOutput: Send + 'static {
-    /// The error text, if the handler failed.
-    fn into_error(self) -> Option<String>;
+    /// The error, if the handler failed. A [`SendError`] (or a [`HookError`] made from one)
+    /// is a failed send, logged at `DEBUG` since a client causes it at will; others at
+    /// `ERROR`.
+    fn into_error(self) -> Option<HookError>;
 }
 
 impl HandlerOutput for () {
-    fn into_error(self) -> Option<String> {
+    fn into_error(self) -> Option<HookError> {
         None
     }
 }
 
 impl<E: std::fmt::Display + Send + 'static> HandlerOutput for Result<(), E> {
-    fn into_error(self) -> Option<String> {
-        self.err().map(|e| e.to_string())
+    fn into_error(self) -> Option<HookError> {
+        let e = self.err()?;
+        let any = &e as &dyn std::any::Any;
+        let send_failed = any.is::<SendError>()
+            || any
+                .downcast_ref::<HookError>()
+                .is_some_and(HookError::is_send_failure);
+        Some(HookError::with_text(e.to_string(), send_failed))
     }
 }
 
@@ -256,7 +264,7 @@ where
             match result.into_error() {
                 None => out.close(CloseCode::NORMAL, ""),
                 Some(e) => {
-                    tracing::error!(conn = %info, "handler failed: {e}");
+                    e.log(&info, "handler");
                     out.close(CloseCode::INTERNAL, "internal error");
                 }
             }

@@ -128,7 +128,9 @@ pub fn singleton(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Registers a struct implementing `ws_core::Middleware` on one server:
 /// `#[middleware(server = "ws", priority = 10)]` (lower priority runs first; default 0), or on
-/// every server: `#[middleware(global)]`. It is built like a `#[ws_controller]`'s struct:
+/// every server: `#[middleware(global)]`. `paths = ["/push"]` makes it a guard of those routes
+/// of its server only (checked at start-up: each path must have a route there); it runs on
+/// the request head, before an HTTP body is read. It is built like a `#[ws_controller]`'s struct:
 /// `#[inject]` and `#[default]` fields, or `default` for its own `Default` impl.
 #[proc_macro_attribute]
 pub fn middleware(attr: TokenStream, item: TokenStream) -> TokenStream {

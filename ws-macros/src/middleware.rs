@@ -1,4 +1,4 @@
-//! `#[middleware(server = "..", priority = N, default)]`.
+//! `#[middleware(server = "..", priority = N, paths = ["/a", ..], default)]`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -10,7 +10,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut args = Args::parse(
         attr,
         "middleware",
-        &["server", "global", "priority", "default"],
+        &["server", "global", "priority", "paths", "default"],
     );
     let mut strukt: syn::ItemStruct = match crate::attr::parse_item(item.clone()) {
         Ok(s) => s,
@@ -27,12 +27,22 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         None => args.required_str("server", "\"ws\"", Span::call_site()),
     };
     let priority = args.optional_int("priority");
+    let paths = args.optional_str_list("paths");
     let default = args.flag("default");
     let mut errors = std::mem::take(&mut args.errors);
     if let (Some(g), Some(_)) = (&global, &server) {
         errors.push(syn::Error::new_spanned(
             g,
             "`global` runs on every server; remove it or remove `server = ..`",
+        ));
+    }
+    for p in &paths {
+        crate::attr::check_path_lit(p, &mut errors);
+    }
+    if let (Some(_), Some(p)) = (&global, paths.first()) {
+        errors.push(syn::Error::new_spanned(
+            p,
+            "`paths` names routes of one server; use `server = \"..\"` instead of `global`",
         ));
     }
     if let Some(p) = &priority {
@@ -76,6 +86,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             origin: __ORIGIN,
             server: #server,
             priority: #priority,
+            paths: &[#(#paths),*],
             deps: #deps,
             build: __build,
         }

@@ -1,14 +1,14 @@
 //! Building each server's [`Routes`] from the registry: controllers, HTTP routes and
 //! middleware, with every problem reported at once.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::config::{Config, ServerName};
 use crate::di::Resolver;
 use crate::error::StartupError;
 use crate::registry::{MiddlewareDef, Registry};
-use crate::server::routes::{HttpRoute, Routes, WsRoute};
+use crate::server::routes::{HttpRoute, MiddlewareRoute, Routes, WsRoute};
 
 /// The routes of every configured server.
 pub(crate) fn build_all(
@@ -19,14 +19,7 @@ pub(crate) fn build_all(
     let mut errors = Vec::new();
     let mut out = BTreeMap::new();
     for (name, settings) in &config.servers {
-        let mut routes = Routes {
-            name: name.clone(),
-            settings: RwLock::new(Arc::new(settings.clone())),
-            websocket: false,
-            ws: HashMap::new(),
-            http: HashMap::new(),
-            middleware: Vec::new(),
-        };
+        let mut routes = Routes::new(name.clone(), settings.clone());
         for def in registry
             .controllers
             .iter()
@@ -66,13 +59,18 @@ pub(crate) fn build_all(
         let applies = |d: &&MiddlewareDef| d.server.is_none_or(|s| s == name.as_str());
         for def in registry.middleware.iter().filter(applies) {
             match (def.build)(resolver) {
-                Ok(m) => routes.middleware.push((def.origin, def.priority, m)),
+                Ok(handle) => routes.middleware.push(MiddlewareRoute {
+                    origin: def.origin,
+                    priority: def.priority,
+                    paths: def.paths,
+                    handle,
+                }),
                 Err(e) => errors.push(e),
             }
         }
         routes
             .middleware
-            .sort_by(|a, b| a.1.cmp(&b.1).then(a.0.name.cmp(b.0.name)));
+            .sort_by(|a, b| (a.priority.cmp(&b.priority)).then(a.origin.name.cmp(b.origin.name)));
         routes.websocket = settings.websocket.unwrap_or(true) && !routes.ws.is_empty();
         if settings.websocket == Some(false) && !routes.ws.is_empty() {
             tracing::warn!(

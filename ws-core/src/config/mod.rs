@@ -131,6 +131,13 @@ config_keys! {
             outbound_full: OutboundPolicy = OutboundPolicy::default(), reload: Applied;
             /// Largest HTTP request body an HTTP route accepts (413 above). **Default**: 1 MiB.
             max_http_body: usize = 1 << 20, reload: Applied;
+            /// Time a client has to send an HTTP request body, from the end of its head; 408
+            /// past it. **Default**: 30 s.
+            http_body_timeout: Duration = Duration::from_secs(30), reload: Applied;
+            /// Bytes of HTTP request bodies the server holds at once, over all requests being
+            /// read or handled; a body that would go past it is answered 503 with
+            /// `Retry-After`. **Default**: 64 MiB.
+            http_body_budget: usize = 64 << 20, reload: Applied;
             /// Most requests in one JSON-RPC batch (`ws_core::jsonrpc`); a longer batch is
             /// answered with one -32600 error, and read no further than this many items.
             /// **Default**: 1000.

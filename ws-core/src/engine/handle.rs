@@ -116,7 +116,7 @@ impl OutboundTx {
             Err(NotQueued::Full(item)) => {
                 if self.policy == OutboundPolicy::Close {
                     tracing::warn!(conn = %self.id, "outbound queue full: closing slow consumer with 1008");
-                    self.shared.kill(Some(CloseCode::POLICY));
+                    self.shared.close_slow(CloseCode::POLICY, "slow consumer");
                 }
                 Err(SendError::Full {
                     id: self.id,

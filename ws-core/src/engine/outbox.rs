@@ -170,7 +170,9 @@ impl Shared {
     pub(crate) fn try_enqueue(self: &Arc<Self>, item: Outbound) -> Result<(), NotQueued> {
         let start = {
             let mut o = self.outbox();
-            if o.done || self.signals.kill.is_cancelled() {
+            // Nothing after a close frame is written, so nothing is queued behind one.
+            let after_close = !matches!(item, Outbound::Close { .. }) && self.signals.is_closing();
+            if o.done || self.signals.kill.is_cancelled() || after_close {
                 return Err(NotQueued::Closed(item));
             }
             let size = item.payload_len();
@@ -194,6 +196,42 @@ impl Shared {
             self.spawn_drainer();
         }
         Ok(())
+    }
+
+    /// A push found the queue full under `outbound_full = "close"`: the queued messages are
+    /// dropped and the close frame (`code`, `reason`, no reply awaited) takes their place, so
+    /// a client that reads again gets it right after the message being written now, and one
+    /// that does not is dropped by the `write_timeout` sweep. In the middle of a fragmented
+    /// message, or with a close already on its way, the connection is killed instead.
+    pub(crate) fn close_slow(self: &Arc<Self>, code: CloseCode, reason: &'static str) {
+        let start = {
+            let mut o = self.outbox();
+            if o.done || self.signals.kill.is_cancelled() {
+                return;
+            }
+            if o.in_fragment || self.signals.closing.swap(true, Ordering::AcqRel) {
+                drop(o);
+                self.kill(Some(code));
+                return;
+            }
+            o.queue.clear();
+            o.deferred.clear();
+            o.bytes = 0;
+            o.full = false;
+            o.queue.push_back(Outbound::Close {
+                code,
+                reason: Bytes::from_static(reason.as_bytes()),
+                await_reply: false,
+            });
+            let start = !o.draining && o.ws.is_some();
+            o.draining |= start;
+            start
+        };
+        // Whoever waits for room finds the connection closing.
+        self.changed.notify_waiters();
+        if start {
+            self.spawn_drainer();
+        }
     }
 
     /// Queues `item`, waiting for room; gives it back if the connection is closed.

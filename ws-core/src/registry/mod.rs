@@ -88,6 +88,9 @@ pub struct MiddlewareDef {
     pub server: Option<&'static str>,
     /// Lower runs first.
     pub priority: i32,
+    /// The route paths it guards (`paths = [..]`); empty runs it on every request of its
+    /// server.
+    pub paths: &'static [&'static str],
     /// The singletons its `#[inject]` fields need.
     pub deps: &'static [Option<Dep>],
     #[doc(hidden)]

@@ -82,8 +82,39 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
         }
     }
     for m in registry.middleware {
-        if let Some(server) = m.server {
-            check_server(&mut errors, server, m.origin);
+        let Some(server) = m.server else { continue };
+        if !check_server(&mut errors, server, m.origin) {
+            continue;
+        }
+        let mut routes: Vec<&str> = (registry.controllers.iter().filter(|c| c.server == server))
+            .map(|c| c.path)
+            .chain(
+                (registry.http_routes.iter())
+                    .filter(|r| r.server == server)
+                    .map(|r| r.path),
+            )
+            .collect();
+        routes.sort_unstable();
+        routes.dedup();
+        for &path in m.paths {
+            if let Err(reason) = check_path(path) {
+                errors.push(StartupError::InvalidPath {
+                    origin: m.origin,
+                    path,
+                    reason,
+                });
+            } else if !routes.contains(&path) {
+                errors.push(StartupError::UnknownMiddlewarePath {
+                    origin: m.origin,
+                    server,
+                    path,
+                    known: if routes.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        routes.join(", ")
+                    },
+                });
+            }
         }
     }
     errors

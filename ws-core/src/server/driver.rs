@@ -154,7 +154,7 @@ fn drive<C: Controller>(
         };
 
         if let Err(e) = controller.on_open(&mut cx).await {
-            tracing::error!(conn = %cx.info, "on_open failed: {e}");
+            e.log(&cx.info, "on_open");
             out.close(CloseCode::INTERNAL, "internal error");
         }
         let seen = engine::frame_seen(&shared);
@@ -172,7 +172,7 @@ fn drive<C: Controller>(
                         continue; // Closing: data frames are read and dropped (RFC 6455 §5.5.1).
                     }
                     if let Err(e) = controller.on_message(&mut cx, msg).await {
-                        tracing::error!(conn = %cx.info, "on_message failed: {e}");
+                        e.log(&cx.info, "on_message");
                         out.close(CloseCode::INTERNAL, "internal error");
                     }
                 }

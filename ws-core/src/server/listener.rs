@@ -2,12 +2,14 @@
 //! hyper with this server's [`service`](super::service).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -125,45 +127,93 @@ impl Server {
             };
             let shutdown = shutdown.clone();
             let handshake_timeout = routes.settings().handshake_timeout;
-            tracker.spawn(async move {
-                // A connection the kernel accepted gets an answer even during a stop or a
-                // restart: hyper's graceful shutdown closes a connection it has read nothing
-                // from, so wait until its first bytes are there (`peek`; `readable` may wake
-                // with nothing to read) before hyper sees it, bounded by the handshake
-                // timeout, and poll hyper first below so that it reads them.
-                let mut first = [0u8; 1];
-                match tokio::time::timeout(handshake_timeout, stream.peek(&mut first)).await {
-                    Ok(Ok(0)) => return, // closed by the client before sending anything
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, "connection failed before its request: {e}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "no request within {handshake_timeout:?}");
-                        return;
-                    }
-                }
-                let svc = hyper::service::service_fn(move |req| service::handle(conn.clone(), req));
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(handshake_timeout)
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .with_upgrades();
-                tokio::pin!(conn);
-                tokio::select! {
-                    biased;
-                    res = conn.as_mut() => {
-                        if let Err(e) = res {
-                            tracing::debug!(%peer, "http connection ended: {e}");
-                        }
-                    }
-                    () = shutdown.cancelled() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    }
-                }
-            });
+            tracker.spawn(serve_connection(
+                stream,
+                peer,
+                conn,
+                shutdown,
+                handshake_timeout,
+            ));
         }
     }
+}
+
+/// Serves one TCP connection with hyper. Its first request head must be complete within
+/// `handshake_timeout` of the accept (else 408 and close); later heads on a kept-alive
+/// connection get the same time each (hyper's header timer closes the connection).
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    conn: service::ConnCtx,
+    shutdown: CancellationToken,
+    handshake_timeout: Duration,
+) {
+    let deadline = Instant::now() + handshake_timeout;
+    // A connection the kernel accepted gets an answer even during a stop or a restart:
+    // hyper's graceful shutdown closes a connection it has read nothing from, so wait until
+    // its first bytes are there (`peek`; `readable` may wake with nothing to read) before
+    // hyper sees it, and poll hyper first below so that it reads them.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
+        Ok(Ok(0)) => return, // closed by the client before sending anything
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, "connection failed before its request: {e}");
+            return;
+        }
+        Err(_) => return request_timeout(&stream, peer, handshake_timeout),
+    }
+    let head_seen = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&head_seen);
+    let svc = hyper::service::service_fn(move |req| {
+        seen.store(true, Ordering::Relaxed);
+        service::handle(conn.clone(), req)
+    });
+    let mut http = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(handshake_timeout)
+        .serve_connection(TokioIo::new(stream), svc)
+        .with_upgrades();
+    let head_timer = tokio::time::sleep_until(deadline);
+    tokio::pin!(head_timer);
+    let mut timing_head = true;
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            biased;
+            res = &mut http => {
+                if let Err(e) = res {
+                    tracing::debug!(%peer, "http connection ended: {e}");
+                }
+                return;
+            }
+            () = &mut head_timer, if timing_head => {
+                timing_head = false;
+                if !head_seen.load(Ordering::Relaxed) {
+                    if let Some(parts) = http.into_parts() {
+                        request_timeout(parts.io.inner(), peer, handshake_timeout);
+                    }
+                    return;
+                }
+            }
+            () = shutdown.cancelled(), if !stopping => {
+                stopping = true;
+                Pin::new(&mut http).graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// Answers 408 to a client that did not send a whole request head in time, and closes. One
+/// non-blocking write: the response fits in an empty socket buffer, and a client that does
+/// not read gets the close alone.
+fn request_timeout(stream: &TcpStream, peer: SocketAddr, timeout: Duration) {
+    tracing::debug!(%peer, "no complete request head within {timeout:?}");
+    let body = format!("request head not received within {timeout:?} (handshake_timeout)\n");
+    let response = format!(
+        "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\
+         content-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(response.as_bytes());
 }

@@ -6,10 +6,12 @@
 //! | --- | --- |
 //! | `listener.rs` | binding, the accept loop, hyper per TCP connection, graceful stop |
 //! | `routes.rs` | the routes and middleware of one server |
-//! | `service.rs` | one request: middleware, HTTP route or upgrade, 404/405/413 |
+//! | `service.rs` | one request: middleware, HTTP route or upgrade, 404/405 |
+//! | `body.rs` | HTTP request bodies: size, time and server-wide budget (413/408/503) |
 //! | `handshake.rs` | upgrade validation (RFC 6455 §4.2.1) and its statuses |
 //! | `driver.rs` | a controller's hooks on one connection |
 
+mod body;
 pub(crate) mod driver;
 mod handshake;
 pub(crate) mod listener;

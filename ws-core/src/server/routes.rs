@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use super::body::BodyBudget;
 use super::driver::ErasedControllerHandle;
 use crate::config::{ServerConfig, ServerName};
 use crate::error::Origin;
@@ -26,6 +27,15 @@ pub(crate) struct HttpRoute {
     pub(crate) handler: HttpHandler,
 }
 
+/// A built middleware and where it runs.
+pub(crate) struct MiddlewareRoute {
+    pub(crate) origin: Origin,
+    pub(crate) priority: i32,
+    /// The paths it guards; empty: every request of the server.
+    pub(crate) paths: &'static [&'static str],
+    pub(crate) handle: Arc<dyn ErasedMiddlewareHandle>,
+}
+
 /// The routes and middleware of one server, as [`App::routes`](crate::App::routes) lists them.
 pub struct Routes {
     pub(crate) name: ServerName,
@@ -34,7 +44,10 @@ pub struct Routes {
     pub(crate) websocket: bool,
     pub(crate) ws: HashMap<&'static str, WsRoute>,
     pub(crate) http: HashMap<&'static str, Vec<HttpRoute>>,
-    pub(crate) middleware: Vec<(Origin, i32, Arc<dyn ErasedMiddlewareHandle>)>,
+    /// In the order they run: lower priority first, ties by type name.
+    pub(crate) middleware: Vec<MiddlewareRoute>,
+    /// Request bodies held now, against `http_body_budget`.
+    pub(crate) bodies: Arc<BodyBudget>,
 }
 
 impl std::fmt::Debug for Routes {
@@ -47,6 +60,19 @@ impl std::fmt::Debug for Routes {
 }
 
 impl Routes {
+    /// A server with no routes yet.
+    pub(crate) fn new(name: ServerName, settings: ServerConfig) -> Self {
+        Self {
+            name,
+            settings: RwLock::new(Arc::new(settings)),
+            websocket: false,
+            ws: HashMap::new(),
+            http: HashMap::new(),
+            middleware: Vec::new(),
+            bodies: Arc::default(),
+        }
+    }
+
     /// One line per route and middleware, for logs and listings.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();
@@ -83,8 +109,16 @@ impl Routes {
                 lines.push(format!("{:<5} {path} -> {}", r.method, r.origin.name));
             }
         }
-        for (origin, priority, _) in &self.middleware {
-            lines.push(format!("MW    priority={priority} -> {}", origin.name));
+        for m in &self.middleware {
+            let paths = if m.paths.is_empty() {
+                String::new()
+            } else {
+                format!(" paths={}", m.paths.join(","))
+            };
+            lines.push(format!(
+                "MW    priority={}{paths} -> {}",
+                m.priority, m.origin.name
+            ));
         }
         lines
     }
@@ -103,9 +137,14 @@ impl Routes {
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
     }
 
-    pub(crate) fn middleware(&self) -> impl Iterator<Item = &dyn ErasedMiddleware> {
+    /// The middleware that runs on a request for `path`, in order.
+    pub(crate) fn middleware<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> impl Iterator<Item = &'a dyn ErasedMiddleware> + 'a {
         self.middleware
             .iter()
-            .map(|(_, _, m)| m.as_ref() as &dyn ErasedMiddleware)
+            .filter(move |m| m.paths.is_empty() || m.paths.contains(&path))
+            .map(|m| m.handle.as_ref() as &dyn ErasedMiddleware)
     }
 }

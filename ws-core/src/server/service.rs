@@ -10,11 +10,12 @@ use http::header::{
     SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use http::{Extensions, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::body;
 use super::driver::{Accepted, Setup};
 use super::handshake::{self, HandshakeError};
 use super::routes::{Routes, WsRoute};
@@ -80,8 +81,10 @@ fn head(ctx: &ConnCtx, parts: &http::request::Parts, upgrade: bool) -> RequestHe
     }
 }
 
+/// The server's middleware for this request's path, in order, on the head (before any body).
 async fn run_middleware(ctx: &ConnCtx, head: &mut RequestHead) -> Result<(), Rejection> {
-    for m in ctx.routes.middleware() {
+    let path = head.uri.path().to_owned();
+    for m in ctx.routes.middleware(&path) {
         m.handle(head).await?;
     }
     Ok(())
@@ -117,22 +120,11 @@ async fn http_route(ctx: &ConnCtx, req: hyper::Request<Incoming>) -> Response {
     if let Err(rejection) = run_middleware(ctx, &mut head).await {
         return rejection.into();
     }
-    let limit = ctx.routes.settings().max_http_body;
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            return if e
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                Response::text(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body over {limit} bytes\n"),
-                )
-            } else {
-                Response::text(StatusCode::BAD_REQUEST, "could not read request body\n")
-            };
-        }
+    let settings = ctx.routes.settings();
+    let (body, _hold) = match body::read(&parts.headers, body, &settings, &ctx.routes.bodies).await
+    {
+        Ok(read) => read,
+        Err(refusal) => return refusal,
     };
     let request = Request {
         head,
@@ -140,6 +132,7 @@ async fn http_route(ctx: &ConnCtx, req: hyper::Request<Incoming>) -> Response {
         ctx: Arc::clone(&ctx.app),
     };
     tracing::debug!(peer = %ctx.peer, "{} {} -> {}", parts.method, parts.uri, route.origin.name);
+    // `_hold` keeps the body's share of `http_body_budget` until the handler is done.
     (route.handler)(request).await
 }
 

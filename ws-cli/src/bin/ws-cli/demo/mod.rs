@@ -16,6 +16,8 @@
 //!
 //! Middleware `middleware::origin::OriginCheck` on server `ws` answers 403 to a handshake from
 //! a page whose origin `[middleware.origin] allow` does not list (empty: all).
+//! Middleware `middleware::bearer::BearerKey` guards `POST /push` (`paths = ["/push"]`): it
+//! checks the key on the head, before the body is read.
 //!
 //! Nothing is registered by hand: the attributes in [`controllers`] and [`middleware`] are the
 //! whole app. The same files are the library `ws_examples` (the unpublished `examples` crate

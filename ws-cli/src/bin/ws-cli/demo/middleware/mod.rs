@@ -1,3 +1,4 @@
 //! One middleware per file.
 
+pub mod bearer;
 pub mod origin;
