@@ -26,6 +26,7 @@ pub(crate) fn build_all(
             ws: HashMap::new(),
             http: HashMap::new(),
             middleware: Vec::new(),
+            admission: Arc::default(),
         };
         for def in registry
             .controllers

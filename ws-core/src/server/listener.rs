@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::admission::SocketHeld;
 use super::routes::Routes;
 use super::service;
 use crate::config::{Config, ServerConfig, ServerName};
@@ -98,23 +99,34 @@ impl Server {
         tracker: TaskTracker,
     ) {
         let mut backoff = Duration::from_millis(5);
+        let mut failing = false;
         loop {
             let (stream, peer) = tokio::select! {
                 () = shutdown.cancelled() => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok(a) => {
                         backoff = Duration::from_millis(5);
+                        if std::mem::take(&mut failing) {
+                            tracing::info!("{}: accepting connections again", self.name);
+                        }
                         a
                     }
                     Err(e) => {
-                        // Out of file descriptors and the like: wait, then retry.
-                        tracing::warn!("{}: accept failed: {e}; retrying in {backoff:?}", self.name);
+                        // Out of file descriptors and the like: wait, then retry; logged once
+                        // per episode, not per retry.
+                        if !std::mem::replace(&mut failing, true) {
+                            tracing::warn!(
+                                "{}: accept failed: {e}; retrying with backoff up to 1 s",
+                                self.name
+                            );
+                        }
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(1));
                         continue;
                     }
                 },
             };
+            let held = SocketHeld::new(&app);
             let _ = stream.set_nodelay(true);
             let conn = service::ConnCtx {
                 app: Arc::clone(&app),
@@ -126,6 +138,7 @@ impl Server {
             let shutdown = shutdown.clone();
             let handshake_timeout = routes.settings().handshake_timeout;
             tracker.spawn(async move {
+                let _held = held;
                 // A connection the kernel accepted gets an answer even during a stop or a
                 // restart: hyper's graceful shutdown closes a connection it has read nothing
                 // from, so wait until its first bytes are there (`peek`; `readable` may wake

@@ -8,8 +8,10 @@
 //! | `routes.rs` | the routes and middleware of one server |
 //! | `service.rs` | one request: middleware, HTTP route or upgrade, 404/405/413 |
 //! | `handshake.rs` | upgrade validation (RFC 6455 §4.2.1) and its statuses |
+//! | `admission.rs` | limits on who may connect: origins, connection counts, rates, file descriptors |
 //! | `driver.rs` | a controller's hooks on one connection |
 
+pub(crate) mod admission;
 pub(crate) mod driver;
 mod handshake;
 pub(crate) mod listener;

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use super::admission::ServerAdmission;
 use super::driver::ErasedControllerHandle;
 use crate::config::{ServerConfig, ServerName};
 use crate::error::Origin;
@@ -35,6 +36,8 @@ pub struct Routes {
     pub(crate) ws: HashMap<&'static str, WsRoute>,
     pub(crate) http: HashMap<&'static str, Vec<HttpRoute>>,
     pub(crate) middleware: Vec<(Origin, i32, Arc<dyn ErasedMiddlewareHandle>)>,
+    /// What the server counts to admit handshakes.
+    pub(crate) admission: Arc<ServerAdmission>,
 }
 
 impl std::fmt::Debug for Routes {
