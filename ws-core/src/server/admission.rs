@@ -9,7 +9,8 @@
 //! | `handshake_rate_per_ip` | handshakes | 429, `Retry-After`: seconds until the next is allowed |
 //! | `max_connections` | handshakes | 503; a warning once each time the server reaches it |
 //!
-//! A handshake that passes gets an [`AdmissionGuard`], carried by the connection's task until
+//! A refusal is a [`Refusal`], which names the config key, and becomes the response. A
+//! handshake that passes gets an [`AdmissionGuard`], carried by the connection's task until
 //! it ends (closing included): its drop gives back what it counted. Everything here runs once
 //! per request or handshake, nothing per message.
 //!
@@ -38,7 +39,7 @@ use http::header::{HeaderMap, HeaderValue, ORIGIN, RETRY_AFTER};
 use http::StatusCode;
 
 use super::routes::Routes;
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, ServerName};
 use crate::context::AppContext;
 use crate::http::Response;
 
@@ -134,7 +135,7 @@ impl Drop for AdmissionGuard {
 /// The `allowed_origins` check, for every request to the server: 403 for an `Origin` header
 /// not in the list. Requests without the header (programs rather than browsers) go on: the
 /// check protects browser users from pages of other sites, it does not authenticate.
-pub(crate) fn check_origin(routes: &Routes, headers: &HeaderMap) -> Result<(), Response> {
+pub(crate) fn check_origin(routes: &Routes, headers: &HeaderMap) -> Result<(), Refusal> {
     let settings = routes.settings();
     if settings.allowed_origins.is_empty() {
         return Ok(());
@@ -146,13 +147,10 @@ pub(crate) fn check_origin(routes: &Routes, headers: &HeaderMap) -> Result<(), R
     if origin_allowed(&settings.allowed_origins, &text) {
         return Ok(());
     }
-    Err(Response::text(
-        StatusCode::FORBIDDEN,
-        format!(
-            "origin {text} is not allowed (config servers.{}.allowed_origins)\n",
-            routes.name
-        ),
-    ))
+    Err(Refusal::Origin {
+        origin: text.into_owned(),
+        server: routes.name.clone(),
+    })
 }
 
 fn origin_allowed(allowed: &[String], origin: &str) -> bool {
@@ -161,13 +159,13 @@ fn origin_allowed(allowed: &[String], origin: &str) -> bool {
         .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
 }
 
-/// Admits a WebSocket handshake from `peer` on the server of `routes`, or answers it (503 or
+/// Admits a WebSocket handshake from `peer` on the server of `routes`, or refuses it (503 or
 /// 429) before the upgrade.
 pub(crate) fn admit(
     app: &Arc<AppContext>,
     routes: &Routes,
     peer: IpAddr,
-) -> Result<AdmissionGuard, Response> {
+) -> Result<AdmissionGuard, Refusal> {
     check_fds(app)?;
     let settings = routes.settings();
     let server = &routes.admission;
@@ -185,14 +183,10 @@ pub(crate) fn admit(
                 routes.name
             );
         }
-        return Err(Response::text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "server {} has max_connections ({max}) WebSocket connections open; \
-                 try again later\n",
-                routes.name
-            ),
-        ));
+        return Err(Refusal::MaxConnections {
+            server: routes.name.clone(),
+            max,
+        });
     }
     if server.at_limit.load(Ordering::Relaxed) {
         server.at_limit.store(false, Ordering::Relaxed);
@@ -206,7 +200,7 @@ pub(crate) fn admit(
 
 /// 503 while the sockets the app holds leave no more than `fd_reserve` of the soft
 /// `RLIMIT_NOFILE`; a warning once each time that begins.
-fn check_fds(app: &AppContext) -> Result<(), Response> {
+fn check_fds(app: &AppContext) -> Result<(), Refusal> {
     let Some(limit) = app.fd_limit else {
         return Ok(());
     };
@@ -224,37 +218,83 @@ fn check_fds(app: &AppContext) -> Result<(), Response> {
              ({reserve}): refusing WebSocket handshakes with 503 until some close"
         );
     }
-    Err(Response::text(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!(
-            "the server is out of file descriptors for new WebSocket connections \
-             (RLIMIT_NOFILE {limit}, fd_reserve {reserve}); try again later\n"
-        ),
-    ))
+    Err(Refusal::FdReserve { limit, reserve })
 }
 
-/// 429 with `Retry-After` (whole seconds, at least 1).
-fn too_many(retry_after: u64, body: String) -> Response {
-    let mut r = Response::text(StatusCode::TOO_MANY_REQUESTS, body);
-    r.headers
-        .insert(RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-    r
+/// Why a request or a handshake was refused; each names its config key.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Refusal {
+    #[error("origin {origin} is not allowed (config servers.{server}.allowed_origins)")]
+    Origin { origin: String, server: ServerName },
+    #[error(
+        "the server is out of file descriptors for new WebSocket connections (the soft \
+         RLIMIT_NOFILE is {limit}, config fd_reserve = {reserve}); try again later"
+    )]
+    FdReserve { limit: usize, reserve: usize },
+    #[error(
+        "server {server} has {max} WebSocket connections open, its limit (config \
+         servers.{server}.max_connections); try again later"
+    )]
+    MaxConnections { server: ServerName, max: usize },
+    #[error(
+        "{ip} has {max} WebSocket connections open, the limit (config max_connections_per_ip)"
+    )]
+    PerIpConnections { ip: IpAddr, max: usize },
+    #[error(
+        "too many WebSocket handshakes from {ip} (config handshake_rate_per_ip = {rate} per \
+         second)"
+    )]
+    Rate {
+        ip: IpAddr,
+        rate: usize,
+        retry_after: u64,
+    },
+    #[error(
+        "too many addresses are opening WebSocket connections at once (config \
+         handshake_rate_per_ip = {rate} per second)"
+    )]
+    RateTableFull { rate: usize },
+}
+
+impl Refusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Origin { .. } => StatusCode::FORBIDDEN,
+            Self::FdReserve { .. } | Self::MaxConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PerIpConnections { .. } | Self::Rate { .. } | Self::RateTableFull { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+        }
+    }
+
+    /// Whole seconds for `Retry-After`, at least 1 (429 only).
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Rate { retry_after, .. } => Some((*retry_after).max(1)),
+            Self::PerIpConnections { .. } | Self::RateTableFull { .. } => Some(1),
+            _ => None,
+        }
+    }
+}
+
+impl From<Refusal> for Response {
+    fn from(refusal: Refusal) -> Self {
+        let mut r = Response::text(refusal.status(), format!("{refusal}\n"));
+        if let Some(secs) = refusal.retry_after() {
+            r.headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
+    }
 }
 
 impl ServerAdmission {
     /// The per-IP checks; counts a connection for `ip` when they pass.
-    fn admit_ip(&self, settings: &ServerConfig, ip: IpAddr, now: Instant) -> Result<(), Response> {
+    fn admit_ip(&self, settings: &ServerConfig, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
         let mut per_ip = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
         let max = settings.max_connections_per_ip;
         let open = per_ip.open.get(&ip).copied().unwrap_or(0);
         if max != 0 && open >= max {
-            return Err(too_many(
-                1,
-                format!(
-                    "{ip} has {open} WebSocket connections open, the limit \
-                     (config max_connections_per_ip = {max})\n"
-                ),
-            ));
+            return Err(Refusal::PerIpConnections { ip, max });
         }
         per_ip.take_token(settings.handshake_rate_per_ip, ip, now)?;
         *per_ip.open.entry(ip).or_insert(0) += 1;
@@ -282,8 +322,8 @@ impl ServerAdmission {
 
 impl PerIp {
     /// Takes one handshake token of `ip` at `rate` per second (`0`: no limit).
-    fn take_token(&mut self, rate: usize, ip: IpAddr, now: Instant) -> Result<(), Response> {
-        if rate == 0 {
+    fn take_token(&mut self, per_sec: usize, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
+        if per_sec == 0 {
             if !self.buckets.is_empty() {
                 self.buckets = HashMap::new(); // Switched off by a reload.
             }
@@ -291,17 +331,11 @@ impl PerIp {
         }
         // Handshakes per second are small integers; f64 holds them exactly.
         #[allow(clippy::cast_precision_loss)]
-        let rate = rate as f64;
+        let rate = per_sec as f64;
         if !self.buckets.contains_key(&ip) {
             self.sweep(rate, now);
             if self.buckets.len() >= RATE_TABLE_CAP {
-                return Err(too_many(
-                    1,
-                    format!(
-                        "too many addresses are opening WebSocket connections at once \
-                         (config handshake_rate_per_ip = {rate})\n"
-                    ),
-                ));
+                return Err(Refusal::RateTableFull { rate: per_sec });
             }
         }
         let bucket = self.buckets.entry(ip).or_insert(Bucket {
@@ -318,13 +352,11 @@ impl PerIp {
         // Whole seconds until a token is there again; at least 1.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let wait = ((1.0 - tokens) / rate).ceil() as u64;
-        Err(too_many(
-            wait,
-            format!(
-                "too many WebSocket handshakes from {ip} (config handshake_rate_per_ip = \
-                 {rate} per second)\n"
-            ),
-        ))
+        Err(Refusal::Rate {
+            ip,
+            rate: per_sec,
+            retry_after: wait,
+        })
     }
 
     /// Drops the buckets that are full again (an absent bucket is a full one), when the table
@@ -375,6 +407,7 @@ mod tests {
         assert!(a.admit_ip(&s, ip(1), now).is_ok());
         assert!(a.admit_ip(&s, ip(1), now).is_ok());
         let refused = a.admit_ip(&s, ip(1), now).unwrap_err();
+        let refused = Response::from(refused);
         assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(refused.headers[RETRY_AFTER], "1");
         assert!(a.admit_ip(&s, ip(2), now).is_ok(), "other addresses go on");
@@ -397,6 +430,7 @@ mod tests {
             assert!(t.take_token(4, ip(1), now).is_ok());
         }
         let refused = t.take_token(4, ip(1), now).unwrap_err();
+        let refused = Response::from(refused);
         assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(refused.headers[RETRY_AFTER], "1");
         assert!(t
@@ -404,7 +438,7 @@ mod tests {
             .is_ok());
         let slow = t.take_token(1, ip(3), now);
         assert!(slow.is_ok());
-        let refused = t.take_token(1, ip(3), now).unwrap_err();
+        let refused = Response::from(t.take_token(1, ip(3), now).unwrap_err());
         assert_eq!(refused.headers[RETRY_AFTER], "1");
     }
 
@@ -418,7 +452,10 @@ mod tests {
         }
         // Every address is busy (its bucket is empty): a new one is refused, not added.
         let refused = t.take_token(1, ip(cap), now).unwrap_err();
-        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            matches!(refused, Refusal::RateTableFull { rate: 1 }),
+            "{refused}"
+        );
         assert_eq!(t.buckets.len(), RATE_TABLE_CAP);
         // A second later every bucket is full again: the sweep empties the table.
         let later = now + Duration::from_secs(2);

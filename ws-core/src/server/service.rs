@@ -43,7 +43,7 @@ pub(crate) async fn handle(
     let ws_route = ctx.routes.ws.get(path);
     let wants_upgrade = handshake::wants_upgrade(req.headers());
     let response = if let Err(refused) = admission::check_origin(&ctx.routes, req.headers()) {
-        refused
+        refused.into()
     } else if let Some(route) = ws_route.filter(|_| ctx.routes.websocket) {
         let has_http = ctx.routes.http.contains_key(path);
         if !wants_upgrade && has_http {
@@ -153,7 +153,7 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
     };
     let admitted = match admission::admit(&ctx.app, &ctx.routes, ctx.peer.ip()) {
         Ok(guard) => guard,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into(),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (parts, _body) = req.into_parts();

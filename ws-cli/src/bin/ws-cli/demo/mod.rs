@@ -15,7 +15,10 @@
 //! | `http` | POST `/push` | body to every `/chat` connection; `Authorization: Bearer <secret_key>` |
 //!
 //! Middleware `middleware::origin::OriginCheck` on server `ws` answers 403 to a handshake from
-//! a page whose origin `[middleware.origin] allow` does not list (empty: all).
+//! a page whose origin `[middleware.origin] allow` does not list (empty: all). It shows how a
+//! middleware reads settings that follow a reload; the framework has the same check built in,
+//! per server, as `allowed_origins` (`[servers.ws] allowed_origins = [...]`), the recommended
+//! way for an app of your own.
 //!
 //! Nothing is registered by hand: the attributes in [`controllers`] and [`middleware`] are the
 //! whole app. The same files are the library `ws_examples` (the unpublished `examples` crate
