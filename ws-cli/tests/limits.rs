@@ -37,12 +37,26 @@ struct Env {
 }
 
 impl Env {
-    fn new(name: &str) -> Self {
+    fn new(name: &str, config: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("ws-limits-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("ws.toml"), CONFIG).unwrap();
+        std::fs::write(dir.join("ws.toml"), config).unwrap();
         Self { dir, pid: None }
+    }
+
+    /// `start -d`: the servers' addresses.
+    fn start(&mut self) -> std::collections::BTreeMap<String, SocketAddr> {
+        let out = self.cli(&["start", "-d"]);
+        assert!(out.status.success(), "start -d failed: {}", text(&out));
+        let (pid, addrs) = parse_started(&String::from_utf8_lossy(&out.stdout));
+        self.pid = Some(pid);
+        addrs
+    }
+
+    /// The log lines that contain `needle`.
+    fn logged(&self, needle: &str) -> usize {
+        self.log().lines().filter(|l| l.contains(needle)).count()
     }
 
     /// Runs `ws-cli ARGS --config ws.toml` under `ulimit -n NOFILE`, to completion.
@@ -115,11 +129,9 @@ async fn health(addr: SocketAddr) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrades_get_503_at_the_fd_reserve_while_health_and_control_work() {
-    let mut env = Env::new("fds");
-    let out = env.cli(&["start", "-d"]);
-    assert!(out.status.success(), "start -d failed: {}", text(&out));
-    let (pid, addrs) = parse_started(&String::from_utf8_lossy(&out.stdout));
-    env.pid = Some(pid);
+    let mut env = Env::new("fds", CONFIG);
+    let addrs = env.start();
+    let pid = env.pid.unwrap();
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
     assert!(
         limits
@@ -163,12 +175,7 @@ async fn upgrades_get_503_at_the_fd_reserve_while_health_and_control_work() {
     );
     assert_eq!(handshake(ws).await.err().map(|r| r.0), Some(503));
     // Warned once, not per refusal.
-    let warnings = env
-        .log()
-        .lines()
-        .filter(|l| l.contains("refusing WebSocket handshakes"))
-        .count();
-    assert_eq!(warnings, 1, "{}", env.log());
+    assert_eq!(env.logged("minus fd_reserve"), 1, "{}", env.log());
 
     // Closing connections makes room again (bounded: the server sees the closes at once, or
     // soon after).
@@ -188,6 +195,48 @@ async fn upgrades_get_503_at_the_fd_reserve_while_health_and_control_work() {
     assert!(admitted, "no handshake admitted after closing connections");
     drop(open);
 
+    let out = env.cli(&["stop"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// Opens connections on `addr` until one is admitted; bounded in attempts and time.
+async fn admitted_eventually(addr: SocketAddr) -> Ws {
+    for _ in 0..300 {
+        match handshake(addr).await {
+            Ok(c) => return c,
+            Err((503, _)) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    panic!("no handshake admitted after closing a connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_connections_warns_once_each_time_it_is_reached() {
+    let mut env = Env::new(
+        "max",
+        "[servers.http]\nport = 0\n[servers.ws]\nport = 0\nmax_connections = 3\n",
+    );
+    let ws = env.start()["ws"];
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(handshake(ws).await.unwrap());
+    }
+    for _ in 0..3 {
+        let refusal = handshake(ws).await.err().unwrap();
+        assert_eq!(refusal.0, 503, "{refusal:?}");
+        assert!(refusal.1.contains("max_connections"), "{refusal:?}");
+    }
+    let warning = "the max_connections limit";
+    assert_eq!(env.logged(warning), 1, "{}", env.log());
+    // Below the limit and at it again: one more warning.
+    drop(open.pop());
+    open.push(admitted_eventually(ws).await);
+    for _ in 0..3 {
+        assert_eq!(handshake(ws).await.err().map(|r| r.0), Some(503));
+    }
+    assert_eq!(env.logged(warning), 2, "{}", env.log());
+    drop(open);
     let out = env.cli(&["stop"]);
     assert!(out.status.success(), "{}", text(&out));
 }
