@@ -1,6 +1,6 @@
 //! The application context: what an app shares with every request and connection once it is
 //! built: the config in effect, the singletons, the middleware settings, the push hub
-//! ([`Sender`]) and the bound addresses. An HTTP [`Request`](crate::http::Request) holds it;
+//! ([`Sender`]), the bound addresses and the count of sockets held (for `fd_reserve`). An HTTP [`Request`](crate::http::Request) holds it;
 //! the [`App`](crate::App) owns it beside its routes.
 
 use std::collections::BTreeMap;
