@@ -1,10 +1,11 @@
 //! The application context: what an app shares with every request and connection once it is
 //! built: the config in effect, the singletons, the middleware settings, the push hub
-//! ([`Sender`]) and the bound addresses. An HTTP [`Request`](crate::http::Request) holds it;
+//! ([`Sender`]), the bound addresses and the count of sockets held (for `fd_reserve`). An HTTP [`Request`](crate::http::Request) holds it;
 //! the [`App`](crate::App) owns it beside its routes.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, OnceLock};
 
 use crate::config::{Config, LiveConfig, ServerName};
@@ -23,6 +24,14 @@ pub(crate) struct AppContext {
     pub(crate) sender: Sender,
     /// The bound addresses, once started.
     bound: OnceLock<BTreeMap<ServerName, SocketAddr>>,
+    /// Sockets the servers hold: accepted TCP connections and WebSocket connections (see
+    /// `server::admission`).
+    pub(crate) sockets_held: AtomicUsize,
+    /// The soft `RLIMIT_NOFILE` read when the app was built; `None` where there is none.
+    pub(crate) fd_limit: Option<usize>,
+    /// Whether handshakes are being refused for want of file descriptors (so that the
+    /// warning is logged once each time it begins).
+    pub(crate) fds_short: AtomicBool,
 }
 
 impl AppContext {
@@ -31,6 +40,7 @@ impl AppContext {
         singletons: Singletons,
         settings: SettingsStore,
         sender: Sender,
+        fd_limit: Option<usize>,
     ) -> Self {
         Self {
             live,
@@ -38,6 +48,9 @@ impl AppContext {
             settings,
             sender,
             bound: OnceLock::new(),
+            sockets_held: AtomicUsize::new(0),
+            fd_limit,
+            fds_short: AtomicBool::new(false),
         }
     }
 

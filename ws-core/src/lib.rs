@@ -34,7 +34,8 @@
 //!  app/                   App: registry x config -> singleton graph, routes; bind; Running:
 //!                         reload, stop
 //!  registry/              the link-time records (linkme), their checks against the config
-//!  server/                listener + accept loop, routes, hyper service, handshake, hook driver
+//!  server/                listener + accept loop, routes, hyper service, handshake, admission
+//!                         limits, hook driver
 //!  user-facing API        Conn, Controller, Middleware, WebSocket, http::Request, jsonrpc
 //!  context.rs             AppContext: config in effect, singletons, settings, Sender, addresses
 //!  di.rs, settings.rs     Inject<T>, FromResolver (what #[inject] fills); [middleware.NAME] settings

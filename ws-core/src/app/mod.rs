@@ -22,6 +22,7 @@ use crate::di::{Resolver, Singletons};
 use crate::error::StartupError;
 use crate::push::{Broker, InProcess, Sender};
 use crate::registry::{validate, Registry};
+use crate::server::admission;
 use crate::server::listener::Server;
 use crate::server::Routes;
 use crate::settings::SettingsStore;
@@ -98,7 +99,8 @@ impl App {
                 .map(StartupError::from)
                 .collect(),
         )?;
-        let ctx = AppContext::new(live, singletons, settings, sender);
+        let fd_limit = admission::soft_fd_limit();
+        let ctx = AppContext::new(live, singletons, settings, sender, fd_limit);
         Ok(Self {
             inner: Arc::new(Inner {
                 ctx: Arc::new(ctx),

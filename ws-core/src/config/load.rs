@@ -231,9 +231,33 @@ impl Config {
                     "must be more than 0 seconds",
                 ));
             }
+            if let Some(bad) = s.allowed_origins.iter().find(|o| !is_origin(o)) {
+                return Err(invalid(
+                    key("allowed_origins"),
+                    &format!(
+                        "{bad:?} is not an origin: write `scheme://host` or \
+                         `scheme://host:port` (no path, no trailing slash), or \"*\""
+                    ),
+                ));
+            }
         }
         Ok(())
     }
+}
+
+/// `*`, or `scheme://host[:port]` as browsers send it in `Origin` (no path).
+fn is_origin(origin: &str) -> bool {
+    if origin == "*" {
+        return true;
+    }
+    origin.split_once("://").is_some_and(|(scheme, host)| {
+        !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            && !host.is_empty()
+            && !host.contains(['/', '?', '#', ' '])
+    })
 }
 
 fn env_value(value: &str, is_string: bool) -> toml::Value {
@@ -330,6 +354,35 @@ mod tests {
         assert_eq!(c.server("http").unwrap().websocket, Some(false));
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("WS_UNKNOWN_THING"));
+    }
+
+    #[test]
+    fn allowed_origins_from_an_array_or_a_comma_separated_variable() {
+        let (c, _) = load_str(
+            "[servers.http]\nallowed_origins = [\"https://a.example\", \"*\"]\n",
+            &[(
+                "WS_WS_ALLOWED_ORIGINS",
+                "https://a.example, http://127.0.0.1:9501",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            c.server("http").unwrap().allowed_origins,
+            ["https://a.example", "*"]
+        );
+        assert_eq!(
+            c.server("ws").unwrap().allowed_origins,
+            ["https://a.example", "http://127.0.0.1:9501"]
+        );
+        let err = load_str(
+            "[servers.ws]\nallowed_origins = [\"https://a.example/\"]\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("servers.ws.allowed_origins"),
+            "{err}"
+        );
     }
 
     #[test]

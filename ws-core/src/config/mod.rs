@@ -145,6 +145,28 @@ config_keys! {
             /// Largest reply to one JSON-RPC batch, in bytes; past it the batch is answered
             /// with one -32600 error instead. **Default**: 16 MiB.
             jsonrpc_max_reply: usize = 16 << 20, reload: Applied;
+            /// Most WebSocket connections open on this server at once (closing ones count
+            /// until they have ended); a handshake over it is answered 503 before the upgrade,
+            /// and a warning is logged once each time the server reaches it. `0`: no limit of
+            /// its own (`fd_reserve` still applies). **Default**: 0.
+            max_connections: usize = 0, reload: Applied;
+            /// Most WebSocket connections open at once from one IP address; a handshake over
+            /// it is answered 429 with `Retry-After`. Behind a proxy every client has the
+            /// proxy's address (forwarded headers are not trusted). `0` disables it.
+            /// **Default**: 0.
+            max_connections_per_ip: usize = 0, reload: Applied;
+            /// Most WebSocket handshakes per second from one IP address (a token bucket that
+            /// holds one second's worth, so a burst of this many is allowed); over it, 429
+            /// with `Retry-After`. Behind a proxy every client has the proxy's address. `0`
+            /// disables it. **Default**: 0.
+            handshake_rate_per_ip: usize = 0, reload: Applied;
+            /// Origins (`scheme://host[:port]`, compared without regard to case) whose web
+            /// pages may use this server: a request with an `Origin` header not in the list
+            /// is answered 403; requests without one (programs rather than browsers) go on.
+            /// `"*"` allows every origin. A TOML array, or one string of comma-separated
+            /// origins (as `WS_<NAME>_ALLOWED_ORIGINS` is). **Default**: empty, which allows
+            /// every origin.
+            allowed_origins: Vec<String> = Vec::new(), reload: Applied;
         }
     }
     /// One `[servers.NAME]` table of a layer.
@@ -199,6 +221,11 @@ config_keys! {
             /// Unix socket on which a running server answers `status`, `reload`, `stop` and
             /// `restart`. **Default**: `ws.sock` in the working directory.
             control_socket: PathBuf = PathBuf::from("ws.sock"), reload: Restart;
+            /// File descriptors kept for the process's own use (the control socket, log files,
+            /// `/health` and other plain HTTP requests): once the sockets the servers hold
+            /// reach the soft `RLIMIT_NOFILE` (read at start) minus this, WebSocket handshakes
+            /// are answered 503. **Default**: 64.
+            fd_reserve: usize = 64, reload: Applied;
         }
         /// The named servers.
         pub servers: BTreeMap<ServerName, ServerConfig>,

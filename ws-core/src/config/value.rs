@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::{ConfigError, ConfigSource, OutboundPolicy};
 
@@ -161,4 +162,37 @@ impl Value for OutboundPolicy {
     fn text(&self) -> Option<String> {
         Some(format!("{self:?}").to_ascii_lowercase())
     }
+}
+
+/// A list of strings: a TOML array, or one string of comma-separated items (the only way a
+/// `WS_*` variable can spell a list). Shown as a TOML array.
+impl Value for Vec<String> {
+    type Raw = StringList;
+    const ENV_STRING: bool = true;
+    #[cfg(test)]
+    const SAMPLE: &'static str = "\"https://sample.example\"";
+    fn from_raw(raw: StringList, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
+        Ok(match raw {
+            StringList::List(items) => items,
+            StringList::Joined(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+    fn text(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
+}
+
+/// How a layer spells a `Vec<String>`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum StringList {
+    /// A TOML array of strings.
+    List(Vec<String>),
+    /// One string, items separated by commas.
+    Joined(String),
 }

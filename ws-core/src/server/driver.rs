@@ -17,6 +17,7 @@ use hyper::upgrade::OnUpgrade;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::admission::AdmissionGuard;
 use crate::config::{ServerConfig, ServerName};
 use crate::conn::Conn;
 use crate::controller::Controller;
@@ -49,6 +50,8 @@ pub(crate) struct Setup {
     pub(crate) settings: Arc<ServerConfig>,
     pub(crate) sender: Sender,
     pub(crate) shutdown: CancellationToken,
+    /// What the connection counts against the limits, until its task ends.
+    pub(crate) admitted: AdmissionGuard,
 }
 
 /// A controller behind a pointer: dynamic dispatch once per connection, static inside it.
@@ -111,8 +114,11 @@ fn drive<C: Controller>(
                     settings,
                     sender,
                     shutdown,
+                    admitted,
                 },
         } = unbox(accepted);
+        // Held to the end of the task, closing included.
+        let _admitted = admitted;
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
             Err(e) => {

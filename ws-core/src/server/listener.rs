@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::admission::SocketHeld;
 use super::routes::Routes;
 use super::service;
 use crate::config::{Config, ServerConfig, ServerName};
@@ -100,23 +101,34 @@ impl Server {
         tracker: TaskTracker,
     ) {
         let mut backoff = Duration::from_millis(5);
+        let mut failing = false;
         loop {
             let (stream, peer) = tokio::select! {
                 () = shutdown.cancelled() => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok(a) => {
                         backoff = Duration::from_millis(5);
+                        if std::mem::take(&mut failing) {
+                            tracing::info!("{}: accepting connections again", self.name);
+                        }
                         a
                     }
                     Err(e) => {
-                        // Out of file descriptors and the like: wait, then retry.
-                        tracing::warn!("{}: accept failed: {e}; retrying in {backoff:?}", self.name);
+                        // Out of file descriptors and the like: wait, then retry; logged once
+                        // per episode, not per retry.
+                        if !std::mem::replace(&mut failing, true) {
+                            tracing::warn!(
+                                "{}: accept failed: {e}; retrying with backoff up to 1 s",
+                                self.name
+                            );
+                        }
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(1));
                         continue;
                     }
                 },
             };
+            let held = SocketHeld::new(&app);
             let _ = stream.set_nodelay(true);
             let conn = service::ConnCtx {
                 app: Arc::clone(&app),
@@ -129,6 +141,7 @@ impl Server {
             let handshake_timeout = routes.settings().handshake_timeout;
             tracker.spawn(serve_connection(
                 stream,
+                held,
                 peer,
                 conn,
                 shutdown,
@@ -143,11 +156,14 @@ impl Server {
 /// connection get the same time each (hyper's header timer closes the connection).
 async fn serve_connection(
     stream: TcpStream,
+    held: SocketHeld,
     peer: SocketAddr,
     conn: service::ConnCtx,
     shutdown: CancellationToken,
     handshake_timeout: Duration,
 ) {
+    // Counted against `fd_reserve` for as long as this task has the socket.
+    let _held = held;
     let deadline = Instant::now() + handshake_timeout;
     // A connection the kernel accepted gets an answer even during a stop or a restart:
     // hyper's graceful shutdown closes a connection it has read nothing from, so wait until

@@ -9,8 +9,10 @@
 //! | `service.rs` | one request: middleware, HTTP route or upgrade, 404/405 |
 //! | `body.rs` | HTTP request bodies: size, time and server-wide budget (413/408/503) |
 //! | `handshake.rs` | upgrade validation (RFC 6455 §4.2.1) and its statuses |
+//! | `admission.rs` | limits on who may connect: origins, connection counts, rates, file descriptors |
 //! | `driver.rs` | a controller's hooks on one connection |
 
+pub(crate) mod admission;
 mod body;
 pub(crate) mod driver;
 mod handshake;

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use super::admission::ServerAdmission;
 use super::body::BodyBudget;
 use super::driver::ErasedControllerHandle;
 use crate::config::{ServerConfig, ServerName};
@@ -48,6 +49,8 @@ pub struct Routes {
     pub(crate) middleware: Vec<MiddlewareRoute>,
     /// Request bodies held now, against `http_body_budget`.
     pub(crate) bodies: Arc<BodyBudget>,
+    /// What the server counts to admit handshakes.
+    pub(crate) admission: Arc<ServerAdmission>,
 }
 
 impl std::fmt::Debug for Routes {
@@ -70,6 +73,7 @@ impl Routes {
             http: HashMap::new(),
             middleware: Vec::new(),
             bodies: Arc::default(),
+            admission: Arc::default(),
         }
     }
 

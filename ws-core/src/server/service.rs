@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::admission;
 use super::body;
 use super::driver::{Accepted, Setup};
 use super::handshake::{self, HandshakeError};
@@ -42,7 +43,9 @@ pub(crate) async fn handle(
     let path = req.uri().path();
     let ws_route = ctx.routes.ws.get(path);
     let wants_upgrade = handshake::wants_upgrade(req.headers());
-    let response = if let Some(route) = ws_route.filter(|_| ctx.routes.websocket) {
+    let response = if let Err(refused) = admission::check_origin(&ctx.routes, req.headers()) {
+        refused.into()
+    } else if let Some(route) = ws_route.filter(|_| ctx.routes.websocket) {
         let has_http = ctx.routes.http.contains_key(path);
         if !wants_upgrade && has_http {
             http_route(&ctx, req).await
@@ -141,6 +144,10 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
         Ok(accept) => accept,
         Err(e) => return handshake_error(e),
     };
+    let admitted = match admission::admit(&ctx.app, &ctx.routes, ctx.peer.ip()) {
+        Ok(guard) => guard,
+        Err(refused) => return refused.into(),
+    };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (parts, _body) = req.into_parts();
     let mut head = head(ctx, &parts, true);
@@ -178,6 +185,7 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
             settings: ctx.routes.settings(),
             sender: ctx.app.sender.clone(),
             shutdown: ctx.shutdown.clone(),
+            admitted,
         },
     };
     ctx.tracker

@@ -15,7 +15,10 @@
 //! | `http` | POST `/push` | body to every `/chat` connection; `Authorization: Bearer <secret_key>` |
 //!
 //! Middleware `middleware::origin::OriginCheck` on server `ws` answers 403 to a handshake from
-//! a page whose origin `[middleware.origin] allow` does not list (empty: all).
+//! a page whose origin `[middleware.origin] allow` does not list (empty: all). It shows how a
+//! middleware reads settings that follow a reload; the framework has the same check built in,
+//! per server, as `allowed_origins` (`[servers.ws] allowed_origins = [...]`), the recommended
+//! way for an app of your own.
 //! Middleware `middleware::bearer::BearerKey` guards `POST /push` (`paths = ["/push"]`): it
 //! checks the key on the head, before the body is read.
 //!

@@ -8,6 +8,13 @@
 //! [middleware.origin]
 //! allow = ["https://chat.example.com", "http://127.0.0.1:9501"]
 //! ```
+//!
+//! The framework has this check built in: per-server key `allowed_origins`
+//! (`[servers.ws] allowed_origins = ["https://chat.example.com"]`, env
+//! `WS_WS_ALLOWED_ORIGINS`, comma-separated), which also covers servers without a middleware
+//! and is the recommended way. This middleware stays as the demo of a middleware with
+//! settings, and for configs that use `[middleware.origin]`; with both set, a request must
+//! pass both.
 
 use serde::Deserialize;
 use ws_core::{middleware, Middleware, MiddlewareSettings, Rejection, RequestHead, Settings};
