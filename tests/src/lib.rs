@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
+pub mod redis;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -27,7 +27,7 @@ impl Broker for Loopback {
                 }
             }
             for node in nodes {
-                node.deliver_local(&envelope).await;
+                node.deliver_local(&envelope);
             }
             Ok(())
         })

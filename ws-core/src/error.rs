@@ -137,6 +137,19 @@ pub enum StartupError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The node could not join its cluster: the broker is unreachable, or the node id is
+    /// taken.
+    #[error(
+        "config key broker = {broker} (from {source_name}): cannot join the cluster: {reason}"
+    )]
+    Broker {
+        /// The broker, password hidden.
+        broker: String,
+        /// Where the `broker` value came from.
+        source_name: ConfigSource,
+        /// What went wrong.
+        reason: String,
+    },
     /// Several problems at once.
     #[error("{} problems:\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     Many(Vec<StartupError>),

@@ -88,6 +88,7 @@
 //! that the binary never names must be linked with `use that_crate as _;`.
 
 mod app;
+mod cluster;
 mod config;
 mod conn;
 mod context;
@@ -113,7 +114,9 @@ mod websocket;
 pub mod __private;
 
 pub use app::{reload, App, Running};
-pub use config::{Config, ConfigSource, LiveConfig, OutboundPolicy, ServerConfig, ServerName};
+pub use config::{
+    BrokerAddr, Config, ConfigSource, LiveConfig, OutboundPolicy, ServerConfig, ServerName,
+};
 pub use conn::Conn;
 pub use controller::{Controller, HookError, HookResult};
 pub use di::{ConstructorResult, FromResolver, Inject, Resolver};
@@ -124,7 +127,7 @@ pub use id::{ConnId, ConnInfo};
 pub use message::{Message, Utf8Bytes};
 pub use middleware::Middleware;
 pub use protocol::close::{CloseCode, CloseFrame};
-pub use push::{Delivery, Filter, Room, Sender};
+pub use push::{ClusterCount, Delivery, Filter, Room, Sender};
 pub use request::{Rejection, RequestHead};
 pub use server::Routes;
 pub use settings::{MiddlewareSettings, Settings};

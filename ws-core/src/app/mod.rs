@@ -16,7 +16,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, LiveConfig, ServerName};
+use crate::cluster::node::Timings;
+use crate::cluster::{self, ClusterNode};
+use crate::config::{BrokerAddr, Config, LiveConfig, ServerName};
 use crate::context::AppContext;
 use crate::di::{Resolver, Singletons};
 use crate::error::StartupError;
@@ -37,6 +39,8 @@ pub struct App {
 
 #[derive(Debug)]
 struct Inner {
+    /// The cluster this node joins at start (config `broker` other than `local`).
+    cluster: Option<Arc<ClusterNode>>,
     ctx: Arc<AppContext>,
     routes: BTreeMap<ServerName, Arc<Routes>>,
 }
@@ -47,9 +51,19 @@ impl App {
         Self::from_registry(Registry::linked(), config)
     }
 
-    /// Builds the app from `registry`.
+    /// Builds the app from `registry`, with the broker that config `broker` names.
     pub fn from_registry(registry: Registry, config: Config) -> Result<Self, StartupError> {
-        Self::with_broker(registry, config, Arc::new(InProcess))
+        match &config.broker {
+            BrokerAddr::Local => Self::with_broker(registry, config, Arc::new(InProcess)),
+            BrokerAddr::Redis(_) => {
+                let node = Arc::new(ClusterNode::new(
+                    config.node_id,
+                    &config.cluster,
+                    Timings::default(),
+                ));
+                Self::assemble(registry, config, node.clone(), Some(node))
+            }
+        }
     }
 
     /// Builds the app from `registry` with a [`Broker`] that reaches the other nodes of a
@@ -58,6 +72,15 @@ impl App {
         registry: Registry,
         config: Config,
         broker: Arc<dyn Broker>,
+    ) -> Result<Self, StartupError> {
+        Self::assemble(registry, config, broker, None)
+    }
+
+    fn assemble(
+        registry: Registry,
+        config: Config,
+        broker: Arc<dyn Broker>,
+        cluster: Option<Arc<ClusterNode>>,
     ) -> Result<Self, StartupError> {
         // Every problem at once: registry x config, every registration's dependencies and the
         // singleton graph; then what building the singletons reports.
@@ -103,6 +126,7 @@ impl App {
         let ctx = AppContext::new(live, singletons, settings, sender, fd_limit);
         Ok(Self {
             inner: Arc::new(Inner {
+                cluster,
                 ctx: Arc::new(ctx),
                 routes,
             }),
@@ -154,11 +178,28 @@ impl App {
         &self,
         mut inherited: BTreeMap<ServerName, std::net::TcpListener>,
     ) -> Result<Running, StartupError> {
+        let config = self.config();
+        if let Some(node) = &self.inner.cluster {
+            if let BrokerAddr::Redis(url) = &config.broker {
+                cluster::join(node, url, &config.cluster, self.sender())
+                    .await
+                    .map_err(|e| StartupError::Broker {
+                        broker: config.broker.redacted(),
+                        source_name: config.source_of("broker"),
+                        reason: e.to_string(),
+                    })?;
+                tracing::info!(
+                    "node {} joined cluster `{}` on {}",
+                    config.node_id,
+                    config.cluster,
+                    config.broker.redacted()
+                );
+            }
+        }
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let mut servers = Vec::new();
         let mut errors = Vec::new();
-        let config = self.config();
         for (name, routes) in &self.inner.routes {
             let Some(settings) = config.servers.get(name) else {
                 continue;
@@ -226,5 +267,14 @@ impl App {
             tracker,
             listeners,
         ))
+    }
+}
+
+impl App {
+    /// Leaves the cluster, if the app joined one (a stop).
+    pub(crate) async fn leave_cluster(&self) {
+        if let Some(node) = &self.inner.cluster {
+            node.stop().await;
+        }
     }
 }

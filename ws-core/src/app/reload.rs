@@ -11,7 +11,7 @@
 //! | per server: `max_message_size`, `handshake_timeout`, `idle_timeout`, `ping_interval`, `close_timeout`, `write_timeout`, `outbound_queue`, `outbound_bytes`, `outbound_full`, `max_http_body`, `http_body_timeout`, `http_body_budget`, `jsonrpc_max_batch`, `jsonrpc_max_reply`, `max_connections`, `max_connections_per_ip`, `handshake_rate_per_ip`, `allowed_origins` | applied to new connections and requests; open connections keep the values they started with (a lowered limit closes none) |
 //! | `fd_reserve` | applied: the next handshake is checked against it |
 //! | `log_level` | [`Effect::Caller`]: the process that owns logging applies it (ws-cli does) |
-//! | `host`, `port`, `websocket`, adding or removing a server, `worker_threads`, `node_id`, `log_file`, `pid_file`, `control_socket` | need a restart (`restart` hands the listening sockets over, so no connection is refused) |
+//! | `host`, `port`, `websocket`, adding or removing a server, `worker_threads`, `node_id`, `broker`, `cluster`, `log_file`, `pid_file`, `control_socket` | need a restart (`restart` hands the listening sockets over, so no connection is refused) |
 //!
 //! Each key's effect is declared with the key, in `config/mod.rs`; a test checks that this
 //! table names every key with that effect.

@@ -116,9 +116,10 @@ impl Running {
         // Cancel first: a connection registering from now on closes itself.
         self.shutdown.cancel();
         let reason = shutdown_reason(code);
+        // This node's connections only: the others of a cluster go on.
         self.app
             .sender()
-            .disconnect_all(&Filter::all(), code, reason)
+            .disconnect_local(&Filter::all(), code, reason)
             .await;
         // Our handles on the listening sockets: once the accept loops end too, a stop refuses
         // new connections (after a hand-over the new process holds its own).
@@ -133,6 +134,7 @@ impl Running {
         if !done {
             tracing::warn!("drain timeout of {drain:?} reached; dropping remaining connections");
         }
+        self.app.leave_cluster().await;
         done
     }
 }

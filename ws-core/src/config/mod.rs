@@ -88,6 +88,46 @@ pub enum OutboundPolicy {
     Wait,
 }
 
+/// Where the nodes of a cluster meet (config `broker`).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum BrokerAddr {
+    /// In-process: this node alone (`local`).
+    #[default]
+    Local,
+    /// A Redis server: `redis://[:PASSWORD@]HOST:PORT[/DB]` (or `rediss://`, `unix://`).
+    Redis(String),
+}
+
+impl BrokerAddr {
+    /// The address with any password replaced by `***`, for logs and reports.
+    pub fn redacted(&self) -> String {
+        match self {
+            BrokerAddr::Local => "local".to_owned(),
+            BrokerAddr::Redis(url) => redact(url),
+        }
+    }
+}
+
+/// `scheme://user:secret@host` → `scheme://user:***@host`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => format!("{scheme}://***@{host}"),
+        },
+        None => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for BrokerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
 config_keys! {
     /// Settings of one named server (`[servers.NAME]`).
     #[derive(Clone, PartialEq)]
@@ -209,8 +249,16 @@ config_keys! {
             secret_key: Option<String> = None, reload: Applied, secret;
             /// Tokio worker threads; `0` uses one per CPU core. **Default**: 0.
             worker_threads: usize = 0, reload: Restart;
-            /// Id of this node in a cluster, part of every connection id. **Default**: 0.
+            /// Id of this node in a cluster, part of every connection id; must differ per node
+            /// (a node leases its id on the broker, and one started with an id in use exits
+            /// with an error). **Default**: 0.
             node_id: u16 = 0, reload: Restart;
+            /// Where the nodes of a cluster meet: `local` (this process alone) or
+            /// `redis://[:PASSWORD@]HOST:PORT[/DB]`. **Default**: `local`.
+            broker: BrokerAddr = BrokerAddr::Local, reload: Restart;
+            /// Name of the cluster: the prefix of every key and channel it uses on the broker, so
+            /// that two apps can share one Redis. **Default**: `ws`.
+            cluster: String = "ws".to_owned(), reload: Restart;
             /// Longest a graceful stop waits for connections to finish their close handshake.
             /// **Default**: 10 s.
             drain_timeout: Duration = Duration::from_secs(10), reload: Applied;

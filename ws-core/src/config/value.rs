@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::{ConfigError, ConfigSource, OutboundPolicy};
+use super::{BrokerAddr, ConfigError, ConfigSource, OutboundPolicy};
 
 /// A type that config keys have.
 pub(crate) trait Value: Clone + PartialEq + fmt::Debug {
@@ -148,6 +148,37 @@ impl Value for Option<bool> {
     }
     fn text(&self) -> Option<String> {
         Some(format!("{self:?}"))
+    }
+}
+
+/// `local`, or the URL of a Redis server; shown with its password hidden.
+impl Value for BrokerAddr {
+    type Raw = String;
+    const ENV_STRING: bool = true;
+    #[cfg(test)]
+    const SAMPLE: &'static str = "\"redis://127.0.0.1:6390/2\"";
+    fn from_raw(raw: String, key: &str, source: &ConfigSource) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        if raw == "local" {
+            return Ok(BrokerAddr::Local);
+        }
+        let scheme = raw.split_once("://").map(|(s, _)| s);
+        match scheme {
+            Some("redis" | "rediss" | "unix" | "redis+unix") => {
+                Ok(BrokerAddr::Redis(raw.to_owned()))
+            }
+            _ => Err(ConfigError::Invalid {
+                key: key.to_owned(),
+                source_name: source.clone(),
+                reason: format!(
+                    "{:?} is not a broker: use `local` or `redis://HOST:PORT[/DB]`",
+                    BrokerAddr::Redis(raw.to_owned())
+                ),
+            }),
+        }
+    }
+    fn text(&self) -> Option<String> {
+        Some(self.redacted())
     }
 }
 

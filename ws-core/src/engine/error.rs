@@ -24,6 +24,17 @@ pub enum SendError<T = Message> {
         /// The message that was not sent.
         message: T,
     },
+    /// The connection is on another node that could not be reached (the broker is away, or
+    /// the node did not answer in time): whether it is open is not known.
+    #[error("connection {id} is on node {node}, which could not be reached")]
+    Unreachable {
+        /// The connection.
+        id: ConnId,
+        /// Its node.
+        node: u16,
+        /// The message that was not sent.
+        message: T,
+    },
     /// The connection's outbound queue is full (a slow reader); see `outbound_full`.
     #[error("outbound queue of connection {id} is full")]
     Full {

@@ -3,7 +3,7 @@
 //!
 //! | file | what |
 //! | --- | --- |
-//! | `target.rs` | [`Filter`], [`Target`], [`Action`], [`Envelope`], [`Delivery`] |
+//! | `target.rs` | [`Filter`], [`Target`], [`Action`], [`Envelope`], [`Delivery`], [`ClusterCount`] |
 //! | `table.rs` | the connection table: queues, rooms, metadata; local delivery |
 //! | `broker.rs` | the [`Broker`] seam and the single-node [`InProcess`] broker |
 //! | `sender.rs` | [`Sender`] and [`Room`] |
@@ -15,4 +15,4 @@ pub(crate) mod target;
 
 pub use broker::{Broker, BrokerError, InProcess};
 pub use sender::{Room, Sender};
-pub use target::{Action, Delivery, Envelope, Filter, Target};
+pub use target::{Action, ClusterCount, Delivery, Envelope, Filter, Target};

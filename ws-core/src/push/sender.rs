@@ -9,11 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use super::broker::Broker;
+use super::broker::{Broker, BrokerError};
 use super::table::Table;
-use super::target::{Action, Delivery, Envelope, Filter, Target};
+use super::target::{Action, ClusterCount, Delivery, Envelope, Filter, Target};
 use crate::engine::handle::OutboundTx;
 use crate::engine::keepalive::KeepAlive;
 use crate::engine::sweeper::Sweeper;
@@ -92,11 +92,20 @@ impl Sender {
     }
 
     pub(crate) fn unregister(&self, id: ConnId) {
-        self.inner.table.remove(id);
+        for room in self.inner.table.remove(id) {
+            self.inner.broker.room_interest(&room, false);
+        }
+    }
+
+    /// A handle that does not keep the app alive (for a broker, which the sender holds).
+    pub(crate) fn downgrade(&self) -> WeakSender {
+        WeakSender(Arc::downgrade(&self.inner))
     }
 
     /// Sends `msg` to connection `id`, on this node or (through the broker) another. A gone
-    /// id is [`SendError::Closed`]; a full queue follows the server's `outbound_full` policy.
+    /// id is [`SendError::Closed`] (for another node's id: that node answered so, or no node
+    /// holds the id); a node that cannot be reached is [`SendError::Unreachable`]; a full
+    /// queue follows the server's `outbound_full` policy.
     pub async fn push(&self, id: ConnId, msg: impl Into<Message>) -> Result<(), SendError> {
         let msg = msg.into();
         if id.node() != self.inner.node {
@@ -106,7 +115,16 @@ impl Sender {
                 Ok(()) => Ok(()),
                 Err(e) => {
                     tracing::debug!("push to {id}: {e}");
-                    Err(SendError::Closed { id, message: msg })
+                    Err(match e {
+                        BrokerError::Timeout { .. } | BrokerError::Transport(_) => {
+                            SendError::Unreachable {
+                                id,
+                                node: id.node(),
+                                message: msg,
+                            }
+                        }
+                        _ => SendError::Closed { id, message: msg },
+                    })
                 }
             };
         }
@@ -136,12 +154,24 @@ impl Sender {
     /// Adds connection `id` (of this node) to room `room`; membership ends when the connection
     /// closes. Returns whether the connection exists.
     pub fn join(&self, id: ConnId, room: &str) -> bool {
-        self.inner.table.join(id, room)
+        match self.inner.table.join(id, room) {
+            None => false,
+            Some(first) => {
+                if first {
+                    self.inner.broker.room_interest(room, true);
+                }
+                true
+            }
+        }
     }
 
     /// Removes connection `id` from room `room`; returns whether it was a member.
     pub fn leave(&self, id: ConnId, room: &str) -> bool {
-        self.inner.table.leave(id, room)
+        let (was, emptied) = self.inner.table.leave(id, room);
+        if emptied {
+            self.inner.broker.room_interest(room, false);
+        }
+        was
     }
 
     /// The rooms connection `id` is in, sorted.
@@ -190,6 +220,37 @@ impl Sender {
         self.inner.table.tx(id).is_some_and(|tx| tx.is_open())
     }
 
+    /// Whether connection `id` is open, on this node or (asking through the broker) the one
+    /// that holds it. A node that cannot be reached in time counts as not open.
+    pub async fn is_established_anywhere(&self, id: ConnId) -> bool {
+        if id.node() == self.inner.node {
+            return self.is_established(id);
+        }
+        match self.inner.broker.established(id).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::debug!("is {id} established: {e}");
+                false
+            }
+        }
+    }
+
+    /// How many connections `filter` matches on every node of the cluster, per node; nodes
+    /// that did not answer in time are listed in [`ClusterCount::missing`].
+    pub async fn cluster_count(&self, filter: &Filter) -> ClusterCount {
+        let mut count = match self.inner.broker.count(filter).await {
+            Ok(count) => count,
+            Err(e) => {
+                tracing::debug!("cluster count: {e}");
+                ClusterCount::default()
+            }
+        };
+        let here = self.count(filter);
+        count.nodes.insert(self.inner.node, here);
+        count.total = count.nodes.values().sum();
+        count
+    }
+
     /// What the table knows about connection `id`.
     pub fn info(&self, id: ConnId) -> Option<Arc<ConnInfo>> {
         self.inner.table.info(id)
@@ -215,13 +276,26 @@ impl Sender {
         self.inner.table.connections(filter)
     }
 
-    /// Delivers an envelope received from another node to this node's connections. Called by
-    /// networked [`Broker`] implementations; envelopes this node sent itself are ignored.
-    pub async fn deliver_local(&self, envelope: &Envelope) -> Delivery {
+    /// Delivers an envelope received from another node to this node's connections, without
+    /// waiting on any of them (`outbound_full = "wait"` acts as `drop` here, so one slow
+    /// client never stalls the broker's reader). Called by networked [`Broker`]
+    /// implementations; envelopes this node sent itself are ignored.
+    pub fn deliver_local(&self, envelope: &Envelope) -> Delivery {
         if envelope.origin == self.inner.node {
             return Delivery::default();
         }
-        self.inner.table.deliver(envelope).await
+        self.inner.table.deliver_now(envelope)
+    }
+
+    /// Closes every connection of this node that `filter` matches (a stop: the other nodes
+    /// are not told).
+    pub(crate) async fn disconnect_local(&self, filter: &Filter, code: CloseCode, reason: &str) {
+        let action = Action::Disconnect {
+            code,
+            reason: reason.to_owned(),
+        };
+        let envelope = self.envelope(Target::Filter(filter.clone()), action);
+        self.inner.table.deliver(&envelope).await;
     }
 
     fn envelope(&self, target: Target, action: Action) -> Envelope {
@@ -240,6 +314,17 @@ impl Sender {
             tracing::warn!("broker could not publish: {e}");
         }
         delivery
+    }
+}
+
+/// A [`Sender`] that does not keep the app alive.
+#[derive(Debug, Clone)]
+pub(crate) struct WeakSender(Weak<Inner>);
+
+impl WeakSender {
+    /// The sender, while the app lives.
+    pub(crate) fn upgrade(&self) -> Option<Sender> {
+        self.0.upgrade().map(|inner| Sender { inner })
     }
 }
 

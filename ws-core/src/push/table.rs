@@ -97,20 +97,24 @@ impl Table {
         self.write().conns.insert(entry.info.id, entry);
     }
 
-    /// Removes a connection and its room memberships.
-    pub(crate) fn remove(&self, id: ConnId) {
+    /// Removes a connection and its room memberships; returns the rooms that lost their last
+    /// member on this node.
+    pub(crate) fn remove(&self, id: ConnId) -> Vec<Arc<str>> {
         let mut state = self.write();
         let Some(entry) = state.conns.remove(&id) else {
-            return;
+            return Vec::new();
         };
+        let mut emptied = Vec::new();
         for room in entry.rooms() {
             if let Some(members) = state.rooms.get_mut(room) {
                 members.remove(&id);
                 if members.is_empty() {
                     state.rooms.remove(room);
+                    emptied.push(Arc::clone(room));
                 }
             }
         }
+        emptied
     }
 
     /// Every connection's handle.
@@ -126,22 +130,26 @@ impl Table {
         self.read().conns.get(&id).map(|e| Arc::clone(&e.info))
     }
 
-    pub(crate) fn join(&self, id: ConnId, room: &str) -> bool {
+    /// Adds connection `id` to `room`: `None` when there is no such connection, else whether
+    /// the room was empty on this node before.
+    pub(crate) fn join(&self, id: ConnId, room: &str) -> Option<bool> {
         let mut state = self.write();
         let state = &mut *state;
-        let Some(entry) = state.conns.get_mut(&id) else {
-            return false;
-        };
+        let entry = state.conns.get_mut(&id)?;
         let room: Arc<str> = state
             .rooms
             .get_key_value(room)
             .map_or_else(|| Arc::from(room), |(k, _)| Arc::clone(k));
         entry.extra().rooms.insert(Arc::clone(&room));
-        state.rooms.entry(room).or_default().insert(id);
-        true
+        let members = state.rooms.entry(room).or_default();
+        let first = members.is_empty();
+        members.insert(id);
+        Some(first)
     }
 
-    pub(crate) fn leave(&self, id: ConnId, room: &str) -> bool {
+    /// Removes connection `id` from `room`: whether it was a member, and whether the room is
+    /// now empty on this node.
+    pub(crate) fn leave(&self, id: ConnId, room: &str) -> (bool, bool) {
         let mut state = self.write();
         let state = &mut *state;
         let was = state
@@ -149,13 +157,15 @@ impl Table {
             .get_mut(&id)
             .and_then(|e| e.extra.as_mut())
             .is_some_and(|x| x.rooms.remove(room));
+        let mut emptied = false;
         if let Some(members) = state.rooms.get_mut(room) {
             members.remove(&id);
             if members.is_empty() {
                 state.rooms.remove(room);
+                emptied = was;
             }
         }
-        was
+        (was, emptied)
     }
 
     pub(crate) fn rooms_of(&self, id: ConnId) -> Vec<String> {
@@ -241,6 +251,35 @@ impl Table {
                 .map(|e| e.tx.clone())
                 .collect(),
         }
+    }
+
+    /// Delivers an envelope that came from another node, without waiting: a full queue follows
+    /// its server's `outbound_full` policy, with `wait` acting as `drop` (the reader of a
+    /// broker must never wait on one slow client).
+    pub(crate) fn deliver_now(&self, envelope: &Envelope) -> Delivery {
+        let mut delivery = Delivery::default();
+        let txs = self.targets(&envelope.target);
+        match &envelope.action {
+            Action::Push(msg) => {
+                for tx in txs {
+                    match tx.try_push(msg.clone()) {
+                        Ok(()) => delivery.queued += 1,
+                        Err(_) => delivery.failed += 1,
+                    }
+                }
+            }
+            Action::Disconnect { code, reason } => {
+                for tx in txs {
+                    if tx.is_open() {
+                        tx.close(*code, reason);
+                        delivery.queued += 1;
+                    } else {
+                        delivery.failed += 1;
+                    }
+                }
+            }
+        }
+        delivery
     }
 
     /// Delivers an envelope to the connections of this node it names. A message is cloned by

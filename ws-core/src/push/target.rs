@@ -41,6 +41,24 @@ impl Filter {
         self
     }
 
+    /// Server, path and the left-out connection, for encoding.
+    pub(crate) fn parts(&self) -> (Option<&str>, Option<&str>, Option<ConnId>) {
+        (self.server.as_deref(), self.path.as_deref(), self.except)
+    }
+
+    /// The filter of [`Filter::parts`].
+    pub(crate) fn from_parts(
+        server: Option<String>,
+        path: Option<String>,
+        except: Option<ConnId>,
+    ) -> Self {
+        Self {
+            server,
+            path,
+            except,
+        }
+    }
+
     pub(crate) fn matches(&self, info: &ConnInfo) -> bool {
         self.server
             .as_deref()
@@ -57,6 +75,26 @@ pub struct Delivery {
     pub queued: usize,
     /// Connections that matched but could not take it (closing, or a full queue).
     pub failed: usize,
+}
+
+/// How many connections a filter matches across the cluster ([`Sender::cluster_count`]).
+///
+/// [`Sender::cluster_count`]: crate::Sender::cluster_count
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterCount {
+    /// The sum over the nodes that answered.
+    pub total: usize,
+    /// Per node id, this node included.
+    pub nodes: std::collections::BTreeMap<u16, usize>,
+    /// Live nodes that did not answer in time: when not empty, `total` is a lower bound.
+    pub missing: Vec<u16>,
+}
+
+impl ClusterCount {
+    /// Whether every live node answered.
+    pub fn is_complete(&self) -> bool {
+        self.missing.is_empty()
+    }
 }
 
 /// Which connections an envelope is for.

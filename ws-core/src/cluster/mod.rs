@@ -1,0 +1,54 @@
+//! Several nodes as one cluster: the [`Broker`](crate::broker::Broker) behind config
+//! `broker = "redis://.."`, which carries pushes, broadcasts, room traffic and queries between
+//! nodes. The cluster logic (what goes where, acks, interest, liveness) is apart from the bus
+//! it runs on, so that another bus (NATS) is one more [`Transport`](transport::Transport).
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `codec.rs` | the wire format of deliveries, acks and queries between nodes |
+//! | `transport.rs` | the seam to a message bus: channels, publish/subscribe, node leases |
+//! | `requests.rs` | requests that wait for answers from other nodes |
+//! | `interest.rs` | which rooms this node listens to |
+//! | `node.rs` | this node in the cluster: the broker, its reader and its tasks |
+//! | `redis.rs` | the transport on Redis |
+
+pub(crate) mod codec;
+pub(crate) mod interest;
+pub(crate) mod node;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
+pub(crate) mod requests;
+pub(crate) mod transport;
+
+use std::sync::Arc;
+
+pub(crate) use node::{ClusterNode, JoinError};
+
+use crate::push::Sender;
+
+/// Joins `node` to its cluster on the broker at `url`.
+#[cfg(feature = "redis")]
+pub(crate) async fn join(
+    node: &Arc<ClusterNode>,
+    url: &str,
+    cluster: &str,
+    local: &Sender,
+) -> Result<(), JoinError> {
+    let (tx, rx) = tokio::sync::mpsc::channel(node::INBOUND_QUEUE);
+    let transport = redis::RedisTransport::connect(url, cluster, tx).await?;
+    node.join(Arc::new(transport), rx, local).await
+}
+
+/// Without the `redis` feature there is no networked broker.
+#[cfg(not(feature = "redis"))]
+pub(crate) async fn join(
+    _node: &Arc<ClusterNode>,
+    _url: &str,
+    _cluster: &str,
+    _local: &Sender,
+) -> Result<(), JoinError> {
+    Err(JoinError::Transport(transport::TransportError::new(
+        "connect to the broker",
+        "ws-core was built without its `redis` feature",
+    )))
+}

@@ -1,0 +1,498 @@
+//! This node in a cluster: the [`Broker`] that carries the [`Sender`]'s deliveries to the other
+//! nodes over a [`Transport`], answers theirs, and keeps this node's id leased.
+//!
+//! What goes where:
+//!
+//! | delivery | channel | answer |
+//! | --- | --- | --- |
+//! | push or disconnect by id | the node in the id | an ack: was the connection there |
+//! | broadcast by filter | every node | none |
+//! | room push | the nodes with members (per-room interest) | none |
+//! | count, is-established | every node / the id's node | a reply per node |
+//!
+//! Tasks, all ended by [`ClusterNode::stop`]: the reader of inbound packets (never waits on a
+//! client or on the transport: answers are published from tasks of their own, each bounded in
+//! time), the lease renewal, the room subscriptions, and a probe that checks this node still
+//! hears its own channel (a subscription can go deaf while the connection looks healthy).
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+
+use super::codec::{Body, Packet, Query};
+use super::interest::Interest;
+use super::requests::Requests;
+use super::transport::{Channel, Transport, TransportError};
+use crate::future::BoxFuture;
+use crate::id::ConnId;
+use crate::push::sender::WeakSender;
+use crate::push::{Broker, BrokerError, ClusterCount, Envelope, Filter, Sender, Target};
+
+/// Timings of a node; the defaults suit a LAN.
+#[derive(Debug, Clone)]
+pub(crate) struct Timings {
+    /// How long a push by id waits for the holding node's ack.
+    pub(crate) ack: Duration,
+    /// How long a count or is-established waits for replies.
+    pub(crate) query: Duration,
+    /// Time to live of the node id's lease; renewed every third of it.
+    pub(crate) lease: Duration,
+    /// How long a room's channel stays subscribed after its last local member left.
+    pub(crate) linger: Duration,
+    /// How often the node checks that it hears its own channel.
+    pub(crate) probe: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            ack: Duration::from_secs(2),
+            query: Duration::from_secs(1),
+            lease: Duration::from_secs(10),
+            linger: Duration::from_secs(30),
+            probe: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Capacity of the queue of packets from the transport to the reader.
+pub(crate) const INBOUND_QUEUE: usize = 65_536;
+
+/// Why a node could not join its cluster.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JoinError {
+    /// Another live process holds this node id.
+    #[error("node_id {node} is held by another node of cluster `{cluster}`")]
+    NodeIdTaken { node: u16, cluster: String },
+    /// The transport failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
+/// What the node has once joined.
+#[derive(Debug)]
+struct Joined {
+    transport: Arc<dyn Transport>,
+    local: WeakSender,
+}
+
+/// This node of a cluster; the [`Broker`] of its app.
+#[derive(Debug)]
+pub(crate) struct ClusterNode {
+    node: u16,
+    cluster: String,
+    /// Identifies this process as the holder of the node id's lease.
+    token: String,
+    timings: Timings,
+    joined: OnceLock<Joined>,
+    seq: AtomicU64,
+    requests: Requests,
+    interest: Interest,
+    interest_changed: Notify,
+    stop: CancellationToken,
+}
+
+impl ClusterNode {
+    pub(crate) fn new(node: u16, cluster: &str, timings: Timings) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Self {
+            node,
+            cluster: cluster.to_owned(),
+            token: format!("{}-{nanos:x}", std::process::id()),
+            timings,
+            joined: OnceLock::new(),
+            seq: AtomicU64::new(0),
+            requests: Requests::default(),
+            interest: Interest::default(),
+            interest_changed: Notify::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+
+    /// Joins the cluster over `transport` (whose received packets arrive on `inbound`): leases
+    /// the node id, subscribes to this node's channel and to every node's, and starts the
+    /// node's tasks.
+    pub(crate) async fn join(
+        self: &Arc<Self>,
+        transport: Arc<dyn Transport>,
+        inbound: mpsc::Receiver<Bytes>,
+        local: &Sender,
+    ) -> Result<(), JoinError> {
+        if !transport
+            .lease(self.node, &self.token, self.timings.lease)
+            .await?
+        {
+            return Err(JoinError::NodeIdTaken {
+                node: self.node,
+                cluster: self.cluster.clone(),
+            });
+        }
+        transport.subscribe(&Channel::Node(self.node)).await?;
+        transport.subscribe(&Channel::All).await?;
+        let joined = Joined {
+            transport,
+            local: local.downgrade(),
+        };
+        if self.joined.set(joined).is_err() {
+            tracing::warn!(
+                "cluster: node {} joined twice; keeping the first",
+                self.node
+            );
+            return Ok(());
+        }
+        tokio::spawn(Arc::clone(self).read(inbound));
+        tokio::spawn(Arc::clone(self).renew_lease());
+        tokio::spawn(Arc::clone(self).follow_rooms());
+        tokio::spawn(Arc::clone(self).probe());
+        Ok(())
+    }
+
+    /// Leaves the cluster: ends the tasks and gives the node id up.
+    pub(crate) async fn stop(&self) {
+        self.stop.cancel();
+        if let Some(joined) = self.joined.get() {
+            if let Err(e) = joined.transport.release(self.node, &self.token).await {
+                tracing::warn!("cluster: could not release node id {}: {e}", self.node);
+            }
+        }
+    }
+
+    fn transport(&self) -> Result<&Arc<dyn Transport>, BrokerError> {
+        self.joined
+            .get()
+            .map(|j| &j.transport)
+            .ok_or_else(|| BrokerError::Transport("not joined to the cluster yet".into()))
+    }
+
+    fn packet(&self, body: Body) -> Bytes {
+        Packet {
+            origin: self.node,
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            body,
+        }
+        .encode()
+    }
+
+    async fn send(&self, channel: &Channel, body: Body) -> Result<usize, BrokerError> {
+        let packet = self.packet(body);
+        self.transport()?
+            .publish(channel, packet)
+            .await
+            .map_err(|e| BrokerError::Transport(e.to_string()))
+    }
+
+    /// Answers another node from a task of its own, so that the reader never waits on the
+    /// transport.
+    fn answer(self: &Arc<Self>, to: u16, body: Body) {
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = me.send(&Channel::Node(to), body).await {
+                tracing::debug!("cluster: answer to node {to}: {e}");
+            }
+        });
+    }
+
+    /// The reader of inbound packets.
+    async fn read(self: Arc<Self>, mut inbound: mpsc::Receiver<Bytes>) {
+        let mut bad = 0u64;
+        loop {
+            let bytes = tokio::select! {
+                () = self.stop.cancelled() => return,
+                bytes = inbound.recv() => match bytes {
+                    Some(bytes) => bytes,
+                    None => return,
+                },
+            };
+            match Packet::decode(bytes) {
+                Ok(packet) => self.handle(packet),
+                Err(e) => {
+                    bad += 1;
+                    // Once, then every 1,000th: a stranger on the channel cannot fill the log.
+                    if bad % 1000 == 1 {
+                        tracing::warn!("cluster: {bad} undecodable packet(s), last: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(self: &Arc<Self>, packet: Packet) {
+        let from = packet.origin;
+        match packet.body {
+            Body::Deliver { envelope, ack } => {
+                if from == self.node {
+                    return; // our own broadcast, delivered locally already
+                }
+                let Some(local) = self.joined.get().and_then(|j| j.local.upgrade()) else {
+                    return;
+                };
+                let delivery = local.deliver_local(&envelope);
+                if ack != 0 {
+                    self.answer(
+                        from,
+                        Body::Ack {
+                            request: ack,
+                            delivery,
+                        },
+                    );
+                }
+            }
+            Body::Query { request, query } => {
+                if from == self.node {
+                    return;
+                }
+                let Some(local) = self.joined.get().and_then(|j| j.local.upgrade()) else {
+                    return;
+                };
+                let value = match &query {
+                    Query::Count(filter) => local.count(filter) as u64,
+                    Query::Established(id) => u64::from(local.is_established(*id)),
+                };
+                self.answer(from, Body::Reply { request, value });
+            }
+            Body::Ack { request, .. } | Body::Reply { request, .. } => {
+                self.requests.answer(request, from, packet.body);
+            }
+        }
+    }
+
+    /// Renews the node id's lease every third of its time to live.
+    async fn renew_lease(self: Arc<Self>) {
+        let Ok(transport) = self.transport().cloned() else {
+            return;
+        };
+        let mut failing = false;
+        let mut lost = false;
+        loop {
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(self.timings.lease / 3) => {}
+            }
+            match transport
+                .lease(self.node, &self.token, self.timings.lease)
+                .await
+            {
+                Ok(true) => {
+                    if std::mem::take(&mut failing) || std::mem::take(&mut lost) {
+                        tracing::info!("cluster: node id {} lease renewed again", self.node);
+                    }
+                }
+                Ok(false) => {
+                    if !std::mem::replace(&mut lost, true) {
+                        tracing::error!(
+                            "cluster: node id {} is now held by another process: two nodes \
+                             share an id, pushes by id may reach the wrong one",
+                            self.node
+                        );
+                    }
+                }
+                Err(e) => {
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!("cluster: cannot renew the node id lease: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keeps the room subscriptions in line with the rooms that have local members.
+    async fn follow_rooms(self: Arc<Self>) {
+        let Ok(transport) = self.transport().cloned() else {
+            return;
+        };
+        let mut subscribed: HashSet<String> = HashSet::new();
+        loop {
+            let wanted: BTreeSet<String> =
+                self.interest.wanted(Instant::now(), self.timings.linger);
+            for room in &wanted {
+                if !subscribed.contains(room) {
+                    match transport.subscribe(&Channel::Room(room.clone())).await {
+                        Ok(()) => {
+                            subscribed.insert(room.clone());
+                        }
+                        Err(e) => tracing::debug!("cluster: subscribe to room {room}: {e}"),
+                    }
+                }
+            }
+            let gone: Vec<String> = subscribed
+                .iter()
+                .filter(|r| !wanted.contains(*r))
+                .cloned()
+                .collect();
+            for room in gone {
+                match transport.unsubscribe(&Channel::Room(room.clone())).await {
+                    Ok(()) => {
+                        subscribed.remove(&room);
+                    }
+                    Err(e) => tracing::debug!("cluster: unsubscribe from room {room}: {e}"),
+                }
+            }
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = self.interest_changed.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// Checks every `probe` that a packet this node sends itself comes back; when it does not
+    /// (while the transport takes publishes), subscribes again.
+    async fn probe(self: Arc<Self>) {
+        let Ok(transport) = self.transport().cloned() else {
+            return;
+        };
+        let mut deaf = false;
+        loop {
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(self.timings.probe) => {}
+            }
+            let mut request = self.requests.open();
+            let body = Body::Reply {
+                request: request.id,
+                value: 0,
+            };
+            let Ok(receivers) = self.send(&Channel::Node(self.node), body).await else {
+                continue; // the transport is away: nothing to learn about the subscription
+            };
+            let heard = receivers > 0
+                && tokio::time::timeout(self.timings.ack, request.answers.recv())
+                    .await
+                    .is_ok_and(|a| a.is_some());
+            if heard {
+                if std::mem::take(&mut deaf) {
+                    tracing::info!("cluster: node {} hears its channel again", self.node);
+                }
+                continue;
+            }
+            if !std::mem::replace(&mut deaf, true) {
+                tracing::warn!(
+                    "cluster: node {} does not hear its own channel; subscribing again",
+                    self.node
+                );
+            }
+            for channel in [Channel::Node(self.node), Channel::All] {
+                let _ = transport.unsubscribe(&channel).await;
+                if let Err(e) = transport.subscribe(&channel).await {
+                    tracing::debug!("cluster: subscribe again: {e}");
+                }
+            }
+        }
+    }
+
+    /// Sends a delivery for one connection of another node and waits for its ack.
+    async fn deliver_to(&self, id: ConnId, envelope: Envelope) -> Result<(), BrokerError> {
+        let mut request = self.requests.open();
+        let body = Body::Deliver {
+            envelope,
+            ack: request.id,
+        };
+        if self.send(&Channel::Node(id.node()), body).await? == 0 {
+            // Nobody listens on the node's channel: no live node holds the id.
+            return Err(BrokerError::NotFound(id));
+        }
+        match tokio::time::timeout(self.timings.ack, request.answers.recv()).await {
+            Ok(Some((_, Body::Ack { delivery, .. }))) if delivery.queued > 0 => Ok(()),
+            Ok(Some(_)) => Err(BrokerError::NotFound(id)),
+            Ok(None) => Err(BrokerError::Transport("the node stopped".into())),
+            Err(_) => Err(BrokerError::Timeout {
+                node: id.node(),
+                timeout: self.timings.ack,
+            }),
+        }
+    }
+}
+
+impl Broker for ClusterNode {
+    fn publish(&self, envelope: Envelope) -> BoxFuture<'_, Result<(), BrokerError>> {
+        Box::pin(async move {
+            match &envelope.target {
+                Target::Conn(id) => {
+                    let id = *id;
+                    self.deliver_to(id, envelope).await
+                }
+                Target::Filter(_) => {
+                    self.send(&Channel::All, Body::Deliver { envelope, ack: 0 })
+                        .await?;
+                    Ok(())
+                }
+                Target::Room { name, .. } => {
+                    let channel = Channel::Room(name.clone());
+                    self.send(&channel, Body::Deliver { envelope, ack: 0 })
+                        .await?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    fn count<'a>(&'a self, filter: &'a Filter) -> BoxFuture<'a, Result<ClusterCount, BrokerError>> {
+        Box::pin(async move {
+            let live = self
+                .transport()?
+                .nodes()
+                .await
+                .map_err(|e| BrokerError::Transport(e.to_string()))?;
+            let mut waiting: BTreeSet<u16> = live.into_iter().filter(|&n| n != self.node).collect();
+            let mut count = ClusterCount::default();
+            if waiting.is_empty() {
+                return Ok(count);
+            }
+            let mut request = self.requests.open();
+            let query = Query::Count(filter.clone());
+            let body = Body::Query {
+                request: request.id,
+                query,
+            };
+            self.send(&Channel::All, body).await?;
+            let deadline = tokio::time::Instant::now() + self.timings.query;
+            while !waiting.is_empty() {
+                match tokio::time::timeout_at(deadline, request.answers.recv()).await {
+                    Ok(Some((from, Body::Reply { value, .. }))) => {
+                        waiting.remove(&from);
+                        let n = usize::try_from(value).unwrap_or(usize::MAX);
+                        count.nodes.insert(from, n);
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            count.total = count.nodes.values().sum();
+            count.missing = waiting.into_iter().collect();
+            Ok(count)
+        })
+    }
+
+    fn established(&self, id: ConnId) -> BoxFuture<'_, Result<bool, BrokerError>> {
+        Box::pin(async move {
+            let mut request = self.requests.open();
+            let body = Body::Query {
+                request: request.id,
+                query: Query::Established(id),
+            };
+            if self.send(&Channel::Node(id.node()), body).await? == 0 {
+                return Ok(false);
+            }
+            match tokio::time::timeout(self.timings.query, request.answers.recv()).await {
+                Ok(Some((_, Body::Reply { value, .. }))) => Ok(value == 1),
+                Ok(_) => Err(BrokerError::Transport("the node stopped".into())),
+                Err(_) => Err(BrokerError::Timeout {
+                    node: id.node(),
+                    timeout: self.timings.query,
+                }),
+            }
+        })
+    }
+
+    fn room_interest(&self, room: &str, members: bool) {
+        self.interest.set(room, members);
+        self.interest_changed.notify_one();
+    }
+}
