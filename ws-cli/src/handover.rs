@@ -8,7 +8,7 @@
 //! accept queue: while both processes hold it either may accept, and once the old one stops
 //! accepting the new one takes every connection. Not one handshake is refused.
 
-use std::io::{self, IoSlice, IoSliceMut, Write};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -18,21 +18,20 @@ use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, Ms
 /// Most listeners one message carries.
 const MAX_FDS: usize = 64;
 
-/// Sends `line` (one line of text, newline included) with `fds` attached.
-pub(crate) fn send(stream: &mut UnixStream, line: &str, fds: &[RawFd]) -> io::Result<()> {
-    let bytes = line.as_bytes();
+/// Sends `bytes` with `fds` attached on the socket `socket` (blocking or not: a non-blocking
+/// socket that is full fails with `WouldBlock`). Returns how many bytes went; the descriptors
+/// go with the first byte, so the caller writes the rest plainly.
+pub(crate) fn send(socket: RawFd, bytes: &[u8], fds: &[RawFd]) -> io::Result<usize> {
     let cmsgs = [ControlMessage::ScmRights(fds)];
     let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &cmsgs };
-    let sent = sendmsg::<()>(
-        stream.as_raw_fd(),
+    sendmsg::<()>(
+        socket,
         &[IoSlice::new(bytes)],
         cmsgs,
-        MsgFlags::empty(),
+        MsgFlags::MSG_NOSIGNAL,
         None,
     )
-    .map_err(io::Error::from)?;
-    // The descriptors went with the first byte; the rest of the line, if any, follows plainly.
-    stream.write_all(bytes.get(sent..).unwrap_or_default())
+    .map_err(io::Error::from)
 }
 
 /// Receives one line and the descriptors attached to it (close-on-exec). Reads byte chunks

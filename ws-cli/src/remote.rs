@@ -79,9 +79,14 @@ fn connect(config: &Target) -> Result<Client, Failure> {
 }
 
 fn ask(client: &mut Client, request: &str, timeout: Duration) -> Result<Reply, Failure> {
-    client
-        .send(request)
-        .and_then(|()| client.reply(timeout))
+    // A server that refuses this user answers and hangs up before reading the request, so the
+    // send may fail with the refusal waiting to be read: read it either way.
+    let sent = client.send(request);
+    let reply = match (sent, client.reply(timeout)) {
+        (_, Ok(reply)) => Ok(reply),
+        (Err(e), Err(_)) | (Ok(()), Err(e)) => Err(e),
+    };
+    reply
         .map_err(|e| Failure::new(format!("{request}: {e}")))
         .and_then(|r| {
             if r.ok {

@@ -76,7 +76,8 @@ pub(crate) fn serve(
         );
     }
     let result = rt.block_on(run(app, config, mode, &mut report, reloader, started));
-    // Control conversations run on blocking threads; don't wait for an idle one.
+    // A `stop` client may still hold its control connection, waiting for the exit; don't wait
+    // for anything else.
     rt.shutdown_background();
     result.map_err(|e| report.fail(e))
 }
@@ -180,7 +181,7 @@ async fn run(
                         pid: Some(pid),
                         drain_timeout_secs: Some(running.config().drain_timeout.as_secs_f64()),
                         ..Reply::default()
-                    });
+                    }).await;
                     break (CloseCode::GOING_AWAY, Some(stream));
                 }
                 Request::Handover(mut stream) => {
@@ -188,7 +189,7 @@ async fn run(
                     if let Some(p) = pidfile.take() {
                         p.release();
                     }
-                    control::answer(&mut stream, &Reply { ok: true, pid: Some(pid), ..Reply::default() });
+                    control::answer(&mut stream, &Reply { ok: true, pid: Some(pid), ..Reply::default() }).await;
                     break (CloseCode::RESTART, Some(stream));
                 }
             },
@@ -211,7 +212,8 @@ async fn run(
                 drained: Some(drained),
                 ..Reply::default()
             },
-        );
+        )
+        .await;
     }
     Ok(())
 }
@@ -233,7 +235,8 @@ async fn refuse_while_stopping(mut requests: mpsc::Receiver<Request>, pid: u32) 
                         pid: Some(pid),
                         ..Reply::default()
                     },
-                );
+                )
+                .await;
                 held.push(stream);
             }
             Request::Listeners(_) | Request::Handover(_) => {}
