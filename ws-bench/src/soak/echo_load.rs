@@ -9,13 +9,15 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::tally::{error_label, Tally};
-use crate::client::{self, Message, Target};
-use crate::error::BenchError;
+use crate::client::{self, Message, Target, Ws};
+
+/// Connections opened concurrently.
+const OPEN_BATCH: usize = 100;
 
 /// What the background echo load did.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EchoLoad {
-    /// Connections opened.
+    /// Connections that opened.
     pub(crate) conns: usize,
     /// Verified round trips.
     pub(crate) round_trips: u64,
@@ -23,7 +25,7 @@ pub(crate) struct EchoLoad {
     pub(crate) errors: Tally,
 }
 
-/// Opens `conns` connections to `target` and, until `end`, has each send a `size`-byte
+/// Opens `conns` connections to `target` (those that open) and, until `end`, has each send a `size`-byte
 /// message every `period` (starts spread over the period) and verify its echo. A connection
 /// that fails stops and is counted in [`EchoLoad::errors`]; the others close at `end`.
 pub(crate) async fn run(
@@ -32,12 +34,15 @@ pub(crate) async fn run(
     size: usize,
     period: Duration,
     end: Instant,
-) -> Result<EchoLoad, BenchError> {
-    let opened = client::open_many(&target, conns, None).await?;
-    eprintln!("ws-bench: soak: {} echo connections open", opened.len());
+) -> EchoLoad {
+    let errors = Tally::default();
+    let opened = open_tolerant(&target, conns, &errors).await;
+    eprintln!(
+        "ws-bench: soak: {} of {conns} echo connections open",
+        opened.len()
+    );
     let msg = Arc::new(Message::binary(size));
     let round_trips = Arc::new(AtomicU64::new(0));
-    let errors = Tally::default();
     let n = opened.len().max(1) as u32;
     let mut set = JoinSet::new();
     for (i, mut ws) in opened.into_iter().enumerate() {
@@ -69,9 +74,38 @@ pub(crate) async fn run(
     let _ =
         tokio::time::timeout_at(bound, async { while set.join_next().await.is_some() {} }).await;
     set.abort_all();
-    Ok(EchoLoad {
+    EchoLoad {
         conns: n as usize,
         round_trips: round_trips.load(Ordering::Relaxed),
         errors,
-    })
+    }
+}
+
+/// Opens `n` connections, [`OPEN_BATCH`] at a time, keeping those that open: one the server
+/// refuses (an admission limit, say) is counted in `errors` as `could not open: ...`.
+async fn open_tolerant(target: &Target, n: usize, errors: &Tally) -> Vec<Ws> {
+    let mut out = Vec::with_capacity(n);
+    let mut start = 0;
+    while start < n {
+        let end = (start + OPEN_BATCH).min(n);
+        let mut set = JoinSet::new();
+        for _ in start..end {
+            let t = target.clone();
+            set.spawn(async move {
+                let t0 = Instant::now();
+                (client::open(&t, None).await, t0.elapsed())
+            });
+        }
+        while let Some(res) = set.join_next().await {
+            match res {
+                Ok((Ok(ws), _)) => out.push(ws),
+                Ok((Err(e), took)) => {
+                    errors.add(format!("could not open: {}", error_label(&e)), took)
+                }
+                Err(e) => errors.add(format!("could not open: task failed: {e}"), Duration::ZERO),
+            }
+        }
+        start = end;
+    }
+    out
 }

@@ -160,12 +160,7 @@ async fn run(cli: &Cli, plan: &SoakPlan, env: &Env) -> Result<SoakReport, BenchE
 
     let mut clients = Clients::default();
     let wind_down = Instant::now() + WIND_DOWN;
-    clients.echo = join(&mut clients.trouble, "echo load", wind_down, echo)
-        .await
-        .and_then(|r| {
-            r.map_err(|e| clients.trouble.push(format!("echo load: {e}")))
-                .ok()
-        });
+    clients.echo = join(&mut clients.trouble, "echo load", wind_down, echo).await;
     clients.churn = join(&mut clients.trouble, "churn", wind_down, churn).await;
     clients.slow_reader = join(&mut clients.trouble, "slow reader", wind_down, slow).await;
     clients.rpc = join(&mut clients.trouble, "JSON-RPC abuser", wind_down, rpc).await;
@@ -306,6 +301,7 @@ fn summarize(
     let threads = footprint.of(|s| s.threads);
     let max_p99_ms = plan.max_p99.as_secs_f64() * 1e3;
     let mut outcomes = Vec::new();
+    let mut extra = Vec::new();
     let (mut canary_round_trips, mut canary_errors, mut canary_ms) = (0, 0, None);
     if let Some(c) = &clients.canary {
         let mut ns = c.samples_ns.clone();
@@ -320,7 +316,10 @@ fn summarize(
     if let Some(e) = &clients.echo {
         outcomes.push(ClientOutcome {
             client: "echo load".into(),
-            outcome: format!("verified round trips on {} connections", e.conns),
+            outcome: format!(
+                "verified round trips on {} connections",
+                report::fmt_count(e.conns)
+            ),
             count: e.round_trips,
             max_secs: None,
         });
@@ -339,12 +338,12 @@ fn summarize(
     }
     if let Some(s) = &clients.slow_reader {
         add(&mut outcomes, "slow reader", &s.ended);
-        outcomes.push(ClientOutcome {
-            client: "slow reader".into(),
-            outcome: "most bytes one drained after its stall".into(),
-            count: s.max_drained,
-            max_secs: None,
-        });
+        extra.push((
+            "slow reader: most bytes one connection drained after its stall (what the server \
+             and the socket buffers held for it)"
+                .to_string(),
+            report::fmt_count(usize::try_from(s.max_drained).unwrap_or(usize::MAX)),
+        ));
         add(
             &mut outcomes,
             "slow reader's feeder (`POST /push`)",
@@ -434,6 +433,7 @@ fn summarize(
             Ok(()) => "alive, 200 ok".into(),
             Err(e) => format!("**{e}**"),
         },
+        extra,
         outcomes,
         failures,
     }

@@ -127,7 +127,7 @@ async fn attempt(http: SocketAddr, kind: Kind) -> String {
                         .position(|w| w == b"\r\n\r\n")
                         .map_or(buf.len(), |p| p + 4);
                     Ok(match client::parse_response_head(&buf[..head_end]) {
-                        Ok((status, _)) => format!("{status} (body refused)"),
+                        Ok((status, _)) => format!("{status} (rest of the body refused)"),
                         Err(_) => "closed while sending".into(),
                     })
                 }
