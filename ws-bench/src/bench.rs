@@ -50,7 +50,7 @@ impl<'a> Bench<'a> {
     /// Writes our framework's config into a fresh temp dir and starts every server of the
     /// plan up front; they idle (pinned to CPU 0) between runs.
     pub(crate) fn start(cli: &Cli, plan: &'a Plan, env: &Env) -> Result<Self, BenchError> {
-        let tmp = TempDir(config::make_temp_dir()?);
+        let tmp = TempDir::create()?;
         let cfg = config::write_ws_cli_config(tmp.path(), &cli.ours_log_level)?;
         let mut bench = Bench {
             plan,
@@ -158,6 +158,11 @@ impl<'a> Bench<'a> {
 pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
+    /// A fresh private temp dir (see [`config::make_temp_dir`]).
+    pub(crate) fn create() -> std::io::Result<Self> {
+        config::make_temp_dir().map(TempDir)
+    }
+
     /// Its path.
     pub(crate) fn path(&self) -> &Path {
         &self.0

@@ -6,6 +6,11 @@ use clap::Parser;
 
 use crate::report;
 
+/// Default of `--soak-max-rss-mib`: the bound on the server's peak RSS in a soak run.
+pub const DEFAULT_SOAK_MAX_RSS_MIB: u64 = 200;
+/// Default of `--soak-max-p99-ms`: the bound on the canary's p99 round trip in a soak run.
+pub const DEFAULT_SOAK_MAX_P99_MS: f64 = 100.0;
+
 /// Default `log_level` of our framework's config (see [`Cli::ours_log_level`]).
 pub const DEFAULT_OURS_LOG_LEVEL: &str = "warn,ws_core::app=info";
 
@@ -22,6 +27,32 @@ pub struct Cli {
     /// Whole matrix (20 B, 1 KiB, 16 KiB, 1 MiB × 1, 100, 1000, 10000 connections), 3 repetitions, callgrind and massif.
     #[arg(long)]
     pub full: bool,
+    /// Soak and attack run of our server alone (no other mode runs): for `--soak-secs`, 1,000
+    /// echo connections (one 20 B message a second each), 200 connect/upgrade/close cycles a
+    /// second, a `/chat` client that stops reading, a JSON-RPC abuser (huge and amplifying
+    /// batches, invalid JSON), slow and oversized `POST /push` bodies, and a canary echoing
+    /// 20 B every 50 ms. Fails (exit 1) if the server's peak RSS exceeds `--soak-max-rss-mib`
+    /// (default 200 MiB), the canary's p99 exceeds `--soak-max-p99-ms` (default 100 ms) or it
+    /// saw an error, the server died or does not answer `GET /health`, or its open fds are
+    /// not back within 10 of their baseline 30 s after the clients stopped. Writes the
+    /// "Soak" section of BENCHMARKS.md (unless `--no-write`).
+    #[arg(long, conflicts_with_all = ["full", "quick"])]
+    pub soak: bool,
+    /// Length of the soak run, seconds.
+    #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub soak_secs: u64,
+    /// Echo connections of the soak's background load.
+    #[arg(long, default_value_t = 1_000)]
+    pub soak_conns: usize,
+    /// Connect/upgrade/close cycles per second in the soak.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    pub soak_churn: u32,
+    /// Bound on the server's peak RSS in the soak, MiB.
+    #[arg(long, default_value_t = DEFAULT_SOAK_MAX_RSS_MIB)]
+    pub soak_max_rss_mib: u64,
+    /// Bound on the canary's p99 round-trip latency in the soak, ms.
+    #[arg(long, default_value_t = DEFAULT_SOAK_MAX_P99_MS)]
+    pub soak_max_p99_ms: f64,
     /// Servers to run (comma list of ours, fastwebsockets, tungstenite, axum, tcp); default all.
     #[arg(long, value_delimiter = ',')]
     pub servers: Vec<String>,

@@ -12,11 +12,27 @@ pub fn render_ws_cli_config(log_level: &str) -> String {
     )
 }
 
+/// Renders the config of the soak run: [`render_ws_cli_config`] plus `secret_key`, so that
+/// `POST /push` on the `http` server can be authorised (the slow reader's feed) and a wrong
+/// key is refused for being wrong, not because push is disabled.
+pub fn render_soak_config(log_level: &str, secret_key: &str) -> String {
+    format!(
+        "secret_key = \"{}\"\n{}",
+        secret_key.replace(['"', '\\', '\n'], ""),
+        render_ws_cli_config(log_level)
+    )
+}
+
 /// Writes the rendered config as `ws-cli.toml` into `dir` and returns its path.
 pub fn write_ws_cli_config(dir: &Path, log_level: &str) -> io::Result<PathBuf> {
+    write_config(dir, &render_ws_cli_config(log_level))
+}
+
+/// Writes `toml` as `ws-cli.toml` into `dir` and returns its path.
+pub fn write_config(dir: &Path, toml: &str) -> io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join("ws-cli.toml");
-    std::fs::write(&path, render_ws_cli_config(log_level))?;
+    std::fs::write(&path, toml)?;
     Ok(path)
 }
 
@@ -43,6 +59,11 @@ mod tests {
             "log_level = \"warn\"\n[servers.http]\nport = 0\n[servers.ws]\nhost = \"127.0.0.1\"\nport = 0\n"
         );
         assert!(render_ws_cli_config("a\"b").starts_with("log_level = \"ab\"\n"));
+        let soak = render_soak_config("warn", "k\"1");
+        assert!(
+            soak.starts_with("secret_key = \"k1\"\nlog_level = \"warn\"\n"),
+            "{soak}"
+        );
     }
 
     #[test]

@@ -22,6 +22,9 @@ use crate::{binaries, workspace};
 /// Entry point of the binary: returns 0 on success, 1 on any failure, 2 on a plan the
 /// command line does not make (an unknown server, a connection count of 0).
 pub fn main_with(cli: Cli) -> ExitCode {
+    if cli.soak {
+        return crate::soak::main_with(&cli);
+    }
     let plan = match Plan::from_cli(&cli) {
         Ok(p) => p,
         Err(e) => {
@@ -32,7 +35,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     if !cli.no_build {
         binaries::build_peers(&plan);
     }
-    let env = Env::prepare(&cli, &plan);
+    let env = Env::prepare(&cli, plan.fds_needed());
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -88,7 +91,7 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
 }
 
 /// Runs `run` unless Ctrl-C or SIGTERM comes first ([`BenchError::Interrupted`]).
-async fn until_interrupted<T>(
+pub(crate) async fn until_interrupted<T>(
     run: impl Future<Output = Result<T, BenchError>>,
 ) -> Result<T, BenchError> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -107,14 +110,20 @@ async fn until_interrupted<T>(
     }
 }
 
-/// Prints the report, writes it (unless `--no-write`) and lists its failures: the exit
-/// code is a failure if there are any or if the report cannot be written.
+/// Prints the report, writes it (unless `--no-write`; the file's "Soak" section, written by
+/// `--soak`, is kept) and lists its failures: the exit code is a failure if there are any or
+/// if the report cannot be written.
 fn publish(cli: &Cli, report: &Report) -> ExitCode {
     let md = report::render_markdown(report);
     println!("{md}");
     if !cli.no_write {
         let out = cli.output.clone().unwrap_or_else(workspace::default_output);
-        match std::fs::write(&out, &md) {
+        let old = std::fs::read_to_string(&out).unwrap_or_default();
+        let text = match report::soak_section(&old) {
+            Some(soak) => report::splice_soak_section(&md, soak),
+            None => md,
+        };
+        match std::fs::write(&out, &text) {
             Ok(()) => eprintln!("ws-bench: wrote {}", out.display()),
             Err(e) => {
                 eprintln!("ws-bench: cannot write {}: {e}", out.display());

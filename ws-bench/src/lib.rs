@@ -16,6 +16,9 @@
 //! * `measure/*`: one measurement per file (idle memory, echo matrix, handshakes,
 //!   fan-out, valgrind);
 //! * `assemble`: measurements → [`report::Report`]; [`report`]: the Markdown;
+//! * `soak/*`: `--soak`, a bounded soak and attack run of our server alone (echo load,
+//!   churn, a slow reader, a JSON-RPC abuser, slow bodies, a latency canary) with bounds on
+//!   RSS, canary p99 and fds; one file per client;
 //! * [`client`], [`server`], [`config`], [`procfs`], [`callgrind`], [`massif`], [`stats`]:
 //!   the load generator, server processes and the parsers the measurements use.
 
@@ -37,5 +40,6 @@ pub mod procfs;
 pub mod report;
 pub mod server;
 mod slot;
+mod soak;
 pub mod stats;
 mod workspace;

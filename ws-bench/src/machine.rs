@@ -2,7 +2,6 @@
 //! limit, CPU pinning) and the facts and versions the report lists.
 
 use crate::cli::Cli;
-use crate::plan::Plan;
 use crate::{procfs, report, server, workspace};
 
 /// The machine as this run found and set it up.
@@ -17,12 +16,12 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    /// Raises RLIMIT_NOFILE to what `plan` needs and pins this process to CPU 1 unless
+    /// Raises RLIMIT_NOFILE to the `fds` a run needs and pins this process to CPU 1 unless
     /// `--no-pin`, fewer than two cores or no `taskset`. Call it before the tokio runtime
     /// exists so that all its threads inherit the mask.
-    pub(crate) fn prepare(cli: &Cli, plan: &Plan) -> Env {
+    pub(crate) fn prepare(cli: &Cli, fds: usize) -> Env {
         let cores = cpu_count();
-        let nofile = raise_nofile(plan.fds_needed() as u64);
+        let nofile = raise_nofile(fds as u64);
         // Pin before the runtime exists so that all its threads inherit the mask.
         let pinned =
             !cli.no_pin && cores >= 2 && server::taskset_available() && server::pin_self("1");

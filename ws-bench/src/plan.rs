@@ -115,6 +115,64 @@ impl Plan {
     }
 }
 
+/// What a soak run (`--soak`) does: how long, how much background load, and its bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoakPlan {
+    /// How long the clients run.
+    pub duration: Duration,
+    /// Echo connections of the background load.
+    pub echo_conns: usize,
+    /// Each echo connection sends one message per period.
+    pub echo_period: Duration,
+    /// Payload of the background echo and of the canary, bytes.
+    pub echo_size: usize,
+    /// Connect/upgrade/close cycles per second.
+    pub churn_per_sec: u32,
+    /// The canary sends one message per period.
+    pub canary_period: Duration,
+    /// Concurrent slow `POST /push` bodies.
+    pub slow_bodies: usize,
+    /// Bound on the server's peak RSS, KiB.
+    pub max_rss_kib: u64,
+    /// Bound on the canary's p99 round trip.
+    pub max_p99: Duration,
+    /// Open fds the server may keep above its baseline once the clients stopped.
+    pub fd_slack: u64,
+    /// How long the server has to get its fds back near the baseline.
+    pub fd_wait: Duration,
+}
+
+impl SoakPlan {
+    /// Builds the soak plan from the command line.
+    pub fn from_cli(cli: &Cli) -> Result<Self, String> {
+        if cli.soak_conns == 0 {
+            return Err("--soak-conns must be positive".into());
+        }
+        if !(cli.soak_max_p99_ms.is_finite() && cli.soak_max_p99_ms > 0.0) {
+            return Err("--soak-max-p99-ms must be a positive number".into());
+        }
+        Ok(SoakPlan {
+            duration: Duration::from_secs(cli.soak_secs),
+            echo_conns: cli.soak_conns,
+            echo_period: Duration::from_secs(1),
+            echo_size: 20,
+            churn_per_sec: cli.soak_churn,
+            canary_period: Duration::from_millis(50),
+            slow_bodies: 4,
+            max_rss_kib: cli.soak_max_rss_mib.saturating_mul(1024),
+            max_p99: Duration::from_secs_f64(cli.soak_max_p99_ms / 1e3),
+            fd_slack: 10,
+            fd_wait: Duration::from_secs(30),
+        })
+    }
+
+    /// File descriptors the load generator needs: the echo connections, the churn and
+    /// attackers in flight, and room to spare.
+    pub fn fds_needed(&self) -> usize {
+        self.echo_conns + 2_048
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -160,5 +218,28 @@ mod tests {
         assert_eq!(p.servers, vec![ServerKind::Tcp, ServerKind::Ours]);
         assert!(Plan::from_cli(&cli(&["--servers", "nginx"])).is_err());
         assert!(Cli::try_parse_from(["ws-bench", "--quick", "--full"]).is_err());
+    }
+
+    #[test]
+    fn soak_plan() {
+        let p = SoakPlan::from_cli(&cli(&["--soak"])).expect("plan");
+        assert_eq!(p.duration, Duration::from_secs(180));
+        assert_eq!(p.echo_conns, 1_000);
+        assert_eq!(p.churn_per_sec, 200);
+        assert_eq!(p.max_rss_kib, crate::cli::DEFAULT_SOAK_MAX_RSS_MIB * 1024);
+        assert!(p.fds_needed() > 1_000);
+        let p = SoakPlan::from_cli(&cli(&[
+            "--soak",
+            "--soak-secs",
+            "20",
+            "--soak-max-p99-ms",
+            "2.5",
+        ]))
+        .expect("plan");
+        assert_eq!(p.duration, Duration::from_secs(20));
+        assert_eq!(p.max_p99, Duration::from_micros(2_500));
+        assert!(SoakPlan::from_cli(&cli(&["--soak", "--soak-conns", "0"])).is_err());
+        assert!(Cli::try_parse_from(["ws-bench", "--soak", "--full"]).is_err());
+        assert!(Cli::try_parse_from(["ws-bench", "--soak", "--soak-secs", "1"]).is_err());
     }
 }

@@ -15,6 +15,17 @@ pub fn parse_vmrss_kib(status: &str) -> Option<u64> {
     })
 }
 
+/// Parses `Threads:` out of the text of `/proc/PID/status`.
+pub fn parse_threads(status: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        line.strip_prefix("Threads:")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
 /// Parses `utime + stime` (clock ticks) out of the text of `/proc/PID/stat`.
 ///
 /// The command name (field 2) may contain spaces and parentheses, so fields are
@@ -32,6 +43,18 @@ pub fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
 pub fn read_rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     parse_vmrss_kib(&s)
+}
+
+/// Reads the resident set size (KiB) and the thread count of process `pid`.
+pub fn read_rss_and_threads(pid: u32) -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some((parse_vmrss_kib(&s)?, parse_threads(&s)?))
+}
+
+/// Counts the open file descriptors of process `pid` (entries of `/proc/PID/fd`).
+pub fn read_fd_count(pid: u32) -> Option<u64> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(dir.filter(Result::is_ok).count() as u64)
 }
 
 /// Reads user + system CPU time of process `pid` (all threads) in clock ticks.
@@ -78,6 +101,8 @@ mod tests {
         assert_eq!(parse_vmrss_kib(STATUS), Some(4321));
         assert_eq!(parse_vmrss_kib("Name: x\n"), None);
         assert_eq!(parse_vmrss_kib("VmRSS: 12 MB\n"), None);
+        assert_eq!(parse_threads("Name: x\nThreads:\t7\n"), Some(7));
+        assert_eq!(parse_threads(STATUS), None);
     }
 
     #[test]
@@ -94,6 +119,10 @@ mod tests {
         assert!(parse_stat_cpu_ticks(&s).is_some());
         let st = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
         assert!(parse_vmrss_kib(&st).is_some_and(|k| k > 0));
+        assert!(parse_threads(&st).is_some_and(|t| t > 0));
+        let me = std::process::id();
+        assert!(read_fd_count(me).is_some_and(|n| n >= 3));
+        assert!(read_rss_and_threads(me).is_some());
     }
 
     #[test]

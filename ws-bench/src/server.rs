@@ -178,6 +178,8 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     child: Child,
     tail: Arc<Mutex<VecDeque<String>>>,
+    /// Every `NAME listening at ws://IP:PORT` line seen so far (ours has several servers).
+    listening: Arc<Mutex<Vec<Found>>>,
 }
 
 impl ServerProcess {
@@ -229,18 +231,20 @@ impl ServerProcess {
             .spawn()
             .map_err(|e| BenchError::Server(format!("spawn {}: {e}", l.bin.display())))?;
         let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let listening = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
         if let Some(out) = child.stdout.take() {
-            spawn_reader(out, tx.clone(), tail.clone());
+            spawn_reader(out, tx.clone(), tail.clone(), listening.clone());
         }
         if let Some(err) = child.stderr.take() {
-            spawn_reader(err, tx, tail.clone());
+            spawn_reader(err, tx, tail.clone(), listening.clone());
         }
         let mut server = ServerProcess {
             kind: l.kind,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             child,
             tail,
+            listening,
         };
         let want = (l.kind == ServerKind::Ours).then_some("ws");
         let deadline = Instant::now() + l.start_timeout;
@@ -297,6 +301,16 @@ impl ServerProcess {
         }
     }
 
+    /// The address the server named `name` logged it listens at, if that line came yet
+    /// (ours logs one line per server; the first one named `ws` is [`Self::addr`]).
+    pub fn listening_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listening.lock().ok().and_then(|l| {
+            l.iter()
+                .find(|(n, _)| n.as_deref() == Some(name))
+                .map(|(_, a)| *a)
+        })
+    }
+
     /// The last lines the server printed, formatted for an error message.
     pub fn tail_text(&self) -> String {
         let lines: Vec<String> = match self.tail.lock() {
@@ -351,6 +365,7 @@ fn spawn_reader<R: Read + Send + 'static>(
     r: R,
     tx: mpsc::Sender<Found>,
     tail: Arc<Mutex<VecDeque<String>>>,
+    listening: Arc<Mutex<Vec<Found>>>,
 ) {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(r);
@@ -364,6 +379,9 @@ fn spawn_reader<R: Read + Send + 'static>(
             }
             let line = String::from_utf8_lossy(&buf).trim_end().to_string();
             if let Some(found) = parse_listening_line(&line) {
+                if let Ok(mut l) = listening.lock() {
+                    l.push(found.clone());
+                }
                 let _ = tx.send(found);
             }
             if let Ok(mut t) = tail.lock() {

@@ -50,7 +50,28 @@ pub fn source_for(target: SocketAddr, i: usize) -> Option<IpAddr> {
     }
 }
 
-async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> Result<TcpStream, BenchError> {
+/// How to open a connection beyond its [`Target`] (the soak's attackers need these).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions<'a> {
+    /// Source address (None: the OS picks).
+    pub source: Option<IpAddr>,
+    /// `SO_RCVBUF` in bytes: a small one makes a client that stops reading back up the
+    /// server's writes sooner.
+    pub recv_buffer: Option<u32>,
+    /// Subprotocol offered in the upgrade (`Sec-WebSocket-Protocol`).
+    pub protocol: Option<&'a str>,
+    /// Do not answer the server's close frame: `read_frame` returns it untouched, so that
+    /// its code can be read even when the connection is already broken.
+    pub manual_close: bool,
+}
+
+/// Connects a TCP socket to `addr` (from `source` if given, with `SO_RCVBUF` `recv_buffer`
+/// if given), with `TCP_NODELAY`.
+pub async fn connect_tcp_with(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    recv_buffer: Option<u32>,
+) -> Result<TcpStream, BenchError> {
     let sock = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
@@ -58,6 +79,9 @@ async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> Result<TcpStre
     };
     if let Some(ip) = source {
         sock.bind(SocketAddr::new(ip, 0))?;
+    }
+    if let Some(size) = recv_buffer {
+        sock.set_recv_buffer_size(size)?;
     }
     let stream = sock.connect(addr).await?;
     stream.set_nodelay(true)?;
@@ -67,14 +91,27 @@ async fn connect_tcp(addr: SocketAddr, source: Option<IpAddr>) -> Result<TcpStre
 /// Connects (from `source` if given), upgrades unless raw TCP, and wraps the
 /// stream in a client-role `FragmentCollector` that sends pre-masked frames.
 pub async fn open(target: &Target, source: Option<IpAddr>) -> Result<Ws, BenchError> {
+    open_with(
+        target,
+        &OpenOptions {
+            source,
+            ..OpenOptions::default()
+        },
+    )
+    .await
+}
+
+/// [`open`] with the [`OpenOptions`] `opts`.
+pub async fn open_with(target: &Target, opts: &OpenOptions<'_>) -> Result<Ws, BenchError> {
     within(CONNECT_TIMEOUT, "connect + upgrade", async {
-        let mut stream = connect_tcp(target.addr, source).await?;
+        let mut stream = connect_tcp_with(target.addr, opts.source, opts.recv_buffer).await?;
         if !target.raw_tcp {
-            upgrade(&mut stream, target.addr, &target.path).await?;
+            upgrade(&mut stream, target.addr, &target.path, opts.protocol).await?;
         }
         let mut ws = WebSocket::after_handshake(stream, Role::Client);
         ws.set_auto_apply_mask(false);
         ws.set_auto_pong(false);
+        ws.set_auto_close(!opts.manual_close);
         Ok(FragmentCollector::new(ws))
     })
     .await

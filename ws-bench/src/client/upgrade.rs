@@ -39,16 +39,21 @@ pub fn check_upgrade_response(head: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Sends the upgrade request for `path` on `addr` and checks the response head, reading
-/// exactly the head: any frame the server sends right after it stays in the socket.
+/// Sends the upgrade request for `path` on `addr` (offering the subprotocol `protocol`, if
+/// any) and checks the response head, reading exactly the head: any frame the server sends
+/// right after it stays in the socket.
 pub(crate) async fn upgrade(
     stream: &mut TcpStream,
     addr: SocketAddr,
     path: &str,
+    protocol: Option<&str>,
 ) -> Result<(), BenchError> {
+    let offer = protocol
+        .map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n"))
+        .unwrap_or_default();
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
     );
     stream.write_all(req.as_bytes()).await?;
     // Peek until the whole head is there, then consume exactly the head so that
