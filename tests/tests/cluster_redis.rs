@@ -139,3 +139,67 @@ async fn three_nodes_deliver_across_the_cluster_exactly_once() {
         n.shutdown().await;
     }
 }
+
+/// `POST /push?id=` with the demo's key, on node `i`'s `http` server.
+async fn push_to(nodes: &[Running], i: usize, query: &str, body: &str) -> (u16, String) {
+    let http = nodes[i].local_addr("http").unwrap();
+    let request = format!(
+        "POST /push{query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    ws_tests::http_raw(http, &request).await
+}
+
+const KEY: &str = "cluster-key";
+
+#[tokio::test]
+async fn the_demo_pushes_by_id_and_counts_across_nodes() {
+    let redis = RedisServer::start().await;
+    let cluster = format!("d{}", std::process::id());
+    let mut nodes = Vec::new();
+    for id in [1, 2] {
+        let mut config = test_config();
+        config.node_id = id;
+        config.broker = BrokerAddr::Redis(redis.url());
+        config.cluster = cluster.clone();
+        config.secret_key = Some(KEY.to_owned());
+        nodes.push(App::build(config).unwrap().start().await.unwrap());
+    }
+    let mut on2 = RawClient::connect(nodes[1].local_addr("ws").unwrap(), "/chat").await;
+    on2.send_text("/whoami").await;
+    let who = text(&mut on2).await;
+    let id = who.strip_prefix("id ").unwrap().to_owned();
+    assert!(id.starts_with("2-"), "{who}");
+
+    // Pushed through node 1's HTTP server to node 2's connection.
+    let (status, body) = push_to(&nodes, 0, &format!("?id={id}"), "hi there").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(text(&mut on2).await, "hi there");
+    let (status, body) = push_to(&nodes, 0, "?id=not-an-id", "x").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = push_to(&nodes, 0, "?id=2-999999", "x").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = push_to(&nodes, 0, "?id=7-1", "x").await;
+    assert_eq!(status, 404, "no node 7: {body}");
+
+    // Counts over the cluster, from either node; the key is required.
+    let http = nodes[0].local_addr("http").unwrap();
+    let (status, _) = ws_tests::http_get(http, "/connections").await;
+    assert_eq!(status, 401);
+    let request = format!(
+        "GET /connections HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"
+    );
+    let (status, body) = ws_tests::http_raw(http, &request).await;
+    assert_eq!(status, 200, "{body}");
+    let json = body.split("\r\n\r\n").nth(1).unwrap();
+    let value: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(value["total"], 1, "{value}");
+    assert_eq!(value["nodes"]["1"], 0, "{value}");
+    assert_eq!(value["nodes"]["2"], 1, "{value}");
+
+    drop(on2);
+    for n in nodes {
+        n.shutdown().await;
+    }
+}

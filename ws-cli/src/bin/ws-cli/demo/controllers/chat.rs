@@ -17,7 +17,7 @@ fn room_key(name: &str) -> String {
 /// Relays each message to every connection in the sender's room, the sender included (the
 /// Swoole seed's batch-send example). Everyone starts in the lobby, so without `/join` every
 /// `/chat` connection gets every message. `/join ROOM` moves the connection to `ROOM`: from
-/// then on it relays only inside it. The payload is shared, not copied, between receivers.
+/// then on it relays only inside it. `/whoami` answers the sender alone with `id ID`. The payload is shared, not copied, between receivers.
 #[ws_controller(server = "ws", path = "/chat")]
 #[derive(Debug, Default)]
 pub struct Chat;
@@ -30,6 +30,11 @@ impl Controller for Chat {
     }
 
     async fn on_message(&self, cx: &mut Conn, msg: Message) -> HookResult {
+        if msg.as_text() == Some("/whoami") {
+            // The id in the form `POST /push?id=` takes, wherever in the cluster it asks.
+            cx.send(format!("id {}", cx.id())).await?;
+            return Ok(());
+        }
         if let Some(room) = msg.as_text().and_then(|t| t.strip_prefix("/join")) {
             let room = room.trim();
             if room.is_empty() {

@@ -1,4 +1,5 @@
-//! Server `http`, `POST /push`: the bearer key check, on the request head.
+//! Server `http`, `POST /push` and `GET /connections`: the bearer key check, on the request
+//! head.
 //!
 //! A guard on the route rather than a check in the handler: it runs before the body is read,
 //! so a client without the key is answered at once and holds no body memory.
@@ -9,7 +10,7 @@ use ws_core::{middleware, LiveConfig, Middleware, Rejection, RequestHead};
 /// Requires `Authorization: Bearer <secret_key>` (config `secret_key`, env `WS_SECRET_KEY`,
 /// read per request so that `reload` applies a new key). A wrong or missing key gets 401 with
 /// `WWW-Authenticate: Bearer`; with no key configured every request is refused (401).
-#[middleware(server = "http", paths = ["/push"])]
+#[middleware(server = "http", paths = ["/push", "/connections"])]
 #[derive(Debug)]
 pub struct BearerKey {
     #[inject]
