@@ -11,7 +11,7 @@
 //! | `driver.rs` | a controller's hooks on one connection |
 
 pub(crate) mod driver;
-mod handshake;
+pub(crate) mod handshake;
 pub(crate) mod listener;
 pub(crate) mod routes;
 mod service;
