@@ -180,10 +180,11 @@ pub fn handshake(data: &[u8]) {
 }
 
 /// One WebSocket message as JSON-RPC, served by a small method table (`echo`, `sum`, `fail`)
-/// with a batch of at most 16 requests and a reply of at most 1 KiB.
+/// with a batch of at most 100 requests (so that a batch yields, every 64) and a reply of at
+/// most 1 KiB.
 pub fn jsonrpc(data: &[u8]) {
     let limits = Limits {
-        max_batch: 16,
+        max_batch: 100,
         max_reply: 1024,
     };
     match block_on(jsonrpc::dispatch(&mut Methods, data, limits)) {
@@ -230,10 +231,11 @@ impl Call for Methods {
 /// `WS_*` variables: the bytes up to the first NUL are the file, each line after it a
 /// `NAME=VALUE` variable (the process environment is not read).
 pub fn config(data: &[u8]) {
-    let (file, env) = match data.iter().position(|&b| b == 0) {
-        Some(nul) => (&data[..nul], &data[nul + 1..]),
-        None => (data, &[][..]),
-    };
+    let mut parts = data.splitn(2, |&b| b == 0);
+    let (file, env) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     let Ok(file) = std::str::from_utf8(file) else {
         return; // Reading the file fails first.
     };
