@@ -138,7 +138,8 @@ pub fn close(data: &[u8]) {
     }
 }
 
-/// An HTTP request head, as hyper would parse it, checked as a WebSocket handshake.
+/// An HTTP request head, parsed with httparse (hyper's parser), checked as a WebSocket
+/// handshake.
 pub fn handshake(data: &[u8]) {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut req = httparse::Request::new(&mut headers);
