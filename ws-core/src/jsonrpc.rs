@@ -33,6 +33,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 pub use serde_json::{json, Number, Value};
 
+use crate::config::ServerName;
 use crate::conn::Conn;
 use crate::controller::HookResult;
 use crate::future::BoxFuture;
@@ -129,49 +130,110 @@ pub async fn serve<T: RpcMethods>(service: &T, cx: &mut Conn, msg: Message) -> H
 /// and the reply is one -32600 error), and it lets other tasks run every
 /// [`YIELD_EVERY`] requests.
 pub async fn handle<T: RpcMethods>(service: &T, cx: &mut Conn, text: &[u8]) -> Option<String> {
-    let limits = cx.settings();
-    let (max_batch, max_reply) = (limits.jsonrpc_max_batch, limits.jsonrpc_max_reply);
-    let items = match parse(text, max_batch) {
+    let settings = cx.settings();
+    let limits = Limits {
+        max_batch: settings.jsonrpc_max_batch,
+        max_reply: settings.jsonrpc_max_reply,
+    };
+    match dispatch(&mut OnConn { service, cx }, text, limits).await {
+        Ok(reply) => reply,
+        Err(over) => Some(over.response(limits, cx.server())),
+    }
+}
+
+/// A batch's bounds (the server's `jsonrpc_max_batch` and `jsonrpc_max_reply`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_batch: usize,
+    pub(crate) max_reply: usize,
+}
+
+/// A batch past one of its [`Limits`]: answered with one -32600 error that names the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OverLimit {
+    Batch,
+    Reply,
+}
+
+impl OverLimit {
+    /// The error response, naming the config key of `server` that set the limit.
+    pub(crate) fn response(self, limits: Limits, server: &ServerName) -> String {
+        let detail = match self {
+            Self::Batch => format!(
+                "a batch holds at most {} requests (config servers.{server}.jsonrpc_max_batch)",
+                limits.max_batch
+            ),
+            Self::Reply => format!(
+                "the reply to this batch is over {} bytes (config servers.{server}.jsonrpc_max_reply)",
+                limits.max_reply
+            ),
+        };
+        error_response(Value::Null, &RpcError::invalid_request(&detail)).to_string()
+    }
+}
+
+/// Where the requests of a message go: a service on a connection, or (for fuzzing) any
+/// method table.
+pub(crate) trait Call {
+    fn call<'a>(
+        &'a mut self,
+        method: &'a str,
+        params: Option<Value>,
+    ) -> BoxFuture<'a, Result<Value, RpcError>>;
+}
+
+/// A service's methods, called with the connection of the message.
+struct OnConn<'c, T> {
+    service: &'c T,
+    cx: &'c mut Conn,
+}
+
+impl<T: RpcMethods> Call for OnConn<'_, T> {
+    fn call<'a>(
+        &'a mut self,
+        method: &'a str,
+        params: Option<Value>,
+    ) -> BoxFuture<'a, Result<Value, RpcError>> {
+        self.service.call(self.cx, method, params)
+    }
+}
+
+/// The response text for one incoming message, if it needs one, or the limit the message
+/// went past (see [`handle`]).
+pub(crate) async fn dispatch(
+    calls: &mut impl Call,
+    text: &[u8],
+    limits: Limits,
+) -> Result<Option<String>, OverLimit> {
+    let items = match parse(text, limits.max_batch) {
         Ok(Incoming::One(value)) => {
-            return call_one(service, cx, value).await.map(|r| r.to_string());
+            return Ok(call_one(calls, value).await.map(|r| r.to_string()));
         }
         Ok(Incoming::Batch(items)) => items,
-        Err(Refused::TooLong) => {
-            let detail = format!(
-                "a batch holds at most {max_batch} requests (config servers.{}.jsonrpc_max_batch)",
-                cx.server()
-            );
-            return Some(
-                error_response(Value::Null, &RpcError::invalid_request(&detail)).to_string(),
-            );
-        }
+        Err(Refused::TooLong) => return Err(OverLimit::Batch),
         Err(Refused::NotJson(e)) => {
-            return Some(error_response(Value::Null, &RpcError::parse_error(e)).to_string());
+            return Ok(Some(
+                error_response(Value::Null, &RpcError::parse_error(e)).to_string(),
+            ));
         }
     };
     if items.is_empty() {
-        return Some(
+        return Ok(Some(
             error_response(Value::Null, &RpcError::invalid_request("empty batch")).to_string(),
-        );
+        ));
     }
     let mut reply = String::from("[");
     for (i, item) in items.into_iter().enumerate() {
         if i % YIELD_EVERY == YIELD_EVERY - 1 {
             tokio::task::yield_now().await;
         }
-        let Some(response) = call_one(service, cx, item).await else {
+        let Some(response) = call_one(calls, item).await else {
             continue;
         };
         let response = response.to_string();
         // The closing `]` and a separating `,` count too.
-        if reply.len() + response.len() + 2 > max_reply {
-            let detail = format!(
-                "the reply to this batch is over {max_reply} bytes (config servers.{}.jsonrpc_max_reply)",
-                cx.server()
-            );
-            return Some(
-                error_response(Value::Null, &RpcError::invalid_request(&detail)).to_string(),
-            );
+        if reply.len() + response.len() + 2 > limits.max_reply {
+            return Err(OverLimit::Reply);
         }
         if reply.len() > 1 {
             reply.push(',');
@@ -180,7 +242,7 @@ pub async fn handle<T: RpcMethods>(service: &T, cx: &mut Conn, text: &[u8]) -> O
     }
     reply.push(']');
     // A batch of notifications only gets no reply at all.
-    (reply.len() > 2).then_some(reply)
+    Ok((reply.len() > 2).then_some(reply))
 }
 
 /// How many requests of a batch run before the batch lets other tasks run.
@@ -255,7 +317,7 @@ impl<'de> serde::de::Visitor<'de> for BoundedSeq<'_> {
 }
 
 /// One request object: its response, or `None` for a notification.
-async fn call_one<T: RpcMethods>(service: &T, cx: &mut Conn, item: Value) -> Option<Value> {
+async fn call_one(calls: &mut impl Call, item: Value) -> Option<Value> {
     let Value::Object(mut obj) = item else {
         return Some(error_response(
             Value::Null,
@@ -292,7 +354,7 @@ async fn call_one<T: RpcMethods>(service: &T, cx: &mut Conn, item: Value) -> Opt
     if !matches!(params, None | Some(Value::Array(_) | Value::Object(_))) {
         return invalid("`params` must be an array or an object");
     }
-    let result = service.call(cx, &method, params).await;
+    let result = calls.call(&method, params).await;
     let id = id?; // A notification gets no response, not even an error.
     Some(match result {
         Ok(value) => {

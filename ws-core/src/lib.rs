@@ -113,6 +113,11 @@ mod websocket;
 #[doc(hidden)]
 pub mod __private;
 
+/// Entry points of the fuzz targets (`fuzz/`): not API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz;
+
 pub use app::{reload, App, Running};
 pub use config::{
     BrokerAddr, Config, ConfigSource, LiveConfig, OutboundPolicy, ServerConfig, ServerName,

@@ -107,6 +107,23 @@ impl Config {
         Ok((config, warnings))
     }
 
+    /// The embedded default, then `text` as a TOML layer read from `source`, then `env`, as
+    /// [`load`](Self::load) does with a file's text (no file system, no process environment).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn from_text(
+        text: &str,
+        source: &ConfigSource,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Self, Vec<String>), ConfigError> {
+        let mut config = Config::defaults();
+        config.apply_toml(DEFAULT_TOML, &ConfigSource::Embedded)?;
+        config.apply_toml(text, source)?;
+        let mut warnings = Vec::new();
+        config.apply_env(env, |var| ConfigSource::Env(var.to_owned()), &mut warnings)?;
+        config.validate()?;
+        Ok((config, warnings))
+    }
+
     fn apply_toml(&mut self, text: &str, source: &ConfigSource) -> Result<(), ConfigError> {
         let layer: Layer = toml::from_str(text).map_err(|e| ConfigError::Parse {
             source_name: source.clone(),

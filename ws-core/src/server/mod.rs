@@ -15,7 +15,7 @@
 pub(crate) mod admission;
 mod body;
 pub(crate) mod driver;
-mod handshake;
+pub(crate) mod handshake;
 pub(crate) mod listener;
 pub(crate) mod routes;
 mod service;
