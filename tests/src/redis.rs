@@ -46,14 +46,20 @@ impl RedisServer {
                      (Debian: apt-get install redis-server; .ci/run installs it)"
                 )
             });
-        let server = Self { child, port };
+        let mut server = Self { child, port };
         server.wait_ready().await;
         server
     }
 
-    async fn wait_ready(&self) {
+    async fn wait_ready(&mut self) {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "redis-server on port {} exited at start: {status}",
+                    self.port
+                );
+            }
             if let Ok(mut s) = tokio::net::TcpStream::connect(self.addr()).await {
                 let mut buf = [0u8; 16];
                 if s.write_all(b"PING\r\n").await.is_ok() {

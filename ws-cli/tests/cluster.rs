@@ -27,8 +27,8 @@ use tokio_tungstenite::tungstenite::Message;
 mod support;
 
 use support::nginx::Nginx;
-use support::redis::RedisServer;
 use support::{alive, connect, parse_started, run, text, wait_gone, Ws, WAIT};
+use ws_tests::redis::RedisServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ws-cli");
 

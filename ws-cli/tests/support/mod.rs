@@ -4,11 +4,10 @@
 #![allow(dead_code)] // Each test binary uses its own part.
 
 pub(crate) mod nginx;
-pub(crate) mod redis;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -73,13 +72,7 @@ pub(crate) fn parse_started(text: &str) -> (u32, BTreeMap<String, SocketAddr>) {
     (pid.unwrap_or_else(|| panic!("no pid in {text:?}")), addrs)
 }
 
-/// A loopback port nothing listens on right now.
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+pub(crate) use ws_tests::redis::free_port;
 
 /// Whether `pid` runs (zombies don't).
 pub(crate) fn alive(pid: u32) -> bool {
