@@ -122,6 +122,29 @@ async fn notifications_get_no_response_even_on_error() {
     running.shutdown().await;
 }
 
+/// A message over 64 KiB is parsed off the runtime's workers; the answers are the same.
+#[tokio::test]
+async fn a_large_batch_is_answered_in_full() {
+    let (running, mut c) = rpc().await;
+    let filler = "x".repeat(200);
+    let requests: Vec<String> = (0..500)
+        .map(|i| {
+            format!(r#"{{"jsonrpc":"2.0","method":"echo","params":["{filler}",{i}],"id":{i}}}"#)
+        })
+        .collect();
+    let batch = format!("[{}]", requests.join(","));
+    assert!(batch.len() > 64 << 10, "{} bytes", batch.len());
+    let r = call(&mut c, &batch).await;
+    let items = r.as_array().unwrap();
+    assert_eq!(items.len(), 500);
+    for (i, item) in items.iter().enumerate() {
+        assert_eq!(item["id"], json!(i), "in order");
+        assert_eq!(item["result"][1], json!(i));
+    }
+    drop(c);
+    running.shutdown().await;
+}
+
 #[tokio::test]
 async fn batches() {
     let (running, mut c) = rpc().await;

@@ -205,7 +205,7 @@ pub(crate) async fn dispatch(
     text: &[u8],
     limits: Limits,
 ) -> Result<Option<String>, OverLimit> {
-    let items = match parse(text, limits.max_batch) {
+    let items = match parse_off_worker(text, limits.max_batch).await {
         Ok(Incoming::One(value)) => {
             return Ok(call_one(calls, value).await.map(|r| r.to_string()));
         }
@@ -260,6 +260,38 @@ enum Refused {
     TooLong,
     /// Not JSON.
     NotJson(serde_json::Error),
+}
+
+/// Messages up to this size are parsed where they arrive; larger ones on the blocking pool.
+pub(crate) const PARSE_INLINE_MAX: usize = 64 << 10;
+
+/// Large parses at once on the blocking pool; more wait for a turn (only their own
+/// connections wait).
+static PARSERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// [`parse`], off the runtime's workers for a message over [`PARSE_INLINE_MAX`]: parsing
+/// megabytes of JSON takes a tenth of a second, which would hold up every other connection of
+/// the worker.
+async fn parse_off_worker(text: &[u8], max_batch: usize) -> Result<Incoming, Refused> {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return parse(text, max_batch);
+    };
+    if text.len() <= PARSE_INLINE_MAX {
+        return parse(text, max_batch);
+    }
+    let Ok(_turn) = PARSERS.acquire().await else {
+        return parse(text, max_batch); // never closed
+    };
+    let owned = text.to_vec();
+    match runtime
+        .spawn_blocking(move || parse(&owned, max_batch))
+        .await
+    {
+        Ok(parsed) => parsed,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The runtime is shutting down: parse here.
+        Err(_) => parse(text, max_batch),
+    }
 }
 
 /// Parses a message; a batch (a JSON array) is read no further than `max_batch` items.
