@@ -13,7 +13,7 @@
 //! | `status` | `{"ok":true,"status":{"pid":..,"uptime_secs":..,"servers":[{"name":..,"addr":..,"connections":..}]}}` |
 //! | `reload` | `{"ok":true,"reload":{"applied":[..],"needs_restart":[..]}}`, or `{"ok":false,"error":".."}` when the new config is invalid (nothing is applied) |
 //! | `stop` | `{"ok":true,"pid":..,"drain_timeout_secs":..}`, then, once stopped, `{"ok":true,"stopped":true,"drained":..}` just before the process exits |
-//! | `takeover` | `{"ok":true,"pid":..,"servers":[..]}` with the listening sockets attached (`SCM_RIGHTS`), in the order of `servers`; then the new process sends `handover`, and the old one releases the pid file, answers `{"ok":true}` and drains with 1012 |
+//! | `takeover` | `{"ok":true,"pid":..,"servers":[..]}` with the listening sockets attached (`SCM_RIGHTS`), in the order of `servers` (with a networked broker also `"cluster_lease":"..","next_seq":N`: the new process is the same node of the cluster); then the new process sends `handover`, and the old one releases the pid file, answers `{"ok":true}` and drains with 1012 |
 //!
 //! The socket is bound in a new private directory (mode 0700) next to `control_socket`, given
 //! mode 0600 there and renamed into place: nobody can reach it before its mode is set, a stale
@@ -63,6 +63,13 @@ pub(crate) struct Reply {
     pub(crate) stopped: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) drained: Option<bool>,
+    /// `takeover` with a networked broker: the node id's lease token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cluster_lease: Option<String>,
+    /// `takeover` with a networked broker: the first connection sequence number the new
+    /// process may hand out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) next_seq: Option<u64>,
 }
 
 impl Reply {
@@ -127,6 +134,15 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// At most one warning about refused peers per this interval.
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
+/// What the old process of a `restart` hands to the new one.
+#[derive(Debug)]
+pub(crate) struct HandedOver {
+    /// Second handles on the listening sockets, by server name.
+    pub(crate) listeners: Vec<(String, OwnedFd)>,
+    /// The node's lease and connection ids, with a networked broker.
+    pub(crate) cluster: Option<ws_core::broker::ClusterHandover>,
+}
+
 /// A request for the main loop, which owns the running app.
 #[derive(Debug)]
 pub(crate) enum Request {
@@ -134,8 +150,9 @@ pub(crate) enum Request {
     Reload(oneshot::Sender<Reply>),
     /// Stop; the main loop writes the replies to this connection.
     Stop(UnixStream),
-    /// Second handles on the listening sockets, by server name.
-    Listeners(oneshot::Sender<Vec<(String, OwnedFd)>>),
+    /// Second handles on the listening sockets, by server name, and the node's place in its
+    /// cluster (networked broker only).
+    Listeners(oneshot::Sender<HandedOver>),
     /// The new process serves: stop with 1012; the main loop answers on this connection.
     Handover(UnixStream),
 }
@@ -492,11 +509,13 @@ async fn takeover(mut stream: UnixStream, requests: &mpsc::Sender<Request>) -> i
         .send(Request::Listeners(tx))
         .await
         .map_err(|_| stopping())?;
-    let listeners = rx.await.map_err(|_| stopping())?;
+    let HandedOver { listeners, cluster } = rx.await.map_err(|_| stopping())?;
     let reply = Reply {
         ok: true,
         pid: Some(std::process::id()),
         servers: Some(listeners.iter().map(|(n, _)| n.clone()).collect()),
+        next_seq: cluster.as_ref().map(|c| c.next_seq),
+        cluster_lease: cluster.map(|c| c.lease),
         ..Reply::default()
     };
     let fds: Vec<_> = listeners.iter().map(|(_, fd)| fd.as_raw_fd()).collect();

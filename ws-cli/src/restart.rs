@@ -17,6 +17,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
+use ws_core::broker::ClusterHandover;
 use ws_core::ServerName;
 
 use crate::control::Client;
@@ -29,6 +30,8 @@ pub(crate) struct Takeover {
     pub(crate) old_pid: u32,
     /// Its listening sockets, by server name.
     pub(crate) listeners: BTreeMap<ServerName, TcpListener>,
+    /// Its place in the cluster (networked broker only): this process becomes the same node.
+    pub(crate) cluster: Option<ClusterHandover>,
 }
 
 impl Takeover {
@@ -68,10 +71,15 @@ impl Takeover {
             .zip(fds)
             .map(|(name, fd)| (ServerName::new(name), crate::handover::listener(fd)))
             .collect();
+        let cluster = match (reply.cluster_lease, reply.next_seq) {
+            (Some(lease), Some(next_seq)) => Some(ClusterHandover { lease, next_seq }),
+            _ => None,
+        };
         Ok(Self {
             client,
             old_pid: reply.pid.unwrap_or_default(),
             listeners,
+            cluster,
         })
     }
 

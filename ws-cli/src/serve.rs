@@ -8,7 +8,9 @@ use tokio::sync::mpsc;
 use ws_core::reload::Effect;
 use ws_core::{App, CloseCode, Config, Filter, Running};
 
-use crate::control::{self, ControlSocket, ReloadOutcome, Reply, Request, ServerStatus, Status};
+use crate::control::{
+    self, ControlSocket, HandedOver, ReloadOutcome, Reply, Request, ServerStatus, Status,
+};
 use crate::daemon::Ready;
 use crate::logging::LogLevel;
 use crate::pidfile::PidFile;
@@ -263,6 +265,11 @@ async fn start_serving(
             }
         }
     }
+    if let Some(cluster) = takeover.and_then(|t| t.cluster.as_ref()) {
+        if !app.take_over_cluster(cluster) {
+            tracing::warn!("restart: the old process was in a cluster, this one's config is not");
+        }
+    }
     let running = app.start_with(inherited).await.map_err(|e| e.to_string())?;
     let (tx, rx) = mpsc::channel(16);
     match ControlSocket::bind(&config.control_socket, tx) {
@@ -296,7 +303,7 @@ fn status(running: &Running, started: Instant) -> Reply {
     }
 }
 
-fn listeners(running: &Running) -> Vec<(String, OwnedFd)> {
+fn listeners(running: &Running) -> HandedOver {
     let mut out = Vec::new();
     for name in running.addrs().keys() {
         let Some(listener) = running.listener(name.as_str()) else {
@@ -307,7 +314,10 @@ fn listeners(running: &Running) -> Vec<(String, OwnedFd)> {
             Err(e) => tracing::warn!("{name}: cannot hand the listener over: {e}"),
         }
     }
-    out
+    HandedOver {
+        listeners: out,
+        cluster: running.hand_over_cluster(),
+    }
 }
 
 /// Re-reads the config and applies it; a bad config changes nothing.

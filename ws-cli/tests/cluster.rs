@@ -469,3 +469,84 @@ async fn nginx_in_front_of_three_nodes() {
     await_connections(nginx.http_addr(), &per_node, Instant::now() + WAIT).await;
     drop(nginx);
 }
+
+/// `ws-cli restart` of a node with a Redis broker: the new process is the same node of the
+/// cluster (it takes the node id's lease over and hands out ids past the old process's), the
+/// old one's clients get 1012, and pushes by id reach the new process's clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_stays_the_same_node() {
+    let redis = RedisServer::start().await;
+    let cluster = format!("restart{}", std::process::id());
+    let mut n1 = Node::start("restart", &redis, &cluster, 1).await;
+    let n2 = Node::start("restart", &redis, &cluster, 2).await;
+    let mut before = Client::connect(n1.ws).await;
+    assert_eq!(before.node, 1);
+
+    let dir = n1.dir.clone();
+    let env = [
+        ("WS_NODE_ID", "1".to_owned()),
+        ("WS_BROKER", redis.url()),
+        ("WS_CLUSTER", cluster.clone()),
+        ("WS_WS_PORT", "0".to_owned()),
+        ("WS_HTTP_PORT", "0".to_owned()),
+        ("WS_SECRET_KEY", KEY.to_owned()),
+    ];
+    let mut cmd = Command::new(BIN);
+    cmd.arg("restart").current_dir(&dir).envs(env);
+    let out = tokio::task::spawn_blocking(move || run(cmd, "ws-cli restart", WAIT))
+        .await
+        .unwrap();
+    let out_text = text(&out);
+    assert!(
+        out.status.success(),
+        "restart failed: {out_text}\n{}",
+        n1.log()
+    );
+    let (new_pid, _) = parse_started(&out_text);
+    let old_pid = std::mem::replace(&mut n1.pid, new_pid);
+    assert_ne!(old_pid, new_pid);
+
+    // The old process's client is told to reconnect; the old process goes.
+    match support::next(&mut before.ws).await {
+        Some(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1012),
+        other => panic!("expected close 1012, got {other:?}"),
+    }
+    assert!(wait_gone(old_pid), "the old process did not exit");
+
+    // A new client of node 1 (the new process): an id past the old process's.
+    let mut after = Client::connect(n1.ws).await;
+    assert_eq!(after.node, 1);
+    let seq = |id: &str| id.split_once('-').unwrap().1.parse::<u64>().unwrap();
+    assert!(
+        seq(&after.id) > seq(&before.id),
+        "{} reuses the old process's ids ({})",
+        after.id,
+        before.id
+    );
+    // Reached by id from node 2, and counted; the lease stays held after the old one left.
+    let (status, body) = request(n2.http, "POST", &format!("/push?id={}", after.id), "hello").await;
+    assert_eq!(status, 200, "{body}");
+    after.expect("hello").await;
+    await_connections(n2.http, &[(1, 1), (2, 0)], Instant::now() + WAIT).await;
+    let scratch = std::env::temp_dir().join(format!("ws-restart-dup-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mut dup = Command::new(BIN);
+    dup.arg("start").current_dir(&scratch).envs([
+        ("WS_NODE_ID", "1".to_owned()),
+        ("WS_BROKER", redis.url()),
+        ("WS_CLUSTER", cluster.clone()),
+        ("WS_WS_PORT", "0".to_owned()),
+        ("WS_HTTP_PORT", "0".to_owned()),
+    ]);
+    // Refused at start-up (a start that served would run until the budget kills it).
+    let taken = tokio::task::spawn_blocking(move || run(dup, "a second node 1", WAIT))
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert!(!taken.status.success(), "a second node 1 started");
+    assert!(
+        text(&taken).contains("node_id 1 is held"),
+        "{}",
+        text(&taken)
+    );
+}

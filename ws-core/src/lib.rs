@@ -144,5 +144,6 @@ pub use ws_macros::{http_route, middleware, rpc_methods, singleton, ws_controlle
 /// [`Envelope`](broker::Envelope), delivered to this node's connections directly and handed to
 /// the [`Broker`](broker::Broker) for the others.
 pub mod broker {
+    pub use crate::cluster::ClusterHandover;
     pub use crate::push::{Action, Broker, BrokerError, Envelope, InProcess, Target};
 }

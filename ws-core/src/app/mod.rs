@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cluster::node::Timings;
-use crate::cluster::{self, ClusterNode};
+use crate::cluster::{self, ClusterHandover, ClusterNode};
 use crate::config::{BrokerAddr, Config, LiveConfig, ServerName};
 use crate::context::AppContext;
 use crate::di::{Resolver, Singletons};
@@ -271,6 +271,32 @@ impl App {
 }
 
 impl App {
+    /// For the new process of a zero-downtime restart, before [`start_with`]: be the same
+    /// node of the cluster as the process it replaces (from [`Running::hand_over_cluster`]).
+    /// Returns whether the app is in a cluster (`false`: nothing to take over, `local`
+    /// broker).
+    ///
+    /// [`start_with`]: App::start_with
+    pub fn take_over_cluster(&self, handover: &ClusterHandover) -> bool {
+        let Some(node) = &self.inner.cluster else {
+            return false;
+        };
+        node.take_over(&handover.lease);
+        self.sender().continue_seq_at(handover.next_seq);
+        true
+    }
+
+    /// For the old process of a zero-downtime restart: what the new process needs to be the
+    /// same node of the cluster; from now on a stop of this one leaves the node id's lease in
+    /// place. `None` without a cluster.
+    pub(crate) fn hand_over_cluster(&self) -> Option<ClusterHandover> {
+        let node = self.inner.cluster.as_ref()?;
+        Some(ClusterHandover {
+            lease: node.hand_over(),
+            next_seq: self.sender().next_seq().saturating_add(cluster::SEQ_GAP),
+        })
+    }
+
     /// Leaves the cluster, if the app joined one (a stop).
     pub(crate) async fn leave_cluster(&self) {
         if let Some(node) = &self.inner.cluster {

@@ -9,6 +9,7 @@ use tokio_util::task::TaskTracker;
 
 use super::reload::ReloadReport;
 use super::App;
+use crate::cluster::ClusterHandover;
 use crate::config::{Config, ServerName};
 use crate::engine::driver::shutdown_reason;
 use crate::error::ConfigError;
@@ -106,6 +107,14 @@ impl Running {
     /// Returns whether everything finished in time.
     pub async fn shutdown(self) -> bool {
         self.shutdown_with(CloseCode::GOING_AWAY).await
+    }
+
+    /// For a zero-downtime restart with a networked broker: what the new process passes to
+    /// [`App::take_over_cluster`] to be this same node of the cluster (the node id's lease,
+    /// and connection ids past this process's). From then on this process's stop leaves the
+    /// lease to the new one. `None` with the `local` broker.
+    pub fn hand_over_cluster(&self) -> Option<ClusterHandover> {
+        self.app.hand_over_cluster()
     }
 
     /// [`shutdown`](Self::shutdown) with another close code for the WebSocket clients:

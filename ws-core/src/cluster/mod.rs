@@ -28,6 +28,21 @@ use std::sync::Arc;
 
 pub(crate) use node::{ClusterNode, JoinError};
 
+/// What the new process of a zero-downtime `restart` takes over from the old one, so that
+/// both can be one node of the cluster while they overlap: the node id's lease, and where the
+/// old one's connection ids end. Sent over the control socket as two plain values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterHandover {
+    /// The lease token of the node id.
+    pub lease: String,
+    /// The first connection sequence number the new process may hand out.
+    pub next_seq: u64,
+}
+
+/// How far past the old process's last id the new one starts: the old one accepts
+/// connections for a while after the hand-over, and must not hand out the new one's ids.
+pub(crate) const SEQ_GAP: u64 = 1 << 24;
+
 use crate::push::Sender;
 
 /// Joins `node` to its cluster on the broker at `url`.

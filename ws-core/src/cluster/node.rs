@@ -16,8 +16,8 @@
 //! hears its own channel (a subscription can go deaf while the connection looks healthy).
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -86,8 +86,11 @@ struct Joined {
 pub(crate) struct ClusterNode {
     node: u16,
     cluster: String,
-    /// Identifies this process as the holder of the node id's lease.
-    token: String,
+    /// Identifies the holder of the node id's lease: this process, or the one it took over
+    /// from in a `restart` (both hold it while they overlap).
+    token: Mutex<Arc<str>>,
+    /// The lease went to a new process (a `restart`): a stop leaves it in place.
+    handed_over: AtomicBool,
     timings: Timings,
     joined: OnceLock<Joined>,
     seq: AtomicU64,
@@ -105,7 +108,8 @@ impl ClusterNode {
         Self {
             node,
             cluster: cluster.to_owned(),
-            token: format!("{}-{nanos:x}", std::process::id()),
+            token: Mutex::new(Arc::from(format!("{}-{nanos:x}", std::process::id()))),
+            handed_over: AtomicBool::new(false),
             timings,
             joined: OnceLock::new(),
             seq: AtomicU64::new(0),
@@ -114,6 +118,24 @@ impl ClusterNode {
             interest_changed: Notify::new(),
             stop: CancellationToken::new(),
         }
+    }
+
+    fn token(&self) -> Arc<str> {
+        Arc::clone(&self.token.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The lease token, for a new process that takes over (a `restart`); from now on a stop
+    /// of this one leaves the lease to the new process.
+    pub(crate) fn hand_over(&self) -> String {
+        self.handed_over.store(true, Ordering::Release);
+        self.token().to_string()
+    }
+
+    /// Uses the lease token of the process this one takes over from (before [`join`]).
+    ///
+    /// [`join`]: ClusterNode::join
+    pub(crate) fn take_over(&self, token: &str) {
+        *self.token.lock().unwrap_or_else(PoisonError::into_inner) = Arc::from(token);
     }
 
     /// Joins the cluster over `transport` (whose received packets arrive on `inbound`): leases
@@ -126,7 +148,7 @@ impl ClusterNode {
         local: &Sender,
     ) -> Result<(), JoinError> {
         if !transport
-            .lease(self.node, &self.token, self.timings.lease)
+            .lease(self.node, &self.token(), self.timings.lease)
             .await?
         {
             return Err(JoinError::NodeIdTaken {
@@ -157,8 +179,11 @@ impl ClusterNode {
     /// Leaves the cluster: ends the tasks and gives the node id up.
     pub(crate) async fn stop(&self) {
         self.stop.cancel();
+        if self.handed_over.load(Ordering::Acquire) {
+            return; // the new process holds the lease now
+        }
         if let Some(joined) = self.joined.get() {
-            if let Err(e) = joined.transport.release(self.node, &self.token).await {
+            if let Err(e) = joined.transport.release(self.node, &self.token()).await {
                 tracing::warn!("cluster: could not release node id {}: {e}", self.node);
             }
         }
@@ -276,7 +301,7 @@ impl ClusterNode {
                 () = tokio::time::sleep(self.timings.lease / 3) => {}
             }
             match transport
-                .lease(self.node, &self.token, self.timings.lease)
+                .lease(self.node, &self.token(), self.timings.lease)
                 .await
             {
                 Ok(true) => {
@@ -387,26 +412,35 @@ impl ClusterNode {
         }
     }
 
-    /// Sends a delivery for one connection of another node and waits for its ack.
+    /// Sends a delivery for one connection of another node and waits for its ack. Every
+    /// process that listens on the node's channel answers (two while a `restart` overlaps the
+    /// old process and the new): the first that had the connection settles it.
     async fn deliver_to(&self, id: ConnId, envelope: Envelope) -> Result<(), BrokerError> {
         let mut request = self.requests.open();
         let body = Body::Deliver {
             envelope,
             ack: request.id,
         };
-        if self.send(&Channel::Node(id.node()), body).await? == 0 {
+        let mut waiting = self.send(&Channel::Node(id.node()), body).await?;
+        if waiting == 0 {
             // Nobody listens on the node's channel: no live node holds the id.
             return Err(BrokerError::NotFound(id));
         }
-        match tokio::time::timeout(self.timings.ack, request.answers.recv()).await {
-            Ok(Some((_, Body::Ack { delivery, .. }))) if delivery.queued > 0 => Ok(()),
-            Ok(Some(_)) => Err(BrokerError::NotFound(id)),
-            Ok(None) => Err(BrokerError::Transport("the node stopped".into())),
-            Err(_) => Err(BrokerError::Timeout {
-                node: id.node(),
-                timeout: self.timings.ack,
-            }),
+        let deadline = tokio::time::Instant::now() + self.timings.ack;
+        while waiting > 0 {
+            match tokio::time::timeout_at(deadline, request.answers.recv()).await {
+                Ok(Some((_, Body::Ack { delivery, .. }))) if delivery.queued > 0 => return Ok(()),
+                Ok(Some(_)) => waiting -= 1,
+                Ok(None) => return Err(BrokerError::Transport("the node stopped".into())),
+                Err(_) => {
+                    return Err(BrokerError::Timeout {
+                        node: id.node(),
+                        timeout: self.timings.ack,
+                    })
+                }
+            }
         }
+        Err(BrokerError::NotFound(id))
     }
 }
 
@@ -451,14 +485,17 @@ impl Broker for ClusterNode {
                 request: request.id,
                 query,
             };
-            self.send(&Channel::All, body).await?;
+            // Every process on the channel answers but this one (two per node id while a
+            // `restart` overlaps): wait for that many replies, or the deadline.
+            let mut replies = self.send(&Channel::All, body).await?.saturating_sub(1);
             let deadline = tokio::time::Instant::now() + self.timings.query;
-            while !waiting.is_empty() {
+            while replies > 0 {
                 match tokio::time::timeout_at(deadline, request.answers.recv()).await {
                     Ok(Some((from, Body::Reply { value, .. }))) => {
+                        replies -= 1;
                         waiting.remove(&from);
                         let n = usize::try_from(value).unwrap_or(usize::MAX);
-                        count.nodes.insert(from, n);
+                        *count.nodes.entry(from).or_default() += n;
                     }
                     Ok(Some(_)) => {}
                     Ok(None) | Err(_) => break,
@@ -477,17 +514,22 @@ impl Broker for ClusterNode {
                 request: request.id,
                 query: Query::Established(id),
             };
-            if self.send(&Channel::Node(id.node()), body).await? == 0 {
-                return Ok(false);
+            let mut waiting = self.send(&Channel::Node(id.node()), body).await?;
+            let deadline = tokio::time::Instant::now() + self.timings.query;
+            while waiting > 0 {
+                match tokio::time::timeout_at(deadline, request.answers.recv()).await {
+                    Ok(Some((_, Body::Reply { value: 1, .. }))) => return Ok(true),
+                    Ok(Some(_)) => waiting -= 1,
+                    Ok(None) => return Err(BrokerError::Transport("the node stopped".into())),
+                    Err(_) => {
+                        return Err(BrokerError::Timeout {
+                            node: id.node(),
+                            timeout: self.timings.query,
+                        })
+                    }
+                }
             }
-            match tokio::time::timeout(self.timings.query, request.answers.recv()).await {
-                Ok(Some((_, Body::Reply { value, .. }))) => Ok(value == 1),
-                Ok(_) => Err(BrokerError::Transport("the node stopped".into())),
-                Err(_) => Err(BrokerError::Timeout {
-                    node: id.node(),
-                    timeout: self.timings.query,
-                }),
-            }
+            Ok(false)
         })
     }
 

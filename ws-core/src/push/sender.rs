@@ -67,6 +67,17 @@ impl Sender {
         )
     }
 
+    /// The sequence number the next connection id gets.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.inner.seq.load(Ordering::Relaxed)
+    }
+
+    /// Hands out connection ids from `seq` on (never backwards): a process that takes over
+    /// from another with the same node id must not reuse its ids.
+    pub(crate) fn continue_seq_at(&self, seq: u64) {
+        self.inner.seq.fetch_max(seq, Ordering::Relaxed);
+    }
+
     /// Sets the close code that the coming stop sends to every connection.
     pub(crate) fn set_shutdown_code(&self, code: CloseCode) {
         self.inner
