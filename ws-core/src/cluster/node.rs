@@ -60,6 +60,9 @@ impl Default for Timings {
     }
 }
 
+/// After a failed publish, how long publishes fail at once before one tries again.
+pub(crate) const RETRY_AFTER: Duration = Duration::from_millis(500);
+
 /// Capacity of the queue of packets from the transport to the reader.
 pub(crate) const INBOUND_QUEUE: usize = 65_536;
 
@@ -91,6 +94,8 @@ pub(crate) struct ClusterNode {
     token: Mutex<Arc<str>>,
     /// The lease went to a new process (a `restart`): a stop leaves it in place.
     handed_over: AtomicBool,
+    /// When the last publish failed, while the broker is away.
+    away: Mutex<Option<Instant>>,
     timings: Timings,
     joined: OnceLock<Joined>,
     seq: AtomicU64,
@@ -110,6 +115,7 @@ impl ClusterNode {
             cluster: cluster.to_owned(),
             token: Mutex::new(Arc::from(format!("{}-{nanos:x}", std::process::id()))),
             handed_over: AtomicBool::new(false),
+            away: Mutex::new(None),
             timings,
             joined: OnceLock::new(),
             seq: AtomicU64::new(0),
@@ -205,12 +211,42 @@ impl ClusterNode {
         .encode()
     }
 
+    /// Publishes a packet. While the broker is away (a publish failed less than
+    /// [`RETRY_AFTER`] ago) it fails at once, so that a hook that pushes is not held up by the
+    /// broker's timeout; one publish per [`RETRY_AFTER`] goes through to see whether it is back.
     async fn send(&self, channel: &Channel, body: Body) -> Result<usize, BrokerError> {
+        let transport = self.transport()?;
+        if let Some(since) = *self.lock_away() {
+            if since.elapsed() < RETRY_AFTER {
+                return Err(BrokerError::Transport("the broker is away".into()));
+            }
+        }
         let packet = self.packet(body);
-        self.transport()?
-            .publish(channel, packet)
-            .await
-            .map_err(|e| BrokerError::Transport(e.to_string()))
+        match transport.publish(channel, packet).await {
+            Ok(receivers) => {
+                if self.lock_away().take().is_some() {
+                    tracing::info!(
+                        "cluster: the broker is back; node {} publishes again",
+                        self.node
+                    );
+                }
+                Ok(receivers)
+            }
+            Err(e) => {
+                if self.lock_away().replace(Instant::now()).is_none() {
+                    tracing::warn!(
+                        "cluster: the broker is away ({e}); deliveries to other nodes fail until \
+                         it is back"
+                    );
+                }
+                Err(BrokerError::Transport(e.to_string()))
+            }
+        }
+    }
+
+    fn lock_away(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        // Set and cleared whole: a poisoned lock still holds a valid value.
+        self.away.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Answers another node from a task of its own, so that the reader never waits on the
