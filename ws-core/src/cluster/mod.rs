@@ -11,6 +11,7 @@
 //! | `interest.rs` | which rooms this node listens to |
 //! | `node.rs` | this node in the cluster: the broker, its reader and its tasks |
 //! | `redis.rs` | the transport on Redis |
+//! | `memory.rs` | a transport inside one process, for the unit tests of the cluster logic |
 
 // Without the `redis` feature no transport exists, so nothing starts a node: the cluster
 // logic is compiled (the codec is fuzzed) but unused.
@@ -18,6 +19,8 @@
 
 pub(crate) mod codec;
 pub(crate) mod interest;
+#[cfg(test)]
+pub(crate) mod memory;
 pub(crate) mod node;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;

@@ -574,3 +574,108 @@ impl Broker for ClusterNode {
         self.interest_changed.notify_one();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::memory::Hub;
+    use crate::engine::SendError;
+    use crate::push::InProcess;
+
+    fn timings() -> Timings {
+        Timings {
+            linger: Duration::from_millis(50),
+            ..Timings::default()
+        }
+    }
+
+    /// Node `id` of a cluster on `hub`, joined, with its sender.
+    async fn node(hub: &Arc<Hub>, id: u16) -> Result<(Arc<ClusterNode>, Sender), JoinError> {
+        let node = Arc::new(ClusterNode::new(id, "t", timings()));
+        let sender = Sender::with_broker(id, node.clone());
+        let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+        node.join(Arc::new(hub.endpoint(tx)), rx, &sender).await?;
+        Ok((node, sender))
+    }
+
+    async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("not within 2 s: {what}");
+    }
+
+    #[tokio::test]
+    async fn a_taken_node_id_is_refused_until_its_holder_leaves() {
+        let hub = Arc::new(Hub::default());
+        let (first, _s1) = node(&hub, 1).await.unwrap();
+        let again = node(&hub, 1).await;
+        assert!(
+            matches!(again, Err(JoinError::NodeIdTaken { node: 1, .. })),
+            "{again:?}"
+        );
+        first.stop().await;
+        assert!(node(&hub, 1).await.is_ok(), "released on stop");
+    }
+
+    #[tokio::test]
+    async fn a_handed_over_lease_outlives_the_old_process() {
+        let hub = Arc::new(Hub::default());
+        let (old, _s) = node(&hub, 1).await.unwrap();
+        let token = old.hand_over();
+        let new = Arc::new(ClusterNode::new(1, "t", timings()));
+        new.take_over(&token);
+        let sender = Sender::with_broker(1, new.clone());
+        let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+        new.join(Arc::new(hub.endpoint(tx)), rx, &sender)
+            .await
+            .unwrap();
+        old.stop().await;
+        assert!(
+            matches!(node(&hub, 1).await, Err(JoinError::NodeIdTaken { .. })),
+            "the old process's stop left the lease to the new one"
+        );
+    }
+
+    #[tokio::test]
+    async fn counts_and_pushes_reach_the_other_nodes() {
+        let hub = Arc::new(Hub::default());
+        let (_n1, s1) = node(&hub, 1).await.unwrap();
+        let (_n2, _s2) = node(&hub, 2).await.unwrap();
+        let count = s1.cluster_count(&Filter::all()).await;
+        assert_eq!(count.nodes.len(), 2, "{count:?}");
+        assert!(count.is_complete(), "{count:?}");
+        assert_eq!(count.total, 0);
+        // Node 2 answers that it has no connection 2-5; nobody listens for node 9.
+        for id in ["2-5", "9-1"] {
+            let id: ConnId = id.parse().unwrap();
+            let err = s1.push(id, "x").await.unwrap_err();
+            assert!(matches!(err, SendError::Closed { .. }), "{id}: {err:?}");
+            assert!(!s1.is_established_anywhere(id).await);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_room_is_listened_to_while_it_has_local_members() {
+        let hub = Arc::new(Hub::default());
+        let (n1, _s1) = node(&hub, 1).await.unwrap();
+        let room = Channel::Room("blue".into());
+        n1.room_interest("blue", true);
+        eventually("subscribed", || hub.subscribers(&room) == 1).await;
+        n1.room_interest("blue", false);
+        // Kept for `linger` (50 ms here), then dropped at the next sweep (every second).
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        eventually("unsubscribed", || hub.subscribers(&room) == 0).await;
+    }
+
+    #[tokio::test]
+    async fn the_single_node_broker_knows_no_other_node() {
+        let sender = Sender::with_broker(1, Arc::new(InProcess));
+        let count = sender.cluster_count(&Filter::all()).await;
+        assert_eq!(count.nodes.len(), 1);
+        assert!(count.is_complete());
+    }
+}
