@@ -543,7 +543,12 @@ async fn a_restarted_node_stays_the_same_node() {
         .await
         .unwrap();
     let _ = std::fs::remove_dir_all(&scratch);
-    assert!(!taken.status.success(), "a second node 1 started");
+    assert_eq!(
+        taken.status.code(),
+        Some(1),
+        "a second node 1: {}",
+        text(&taken)
+    );
     assert!(
         text(&taken).contains("node_id 1 is held"),
         "{}",
