@@ -225,13 +225,16 @@ pub fn render_cluster_markdown(r: &ClusterReport) -> String {
         "\nHow to read it: \"across ÷ one\" is what the trip through Redis costs. A push by id \
          to a connection on another node is published to that node's channel and acknowledged; \
          a room message reaches the other nodes once per node, and each node then delivers it \
-         locally, so the per-node times show the Redis hop plus that node's own fan-out. Lost \
+         locally, so the per-node times show the Redis hop plus that node's own fan-out; with the receivers \
+         spread, each node writes to a third of them, so fan-out across nodes can beat one node \
+         (a ratio below 1) when the writes cost more than the hop. Lost \
          and duplicated must be 0 while Redis is up (exactly once). Across a Redis outage the \
          guarantee is at most once: messages published while the nodes are cut off from Redis \
-         are lost for the other nodes (pub/sub keeps nothing), none may arrive twice; the \
-         sender's own node (the publisher's row) keeps receiving. The longest gap is the \
-         outage as each receiver saw it: from Redis going away until its node had \
-         resubscribed.\n",
+         are lost for the other nodes (pub/sub keeps nothing), none may arrive twice. The \
+         sender's row is its own node's local delivery, which needs no Redis: a gap there \
+         means the sender's messages were held up on its node too. The longest gap is the \
+         outage as each receiver saw it, and the lost messages' numbers say when in the run \
+         they were sent.\n",
     );
     out
 }
