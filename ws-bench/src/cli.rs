@@ -53,6 +53,28 @@ pub struct Cli {
     /// Bound on the canary's p99 round-trip latency in the soak, ms.
     #[arg(long, default_value_t = DEFAULT_SOAK_MAX_P99_MS)]
     pub soak_max_p99_ms: f64,
+    /// Cluster run (no other mode runs): a private `redis-server` and three of our nodes on
+    /// it; push-by-id latency to the same node vs across nodes, fan-out to
+    /// `--cluster-receivers` on one node vs spread over three, and messages lost or
+    /// duplicated while Redis is restarted under `--cluster-rate` messages a second. Writes
+    /// the "Cluster" section of BENCHMARKS.md (unless `--no-write`).
+    #[arg(long, conflicts_with_all = ["full", "quick", "soak"])]
+    pub cluster: bool,
+    /// Receivers of the cluster fan-out (spread over the three nodes, then all on one).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(3..=20_000))]
+    pub cluster_receivers: u64,
+    /// Pushes by id timed in the cluster run, half to the receiver's node, half to another.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    pub cluster_pushes: u64,
+    /// Fan-out rounds timed in the cluster run, on each side.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub cluster_rounds: u64,
+    /// Messages a second during the Redis restart of the cluster run.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub cluster_rate: u32,
+    /// Seconds of load during the Redis restart (Redis is killed half-way).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(4..=600))]
+    pub cluster_restart_secs: u64,
     /// Servers to run (comma list of ours, fastwebsockets, tungstenite, axum, tcp); default all.
     #[arg(long, value_delimiter = ',')]
     pub servers: Vec<String>,

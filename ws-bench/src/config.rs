@@ -23,6 +23,24 @@ pub fn render_soak_config(log_level: &str, secret_key: &str) -> String {
     )
 }
 
+/// Renders the config of one node of the cluster run: [`render_soak_config`] plus its
+/// `node_id`, the Redis `broker` and the `cluster` name the nodes share.
+pub fn render_cluster_config(
+    log_level: &str,
+    secret_key: &str,
+    node_id: u16,
+    broker: &str,
+    cluster: &str,
+) -> String {
+    let clean = |s: &str| s.replace(['"', '\\', '\n'], "");
+    format!(
+        "node_id = {node_id}\nbroker = \"{}\"\ncluster = \"{}\"\n{}",
+        clean(broker),
+        clean(cluster),
+        render_soak_config(log_level, secret_key)
+    )
+}
+
 /// Writes the rendered config as `ws-cli.toml` into `dir` and returns its path.
 pub fn write_ws_cli_config(dir: &Path, log_level: &str) -> io::Result<PathBuf> {
     write_config(dir, &render_ws_cli_config(log_level))
@@ -59,6 +77,13 @@ mod tests {
             "log_level = \"warn\"\n[servers.http]\nport = 0\n[servers.ws]\nhost = \"127.0.0.1\"\nport = 0\n"
         );
         assert!(render_ws_cli_config("a\"b").starts_with("log_level = \"ab\"\n"));
+        let node = render_cluster_config("warn", "k", 2, "redis://127.0.0.1:7", "c");
+        assert!(
+            node.starts_with(
+                "node_id = 2\nbroker = \"redis://127.0.0.1:7\"\ncluster = \"c\"\nsecret_key = \"k\"\n"
+            ),
+            "{node}"
+        );
         let soak = render_soak_config("warn", "k\"1");
         assert!(
             soak.starts_with("secret_key = \"k1\"\nlog_level = \"warn\"\n"),

@@ -25,6 +25,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
     if cli.soak {
         return crate::soak::main_with(&cli);
     }
+    if cli.cluster {
+        return crate::cluster::main_with(&cli);
+    }
     let plan = match Plan::from_cli(&cli) {
         Ok(p) => p,
         Err(e) => {
@@ -110,8 +113,8 @@ pub(crate) async fn until_interrupted<T>(
     }
 }
 
-/// Prints the report, writes it (unless `--no-write`; the file's "Soak" section, written by
-/// `--soak`, is kept) and lists its failures: the exit code is a failure if there are any or
+/// Prints the report, writes it (unless `--no-write`; the file's "Soak" and "Cluster"
+/// sections, written by `--soak` and `--cluster`, are kept) and lists its failures: the exit code is a failure if there are any or
 /// if the report cannot be written.
 fn publish(cli: &Cli, report: &Report) -> ExitCode {
     let md = report::render_markdown(report);
@@ -119,10 +122,13 @@ fn publish(cli: &Cli, report: &Report) -> ExitCode {
     if !cli.no_write {
         let out = cli.output.clone().unwrap_or_else(workspace::default_output);
         let old = std::fs::read_to_string(&out).unwrap_or_default();
-        let text = match report::soak_section(&old) {
-            Some(soak) => report::splice_soak_section(&md, soak),
-            None => md,
-        };
+        let mut text = md;
+        if let Some(soak) = report::soak_section(&old) {
+            text = report::splice_soak_section(&text, soak);
+        }
+        if let Some(cluster) = report::cluster_section(&old) {
+            text = report::splice_cluster_section(&text, cluster);
+        }
         match std::fs::write(&out, &text) {
             Ok(()) => eprintln!("ws-bench: wrote {}", out.display()),
             Err(e) => {

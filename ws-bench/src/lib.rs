@@ -19,6 +19,9 @@
 //! * `soak/*`: `--soak`, a bounded soak and attack run of our server alone (echo load,
 //!   churn, a slow reader, a JSON-RPC abuser, slow bodies, a latency canary) with bounds on
 //!   RSS, canary p99 and fds; one file per client;
+//! * `cluster/*`: `--cluster`, three of our nodes on a private Redis: push latency on one
+//!   node vs across nodes, fan-out spread over three nodes vs on one, and a Redis restart
+//!   under load; one file per measurement;
 //! * [`client`], [`server`], [`config`], [`procfs`], [`callgrind`], [`massif`], [`stats`]:
 //!   the load generator, server processes and the parsers the measurements use.
 
@@ -28,6 +31,7 @@ mod binaries;
 pub mod callgrind;
 pub mod cli;
 pub mod client;
+mod cluster;
 pub mod config;
 pub mod error;
 pub mod harness;

@@ -32,6 +32,23 @@ impl Env {
         }
     }
 
+    /// CPU, cores and pinning in one line (the soak and cluster sections).
+    pub(crate) fn line(&self) -> String {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| procfs::parse_cpu_model(&s))
+            .unwrap_or_else(|| "?".into());
+        format!(
+            "{cpu}, {} cores, {}",
+            self.cores,
+            if self.pinned {
+                "server on CPU 0, clients on CPU 1"
+            } else {
+                "not pinned"
+            }
+        )
+    }
+
     /// The "Machine" section of the report: CPU, memory, kernel, and the limits and
     /// network settings that bound how many connections can be opened.
     pub(crate) fn facts(&self) -> Vec<(String, String)> {

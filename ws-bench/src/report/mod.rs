@@ -4,14 +4,21 @@
 //! One concept per file: the model ([`Report`] and its rows), the Markdown
 //! ([`render_markdown`]), number and size formats ([`fmt_num`], [`parse_size`], ...), and
 //! the `Cargo.lock` reader ([`lock_versions`]), and the soak run's section
-//! ([`SoakReport`], [`render_soak_markdown`], [`splice_soak_section`]).
+//! ([`SoakReport`], [`render_soak_markdown`], [`splice_soak_section`]) and the cluster
+//! run's ([`ClusterReport`], [`render_cluster_markdown`], [`splice_cluster_section`]).
 
+mod cluster;
 mod lock;
 mod markdown;
 mod model;
+mod section;
 mod soak;
 mod units;
 
+pub use cluster::{
+    cluster_section, render_cluster_markdown, splice_cluster_section, ClusterReport, Restart,
+    RestartRow, Side, Spread, CLUSTER_HEADING,
+};
 pub use lock::lock_versions;
 pub use markdown::render_markdown;
 pub use model::{CellSummary, Column, ColumnStatus, Entry, MetricRow, Report, Row};

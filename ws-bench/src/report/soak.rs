@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::section::{section, splice_section};
 use super::units::{fmt_count, fmt_num};
 
 /// Heading of the soak section.
@@ -211,42 +212,12 @@ pub fn render_soak_markdown(r: &SoakReport) -> String {
 
 /// The soak section of `doc` (from its heading to the next `## ` heading or the end), if any.
 pub fn soak_section(doc: &str) -> Option<&str> {
-    let start = section_start(doc)?;
-    let end = next_heading(doc, start);
-    Some(&doc[start..end])
+    section(doc, SOAK_HEADING)
 }
 
 /// `doc` with its soak section replaced by `section` (appended if it has none).
 pub fn splice_soak_section(doc: &str, section: &str) -> String {
-    let (before, after) = match section_start(doc) {
-        Some(start) => (&doc[..start], &doc[next_heading(doc, start)..]),
-        None => (doc, ""),
-    };
-    let mut out = before.trim_end().to_string();
-    if !out.is_empty() {
-        out.push_str("\n\n");
-    }
-    out.push_str(section.trim_end());
-    out.push('\n');
-    if !after.is_empty() {
-        out.push('\n');
-        out.push_str(after);
-    }
-    out
-}
-
-fn section_start(doc: &str) -> Option<usize> {
-    if doc.starts_with(&format!("{SOAK_HEADING}\n")) {
-        return Some(0);
-    }
-    doc.find(&format!("\n{SOAK_HEADING}\n")).map(|p| p + 1)
-}
-
-fn next_heading(doc: &str, start: usize) -> usize {
-    let body = start + SOAK_HEADING.len();
-    doc[body..]
-        .find("\n## ")
-        .map_or(doc.len(), |p| body + p + 1)
+    splice_section(doc, SOAK_HEADING, section)
 }
 
 #[cfg(test)]

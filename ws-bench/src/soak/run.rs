@@ -21,7 +21,7 @@ use crate::machine::Env;
 use crate::plan::SoakPlan;
 use crate::report::{self, ClientOutcome, Footprint, SoakReport};
 use crate::server::{Launch, ServerKind, ServerProcess};
-use crate::{config, procfs, stats, workspace};
+use crate::{config, stats, workspace};
 
 /// Bound on waiting for the clients to finish after the end (each step is bounded too).
 const WIND_DOWN: Duration = Duration::from_secs(90);
@@ -415,7 +415,7 @@ fn summarize(
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
         ),
-        machine: machine_line(env),
+        machine: env.line(),
         secs,
         clients: client_lines(plan),
         rss_kib,
@@ -449,23 +449,6 @@ fn add(outcomes: &mut Vec<ClientOutcome>, client: &str, tally: &Tally) {
             max_secs: Some(o.max_secs),
         });
     }
-}
-
-/// CPU, cores and pinning in one line.
-fn machine_line(env: &Env) -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| procfs::parse_cpu_model(&s))
-        .unwrap_or_else(|| "?".into());
-    format!(
-        "{cpu}, {} cores, {}",
-        env.cores,
-        if env.pinned {
-            "server on CPU 0, clients on CPU 1"
-        } else {
-            "not pinned"
-        }
-    )
 }
 
 /// What ran, one line per client kind.
