@@ -22,6 +22,10 @@ use crate::future::BoxFuture;
 /// Every Redis call answers within this, or fails.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// A publish answers within this, or fails: a connection's hook waits for it, so a Redis that
+/// has just gone away (the first publish after it finds out) holds the hook this long at most.
+const PUBLISH_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// Takes or renews a lease: `KEYS[1]` the lease, `KEYS[2]` the node set; `ARGV` token, ttl
 /// (ms), node id. Scores the node set with Redis's own clock.
 const LEASE: &str = r"
@@ -112,7 +116,9 @@ impl RedisTransport {
             .set_automatic_resubscription()
             .set_connection_timeout(Some(CALL_TIMEOUT))
             .set_response_timeout(Some(CALL_TIMEOUT))
-            .set_max_delay(Duration::from_secs(1));
+            // Back soon after Redis is: what is published in between is lost for the others.
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
         let conn = tokio::time::timeout(
             CALL_TIMEOUT * 2,
             client.get_connection_manager_with_config(config),
@@ -135,8 +141,17 @@ impl RedisTransport {
         op: &'static str,
         cmd: &redis::Cmd,
     ) -> Result<T, TransportError> {
+        self.call_within(op, cmd, CALL_TIMEOUT).await
+    }
+
+    async fn call_within<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        cmd: &redis::Cmd,
+        timeout: Duration,
+    ) -> Result<T, TransportError> {
         let mut conn = self.conn.clone();
-        match tokio::time::timeout(CALL_TIMEOUT, cmd.query_async(&mut conn)).await {
+        match tokio::time::timeout(timeout, cmd.query_async(&mut conn)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(TransportError::new(op, e)),
             Err(_) => Err(TransportError::new(op, "timed out")),
@@ -153,7 +168,7 @@ impl Transport for RedisTransport {
         Box::pin(async move {
             let mut cmd = redis::cmd("PUBLISH");
             cmd.arg(channel.name(&self.cluster)).arg(&packet[..]);
-            self.call("publish", &cmd).await
+            self.call_within("publish", &cmd, PUBLISH_TIMEOUT).await
         })
     }
 
