@@ -24,7 +24,17 @@ impl RedisServer {
 
     /// Starts one on `port` (e.g. again after [`RedisServer::stop`]).
     pub async fn start_on(port: u16) -> Self {
+        Self::spawn(port, &[]).await
+    }
+
+    /// Starts one that requires `password` (`requirepass`).
+    pub async fn with_password(password: &str) -> Self {
+        Self::spawn(free_port(), &["--requirepass", password]).await
+    }
+
+    async fn spawn(port: u16, extra: &[&str]) -> Self {
         let child = Command::new("redis-server")
+            .args(extra)
             .args([
                 "--port",
                 &port.to_string(),
@@ -66,7 +76,8 @@ impl RedisServer {
                     if let Ok(Ok(n)) =
                         tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await
                     {
-                        if buf[..n].starts_with(b"+PONG") {
+                        // `-NOAUTH` from a server with a password: it answers, it is up.
+                        if buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH") {
                             return;
                         }
                     }

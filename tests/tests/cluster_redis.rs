@@ -203,3 +203,30 @@ async fn the_demo_pushes_by_id_and_counts_across_nodes() {
         n.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_password_in_the_broker_url_is_used_and_never_shown() {
+    let redis = RedisServer::with_password("s3cr3t-pw").await;
+    let cluster = format!("p{}", std::process::id());
+    let url = |password: &str| format!("redis://:{password}@127.0.0.1:{}", redis.port());
+    let start = |broker: String| {
+        let cluster = cluster.clone();
+        async move {
+            let mut config = test_config();
+            config.node_id = 1;
+            config.broker = BrokerAddr::Redis(broker);
+            config.cluster = cluster;
+            App::build(config).unwrap().start().await
+        }
+    };
+    let Err(err) = start(url("wrong-pw")).await else {
+        panic!("a wrong password joined the cluster");
+    };
+    let text = err.to_string();
+    assert!(text.contains(":***@127.0.0.1"), "{text}");
+    assert!(!text.contains("wrong-pw"), "the password is shown: {text}");
+    let running = start(url("s3cr3t-pw")).await.unwrap();
+    let count = running.app().sender().cluster_count(&Filter::all()).await;
+    assert!(count.is_complete(), "{count:?}");
+    running.shutdown().await;
+}
