@@ -38,7 +38,6 @@ use std::time::{Duration, Instant};
 use http::header::{HeaderMap, HeaderValue, ORIGIN, RETRY_AFTER};
 use http::StatusCode;
 
-use super::routes::Routes;
 use crate::config::{ServerConfig, ServerName};
 use crate::context::AppContext;
 use crate::http::Response;
@@ -64,7 +63,7 @@ pub(crate) fn soft_fd_limit() -> Option<usize> {
     }
 }
 
-/// What a server counts to admit handshakes (one per server, in its [`Routes`]).
+/// What a server counts to admit handshakes (one per server, in its `Routes`).
 #[derive(Debug, Default)]
 pub(crate) struct ServerAdmission {
     /// WebSocket connections open (and closing) on the server.
@@ -135,11 +134,14 @@ impl Drop for AdmissionGuard {
 /// The `allowed_origins` check, for every request to the server: 403 for an `Origin` header
 /// not in the list. Requests without the header (programs rather than browsers) go on: the
 /// check protects browser users from pages of other sites, it does not authenticate.
-pub(crate) fn check_origin(routes: &Routes, headers: &HeaderMap) -> Result<(), Refusal> {
+pub(crate) fn check_origin(
+    settings: &ServerConfig,
+    name: &ServerName,
+    headers: &HeaderMap,
+) -> Result<(), Refusal> {
     let Some(origin) = headers.get(ORIGIN) else {
         return Ok(());
     };
-    let settings = routes.settings();
     if settings.allowed_origins.is_empty() {
         return Ok(());
     }
@@ -149,7 +151,7 @@ pub(crate) fn check_origin(routes: &Routes, headers: &HeaderMap) -> Result<(), R
     }
     Err(Refusal::Origin {
         origin: text.into_owned(),
-        server: routes.name.clone(),
+        server: name.clone(),
     })
 }
 
@@ -159,18 +161,18 @@ fn origin_allowed(allowed: &[String], origin: &str) -> bool {
         .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
 }
 
-/// Admits a WebSocket handshake from `peer` on the server of `routes`, or refuses it (503 or
-/// 429) before the upgrade.
+/// Admits a WebSocket handshake from `peer` on server `name` (its counts `server`, its
+/// settings `settings`), or refuses it (503 or 429) before the upgrade.
 pub(crate) fn admit(
     app: &Arc<AppContext>,
-    routes: &Routes,
+    server: &Arc<ServerAdmission>,
+    settings: &ServerConfig,
+    name: &ServerName,
     peer: IpAddr,
 ) -> Result<AdmissionGuard, Refusal> {
     check_fds(app)?;
-    let settings = routes.settings();
-    let server = &routes.admission;
     let ip = peer.to_canonical();
-    server.admit_ip(&settings, ip, Instant::now())?;
+    server.admit_ip(settings, ip, Instant::now())?;
     let open = server.open.fetch_add(1, Ordering::Relaxed) + 1;
     let max = settings.max_connections;
     if max != 0 && open > max {
@@ -180,11 +182,11 @@ pub(crate) fn admit(
             tracing::warn!(
                 "server {}: {max} WebSocket connections open, the max_connections limit: \
                  refusing handshakes with 503 until some close",
-                routes.name
+                name
             );
         }
         return Err(Refusal::MaxConnections {
-            server: routes.name.clone(),
+            server: name.clone(),
             max,
         });
     }

@@ -43,7 +43,9 @@ pub(crate) async fn handle(
     let path = req.uri().path();
     let ws_route = ctx.routes.ws.get(path);
     let wants_upgrade = handshake::wants_upgrade(req.headers());
-    let response = if let Err(refused) = admission::check_origin(&ctx.routes, req.headers()) {
+    let settings = ctx.routes.settings();
+    let origin = admission::check_origin(&settings, &ctx.routes.name, req.headers());
+    let response = if let Err(refused) = origin {
         refused.into()
     } else if let Some(route) = ws_route.filter(|_| ctx.routes.websocket) {
         let has_http = ctx.routes.http.contains_key(path);
@@ -144,7 +146,9 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
         Ok(accept) => accept,
         Err(e) => return handshake_error(e),
     };
-    let admitted = match admission::admit(&ctx.app, &ctx.routes, ctx.peer.ip()) {
+    let settings = ctx.routes.settings();
+    let (server, name) = (&ctx.routes.admission, &ctx.routes.name);
+    let admitted = match admission::admit(&ctx.app, server, &settings, name, ctx.peer.ip()) {
         Ok(guard) => guard,
         Err(refused) => return refused.into(),
     };
