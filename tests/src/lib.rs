@@ -3,15 +3,24 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
+pub mod h2;
 pub mod redis;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use ws_core::{App, Config, Running};
+
+pub use h2::{
+    h2_websocket, h2c_client, h2c_request, http1_request, https_get, https_request, H2Client,
+    H2WebSocket, HttpReply, Io,
+};
+pub use tls::{client_config, tls_connect, tls_connect_with, try_tls_connect, Ca, Leaf, TlsFiles};
 
 /// The longest any single network step of a test may take (generous: tests must pass on a
 /// loaded 2-core machine; it is only reached when something is wrong).
@@ -43,7 +52,11 @@ pub fn test_config() -> Config {
 /// [`test_config`] with `toml` as the config file (written to a temporary file named after
 /// `name`), for settings only a file can hold, such as `[middleware.NAME]` tables.
 pub fn test_config_with(name: &str, toml: &str) -> Result<Config, ws_core::ConfigError> {
-    let path = std::env::temp_dir().join(format!("ws-tests-{}-{name}.toml", std::process::id()));
+    // Unique per call: tests of one binary run in parallel and may share a name.
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join(format!("ws-tests-{}-{n}-{name}.toml", std::process::id()));
     std::fs::write(&path, toml).unwrap();
     let loaded = Config::load(Some(&path), None, std::iter::empty());
     let _ = std::fs::remove_file(&path);
@@ -69,6 +82,51 @@ pub async fn start_demo() -> (Running, SocketAddr) {
     let running = start(test_config()).await;
     let addr = running.local_addr("ws").expect("ws server");
     (running, addr)
+}
+
+/// How a test client reaches a WebSocket route: the same frames over each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTP/1.1 upgrade over plain TCP (`ws://`).
+    Tcp,
+    /// HTTP/1.1 upgrade over TLS (`wss://`; ALPN `http/1.1`).
+    Tls,
+    /// Extended CONNECT (RFC 8441) over HTTP/2 over TLS (ALPN `h2`).
+    H2,
+    /// Extended CONNECT over plaintext HTTP/2 with prior knowledge (h2c).
+    H2c,
+}
+
+impl Transport {
+    /// Whether the server must speak TLS for this transport.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Self::Tls | Self::H2)
+    }
+
+    /// Whether the WebSocket runs over an HTTP/2 stream.
+    pub fn is_h2(self) -> bool {
+        matches!(self, Self::H2 | Self::H2c)
+    }
+}
+
+/// [`test_config`] for `transport`: with a certificate of the [shared](Ca::shared) CA on
+/// server `ws` when the transport is TLS (keep the files as long as the server runs).
+pub fn test_config_over(transport: Transport) -> (Config, Option<TlsFiles>) {
+    if !transport.is_tls() {
+        return (test_config(), None);
+    }
+    let files = TlsFiles::shared("demo");
+    let config = test_config_with("demo-tls", &files.toml("ws"))
+        .unwrap_or_else(|e| panic!("config with TLS on server ws: {e}"));
+    (config, Some(files))
+}
+
+/// [`start_demo`] for `transport` (see [`test_config_over`]).
+pub async fn start_demo_over(transport: Transport) -> (Running, SocketAddr, Option<TlsFiles>) {
+    let (config, files) = test_config_over(transport);
+    let running = start(config).await;
+    let addr = running.local_addr("ws").expect("ws server");
+    (running, addr, files)
 }
 
 /// Sends a raw HTTP request and returns the status code and the whole response text
@@ -124,11 +182,30 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     .await
 }
 
-/// A raw WebSocket client that writes exactly the bytes a test gives it.
-#[derive(Debug)]
+/// A raw WebSocket client that writes exactly the bytes a test gives it, over any
+/// [`Transport`] (the bytes of the frames are the same on each).
 pub struct RawClient {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
+    transport: Transport,
     buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawClient")
+            .field("transport", &self.transport)
+            .field("buffered", &self.buf.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `Name: value\r\n` lines as pairs.
+fn header_pairs(headers: &str) -> Vec<(&str, &str)> {
+    headers
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect()
 }
 
 /// A frame as the server sent it.
@@ -193,9 +270,77 @@ impl RawClient {
         headers: &str,
         early: &[u8],
     ) -> Self {
-        let mut stream = within("connect", TcpStream::connect(addr))
-            .await
-            .expect("connect");
+        Self::connect_sending_over(Transport::Tcp, addr, path, headers, early).await
+    }
+
+    /// Connects over `transport` and opens a WebSocket on `path` with extra header lines
+    /// (each ending in `\r\n`); panics unless the server accepts (101 over HTTP/1.1, 200 over
+    /// HTTP/2). TLS transports trust the [shared](Ca::shared) CA (see [`start_demo_over`]).
+    pub async fn connect_over(
+        transport: Transport,
+        addr: SocketAddr,
+        path: &str,
+        headers: &str,
+    ) -> Self {
+        Self::connect_sending_over(transport, addr, path, headers, &[]).await
+    }
+
+    /// [`connect_over`](Self::connect_over) with `early` bytes: over HTTP/1.1 they go in the
+    /// same write as the request; over HTTP/2 (where the stream only carries frames once the
+    /// server answered) they are written right after the 200.
+    pub async fn connect_sending_over(
+        transport: Transport,
+        addr: SocketAddr,
+        path: &str,
+        headers: &str,
+        early: &[u8],
+    ) -> Self {
+        let stream: Box<dyn Io> = match transport {
+            Transport::Tcp => {
+                let tcp = within("connect", TcpStream::connect(addr))
+                    .await
+                    .expect("connect");
+                Box::new(Self::upgrade_http1(tcp, addr, path, headers, early).await)
+            }
+            Transport::Tls => {
+                let tls = tls_connect(addr, &[b"http/1.1"]).await;
+                Box::new(Self::upgrade_http1(tls, addr, path, headers, early).await)
+            }
+            Transport::H2 | Transport::H2c => {
+                let mut client = if transport == Transport::H2 {
+                    let tls = tls_connect(addr, &[b"h2"]).await;
+                    assert_eq!(
+                        tls::alpn_of(&tls).as_deref(),
+                        Some(&b"h2"[..]),
+                        "ALPN did not choose h2"
+                    );
+                    H2Client::handshake(tls, "https", &format!("localhost:{}", addr.port())).await
+                } else {
+                    h2c_client(addr).await
+                };
+                let mut ws = client.websocket(path, &[], &header_pairs(headers)).await;
+                if !early.is_empty() {
+                    within("write", ws.write_all(early)).await.expect("write");
+                }
+                Box::new(ws)
+            }
+        };
+        Self {
+            stream,
+            transport,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The HTTP/1.1 upgrade on `stream`: the request (and `early`) in one write, then the
+    /// response head, byte by byte so that nothing after it is consumed.
+    async fn upgrade_http1<S: Io>(
+        mut stream: S,
+        addr: SocketAddr,
+        path: &str,
+        headers: &str,
+        early: &[u8],
+    ) -> S {
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
@@ -205,6 +350,9 @@ impl RawClient {
         within("handshake write", stream.write_all(&req))
             .await
             .expect("write");
+        within("handshake flush", stream.flush())
+            .await
+            .expect("flush");
         let mut buf = Vec::new();
         let mut byte = [0u8; 1];
         while !buf.ends_with(b"\r\n\r\n") {
@@ -224,10 +372,12 @@ impl RawClient {
             head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
             "bad accept key: {head}"
         );
-        Self {
-            stream,
-            buf: Vec::new(),
-        }
+        stream
+    }
+
+    /// The transport the client was connected over.
+    pub fn transport(&self) -> Transport {
+        self.transport
     }
 
     /// Writes raw bytes.
@@ -235,6 +385,8 @@ impl RawClient {
         within("write", self.stream.write_all(bytes))
             .await
             .expect("write");
+        // TLS and HTTP/2 buffer: push the bytes out now (a no-op on TCP).
+        within("flush", self.stream.flush()).await.expect("flush");
     }
 
     /// Sends a masked text frame.
@@ -275,7 +427,8 @@ impl RawClient {
         true
     }
 
-    /// Reads the next frame, or `None` when the server closed the TCP connection.
+    /// Reads the next frame, or `None` when the server closed the connection (over HTTP/2:
+    /// ended or reset the stream).
     pub async fn recv(&mut self) -> Option<RawFrame> {
         if !self.fill(2).await {
             return None;
@@ -327,7 +480,8 @@ impl RawClient {
         }
     }
 
-    /// Whether the server has closed the TCP connection (reads until EOF, bounded).
+    /// Whether the server has closed the connection (reads until EOF or an error, bounded):
+    /// the TCP connection, or over HTTP/2 the WebSocket's stream.
     pub async fn closed_by_server(&mut self) -> bool {
         let mut chunk = [0u8; 1024];
         loop {
