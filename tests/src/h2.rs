@@ -3,11 +3,11 @@
 //! HTTP/1.1 or HTTP/2 requests, over TLS (`https`) or plaintext HTTP/2 with prior knowledge
 //! (`h2c`).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
@@ -18,6 +18,7 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::tls::{alpn_of, tls_connect};
@@ -44,7 +45,8 @@ pub struct H2Client {
     sender: http2::SendRequest<Full<Bytes>>,
     scheme: &'static str,
     authority: String,
-    task: Arc<ConnTask>,
+    enabled: watch::Receiver<bool>,
+    _task: Arc<ConnTask>,
 }
 
 impl H2Client {
@@ -58,28 +60,34 @@ impl H2Client {
         )
         .await
         .expect("HTTP/2 handshake");
+        // Drive the connection, publishing the server's SETTINGS_ENABLE_CONNECT_PROTOCOL
+        // (known to the connection only) after each poll.
+        let (enabled_tx, enabled) = watch::channel(false);
+        let mut conn = conn;
         let task = tokio::spawn(async move {
-            let _ = conn.await;
+            let _ = std::future::poll_fn(|cx| {
+                let polled = Pin::new(&mut conn).poll(cx);
+                let now = conn.is_extended_connect_protocol_enabled();
+                enabled_tx.send_if_modified(|v| std::mem::replace(v, now) != now);
+                polled
+            })
+            .await;
         });
         Self {
             sender,
             scheme,
             authority: authority.to_owned(),
-            task: Arc::new(ConnTask(task)),
+            enabled,
+            _task: Arc::new(ConnTask(task)),
         }
     }
 
     /// Whether the server has sent `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 8441 §3),
     /// waiting for its SETTINGS frame for up to [`TIMEOUT`].
     pub async fn extended_connect_enabled(&self) -> bool {
-        let deadline = Instant::now() + TIMEOUT;
-        while !self.sender.is_extended_connect_protocol_enabled() {
-            if Instant::now() > deadline || self.sender.is_closed() {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        true
+        let mut enabled = self.enabled.clone();
+        let waited = tokio::time::timeout(TIMEOUT, enabled.wait_for(|on| *on)).await;
+        matches!(waited, Ok(Ok(_)))
     }
 
     /// `scheme://authority/path`.
