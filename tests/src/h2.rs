@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
@@ -60,15 +61,20 @@ impl H2Client {
         )
         .await
         .expect("HTTP/2 handshake");
-        // Drive the connection, publishing the server's SETTINGS_ENABLE_CONNECT_PROTOCOL
-        // (known to the connection only) after each poll.
+        // Drive the connection and publish the server's SETTINGS_ENABLE_CONNECT_PROTOCOL.
+        // hyper reads it from state that its own HTTP/2 task updates, which does not wake
+        // this one: look again every few milliseconds until it is on.
         let (enabled_tx, enabled) = watch::channel(false);
         let mut conn = conn;
+        let mut tick = tokio::time::interval(Duration::from_millis(5));
         let task = tokio::spawn(async move {
             let _ = std::future::poll_fn(|cx| {
                 let polled = Pin::new(&mut conn).poll(cx);
                 let now = conn.is_extended_connect_protocol_enabled();
                 enabled_tx.send_if_modified(|v| std::mem::replace(v, now) != now);
+                if polled.is_pending() && !now && !enabled_tx.is_closed() {
+                    while tick.poll_tick(cx).is_ready() {}
+                }
                 polled
             })
             .await;
