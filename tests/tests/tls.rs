@@ -776,3 +776,38 @@ fn client_hello() -> Vec<u8> {
     assert!(out.len() > 100, "a ClientHello: {} bytes", out.len());
     out
 }
+
+#[tokio::test]
+async fn tls_keys_from_the_environment() {
+    let client_ca = Ca::new("env client CA");
+    let files = TlsFiles::shared("env");
+    files.write_client_ca(&client_ca);
+    let path = |p: &std::path::Path| p.display().to_string();
+    let env = [
+        ("WS_WS_TLS_CERT".to_owned(), path(&files.cert)),
+        ("WS_WS_TLS_KEY".to_owned(), path(&files.key)),
+        ("WS_WS_TLS_CLIENT_CA".to_owned(), path(&files.client_ca)),
+    ];
+    let (mut config, _) =
+        ws_core::Config::load(None, None, env).unwrap_or_else(|e| panic!("WS_WS_TLS_* load: {e}"));
+    for server in config.servers.values_mut() {
+        server.port = 0;
+        server.close_timeout = Duration::from_millis(500);
+    }
+    let running = start(config).await;
+    let addr = running.local_addr("ws").unwrap();
+    assert!(refused(addr, client_config(&[Ca::shared()], None, H1), "/echo").await);
+    let bob = client_ca.client_cert("bob");
+    let mut ws = wss(
+        addr,
+        client_config(&[Ca::shared()], Some(&bob), H1),
+        "/echo",
+    )
+    .await;
+    echo(&mut ws, "configured from the environment").await;
+    close_with(&mut ws, 1000).await;
+    // The http server, not named by the variables, stays plaintext.
+    let (status, _) = ws_tests::http_get(running.local_addr("http").unwrap(), "/health").await;
+    assert_eq!(status, 200);
+    running.shutdown().await;
+}
