@@ -14,7 +14,7 @@ use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
+use http::{HeaderName, HeaderValue, Method, Version};
 use serde_json::Value;
 use tokio::io::{AsyncRead, ReadBuf};
 
