@@ -129,13 +129,13 @@ fn metrics(plan: &Plan, slots: &[Slot], m: &Measured) -> Vec<MetricRow> {
         entries: entries.clone(),
     }));
     metrics.extend([MetricRow {
-            label: format!(
-                "connect + upgrade + 20 B echo + close cycles/s ({} in flight)",
-                plan.handshake_workers
-            ),
-            higher_is_better: true,
-            entries: handshakes,
-        }]);
+        label: format!(
+            "connect + upgrade + 20 B echo + close cycles/s ({} in flight)",
+            plan.handshake_workers
+        ),
+        higher_is_better: true,
+        entries: handshakes,
+    }]);
     metrics.extend(m.fanout.iter().cloned());
     metrics.push(MetricRow {
         label: format!("callgrind instructions per 20 B echo (1 conn × {CALLGRIND_MESSAGES})"),

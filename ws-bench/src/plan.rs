@@ -114,9 +114,14 @@ impl Plan {
                 cli.callgrind
             },
         };
-        if [&plan.conns, &plan.fanout_conns, &plan.idle_conns, &plan.massif_conns]
-            .iter()
-            .any(|v| v.contains(&0))
+        if [
+            &plan.conns,
+            &plan.fanout_conns,
+            &plan.idle_conns,
+            &plan.massif_conns,
+        ]
+        .iter()
+        .any(|v| v.contains(&0))
         {
             return Err("connection counts must be positive".into());
         }

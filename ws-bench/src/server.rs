@@ -514,7 +514,10 @@ mod tests {
             parse_listening_line("http listening at https://127.0.0.1:4567"),
             Some((Some("http".into()), a))
         );
-        assert_eq!(parse_listening_line("listening at ftp://127.0.0.1:4567"), None);
+        assert_eq!(
+            parse_listening_line("listening at ftp://127.0.0.1:4567"),
+            None
+        );
         assert_eq!(parse_listening_line("nothing here"), None);
         assert_eq!(
             parse_listening_line("ws listening at ws://127.0.0.1:"),

@@ -94,7 +94,10 @@ impl TlsClient {
         ip: std::net::IpAddr,
         tcp: TcpStream,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, BenchError> {
-        let stream = self.0.connect(ServerName::IpAddress(ip.into()), tcp).await?;
+        let stream = self
+            .0
+            .connect(ServerName::IpAddress(ip.into()), tcp)
+            .await?;
         match stream.get_ref().1.alpn_protocol() {
             None | Some(ALPN_HTTP1) => Ok(stream),
             Some(other) => Err(BenchError::Handshake(format!(

@@ -141,12 +141,7 @@ impl Profile {
 
     /// The tool's total for `slot`'s server started under it, serving `units` of the
     /// workload, then stopped.
-    async fn total(
-        &self,
-        slot: &Slot,
-        tmp: &Path,
-        units: usize,
-    ) -> Result<u64, BenchError> {
+    async fn total(&self, slot: &Slot, tmp: &Path, units: usize) -> Result<u64, BenchError> {
         let out = tmp.join(format!("{}.{}.{units}.out", self.name, slot.kind.key()));
         let mut l = slot.launch(false);
         l.valgrind = Some((self.tool, out.clone()));

@@ -71,7 +71,10 @@ mod tests {
         let doc = "# T\n\n## Soak\n\ns\n\n## TLS crypto provider\n\np\n";
         let with = splice_tls_section(doc, &s);
         assert_eq!(tls_section(&with), Some(s.as_str()));
-        assert_eq!(tls_provider_section(&with), Some("## TLS crypto provider\n\np\n\n"));
+        assert_eq!(
+            tls_provider_section(&with),
+            Some("## TLS crypto provider\n\np\n\n")
+        );
         let again = splice_tls_section(&with, "## TLS\n\nnew\n");
         assert_eq!(tls_section(&again), Some("## TLS\n\nnew\n"));
         assert!(again.contains("## TLS crypto provider\n\np\n"), "{again}");
