@@ -133,17 +133,17 @@ impl ServerKind {
     }
 }
 
-/// Parses a "listening" line: `[NAME ]listening at ws://IP:PORT` anywhere in
+/// Parses a "listening" line: `[NAME ]listening at SCHEME://IP:PORT` anywhere in
 /// the line (ANSI colour codes are ignored), i.e. the regex
 /// `(\w+) listening at (ws|wss|http|https)://([0-9.]+):(\d+)` with the name optional.
 pub fn parse_listening_line(line: &str) -> Option<(Option<String>, SocketAddr)> {
     let line = strip_ansi(line);
-    const AT: &str = "listening at ";
-    let at = line.find(AT)?;
-    let scheme = ["ws://", "wss://", "http://", "https://"]
-        .into_iter()
-        .find(|s| line[at + AT.len()..].starts_with(s))?;
-    let (pos, needle_len) = (at, AT.len() + scheme.len());
+    const NEEDLE: &str = "listening at ";
+    let pos = line.find(NEEDLE)?;
+    let scheme_len = ["ws://", "wss://", "http://", "https://"]
+        .iter()
+        .find(|s| line[pos + NEEDLE.len()..].starts_with(*s))?
+        .len();
     let before = line[..pos].trim_end();
     let name: String = before
         .chars()
@@ -153,7 +153,7 @@ pub fn parse_listening_line(line: &str) -> Option<(Option<String>, SocketAddr)> 
         .into_iter()
         .rev()
         .collect();
-    let rest = &line[pos + needle_len..];
+    let rest = &line[pos + NEEDLE.len() + scheme_len..];
     let ip: String = rest
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == '.')
@@ -499,23 +499,21 @@ mod tests {
             Some((Some("ws".into()), a))
         );
         assert_eq!(
-            parse_listening_line("\u{1b}[32m INFO\u{1b}[0m http listening at ws://127.0.0.1:4567/"),
+            parse_listening_line(
+                "\u{1b}[32m INFO\u{1b}[0m http listening at http://127.0.0.1:4567/"
+            ),
             Some((Some("http".into()), a))
         );
         assert_eq!(
-            parse_listening_line("ws listening at ws://localhost:80"),
-            None
-        );
-        assert_eq!(
-            parse_listening_line("INFO ws_core::app: ws listening at wss://127.0.0.1:4567"),
+            parse_listening_line("ws listening at wss://127.0.0.1:4567"),
             Some((Some("ws".into()), a))
         );
         assert_eq!(
-            parse_listening_line("http listening at https://127.0.0.1:4567"),
-            Some((Some("http".into()), a))
+            parse_listening_line("ws listening at ftp://127.0.0.1:4567"),
+            None
         );
         assert_eq!(
-            parse_listening_line("listening at ftp://127.0.0.1:4567"),
+            parse_listening_line("ws listening at ws://localhost:80"),
             None
         );
         assert_eq!(parse_listening_line("nothing here"), None);
@@ -531,6 +529,19 @@ mod tests {
             assert_eq!(ServerKind::from_key(k.key()), Some(k));
         }
         assert_eq!(ServerKind::from_key("nope"), None);
+    }
+
+    #[test]
+    fn ours_over_tls_is_found() {
+        let a: SocketAddr = "127.0.0.1:4567".parse().expect("addr");
+        assert_eq!(
+            parse_listening_line("INFO ws_core::app: ws listening at wss://127.0.0.1:4567"),
+            Some((Some("ws".into()), a))
+        );
+        assert_eq!(
+            parse_listening_line("http listening at https://127.0.0.1:4567"),
+            Some((Some("http".into()), a))
+        );
     }
 
     #[test]
