@@ -144,6 +144,10 @@ pub struct Cli {
     /// massif heap per idle connection).
     #[arg(long, conflicts_with = "no_callgrind")]
     pub callgrind: bool,
+    /// Copy every valgrind output file (`massif.KEY.N.out`, `callgrind.KEY.N.out`, N the
+    /// workload size) into this directory, for `ms_print` / `callgrind_annotate`.
+    #[arg(long)]
+    pub keep_valgrind: Option<PathBuf>,
     /// Skip the valgrind measurements (callgrind, massif) in full mode.
     #[arg(long)]
     pub no_callgrind: bool,

@@ -39,6 +39,8 @@ pub struct Plan {
     pub fanout_publishes: u64,
     /// Run callgrind.
     pub callgrind: bool,
+    /// Copy every valgrind output file into this directory (`--keep-valgrind`).
+    pub keep_valgrind: Option<std::path::PathBuf>,
 }
 
 impl Plan {
@@ -113,6 +115,7 @@ impl Plan {
             } else {
                 cli.callgrind
             },
+            keep_valgrind: cli.keep_valgrind.clone(),
         };
         if [
             &plan.conns,

@@ -100,7 +100,14 @@ impl Bench<'_> {
                 rows.iter_mut().for_each(|r| r.push(note.clone()));
                 continue;
             }
-            let results = profile.measure(slot, self.tmp.path(), units).await;
+            let results = profile
+                .measure(
+                    slot,
+                    self.tmp.path(),
+                    units,
+                    self.plan.keep_valgrind.as_deref(),
+                )
+                .await;
             for (row, (r, &n)) in rows.iter_mut().zip(results.into_iter().zip(units)) {
                 row.push(profile.entry(slot, n, r, &mut self.notes));
             }
@@ -117,8 +124,9 @@ impl Profile {
         slot: &Slot,
         tmp: &Path,
         units: &[usize],
+        keep: Option<&Path>,
     ) -> Vec<Result<f64, BenchError>> {
-        let base = match self.total(slot, tmp, 0).await {
+        let base = match self.total(slot, tmp, 0, keep).await {
             Ok(b) => b,
             Err(e) => {
                 let e = e.to_string();
@@ -130,7 +138,7 @@ impl Profile {
         };
         let mut out = Vec::new();
         for &n in units {
-            let r = self.total(slot, tmp, n).await.and_then(|with| {
+            let r = self.total(slot, tmp, n, keep).await.and_then(|with| {
                 (self.figure)(with, base, n as u64)
                     .ok_or_else(|| BenchError::Server(format!("{} {with} < {base}", self.totals)))
             });
@@ -140,8 +148,14 @@ impl Profile {
     }
 
     /// The tool's total for `slot`'s server started under it, serving `units` of the
-    /// workload, then stopped.
-    async fn total(&self, slot: &Slot, tmp: &Path, units: usize) -> Result<u64, BenchError> {
+    /// workload, then stopped; its output file copied into `keep`, if given.
+    async fn total(
+        &self,
+        slot: &Slot,
+        tmp: &Path,
+        units: usize,
+        keep: Option<&Path>,
+    ) -> Result<u64, BenchError> {
         let out = tmp.join(format!("{}.{}.{units}.out", self.name, slot.kind.key()));
         let mut l = slot.launch(false);
         l.valgrind = Some((self.tool, out.clone()));
@@ -153,6 +167,17 @@ impl Profile {
         let text = std::fs::read_to_string(&out).map_err(|e| {
             BenchError::Server(format!("no {} output {}: {e}", self.name, out.display()))
         })?;
+        if let (Some(dir), Some(name)) = (keep, out.file_name()) {
+            let kept =
+                std::fs::create_dir_all(dir).and_then(|()| std::fs::copy(&out, dir.join(name)));
+            if let Err(e) = kept {
+                eprintln!(
+                    "ws-bench: cannot keep {} in {}: {e}",
+                    out.display(),
+                    dir.display()
+                );
+            }
+        }
         (self.parse)(&text)
             .ok_or_else(|| BenchError::Server(format!("{} in {}", self.no_total, out.display())))
     }
