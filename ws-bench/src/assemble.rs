@@ -195,7 +195,8 @@ fn tls_notes() -> Vec<String> {
          `http/1.1`); the peers run tokio-rustls 0.26 on ring (`--tls-cert`/`--tls-key`, ALPN `http/1.1`). The \
          load generator connects with tokio-rustls on ring, ALPN `http/1.1` (WebSocket over HTTP/1.1 upgrade), \
          TLS 1.3, and no session resumption: every connection does a full handshake. Ratios are to \
-         fastwebsockets + rustls, the floor over TLS; `ws-cli (ours)` is the plain server beside it."
+         fastwebsockets + rustls, the floor over TLS; `ws-cli (ours)` and `fastwebsockets` are the plain servers, \
+         so that what TLS adds to each shows."
             .into(),
         "Idle memory over TLS: each count is measured on servers started afresh for it. The issue's bound is \
          ≤ 12 KiB RSS per idle TLS connection on ws-cli; a bare tokio-rustls echo server measured 9.7-9.8 KiB."

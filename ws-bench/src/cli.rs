@@ -53,9 +53,9 @@ pub struct Cli {
     /// Bound on the canary's p99 round-trip latency in the soak, ms.
     #[arg(long, default_value_t = DEFAULT_SOAK_MAX_P99_MS)]
     pub soak_max_p99_ms: f64,
-    /// TLS run (#15): the servers `ours` (plain, for comparison), `ours-tls` (server `ws` with
-    /// `tls_cert`/`tls_key`), `fastwebsockets-tls` and `tungstenite-tls` (the peers on
-    /// tokio-rustls), unless `--servers` says otherwise; a self-signed certificate made with
+    /// TLS run (#15): the servers `ours` and `fastwebsockets` (plain, for comparison),
+    /// `ours-tls` (server `ws` with `tls_cert`/`tls_key`), `fastwebsockets-tls` and
+    /// `tungstenite-tls` (the peers on tokio-rustls), unless `--servers` says otherwise; a self-signed certificate made with
     /// rcgen; the load generator on tokio-rustls (ALPN `http/1.1`, no session resumption).
     /// Idle memory (RSS and massif heap) at 2,000 and 5,000 connections unless
     /// `--idle-conns`/`--massif-conns` say otherwise; valgrind on unless `--no-callgrind`.
@@ -87,7 +87,7 @@ pub struct Cli {
     pub cluster_restart_secs: u64,
     /// Servers to run (comma list of ours, fastwebsockets, tungstenite, axum, tcp, and the TLS
     /// ones ours-tls, fastwebsockets-tls, tungstenite-tls); default the first five (with
-    /// `--tls`: ours, ours-tls, fastwebsockets-tls, tungstenite-tls).
+    /// `--tls`: ours, ours-tls, fastwebsockets, fastwebsockets-tls, tungstenite-tls).
     #[arg(long, value_delimiter = ',')]
     pub servers: Vec<String>,
     /// Override the payload sizes (e.g. `20,1KiB,16KiB,1MiB`).

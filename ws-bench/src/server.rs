@@ -44,11 +44,13 @@ impl ServerKind {
         ServerKind::Tcp,
     ];
 
-    /// The TLS servers (`--tls`), in the order they are run: plain ours first, as the
-    /// figure ours over TLS is compared with.
-    pub const TLS: [ServerKind; 4] = [
+    /// The servers of a TLS run (`--tls`), in the order they are run: ours and raw
+    /// fastwebsockets each plain and over TLS (what TLS adds to each), and tungstenite over
+    /// TLS.
+    pub const TLS: [ServerKind; 5] = [
         ServerKind::Ours,
         ServerKind::OursTls,
+        ServerKind::Fastwebsockets,
         ServerKind::FastwebsocketsTls,
         ServerKind::TungsteniteTls,
     ];
