@@ -10,7 +10,7 @@
 //!
 //! | request | reply |
 //! | --- | --- |
-//! | `status` | `{"ok":true,"status":{"pid":..,"uptime_secs":..,"servers":[{"name":..,"addr":..,"connections":..}]}}` |
+//! | `status` | `{"ok":true,"status":{"pid":..,"uptime_secs":..,"servers":[{"name":..,"addr":..,"url":..,"connections":..}]}}` |
 //! | `reload` | `{"ok":true,"reload":{"applied":[..],"needs_restart":[..]}}`, or `{"ok":false,"error":".."}` when the new config is invalid (nothing is applied) |
 //! | `stop` | `{"ok":true,"pid":..,"drain_timeout_secs":..}`, then, once stopped, `{"ok":true,"stopped":true,"drained":..}` just before the process exits |
 //! | `takeover` | `{"ok":true,"pid":..,"servers":[..]}` with the listening sockets attached (`SCM_RIGHTS`), in the order of `servers` (with a networked broker also `"cluster_lease":"..","next_seq":N`: the new process is the same node of the cluster); then the new process sends `handover`, and the old one releases the pid file, answers `{"ok":true}` and drains with 1012 |
@@ -102,6 +102,10 @@ pub(crate) struct Status {
 pub(crate) struct ServerStatus {
     pub(crate) name: String,
     pub(crate) addr: String,
+    /// `wss://ADDR`, `https://ADDR`, `ws://ADDR` or `http://ADDR` (absent from a server of an
+    /// older version: `ws://ADDR` is assumed).
+    #[serde(default)]
+    pub(crate) url: Option<String>,
     pub(crate) connections: usize,
 }
 

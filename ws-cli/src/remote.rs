@@ -111,9 +111,10 @@ pub(crate) fn status(config: &Target) -> Result<(), Failure> {
     );
     for s in status.servers {
         let plural = if s.connections == 1 { "" } else { "s" };
+        let url = s.url.unwrap_or_else(|| format!("ws://{}", s.addr));
         println!(
-            "server {} at ws://{}, {} connection{plural}",
-            s.name, s.addr, s.connections
+            "server {} at {url}, {} connection{plural}",
+            s.name, s.connections
         );
     }
     Ok(())

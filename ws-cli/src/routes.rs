@@ -6,12 +6,12 @@ use ws_core::App;
 pub(crate) fn render(app: &App) -> String {
     let mut out = String::new();
     for (name, routes) in app.routes() {
-        let addr = app
+        let url = app
             .config()
             .server(name.as_str())
-            .map(|s| s.addr().to_string())
+            .map(|s| routes.url(s.addr()))
             .unwrap_or_default();
-        out.push_str(&format!("server {name}  ws://{addr}\n"));
+        out.push_str(&format!("server {name}  {url}\n"));
         let lines = routes.describe();
         if lines.is_empty() {
             out.push_str("  (no routes)\n");

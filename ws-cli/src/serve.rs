@@ -145,7 +145,10 @@ async fn run(
         None => format!("started: pid {pid}"),
     };
     for (name, addr) in running.addrs() {
-        message.push_str(&format!("\n{name} listening at ws://{addr}"));
+        let url = running
+            .url(name.as_str())
+            .unwrap_or_else(|| format!("ws://{addr}"));
+        message.push_str(&format!("\n{name} listening at {url}"));
     }
     tracing::info!(
         "pid {pid}; pid file {}, control socket {}",
@@ -289,6 +292,7 @@ fn status(running: &Running, started: Instant) -> Reply {
         .map(|(name, addr)| ServerStatus {
             name: name.to_string(),
             addr: addr.to_string(),
+            url: running.url(name.as_str()),
             connections: sender.count(&Filter::server(name.as_str())),
         })
         .collect();
@@ -361,6 +365,7 @@ fn reload(running: &Running, reloader: &Reloader) -> Reply {
             _ => outcome.needs_restart.push(change.to_string()),
         }
     }
+    outcome.applied.extend(changes.certificates.iter().cloned());
     if changes.changes.is_empty() {
         tracing::info!("reload: nothing changed");
     }

@@ -63,8 +63,8 @@ fn start_logs_one_line_per_server_and_stops_on_sigterm() {
     while seen.len() < 2 {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = rx.recv_timeout(left).expect("listening lines within 20 s");
-        for name in ["http", "ws"] {
-            if line.contains(&format!("{name} listening at ws://127.0.0.1:"))
+        for (name, scheme) in [("http", "http"), ("ws", "ws")] {
+            if line.contains(&format!("{name} listening at {scheme}://127.0.0.1:"))
                 && !seen.contains(&name)
             {
                 seen.push(name);
@@ -169,7 +169,10 @@ fn env_and_dotenv_override_the_file() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("server ws  ws://127.0.0.1:9700"), "{text}");
-    assert!(text.contains("server http  ws://127.0.0.1:9701"), "{text}");
+    assert!(
+        text.contains("server http  http://127.0.0.1:9701"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -180,7 +183,7 @@ fn routes_lists_servers_routes_and_controllers() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for expected in [
-        "server http  ws://127.0.0.1:9501",
+        "server http  http://127.0.0.1:9501",
         "server ws  ws://127.0.0.1:9502",
         "WS    /chat -> ws_cli::demo::controllers::chat::Chat",
         "WS    /echo -> ws_cli::demo::controllers::echo::Echo",

@@ -175,7 +175,7 @@ async fn daemon_status_reload_and_stop() {
     );
     assert!(
         status.contains(&format!(
-            "server http at ws://{}, 0 connections",
+            "server http at http://{}, 0 connections",
             addrs["http"]
         )),
         "{status}"

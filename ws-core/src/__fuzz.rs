@@ -170,7 +170,10 @@ pub fn handshake(data: &[u8]) {
     } else {
         Version::HTTP_10
     };
-    let mut map = HeaderMap::new();
+    let mut request = http::Request::new(());
+    *request.method_mut() = method;
+    *request.version_mut() = version;
+    let map = request.headers_mut();
     for h in req.headers.iter() {
         let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(h.name.as_bytes()),
@@ -180,10 +183,13 @@ pub fn handshake(data: &[u8]) {
         };
         map.append(name, value);
     }
-    let _ = handshake::wants_upgrade(&map);
-    let _ = handshake::offered_protocols(&map);
-    match handshake::validate(&method, version, &map) {
-        Ok(accept) => assert_eq!(accept.len(), 28, "an accept key is 20 bytes in base64"),
+    let _ = handshake::wants_upgrade(&request);
+    let _ = handshake::offered_protocols(request.headers());
+    match handshake::validate(&request) {
+        Ok(handshake::Accept::Http1(accept)) => {
+            assert_eq!(accept.len(), 28, "an accept key is 20 bytes in base64");
+        }
+        Ok(handshake::Accept::Http2) => panic!("an HTTP/1.x request accepted as HTTP/2"),
         Err(e) => {
             let _ = (e.status(), e.to_string());
         }

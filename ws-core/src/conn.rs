@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use http::Extensions;
 
+use crate::client_cert::ClientCert;
 use crate::config::{ServerConfig, ServerName};
 use crate::engine::handle::OutboundTx;
 use crate::engine::SendError;
@@ -121,6 +122,12 @@ impl Conn {
     /// The rooms this connection is in, sorted.
     pub fn rooms(&self) -> Vec<String> {
         self.sender.rooms_of(self.id())
+    }
+
+    /// The certificate the client presented in the TLS handshake, verified against the
+    /// server's `tls_client_ca`; `None` on servers without one.
+    pub fn client_cert(&self) -> Option<&ClientCert> {
+        self.extensions.get()
     }
 
     /// Typed values of this connection.

@@ -88,6 +88,7 @@
 //! that the binary never names must be linked with `use that_crate as _;`.
 
 mod app;
+mod client_cert;
 mod cluster;
 mod config;
 mod conn;
@@ -119,6 +120,7 @@ pub mod __private;
 pub mod __fuzz;
 
 pub use app::{reload, App, Running};
+pub use client_cert::ClientCert;
 pub use config::{
     BrokerAddr, Config, ConfigSource, LiveConfig, OutboundPolicy, ServerConfig, ServerName,
 };

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use http::header::{HeaderName, HeaderValue};
 use http::{Extensions, HeaderMap, Method, StatusCode, Uri};
 
+use crate::client_cert::ClientCert;
 use crate::config::ServerName;
 
 /// The head of a request arriving at a server: method, URI, headers, peer, and typed
@@ -62,6 +63,11 @@ impl RequestHead {
     /// Subprotocols the client offered (`Sec-WebSocket-Protocol`), in its order.
     pub fn offered_protocols(&self) -> &[String] {
         &self.protocols
+    }
+    /// The certificate the client presented in the TLS handshake, verified against the
+    /// server's `tls_client_ca`; `None` on servers without one.
+    pub fn client_cert(&self) -> Option<&ClientCert> {
+        self.extensions.get()
     }
     /// Typed values that travel on to the connection context or the HTTP handler.
     pub fn extensions(&self) -> &Extensions {

@@ -57,7 +57,7 @@ pub(crate) fn run(mut cmd: Command, what: &str, budget: Duration) -> Output {
     }
 }
 
-/// `started: pid N` / `restarted: pid N (...)` and `NAME listening at ws://ADDR` lines.
+/// `started: pid N` / `restarted: pid N (...)` and `NAME listening at SCHEME://ADDR` lines.
 pub(crate) fn parse_started(text: &str) -> (u32, BTreeMap<String, SocketAddr>) {
     let mut pid = None;
     let mut addrs = BTreeMap::new();
@@ -65,7 +65,8 @@ pub(crate) fn parse_started(text: &str) -> (u32, BTreeMap<String, SocketAddr>) {
         if let Some(rest) = line.split("started: pid ").nth(1) {
             pid = rest.split_whitespace().next().and_then(|p| p.parse().ok());
         }
-        if let Some((name, addr)) = line.split_once(" listening at ws://") {
+        if let Some((name, url)) = line.split_once(" listening at ") {
+            let (_scheme, addr) = url.split_once("://").unwrap();
             addrs.insert(name.to_owned(), addr.trim().parse().unwrap());
         }
     }

@@ -249,7 +249,7 @@ impl App {
         }
         for (server, routes) in servers {
             let addr = server.local_addr;
-            tracing::info!("{} listening at ws://{addr}", server.name);
+            tracing::info!("{} listening at {}", server.name, routes.url(addr));
             for line in routes.describe() {
                 tracing::debug!("{}: {line}", server.name);
             }

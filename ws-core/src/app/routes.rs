@@ -9,6 +9,7 @@ use crate::di::Resolver;
 use crate::error::StartupError;
 use crate::registry::{MiddlewareDef, Registry};
 use crate::server::routes::{HttpRoute, MiddlewareRoute, Routes, WsRoute};
+use crate::server::tls;
 
 /// The routes of every configured server.
 pub(crate) fn build_all(
@@ -20,6 +21,10 @@ pub(crate) fn build_all(
     let mut out = BTreeMap::new();
     for (name, settings) in &config.servers {
         let mut routes = Routes::new(name.clone(), settings.clone());
+        match tls::load(name.as_str(), settings, config) {
+            Ok(tls) => routes.tls.set(tls),
+            Err(problems) => errors.extend(problems.into_iter().map(StartupError::from)),
+        }
         for def in registry
             .controllers
             .iter()

@@ -69,6 +69,14 @@ impl Running {
         self.listeners.get(name)
     }
 
+    /// The URL of server `name` (`wss://ADDR`, `https://ADDR`, `ws://ADDR` or `http://ADDR`,
+    /// see [`Routes::url`](crate::Routes::url)).
+    pub fn url(&self, name: &str) -> Option<String> {
+        let addr = self.local_addr(name)?;
+        let routes = self.app.inner.routes.get(name)?;
+        Some(routes.url(addr))
+    }
+
     /// The config in effect: the start-up config with what reloads applied.
     pub fn config(&self) -> Arc<Config> {
         self.app.config()
@@ -89,7 +97,38 @@ impl Running {
         let inner = &self.app.inner;
         let prepared = inner.ctx.settings.prepare(new).map_err(ConfigError::many)?;
         let live = self.app.config();
-        let (report, effective) = super::reload::diff(&live, new);
+        let (mut report, effective) = super::reload::diff(&live, new);
+        // Certificate and key files are read again whether or not their paths changed
+        // (rotation replaces the files); one pair that does not load fails the whole reload.
+        let mut tls = Vec::new();
+        let mut problems = Vec::new();
+        for name in inner.routes.keys() {
+            if let Some(settings) = effective.servers.get(name) {
+                match crate::server::tls::load(name.as_str(), settings, &effective) {
+                    Ok(config) => {
+                        if let (Some(cert), Some(key), Some(_)) =
+                            (&settings.tls_cert, &settings.tls_key, &config)
+                        {
+                            report.certificates.push(format!(
+                                "servers.{name}: certificate {} and key {} read again",
+                                cert.display(),
+                                key.display()
+                            ));
+                        }
+                        tls.push((name, config));
+                    }
+                    Err(more) => problems.extend(more),
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::many(problems));
+        }
+        for (name, config) in tls {
+            if let Some(routes) = inner.routes.get(name) {
+                routes.tls.set(config);
+            }
+        }
         for (name, routes) in &inner.routes {
             if let Some(settings) = effective.servers.get(name) {
                 if live.servers.get(name) != Some(settings) {

@@ -207,6 +207,20 @@ config_keys! {
             /// origins (as `WS_<NAME>_ALLOWED_ORIGINS` is). **Default**: empty, which allows
             /// every origin.
             allowed_origins: Vec<String> = Vec::new(), reload: Applied;
+            /// PEM file with the server's certificate, followed by its chain if it has one.
+            /// With `tls_key`, the server speaks TLS only (`wss://`, `https://`; HTTP/2 by
+            /// ALPN); setting one without the other fails the start. A reload reads the files
+            /// again: new connections get the new certificate. **Default**: none (plain TCP).
+            tls_cert: Option<PathBuf> = None, reload: Applied;
+            /// PEM file with the private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
+            /// **Default**: none.
+            tls_key: Option<PathBuf> = None, reload: Applied;
+            /// PEM file with the certificate authorities that sign client certificates: when
+            /// set (with `tls_cert` and `tls_key`), every client must present a certificate
+            /// signed by one of them, and hooks read its subject with
+            /// [`Conn::client_cert`](crate::Conn::client_cert). **Default**: none (no client
+            /// certificates asked for).
+            tls_client_ca: Option<PathBuf> = None, reload: Applied;
         }
     }
     /// One `[servers.NAME]` table of a layer.
@@ -217,6 +231,11 @@ impl ServerConfig {
     /// The socket address to bind.
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
+    }
+
+    /// Whether the server speaks TLS (`tls_cert` and `tls_key` both set).
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
     }
 }
 

@@ -1,4 +1,5 @@
-//! WebSocket upgrade validation (RFC 6455 §4.2.1) → typed rejection → HTTP status.
+//! WebSocket handshake validation (RFC 6455 §4.2.1 over HTTP/1.1, RFC 8441 over HTTP/2) →
+//! typed rejection → HTTP status.
 
 use base64::Engine;
 use http::header::{CONNECTION, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
@@ -8,7 +9,7 @@ use sha1::{Digest, Sha1};
 /// Why a request is not a valid WebSocket handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum HandshakeError {
-    #[error("this path only accepts WebSocket connections: send `Upgrade: websocket`")]
+    #[error("this path only accepts WebSocket connections: send `Upgrade: websocket` (HTTP/1.1) or an extended CONNECT with `:protocol websocket` (HTTP/2)")]
     NotUpgrade,
     #[error("a WebSocket handshake uses GET")]
     Method,
@@ -36,9 +37,18 @@ impl HandshakeError {
     }
 }
 
-/// Whether the request asks for a WebSocket upgrade at all.
-pub(crate) fn wants_upgrade(headers: &HeaderMap) -> bool {
-    header_has_token(headers, UPGRADE, "websocket")
+/// Whether the request asks for a WebSocket at all: an HTTP/1.1 `Upgrade: websocket`, or an
+/// HTTP/2 extended CONNECT with `:protocol websocket` (RFC 8441 §4).
+pub(crate) fn wants_upgrade<B>(req: &http::Request<B>) -> bool {
+    if req.version() == Version::HTTP_2 {
+        req.method() == Method::CONNECT
+            && req
+                .extensions()
+                .get::<hyper::ext::Protocol>()
+                .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"))
+    } else {
+        header_has_token(req.headers(), UPGRADE, "websocket")
+    }
 }
 
 fn header_has_token(headers: &HeaderMap, name: http::HeaderName, token: &str) -> bool {
@@ -49,23 +59,32 @@ fn header_has_token(headers: &HeaderMap, name: http::HeaderName, token: &str) ->
     })
 }
 
-/// Validates the handshake; returns the `Sec-WebSocket-Accept` value.
-pub(crate) fn validate(
-    method: &Method,
-    version: Version,
-    headers: &HeaderMap,
-) -> Result<String, HandshakeError> {
-    if !wants_upgrade(headers) {
+/// How a valid handshake is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Accept {
+    /// 101 with this `Sec-WebSocket-Accept` value.
+    Http1(String),
+    /// 200 on the extended CONNECT stream (RFC 8441 §5: no key, no accept value).
+    Http2,
+}
+
+/// Validates the handshake: RFC 6455 §4.2.1 over HTTP/1.1, RFC 8441 §5 over HTTP/2.
+pub(crate) fn validate<B>(req: &http::Request<B>) -> Result<Accept, HandshakeError> {
+    if !wants_upgrade(req) {
         return Err(HandshakeError::NotUpgrade);
     }
-    if method != Method::GET {
-        return Err(HandshakeError::Method);
-    }
-    if version != Version::HTTP_11 {
-        return Err(HandshakeError::Version);
-    }
-    if !header_has_token(headers, CONNECTION, "upgrade") {
-        return Err(HandshakeError::Connection);
+    let headers = req.headers();
+    let http2 = req.version() == Version::HTTP_2;
+    if !http2 {
+        if req.method() != Method::GET {
+            return Err(HandshakeError::Method);
+        }
+        if req.version() != Version::HTTP_11 {
+            return Err(HandshakeError::Version);
+        }
+        if !header_has_token(headers, CONNECTION, "upgrade") {
+            return Err(HandshakeError::Connection);
+        }
     }
     // Exactly one version header, saying 13 (a second one, even agreeing, is refused: two
     // parsers of the same request must not see different versions).
@@ -76,6 +95,9 @@ pub(crate) fn validate(
     if versions.next().is_some() {
         return Err(HandshakeError::Duplicate("Sec-WebSocket-Version"));
     }
+    if http2 {
+        return Ok(Accept::Http2);
+    }
     if headers.get_all(SEC_WEBSOCKET_KEY).iter().nth(1).is_some() {
         return Err(HandshakeError::Duplicate("Sec-WebSocket-Key"));
     }
@@ -85,7 +107,7 @@ pub(crate) fn validate(
         .as_bytes();
     let key = trim(key);
     match base64::engine::general_purpose::STANDARD.decode(key) {
-        Ok(raw) if raw.len() == 16 => Ok(accept_key(key)),
+        Ok(raw) if raw.len() == 16 => Ok(Accept::Http1(accept_key(key))),
         _ => Err(HandshakeError::BadKey),
     }
 }

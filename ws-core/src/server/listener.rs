@@ -6,9 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
+
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -16,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use super::admission::SocketHeld;
 use super::routes::Routes;
 use super::service;
+use super::tls;
 use crate::config::{Config, ServerConfig, ServerName};
 use crate::context::AppContext;
 use crate::error::StartupError;
@@ -136,6 +141,7 @@ impl Server {
                 peer,
                 shutdown: shutdown.clone(),
                 tracker: tracker.clone(),
+                client_cert: None,
             };
             let shutdown = shutdown.clone();
             let handshake_timeout = routes.settings().handshake_timeout;
@@ -146,54 +152,170 @@ impl Server {
                 conn,
                 shutdown,
                 handshake_timeout,
+                routes.tls.current(),
             ));
         }
     }
 }
 
-/// Serves one TCP connection with hyper. Its first request head must be complete within
-/// `handshake_timeout` of the accept (else 408 and close); later heads on a kept-alive
-/// connection get the same time each (hyper's header timer closes the connection).
+/// The HTTP/2 connection preface's first bytes (RFC 9113 §3.4): no HTTP/1.1 method starts so.
+const H2_PREFACE: &[u8] = b"PRI";
+
+/// Serves one TCP connection: the TLS handshake first when the server has TLS, then HTTP/1.1
+/// or HTTP/2 (chosen by ALPN over TLS; by the prior-knowledge preface over plain TCP). The
+/// first request head must be complete within `handshake_timeout` of the accept, the TLS
+/// handshake included (else 408, or for an unfinished TLS handshake just the close).
 async fn serve_connection(
     stream: TcpStream,
     held: SocketHeld,
     peer: SocketAddr,
-    conn: service::ConnCtx,
+    mut conn: service::ConnCtx,
     shutdown: CancellationToken,
     handshake_timeout: Duration,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) {
     // Counted against `fd_reserve` for as long as this task has the socket.
     let _held = held;
     let deadline = Instant::now() + handshake_timeout;
-    // A connection the kernel accepted gets an answer even during a stop or a restart:
-    // hyper's graceful shutdown closes a connection it has read nothing from, so wait until
-    // its first bytes are there (`peek`; `readable` may wake with nothing to read) before
-    // hyper sees it, and poll hyper first below so that it reads them.
-    let mut first = [0u8; 1];
-    match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
+    let limits = Limits {
+        peer,
+        deadline,
+        handshake_timeout,
+    };
+    let Some(tls) = tls else {
+        return serve_plain(stream, conn, shutdown, limits).await;
+    };
+    let stream = match tokio::time::timeout_at(deadline, tls::accept(tls, stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, "TLS handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(
+                %peer,
+                "TLS handshake not finished within {handshake_timeout:?} (handshake_timeout)"
+            );
+            return;
+        }
+    };
+    conn.client_cert = tls::client_cert(&stream);
+    if tls::is_h2(&stream) {
+        serve_h2(stream, conn, shutdown, limits).await;
+    } else {
+        serve_h1(stream, conn, shutdown, limits).await;
+    }
+}
+
+/// The timing of one connection's first request.
+#[derive(Clone, Copy)]
+struct Limits {
+    peer: SocketAddr,
+    /// When the first request head must be complete.
+    deadline: Instant,
+    handshake_timeout: Duration,
+}
+
+/// Plain TCP: waits for the first bytes, then serves HTTP/2 if they are its preface (h2c with
+/// prior knowledge), else HTTP/1.1. The wait costs HTTP/1.1 nothing: one `peek`, which it
+/// needs anyway (see `serve_h1`).
+async fn serve_plain(
+    stream: TcpStream,
+    conn: service::ConnCtx,
+    shutdown: CancellationToken,
+    limits: Limits,
+) {
+    let peer = limits.peer;
+    let mut first = [0u8; H2_PREFACE.len()];
+    let mut seen = match tokio::time::timeout_at(limits.deadline, stream.peek(&mut first)).await {
         Ok(Ok(0)) => return, // closed by the client before sending anything
-        Ok(Ok(_)) => {}
+        Ok(Ok(n)) => n,
         Ok(Err(e)) => {
             tracing::debug!(%peer, "connection failed before its request: {e}");
             return;
         }
-        Err(_) => return request_timeout(&stream, peer, handshake_timeout),
+        Err(_) => {
+            let mut stream = stream;
+            return request_timeout(&mut stream, peer, limits.handshake_timeout).await;
+        }
+    };
+    // Only a request whose first bytes arrive one or two at a time, and start like the preface,
+    // waits here for the third (bounded by the deadline, polling every few ms).
+    while seen < H2_PREFACE.len() && first[..seen] == H2_PREFACE[..seen] {
+        if Instant::now() >= limits.deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        match stream.peek(&mut first).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => seen = n,
+        }
     }
-    let head_seen = Arc::new(AtomicBool::new(false));
-    let seen = Arc::clone(&head_seen);
-    let svc = hyper::service::service_fn(move |req| {
-        seen.store(true, Ordering::Relaxed);
+    if first[..] == *H2_PREFACE {
+        serve_h2(stream, conn, shutdown, limits).await;
+    } else {
+        serve_h1(stream, conn, shutdown, limits).await;
+    }
+}
+
+/// Whether a connection has sent a request head yet; wakes a stop that waits for it.
+#[derive(Default)]
+struct HeadSeen {
+    seen: AtomicBool,
+    notify: Notify,
+}
+
+impl HeadSeen {
+    fn mark(&self) {
+        if !self.seen.swap(true, Ordering::Relaxed) {
+            self.notify.notify_one();
+        }
+    }
+
+    fn get(&self) -> bool {
+        self.seen.load(Ordering::Relaxed)
+    }
+}
+
+/// The service of one connection, which marks `head` at each request.
+fn service_of(
+    conn: service::ConnCtx,
+    head: &Arc<HeadSeen>,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = service::HyperResponse,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<service::HyperResponse, std::convert::Infallible>> + Send,
+> + Clone {
+    let head = Arc::clone(head);
+    hyper::service::service_fn(move |req| {
+        head.mark();
         service::handle(conn.clone(), req)
-    });
+    })
+}
+
+/// HTTP/1.1 on one connection. Later heads on a kept-alive connection get `handshake_timeout`
+/// each (hyper's header timer closes the connection).
+///
+/// A connection the kernel accepted gets an answer even during a stop or a restart: hyper's
+/// graceful shutdown closes a connection it has read nothing from, so a stop waits for the
+/// first request head (or the deadline) before asking hyper to finish; hyper is polled first
+/// below so that it reads what has arrived.
+async fn serve_h1<I>(io: I, conn: service::ConnCtx, shutdown: CancellationToken, limits: Limits)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = limits.peer;
+    let head = Arc::new(HeadSeen::default());
     let mut http = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(handshake_timeout)
-        .serve_connection(TokioIo::new(stream), svc)
+        .header_read_timeout(limits.handshake_timeout)
+        .serve_connection(TokioIo::new(io), service_of(conn, &head))
         .with_upgrades();
-    let head_timer = tokio::time::sleep_until(deadline);
+    let head_timer = tokio::time::sleep_until(limits.deadline);
     tokio::pin!(head_timer);
     let mut timing_head = true;
-    let mut stopping = false;
+    let mut stop = Stop::Serving;
     loop {
         tokio::select! {
             biased;
@@ -205,10 +327,74 @@ async fn serve_connection(
             }
             () = &mut head_timer, if timing_head => {
                 timing_head = false;
-                if !head_seen.load(Ordering::Relaxed) {
+                if !head.get() {
                     if let Some(parts) = http.into_parts() {
-                        request_timeout(parts.io.inner(), peer, handshake_timeout);
+                        let mut io = parts.io.into_inner();
+                        request_timeout(&mut io, peer, limits.handshake_timeout).await;
                     }
+                    return;
+                }
+            }
+            () = head.notify.notified(), if stop == Stop::AfterFirstHead => {
+                stop = Stop::Stopping;
+                Pin::new(&mut http).graceful_shutdown();
+            }
+            () = shutdown.cancelled(), if stop == Stop::Serving => {
+                if head.get() {
+                    stop = Stop::Stopping;
+                    Pin::new(&mut http).graceful_shutdown();
+                } else {
+                    stop = Stop::AfterFirstHead;
+                }
+            }
+        }
+    }
+}
+
+/// Where a connection is in a graceful stop.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Serving,
+    /// The stop began before the first request head: finish once it is read.
+    AfterFirstHead,
+    Stopping,
+}
+
+/// HTTP/2 on one connection (TLS with ALPN `h2`, or h2c with prior knowledge): requests are
+/// streams, WebSocket connections are extended CONNECT streams (RFC 8441), so the connection
+/// lives until its last stream ends. Its first request must come within the deadline; a stop
+/// sends GOAWAY and lets the open streams finish (the app's stop closes their WebSockets).
+async fn serve_h2<I>(io: I, conn: service::ConnCtx, shutdown: CancellationToken, limits: Limits)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = limits.peer;
+    let head = Arc::new(HeadSeen::default());
+    let mut http = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .enable_connect_protocol()
+        .serve_connection(TokioIo::new(io), service_of(conn, &head));
+    let head_timer = tokio::time::sleep_until(limits.deadline);
+    tokio::pin!(head_timer);
+    let mut timing_head = true;
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            biased;
+            res = &mut http => {
+                if let Err(e) = res {
+                    tracing::debug!(%peer, "http/2 connection ended: {e}");
+                }
+                return;
+            }
+            () = &mut head_timer, if timing_head => {
+                timing_head = false;
+                if !head.get() {
+                    tracing::debug!(
+                        %peer,
+                        "no HTTP/2 request within {:?} (handshake_timeout)",
+                        limits.handshake_timeout
+                    );
                     return;
                 }
             }
@@ -220,10 +406,10 @@ async fn serve_connection(
     }
 }
 
-/// Answers 408 to a client that did not send a whole request head in time, and closes. One
-/// non-blocking write: the response fits in an empty socket buffer, and a client that does
-/// not read gets the close alone.
-fn request_timeout(stream: &TcpStream, peer: SocketAddr, timeout: Duration) {
+/// Answers 408 to a client that did not send a whole request head in time, and closes. The
+/// response fits in an empty socket buffer, so the write does not wait on the client; a
+/// client that does not read gets the close alone (the write gives up after a moment).
+async fn request_timeout<I: AsyncWrite + Unpin>(io: &mut I, peer: SocketAddr, timeout: Duration) {
     tracing::debug!(%peer, "no complete request head within {timeout:?}");
     let body = format!("request head not received within {timeout:?} (handshake_timeout)\n");
     let response = format!(
@@ -231,5 +417,9 @@ fn request_timeout(stream: &TcpStream, peer: SocketAddr, timeout: Duration) {
          content-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
-    let _ = stream.try_write(response.as_bytes());
+    let _ = tokio::time::timeout(Duration::from_millis(100), async {
+        io.write_all(response.as_bytes()).await?;
+        io.shutdown().await
+    })
+    .await;
 }

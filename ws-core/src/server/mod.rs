@@ -1,10 +1,11 @@
-//! Serving: one named server's listener and accept loop, its routes, the hyper service that
+//! Serving: one named server's listener and accept loop, its TLS, its routes, the hyper service that
 //! answers each request (an HTTP route, a WebSocket handshake, or 404), the handshake checks,
 //! and the driver that runs a controller on an upgraded connection.
 //!
 //! | file | what |
 //! | --- | --- |
-//! | `listener.rs` | binding, the accept loop, hyper per TCP connection, graceful stop |
+//! | `listener.rs` | binding, the accept loop, TLS then HTTP/1.1 or HTTP/2 per TCP connection, graceful stop |
+//! | `tls.rs` | the TLS config of a server from its files (swapped by a reload), the handshake, the client certificate |
 //! | `routes.rs` | the routes and middleware of one server |
 //! | `service.rs` | one request: middleware, HTTP route or upgrade, 404/405 |
 //! | `body.rs` | HTTP request bodies: size, time and server-wide budget (413/408/503) |
@@ -19,5 +20,6 @@ pub(crate) mod handshake;
 pub(crate) mod listener;
 pub(crate) mod routes;
 mod service;
+pub(crate) mod tls;
 
 pub use routes::Routes;

@@ -2,11 +2,13 @@
 //! request up in.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::admission::ServerAdmission;
 use super::body::BodyBudget;
 use super::driver::ErasedControllerHandle;
+use super::tls::LiveTls;
 use crate::config::{ServerConfig, ServerName};
 use crate::error::Origin;
 use crate::http::HttpHandler;
@@ -51,6 +53,8 @@ pub struct Routes {
     pub(crate) bodies: Arc<BodyBudget>,
     /// What the server counts to admit handshakes.
     pub(crate) admission: Arc<ServerAdmission>,
+    /// The TLS config new connections get (`None`: plain TCP); replaced by a reload.
+    pub(crate) tls: LiveTls,
 }
 
 impl std::fmt::Debug for Routes {
@@ -74,7 +78,25 @@ impl Routes {
             middleware: Vec::new(),
             bodies: Arc::default(),
             admission: Arc::default(),
+            tls: LiveTls::default(),
         }
+    }
+
+    /// The server's URL at `addr`: `wss://` or `https://` when it speaks TLS, `ws://` or
+    /// `http://` when not, the WebSocket scheme when it takes upgrades.
+    pub fn url(&self, addr: SocketAddr) -> String {
+        let scheme = match (self.tls.current().is_some(), self.takes_websockets()) {
+            (true, true) => "wss",
+            (true, false) => "https",
+            (false, true) => "ws",
+            (false, false) => "http",
+        };
+        format!("{scheme}://{addr}")
+    }
+
+    /// Whether the server accepts WebSocket upgrades on some path.
+    pub fn takes_websockets(&self) -> bool {
+        self.websocket
     }
 
     /// One line per route and middleware, for logs and listings.

@@ -18,8 +18,9 @@ use tokio_util::task::TaskTracker;
 use super::admission;
 use super::body;
 use super::driver::{Accepted, Setup};
-use super::handshake::{self, HandshakeError};
+use super::handshake::{self, Accept, HandshakeError};
 use super::routes::{Routes, WsRoute};
+use crate::client_cert::ClientCert;
 use crate::context::AppContext;
 use crate::http::{Request, Response};
 use crate::request::{Rejection, RequestHead};
@@ -32,9 +33,11 @@ pub(crate) struct ConnCtx {
     pub(crate) peer: SocketAddr,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
+    /// The client's verified certificate (TLS servers with `tls_client_ca`).
+    pub(crate) client_cert: Option<ClientCert>,
 }
 
-type HyperResponse = hyper::Response<Full<Bytes>>;
+pub(crate) type HyperResponse = hyper::Response<Full<Bytes>>;
 
 pub(crate) async fn handle(
     ctx: ConnCtx,
@@ -42,7 +45,7 @@ pub(crate) async fn handle(
 ) -> Result<HyperResponse, Infallible> {
     let path = req.uri().path();
     let ws_route = ctx.routes.ws.get(path);
-    let wants_upgrade = handshake::wants_upgrade(req.headers());
+    let wants_upgrade = handshake::wants_upgrade(&req);
     let settings = ctx.routes.settings();
     let origin = admission::check_origin(&settings, &ctx.routes.name, req.headers());
     let response = if let Err(refused) = origin {
@@ -70,6 +73,10 @@ fn to_hyper(r: Response) -> HyperResponse {
 }
 
 fn head(ctx: &ConnCtx, parts: &http::request::Parts, upgrade: bool) -> RequestHead {
+    let mut extensions = Extensions::new();
+    if let Some(cert) = &ctx.client_cert {
+        extensions.insert(cert.clone());
+    }
     RequestHead {
         method: parts.method.clone(),
         uri: parts.uri.clone(),
@@ -82,7 +89,7 @@ fn head(ctx: &ConnCtx, parts: &http::request::Parts, upgrade: bool) -> RequestHe
         } else {
             Vec::new()
         },
-        extensions: Extensions::new(),
+        extensions,
     }
 }
 
@@ -142,9 +149,9 @@ async fn http_route(ctx: &ConnCtx, req: hyper::Request<Incoming>) -> Response {
 }
 
 async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incoming>) -> Response {
-    let accept = match handshake::validate(req.method(), req.version(), req.headers()) {
+    let accept = match handshake::validate(&req) {
         Ok(accept) => accept,
-        Err(e) => return handshake_error(e),
+        Err(e) => return handshake_error(e, req.version()),
     };
     let settings = ctx.routes.settings();
     let (server, name) = (&ctx.routes.admission, &ctx.routes.name);
@@ -195,24 +202,33 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
     ctx.tracker
         .spawn(Arc::clone(&route.controller).serve(accepted));
 
-    let mut r = Response::text(StatusCode::SWITCHING_PROTOCOLS, Bytes::new());
+    let mut r = match accept {
+        // RFC 6455 §4.2.2.
+        Accept::Http1(accept) => {
+            let mut r = Response::text(StatusCode::SWITCHING_PROTOCOLS, Bytes::new());
+            r.headers
+                .insert(UPGRADE, HeaderValue::from_static("websocket"));
+            r.headers
+                .insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+            if let Ok(v) = HeaderValue::from_str(&accept) {
+                r.headers.insert(SEC_WEBSOCKET_ACCEPT, v);
+            }
+            r
+        }
+        // RFC 8441 §5: a 2xx answers the extended CONNECT; the stream is the connection.
+        Accept::Http2 => Response::text(StatusCode::OK, Bytes::new()),
+    };
     r.headers.remove(CONTENT_TYPE);
-    r.headers
-        .insert(UPGRADE, HeaderValue::from_static("websocket"));
-    r.headers
-        .insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(v) = HeaderValue::from_str(&accept) {
-        r.headers.insert(SEC_WEBSOCKET_ACCEPT, v);
-    }
     if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
         r.headers.insert(SEC_WEBSOCKET_PROTOCOL, p);
     }
     r
 }
 
-fn handshake_error(e: HandshakeError) -> Response {
+fn handshake_error(e: HandshakeError, version: http::Version) -> Response {
     let mut r = Response::text(e.status(), format!("{e}\n"));
-    if e.status() == StatusCode::UPGRADE_REQUIRED {
+    // `Upgrade` is a connection header: HTTP/2 has none (RFC 9113 §8.2.2).
+    if e.status() == StatusCode::UPGRADE_REQUIRED && version < http::Version::HTTP_2 {
         r.headers
             .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
         r.headers
