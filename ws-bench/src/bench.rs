@@ -12,6 +12,7 @@ use crate::plan::Plan;
 use crate::report::ColumnStatus;
 use crate::server::{ServerKind, ServerProcess};
 use crate::slot::Slot;
+use crate::tls::TlsFiles;
 use crate::{config, procfs};
 
 /// A run in progress: the servers and what has been recorded against them.
@@ -23,8 +24,12 @@ pub(crate) struct Bench<'a> {
     pub(crate) clk: u64,
     /// Soft RLIMIT_NOFILE.
     fd_limit: usize,
+    /// Servers run on CPU 0 (and the load generator on CPU 1).
+    pub(crate) pinned: bool,
     /// Our framework's config file.
     pub(crate) cfg: PathBuf,
+    /// The certificate of the TLS servers (made when the plan has one).
+    tls: Option<TlsFiles>,
     /// One per server of the plan, in alternation order.
     pub(crate) slots: Vec<Slot>,
     /// Correctness failures: the run exits non-zero if there are any.
@@ -52,11 +57,18 @@ impl<'a> Bench<'a> {
     pub(crate) fn start(cli: &Cli, plan: &'a Plan, env: &Env) -> Result<Self, BenchError> {
         let tmp = TempDir::create()?;
         let cfg = config::write_ws_cli_config(tmp.path(), &cli.ours_log_level)?;
+        let tls = if plan.servers.iter().any(|k| k.tls()) {
+            Some(TlsFiles::generate(tmp.path())?)
+        } else {
+            None
+        };
         let mut bench = Bench {
             plan,
             clk: procfs::clock_ticks_per_sec(),
             fd_limit: env.nofile.0 as usize,
+            pinned: env.pinned,
             cfg,
+            tls,
             slots: Vec::new(),
             failures: Vec::new(),
             notes: Vec::new(),
@@ -76,10 +88,28 @@ impl<'a> Bench<'a> {
             bin: bin_path(cli, kind),
             status: ColumnStatus::Ok,
             proc: None,
+            config: kind.ours().then(|| self.cfg.clone()),
+            cwd: self.tmp.path().to_path_buf(),
+            tls: if kind.tls() { self.tls.clone() } else { None },
         };
+        if kind == ServerKind::OursTls {
+            // Its own directory: ours keeps its pid file and control socket in the working
+            // directory, and plain ours runs beside it.
+            match self.ours_tls_config(&cli.ours_log_level) {
+                Ok((cfg, cwd)) => {
+                    slot.config = Some(cfg);
+                    slot.cwd = cwd;
+                }
+                Err(e) => {
+                    slot.fail(&mut self.failures, "TLS config", &e);
+                    self.slots.push(slot);
+                    return;
+                }
+            }
+        }
         let bin = slot.bin.display();
         if !slot.bin.is_file() {
-            let hint = if kind == ServerKind::Ours {
+            let hint = if kind.ours() {
                 "cargo build --release -p ws-cli"
             } else {
                 "cargo build --release -p ws-bench --bins"
@@ -94,7 +124,7 @@ impl<'a> Bench<'a> {
                     .push(format!("{}: not built ({bin})", kind.key()));
             }
         } else {
-            match ServerProcess::start(&slot.launch(&self.cfg, self.tmp.path(), pinned)) {
+            match ServerProcess::start(&slot.launch(pinned)) {
                 Ok(p) => {
                     eprintln!(
                         "ws-bench: started {} (pid {}) at {}",
@@ -108,6 +138,20 @@ impl<'a> Bench<'a> {
             }
         }
         self.slots.push(slot);
+    }
+
+    /// Writes the config of ours over TLS into `ours-tls/` of the temp dir: its path and
+    /// that directory.
+    fn ours_tls_config(&self, log_level: &str) -> Result<(PathBuf, PathBuf), BenchError> {
+        let Some(tls) = &self.tls else {
+            return Err(BenchError::Server("no TLS certificate".into()));
+        };
+        let dir = self.tmp.path().join("ours-tls");
+        let cfg = config::write_config(
+            &dir,
+            &config::render_tls_config(log_level, &tls.cert, &tls.key),
+        )?;
+        Ok((cfg, dir))
     }
 
     /// Whether `n` connections fit under RLIMIT_NOFILE, with 512 descriptors to spare.

@@ -17,9 +17,9 @@ const BUILD_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// running `ws-bench` (or in `target/release`), made absolute (servers run in a temp dir).
 pub(crate) fn bin_path(cli: &Cli, kind: ServerKind) -> PathBuf {
     let given = match kind {
-        ServerKind::Ours => &cli.ws_cli,
-        ServerKind::Fastwebsockets => &cli.echo_fastwebsockets,
-        ServerKind::Tungstenite => &cli.echo_tungstenite,
+        ServerKind::Ours | ServerKind::OursTls => &cli.ws_cli,
+        ServerKind::Fastwebsockets | ServerKind::FastwebsocketsTls => &cli.echo_fastwebsockets,
+        ServerKind::Tungstenite | ServerKind::TungsteniteTls => &cli.echo_tungstenite,
         ServerKind::Axum => &cli.echo_axum,
         ServerKind::Tcp => &cli.echo_tcp,
     };
@@ -35,7 +35,7 @@ pub(crate) fn bin_path(cli: &Cli, kind: ServerKind) -> PathBuf {
 /// `cargo build [--release] -p ws-bench --bins`; `cargo run` builds only the
 /// binary it runs. Bounded to 30 minutes; the build is killed by PID after that.
 pub(crate) fn build_peers(plan: &Plan) {
-    if plan.servers.iter().all(|&k| k == ServerKind::Ours) {
+    if plan.servers.iter().all(|&k| k.ours()) {
         return;
     }
     let Some(mut cmd) = exe_dir().and_then(|dir| build_command(&dir)) else {

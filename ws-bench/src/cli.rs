@@ -53,6 +53,16 @@ pub struct Cli {
     /// Bound on the canary's p99 round-trip latency in the soak, ms.
     #[arg(long, default_value_t = DEFAULT_SOAK_MAX_P99_MS)]
     pub soak_max_p99_ms: f64,
+    /// TLS run (#15): the servers `ours` and `fastwebsockets` (plain, for comparison),
+    /// `ours-tls` (server `ws` with `tls_cert`/`tls_key`), `fastwebsockets-tls` and
+    /// `tungstenite-tls` (the peers on tokio-rustls), unless `--servers` says otherwise; a self-signed certificate made with
+    /// rcgen; the load generator on tokio-rustls (ALPN `http/1.1`, no session resumption).
+    /// Idle memory (RSS and massif heap) at 2,000 and 5,000 connections unless
+    /// `--idle-conns`/`--massif-conns` say otherwise; valgrind on unless `--no-callgrind`.
+    /// With `--quick` (the default) or `--full` for the size of the echo matrix. Writes the
+    /// "TLS" section of BENCHMARKS.md (unless `--no-write`), leaving the rest as it is.
+    #[arg(long, conflicts_with_all = ["soak", "cluster"])]
+    pub tls: bool,
     /// Cluster run (no other mode runs): a private `redis-server` and three of our nodes on
     /// it; push-by-id latency to the same node vs across nodes, fan-out to
     /// `--cluster-receivers` on one node vs spread over three, and messages lost or
@@ -75,7 +85,9 @@ pub struct Cli {
     /// Seconds of load during the Redis restart (Redis is killed half-way).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(4..=600))]
     pub cluster_restart_secs: u64,
-    /// Servers to run (comma list of ours, fastwebsockets, tungstenite, axum, tcp); default all.
+    /// Servers to run (comma list of ours, fastwebsockets, tungstenite, axum, tcp, and the TLS
+    /// ones ours-tls, fastwebsockets-tls, tungstenite-tls); default the first five (with
+    /// `--tls`: ours, ours-tls, fastwebsockets, fastwebsockets-tls, tungstenite-tls).
     #[arg(long, value_delimiter = ',')]
     pub servers: Vec<String>,
     /// Override the payload sizes (e.g. `20,1KiB,16KiB,1MiB`).
@@ -93,9 +105,14 @@ pub struct Cli {
     /// Override the (minimum) measured window, ms.
     #[arg(long)]
     pub window_ms: Option<u64>,
-    /// Override the idle connections of the memory measurement.
-    #[arg(long)]
-    pub idle_conns: Option<usize>,
+    /// Override the idle connections of the memory measurement (a list: one RSS row per
+    /// count, each on a freshly started server).
+    #[arg(long, value_delimiter = ',')]
+    pub idle_conns: Vec<usize>,
+    /// Override the idle connections of the massif measurement (a list: one heap row per
+    /// count; default 1000, with `--tls` 2000,5000).
+    #[arg(long, value_delimiter = ',')]
+    pub massif_conns: Vec<usize>,
     /// Override the receiver counts of the fan-out measurement.
     #[arg(long, value_delimiter = ',')]
     pub fanout_conns: Vec<usize>,
@@ -127,6 +144,10 @@ pub struct Cli {
     /// massif heap per idle connection).
     #[arg(long, conflicts_with = "no_callgrind")]
     pub callgrind: bool,
+    /// Copy every valgrind output file (`massif.KEY.N.out`, `callgrind.KEY.N.out`, N the
+    /// workload size) into this directory, for `ms_print` / `callgrind_annotate`.
+    #[arg(long)]
+    pub keep_valgrind: Option<PathBuf>,
     /// Skip the valgrind measurements (callgrind, massif) in full mode.
     #[arg(long)]
     pub no_callgrind: bool,

@@ -12,6 +12,18 @@ pub fn render_ws_cli_config(log_level: &str) -> String {
     )
 }
 
+/// Renders the config of ours over TLS: [`render_ws_cli_config`] with `tls_cert` and
+/// `tls_key` on server `ws` (which then speaks TLS only: `wss://`, ALPN `h2` and `http/1.1`).
+pub fn render_tls_config(log_level: &str, cert: &Path, key: &Path) -> String {
+    let path = |p: &Path| p.display().to_string().replace(['"', '\\', '\n'], "");
+    format!(
+        "{}tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        render_ws_cli_config(log_level),
+        path(cert),
+        path(key)
+    )
+}
+
 /// Renders the config of the soak run: [`render_ws_cli_config`] plus `secret_key`, so that
 /// `POST /push` on the `http` server can be authorised (the slow reader's feed) and a wrong
 /// key is refused for being wrong, not because push is disabled.
@@ -83,6 +95,13 @@ mod tests {
                 "node_id = 2\nbroker = \"redis://127.0.0.1:7\"\ncluster = \"c\"\nsecret_key = \"k\"\n"
             ),
             "{node}"
+        );
+        let tls = render_tls_config("warn", Path::new("/t/c.pem"), Path::new("/t/k.pem"));
+        assert!(
+            tls.ends_with(
+                "[servers.ws]\nhost = \"127.0.0.1\"\nport = 0\ntls_cert = \"/t/c.pem\"\ntls_key = \"/t/k.pem\"\n"
+            ),
+            "{tls}"
         );
         let soak = render_soak_config("warn", "k\"1");
         assert!(

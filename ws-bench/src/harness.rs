@@ -14,7 +14,7 @@ use crate::bench::Bench;
 use crate::cli::Cli;
 use crate::error::BenchError;
 use crate::machine::Env;
-use crate::measure::{valgrind_version, HEAP, INSTRUCTIONS};
+use crate::measure::{valgrind_version, CALLGRIND_MESSAGES, HEAP, INSTRUCTIONS};
 use crate::plan::Plan;
 use crate::report::{self, Report};
 use crate::{binaries, workspace};
@@ -78,8 +78,14 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
     bench.stop_servers();
     let measured_secs = started.elapsed().as_secs_f64();
     let valgrind = valgrind_version();
-    let instructions = bench.profile(&INSTRUCTIONS, valgrind.is_some()).await;
-    let heap = bench.profile(&HEAP, valgrind.is_some()).await;
+    let instructions = bench
+        .profile(&INSTRUCTIONS, valgrind.is_some(), &[CALLGRIND_MESSAGES])
+        .await
+        .pop()
+        .unwrap_or_default();
+    let heap = bench
+        .profile(&HEAP, valgrind.is_some(), &plan.massif_conns)
+        .await;
     let measured = Measured {
         rows,
         idle,
@@ -113,8 +119,27 @@ pub(crate) async fn until_interrupted<T>(
     }
 }
 
-/// Prints the report, writes it (unless `--no-write`; the file's "Soak" and "Cluster"
-/// sections, written by `--soak` and `--cluster`, are kept) and lists its failures: the exit code is a failure if there are any or
+/// `md` with the sections of `old` that other modes write (or that are written by hand)
+/// put back: "Soak", "Cluster", "TLS", "TLS crypto provider".
+fn keep_sections(md: String, old: &str) -> String {
+    let mut text = md;
+    if let Some(soak) = report::soak_section(old) {
+        text = report::splice_soak_section(&text, soak);
+    }
+    if let Some(cluster) = report::cluster_section(old) {
+        text = report::splice_cluster_section(&text, cluster);
+    }
+    if let Some(tls) = report::tls_section(old) {
+        text = report::splice_tls_section(&text, tls);
+    }
+    if let Some(provider) = report::tls_provider_section(old) {
+        text = report::splice_tls_provider_section(&text, provider);
+    }
+    text
+}
+
+/// Prints the report, writes it (unless `--no-write`; with `--tls` only its "TLS" section;
+/// otherwise the file's sections written by other modes or by hand are kept) and lists its failures: the exit code is a failure if there are any or
 /// if the report cannot be written.
 fn publish(cli: &Cli, report: &Report) -> ExitCode {
     let md = report::render_markdown(report);
@@ -122,13 +147,11 @@ fn publish(cli: &Cli, report: &Report) -> ExitCode {
     if !cli.no_write {
         let out = cli.output.clone().unwrap_or_else(workspace::default_output);
         let old = std::fs::read_to_string(&out).unwrap_or_default();
-        let mut text = md;
-        if let Some(soak) = report::soak_section(&old) {
-            text = report::splice_soak_section(&text, soak);
-        }
-        if let Some(cluster) = report::cluster_section(&old) {
-            text = report::splice_cluster_section(&text, cluster);
-        }
+        let text = if cli.tls {
+            report::splice_tls_section(&old, &report::render_tls_section(&md))
+        } else {
+            keep_sections(md, &old)
+        };
         match std::fs::write(&out, &text) {
             Ok(()) => eprintln!("ws-bench: wrote {}", out.display()),
             Err(e) => {

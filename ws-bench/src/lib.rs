@@ -2,7 +2,8 @@
 //!
 //! * `src/bin/echo-*.rs`: peer echo servers (raw fastwebsockets, tungstenite,
 //!   axum, raw TCP), each `--addr 127.0.0.1:PORT`, printing
-//!   `listening at ws://127.0.0.1:PORT` once bound.
+//!   `listening at ws://127.0.0.1:PORT` once bound; fastwebsockets and tungstenite also
+//!   over TLS (`--tls-cert`/`--tls-key`, tokio-rustls on ring, `wss://`).
 //! * `src/main.rs` (`ws-bench`): the load generator and report writer; see
 //!   [`harness`] and `README.md`.
 //!
@@ -23,7 +24,8 @@
 //!   node vs across nodes, fan-out spread over three nodes vs on one, and a Redis restart
 //!   under load; one file per measurement;
 //! * [`client`], [`server`], [`config`], [`procfs`], [`callgrind`], [`massif`], [`stats`]:
-//!   the load generator, server processes and the parsers the measurements use.
+//!   the load generator, server processes and the parsers the measurements use; [`tls`]:
+//!   the certificate of a run with TLS servers, the peers' acceptor, the client's connector.
 
 mod assemble;
 mod bench;
@@ -46,4 +48,5 @@ pub mod server;
 mod slot;
 mod soak;
 pub mod stats;
+pub mod tls;
 mod workspace;

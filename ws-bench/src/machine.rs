@@ -120,6 +120,9 @@ pub(crate) fn versions() -> Vec<(String, String)> {
             "tokio-tungstenite",
             "tungstenite",
             "axum",
+            "rustls",
+            "tokio-rustls",
+            "ring",
         ],
     ));
     v

@@ -11,6 +11,8 @@ use crate::server::ServerKind;
 pub struct Plan {
     /// `quick` or `full`.
     pub mode: &'static str,
+    /// The TLS run (`--tls`): its servers and counts, written to the "TLS" section.
+    pub tls: bool,
     /// Servers, in alternation order.
     pub servers: Vec<ServerKind>,
     /// Payload sizes.
@@ -23,8 +25,10 @@ pub struct Plan {
     pub warmup: Duration,
     /// Minimum window per run.
     pub window: Duration,
-    /// Idle connections for the memory figure.
-    pub idle_conns: usize,
+    /// Idle connection counts for the RSS figure (one row each).
+    pub idle_conns: Vec<usize>,
+    /// Idle connection counts for the massif heap figure (one row each).
+    pub massif_conns: Vec<usize>,
     /// Window of the handshake-rate measurement.
     pub handshake_window: Duration,
     /// Concurrent connect/close cycles in the handshake measurement.
@@ -35,6 +39,8 @@ pub struct Plan {
     pub fanout_publishes: u64,
     /// Run callgrind.
     pub callgrind: bool,
+    /// Copy every valgrind output file into this directory (`--keep-valgrind`).
+    pub keep_valgrind: Option<std::path::PathBuf>,
 }
 
 impl Plan {
@@ -42,7 +48,11 @@ impl Plan {
     pub fn from_cli(cli: &Cli) -> Result<Self, String> {
         let full = cli.full;
         let servers = if cli.servers.is_empty() {
-            ServerKind::ALL.to_vec()
+            if cli.tls {
+                ServerKind::TLS.to_vec()
+            } else {
+                ServerKind::ALL.to_vec()
+            }
         } else {
             cli.servers
                 .iter()
@@ -54,6 +64,7 @@ impl Plan {
         let or = |v: &Vec<usize>, d: &[usize]| if v.is_empty() { d.to_vec() } else { v.clone() };
         let plan = Plan {
             mode: if full { "full" } else { "quick" },
+            tls: cli.tls,
             servers,
             payloads: or(
                 &cli.payloads,
@@ -78,10 +89,20 @@ impl Plan {
                     .unwrap_or(if full { 2_000 } else { 1_000 })
                     .max(100),
             ),
-            idle_conns: cli
-                .idle_conns
-                .unwrap_or(if full { 10_000 } else { 100 })
-                .max(1),
+            idle_conns: or(
+                &cli.idle_conns,
+                if cli.tls {
+                    &[2_000, 5_000]
+                } else if full {
+                    &[10_000]
+                } else {
+                    &[100]
+                },
+            ),
+            massif_conns: or(
+                &cli.massif_conns,
+                if cli.tls { &[2_000, 5_000] } else { &[1_000] },
+            ),
             handshake_window: Duration::from_millis(if full { 3_000 } else { 1_000 }),
             handshake_workers: 8,
             fanout_conns: or(
@@ -89,13 +110,22 @@ impl Plan {
                 if full { &[100, 1_000, 10_000] } else { &[100] },
             ),
             fanout_publishes: if full { 50 } else { 20 },
-            callgrind: if full {
+            callgrind: if full || cli.tls {
                 !cli.no_callgrind
             } else {
                 cli.callgrind
             },
+            keep_valgrind: cli.keep_valgrind.clone(),
         };
-        if plan.conns.contains(&0) || plan.fanout_conns.contains(&0) {
+        if [
+            &plan.conns,
+            &plan.fanout_conns,
+            &plan.idle_conns,
+            &plan.massif_conns,
+        ]
+        .iter()
+        .any(|v| v.contains(&0))
+        {
             return Err("connection counts must be positive".into());
         }
         Ok(plan)
@@ -107,8 +137,9 @@ impl Plan {
             .conns
             .iter()
             .chain(&self.fanout_conns)
+            .chain(&self.idle_conns)
+            .chain(&self.massif_conns)
             .copied()
-            .chain([self.idle_conns])
             .max()
             .unwrap_or(0);
         m + 1_024
@@ -218,6 +249,37 @@ mod tests {
         assert_eq!(p.servers, vec![ServerKind::Tcp, ServerKind::Ours]);
         assert!(Plan::from_cli(&cli(&["--servers", "nginx"])).is_err());
         assert!(Cli::try_parse_from(["ws-bench", "--quick", "--full"]).is_err());
+    }
+
+    #[test]
+    fn tls_plan() {
+        let p = Plan::from_cli(&cli(&["--tls"])).expect("plan");
+        assert!(p.tls);
+        assert_eq!(p.servers, ServerKind::TLS.to_vec());
+        assert_eq!(p.idle_conns, vec![2_000, 5_000]);
+        assert_eq!(p.massif_conns, vec![2_000, 5_000]);
+        assert!(p.callgrind);
+        let p = Plan::from_cli(&cli(&[
+            "--tls",
+            "--no-callgrind",
+            "--servers",
+            "ours-tls,tungstenite-tls",
+            "--idle-conns",
+            "10",
+        ]))
+        .expect("plan");
+        assert!(!p.callgrind);
+        assert_eq!(
+            p.servers,
+            vec![ServerKind::OursTls, ServerKind::TungsteniteTls]
+        );
+        assert_eq!(p.idle_conns, vec![10]);
+        let p = Plan::from_cli(&cli(&["--full"])).expect("plan");
+        assert!(!p.tls);
+        assert_eq!(p.idle_conns, vec![10_000]);
+        assert_eq!(p.massif_conns, vec![1_000]);
+        assert!(Plan::from_cli(&cli(&["--massif-conns", "0"])).is_err());
+        assert!(Cli::try_parse_from(["ws-bench", "--tls", "--soak"]).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::BenchError;
+use crate::tls::{TlsClient, TlsFiles};
 
 /// The servers compared in one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,6 +26,12 @@ pub enum ServerKind {
     Axum,
     /// Raw TCP echo (no framing; the machine's ceiling).
     Tcp,
+    /// Ours over TLS: `tls_cert`/`tls_key` on server `ws` (not in [`ServerKind::ALL`]).
+    OursTls,
+    /// Raw fastwebsockets echo over tokio-rustls (not in [`ServerKind::ALL`]).
+    FastwebsocketsTls,
+    /// tokio-tungstenite echo over tokio-rustls (not in [`ServerKind::ALL`]).
+    TungsteniteTls,
 }
 
 impl ServerKind {
@@ -37,6 +44,29 @@ impl ServerKind {
         ServerKind::Tcp,
     ];
 
+    /// The servers of a TLS run (`--tls`), in the order they are run: ours and raw
+    /// fastwebsockets each plain and over TLS (what TLS adds to each), and tungstenite over
+    /// TLS.
+    pub const TLS: [ServerKind; 5] = [
+        ServerKind::Ours,
+        ServerKind::OursTls,
+        ServerKind::Fastwebsockets,
+        ServerKind::FastwebsocketsTls,
+        ServerKind::TungsteniteTls,
+    ];
+
+    /// Every server `--servers` can name.
+    pub const EVERY: [ServerKind; 8] = [
+        ServerKind::Ours,
+        ServerKind::Fastwebsockets,
+        ServerKind::Tungstenite,
+        ServerKind::Axum,
+        ServerKind::Tcp,
+        ServerKind::OursTls,
+        ServerKind::FastwebsocketsTls,
+        ServerKind::TungsteniteTls,
+    ];
+
     /// Short key used on the command line (`--servers ours,tcp`).
     pub fn key(self) -> &'static str {
         match self {
@@ -45,6 +75,9 @@ impl ServerKind {
             ServerKind::Tungstenite => "tungstenite",
             ServerKind::Axum => "axum",
             ServerKind::Tcp => "tcp",
+            ServerKind::OursTls => "ours-tls",
+            ServerKind::FastwebsocketsTls => "fastwebsockets-tls",
+            ServerKind::TungsteniteTls => "tungstenite-tls",
         }
     }
 
@@ -56,23 +89,39 @@ impl ServerKind {
             ServerKind::Tungstenite => "tungstenite",
             ServerKind::Axum => "axum",
             ServerKind::Tcp => "raw TCP",
+            ServerKind::OursTls => "ws-cli (ours), TLS",
+            ServerKind::FastwebsocketsTls => "fastwebsockets + rustls",
+            ServerKind::TungsteniteTls => "tungstenite + rustls",
         }
     }
 
     /// Parses a [`ServerKind::key`].
     pub fn from_key(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.key() == key)
+        Self::EVERY.into_iter().find(|k| k.key() == key)
     }
 
     /// File name of the binary (in `target/release`).
     pub fn bin_name(self) -> &'static str {
         match self {
-            ServerKind::Ours => "ws-cli",
-            ServerKind::Fastwebsockets => "echo-fastwebsockets",
-            ServerKind::Tungstenite => "echo-tungstenite",
+            ServerKind::Ours | ServerKind::OursTls => "ws-cli",
+            ServerKind::Fastwebsockets | ServerKind::FastwebsocketsTls => "echo-fastwebsockets",
+            ServerKind::Tungstenite | ServerKind::TungsteniteTls => "echo-tungstenite",
             ServerKind::Axum => "echo-axum",
             ServerKind::Tcp => "echo-tcp",
         }
+    }
+
+    /// Our framework (`ws-cli start --config FILE`), over TLS or not.
+    pub fn ours(self) -> bool {
+        matches!(self, ServerKind::Ours | ServerKind::OursTls)
+    }
+
+    /// Whether the server speaks TLS.
+    pub fn tls(self) -> bool {
+        matches!(
+            self,
+            ServerKind::OursTls | ServerKind::FastwebsocketsTls | ServerKind::TungsteniteTls
+        )
     }
 
     /// True for the raw TCP echo (no upgrade; bytes come back masked).
@@ -82,7 +131,7 @@ impl ServerKind {
 
     /// Whether the server has a broadcast route (`/chat`).
     pub fn supports_fanout(self) -> bool {
-        self == ServerKind::Ours
+        self.ours()
     }
 }
 
@@ -169,6 +218,9 @@ pub struct Launch {
     pub valgrind: Option<(Valgrind, PathBuf)>,
     /// How long to wait for the listening line.
     pub start_timeout: Duration,
+    /// The certificate a TLS server serves (peers get `--tls-cert`/`--tls-key`; ours has
+    /// them in its config) and the client that trusts it.
+    pub tls: Option<TlsFiles>,
 }
 
 const TAIL_LINES: usize = 40;
@@ -180,6 +232,8 @@ pub struct ServerProcess {
     pub kind: ServerKind,
     /// Address of the echo endpoint.
     pub addr: SocketAddr,
+    /// The client for a server that speaks TLS.
+    pub tls: Option<TlsClient>,
     child: Child,
     tail: Arc<Mutex<VecDeque<String>>>,
     /// Every `NAME listening at ws://IP:PORT` line seen so far (ours has several servers).
@@ -215,15 +269,19 @@ impl ServerProcess {
         } else {
             Command::new(&l.bin)
         };
-        match (l.kind, &l.config) {
-            (ServerKind::Ours, Some(cfg)) => {
+        match (l.kind.ours(), &l.config) {
+            (true, Some(cfg)) => {
                 cmd.arg("start").arg("--config").arg(cfg);
             }
-            (ServerKind::Ours, None) => {
+            (true, None) => {
                 cmd.arg("start");
             }
-            _ => {
+            (false, _) => {
                 cmd.arg("--addr").arg("127.0.0.1:0");
+                if let Some(tls) = &l.tls {
+                    cmd.arg("--tls-cert").arg(&tls.cert);
+                    cmd.arg("--tls-key").arg(&tls.key);
+                }
             }
         }
         cmd.current_dir(&l.cwd)
@@ -246,11 +304,12 @@ impl ServerProcess {
         let mut server = ServerProcess {
             kind: l.kind,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: l.tls.as_ref().map(|t| t.client.clone()),
             child,
             tail,
             listening,
         };
-        let want = (l.kind == ServerKind::Ours).then_some("ws");
+        let want = l.kind.ours().then_some("ws");
         let deadline = Instant::now() + l.start_timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -468,10 +527,23 @@ mod tests {
 
     #[test]
     fn kinds_roundtrip() {
-        for k in ServerKind::ALL {
+        for k in ServerKind::EVERY {
             assert_eq!(ServerKind::from_key(k.key()), Some(k));
         }
         assert_eq!(ServerKind::from_key("nope"), None);
+    }
+
+    #[test]
+    fn ours_over_tls_is_found() {
+        let a: SocketAddr = "127.0.0.1:4567".parse().expect("addr");
+        assert_eq!(
+            parse_listening_line("INFO ws_core::app: ws listening at wss://127.0.0.1:4567"),
+            Some((Some("ws".into()), a))
+        );
+        assert_eq!(
+            parse_listening_line("http listening at https://127.0.0.1:4567"),
+            Some((Some("http".into()), a))
+        );
     }
 
     #[test]

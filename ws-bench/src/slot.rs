@@ -1,13 +1,14 @@
 //! One server slot: a column of the report, the server process behind it and its status
 //! (ok, not built, failed).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::client::Target;
 use crate::error::BenchError;
 use crate::report::ColumnStatus;
 use crate::server::{Launch, ServerKind, ServerProcess};
+use crate::tls::TlsFiles;
 
 /// One server slot: its column, process and results.
 #[derive(Debug)]
@@ -20,6 +21,12 @@ pub(crate) struct Slot {
     pub(crate) status: ColumnStatus,
     /// The running server, if it runs (dropping it kills it).
     pub(crate) proc: Option<ServerProcess>,
+    /// Its config file (ours only).
+    pub(crate) config: Option<PathBuf>,
+    /// Its working directory (each of ours has its own: pid file, control socket).
+    pub(crate) cwd: PathBuf,
+    /// The certificate it serves, if it speaks TLS.
+    pub(crate) tls: Option<TlsFiles>,
 }
 
 impl Slot {
@@ -52,17 +59,18 @@ impl Slot {
         }
     }
 
-    /// How to start this server: in `tmp` (ours with the config `cfg`), on CPU 0 if
-    /// `pinned`, not under valgrind.
-    pub(crate) fn launch(&self, cfg: &Path, tmp: &Path, pinned: bool) -> Launch {
+    /// How to start this server: in its working directory (ours with its config), on CPU 0
+    /// if `pinned`, not under valgrind.
+    pub(crate) fn launch(&self, pinned: bool) -> Launch {
         Launch {
             kind: self.kind,
             bin: self.bin.clone(),
-            config: (self.kind == ServerKind::Ours).then(|| cfg.to_path_buf()),
-            cwd: tmp.to_path_buf(),
+            config: self.config.clone(),
+            cwd: self.cwd.clone(),
             cpus: pinned.then(|| "0".to_string()),
             valgrind: None,
             start_timeout: Duration::from_secs(20),
+            tls: self.tls.clone(),
         }
     }
 }
@@ -73,5 +81,6 @@ pub(crate) fn target(p: &ServerProcess, path: &str) -> Target {
         addr: p.addr,
         path: path.to_string(),
         raw_tcp: p.kind.raw_tcp(),
+        tls: p.tls.clone(),
     }
 }

@@ -28,9 +28,12 @@ async fn echo(mut socket: WebSocket) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = PeerArgs::parse();
+    if args.tls_cert.is_some() {
+        return Err("this peer has no TLS (--tls-cert)".into());
+    }
     args.runtime()?.block_on(async move {
         let listener = TcpListener::bind(args.addr).await?;
-        announce(listener.local_addr()?)?;
+        announce(listener.local_addr()?, false)?;
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });

@@ -21,9 +21,12 @@ async fn handle(mut stream: TcpStream) -> std::io::Result<()> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = PeerArgs::parse();
+    if args.tls_cert.is_some() {
+        return Err("this peer has no TLS (--tls-cert)".into());
+    }
     args.runtime()?.block_on(async move {
         let listener = TcpListener::bind(args.addr).await?;
-        announce(listener.local_addr()?)?;
+        announce(listener.local_addr()?, false)?;
         loop {
             let (stream, _) = listener.accept().await?;
             let _ = stream.set_nodelay(true);

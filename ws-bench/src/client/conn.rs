@@ -10,11 +10,13 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
 use super::message::{checksum, Message};
-use super::upgrade::upgrade;
+use super::stream::Stream;
+use super::upgrade::{upgrade, upgrade_tls};
 use crate::error::{within, BenchError};
+use crate::tls::TlsClient;
 
 /// A client connection.
-pub type Ws = FragmentCollector<TcpStream>;
+pub type Ws = FragmentCollector<Stream>;
 
 /// Bound on connect + upgrade of one connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -36,6 +38,8 @@ pub struct Target {
     pub path: String,
     /// Raw TCP echo: no upgrade, echoed bytes are the masked frame.
     pub raw_tcp: bool,
+    /// TLS client for a server that speaks TLS (`wss://`); None for plain TCP.
+    pub tls: Option<TlsClient>,
 }
 
 /// Source address for the `i`-th connection: 127.0.0.1 for the first 20k,
@@ -104,10 +108,22 @@ pub async fn open(target: &Target, source: Option<IpAddr>) -> Result<Ws, BenchEr
 /// [`open`] with the [`OpenOptions`] `opts`.
 pub async fn open_with(target: &Target, opts: &OpenOptions<'_>) -> Result<Ws, BenchError> {
     within(CONNECT_TIMEOUT, "connect + upgrade", async {
-        let mut stream = connect_tcp_with(target.addr, opts.source, opts.recv_buffer).await?;
-        if !target.raw_tcp {
-            upgrade(&mut stream, target.addr, &target.path, opts.protocol).await?;
-        }
+        let mut tcp = connect_tcp_with(target.addr, opts.source, opts.recv_buffer).await?;
+        let stream = match &target.tls {
+            None => {
+                if !target.raw_tcp {
+                    upgrade(&mut tcp, target.addr, &target.path, opts.protocol).await?;
+                }
+                Stream::Plain(tcp)
+            }
+            Some(tls) => {
+                let mut s = tls.connect(target.addr.ip(), tcp).await?;
+                if !target.raw_tcp {
+                    upgrade_tls(&mut s, target.addr, &target.path, opts.protocol).await?;
+                }
+                Stream::Tls(Box::new(s))
+            }
+        };
         let mut ws = WebSocket::after_handshake(stream, Role::Client);
         ws.set_auto_apply_mask(false);
         ws.set_auto_pong(false);
@@ -275,6 +291,7 @@ mod tests {
             addr: tcp_peer(None).await,
             path: "/".into(),
             raw_tcp: true,
+            tls: None,
         };
         let mut ws = open(&good, None).await.expect("connect");
         for _ in 0..3 {
@@ -290,6 +307,7 @@ mod tests {
             addr: tcp_peer(Some(50)).await,
             path: "/".into(),
             raw_tcp: true,
+            tls: None,
         };
         let mut ws = open(&bad, None).await.expect("connect");
         match round_trip(&mut ws, &msg, true, true).await {

@@ -1,5 +1,6 @@
 //! The load generator's client side: fastwebsockets in the client role over a
-//! plain `TcpStream`, with pre-masked frames (as uWebSockets' `load_test` does).
+//! plain `TcpStream` (or TLS over it, for the TLS columns: [`Stream`]), with pre-masked
+//! frames (as uWebSockets' `load_test` does).
 //!
 //! Against the raw TCP echo the very same frame bytes are sent, without any
 //! handshake, and the masked bytes come back unchanged.
@@ -16,6 +17,7 @@ mod http;
 mod idle;
 mod load;
 mod message;
+mod stream;
 mod upgrade;
 mod workers;
 
@@ -32,4 +34,5 @@ pub use http::{
 pub use idle::{idle_memory, IdleMemory};
 pub use load::{fixed_workload, run_load, LoadResult, LoadSpec};
 pub use message::{apply_mask, checksum, pattern, Message, MASK};
+pub use stream::Stream;
 pub use upgrade::check_upgrade_response;

@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 use crate::error::BenchError;
 
@@ -39,6 +40,50 @@ pub fn check_upgrade_response(head: &[u8]) -> Result<(), String> {
     }
 }
 
+/// The upgrade request for `path` on `addr`, offering the subprotocol `protocol`, if any.
+fn request(addr: SocketAddr, path: &str, protocol: Option<&str>) -> String {
+    let offer = protocol
+        .map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
+    )
+}
+
+/// [`upgrade`] over TLS, where there is no `peek`: the head is read one byte at a time from
+/// the TLS stream's buffer of decrypted bytes, so a frame the server sends right after it
+/// stays in the stream.
+pub(crate) async fn upgrade_tls(
+    stream: &mut TlsStream<TcpStream>,
+    addr: SocketAddr,
+    path: &str,
+    protocol: Option<&str>,
+) -> Result<(), BenchError> {
+    stream
+        .write_all(request(addr, path, protocol).as_bytes())
+        .await?;
+    stream.flush().await?;
+    let mut head = Vec::with_capacity(256);
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() == 8192 {
+            return Err(BenchError::Handshake(
+                "response head larger than 8 KiB".into(),
+            ));
+        }
+        match stream.read_u8().await {
+            Ok(b) => head.push(b),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(BenchError::Handshake(
+                    "connection closed during upgrade".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    check_upgrade_response(&head).map_err(BenchError::Handshake)
+}
+
 /// Sends the upgrade request for `path` on `addr` (offering the subprotocol `protocol`, if
 /// any) and checks the response head, reading exactly the head: any frame the server sends
 /// right after it stays in the socket.
@@ -48,14 +93,9 @@ pub(crate) async fn upgrade(
     path: &str,
     protocol: Option<&str>,
 ) -> Result<(), BenchError> {
-    let offer = protocol
-        .map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
-    );
-    stream.write_all(req.as_bytes()).await?;
+    stream
+        .write_all(request(addr, path, protocol).as_bytes())
+        .await?;
     // Peek until the whole head is there, then consume exactly the head so that
     // any frame the server sends right after it stays in the socket.
     let mut buf = vec![0u8; 8192];
@@ -69,7 +109,7 @@ pub(crate) async fn upgrade(
         if let Some(pos) = buf[..n].windows(4).position(|w| w == b"\r\n\r\n") {
             let head_len = pos + 4;
             let mut head = vec![0u8; head_len];
-            tokio::io::AsyncReadExt::read_exact(stream, &mut head).await?;
+            stream.read_exact(&mut head).await?;
             return check_upgrade_response(&head).map_err(BenchError::Handshake);
         }
         if n == buf.len() {

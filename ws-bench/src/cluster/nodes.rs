@@ -33,6 +33,7 @@ impl Node {
             addr: self.ws,
             path: path.to_string(),
             raw_tcp: false,
+            tls: None,
         }
     }
 
@@ -82,6 +83,7 @@ pub(crate) fn start(shared: &Shared<'_>, dir: &Path, id: u16) -> Result<Node, Be
         cwd,
         cpus: None,
         valgrind: None,
+        tls: None,
         start_timeout: START_TIMEOUT,
     })
     .map_err(|e| BenchError::Server(format!("node {id}: {e}")))?;

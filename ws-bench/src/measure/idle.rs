@@ -4,14 +4,42 @@
 use crate::bench::Bench;
 use crate::client;
 use crate::report::Entry;
+use crate::server::ServerProcess;
 use crate::slot::target;
 
 impl Bench<'_> {
-    /// Server RSS per idle connection, KiB: VmRSS before and after opening
-    /// `plan.idle_conns` connections (each did one 20 B echo, then idled), divided by their
-    /// number. Measured once per server, first, while the servers are pristine.
-    pub(crate) async fn idle_memory(&mut self) -> Vec<Entry<f64>> {
-        let conns = self.plan.idle_conns;
+    /// Server RSS per idle connection, KiB, one row per count of `plan.idle_conns`: VmRSS
+    /// before and after opening that many connections (each did one 20 B echo, then
+    /// idled), divided by their number. Measured first, while the servers are pristine;
+    /// before each count after the first, every server is started afresh.
+    pub(crate) async fn idle_memory(&mut self) -> Vec<Vec<Entry<f64>>> {
+        let counts = self.plan.idle_conns.clone();
+        let mut rows = Vec::new();
+        for (i, &conns) in counts.iter().enumerate() {
+            if i > 0 {
+                self.restart_servers();
+            }
+            rows.push(self.idle_memory_at(conns).await);
+        }
+        rows
+    }
+
+    /// Stops every running server and starts it again (a failure to start fails it).
+    fn restart_servers(&mut self) {
+        let pinned = self.pinned;
+        for slot in &mut self.slots {
+            if slot.proc.take().is_none() {
+                continue;
+            }
+            match ServerProcess::start(&slot.launch(pinned)) {
+                Ok(p) => slot.proc = Some(p),
+                Err(e) => slot.fail(&mut self.failures, "restart", &e),
+            }
+        }
+    }
+
+    /// One row of [`Self::idle_memory`]: `conns` idle connections on every server.
+    async fn idle_memory_at(&mut self, conns: usize) -> Vec<Entry<f64>> {
         let fits = self.fits(conns);
         let mut idle = Vec::new();
         for slot in &mut self.slots {
@@ -24,7 +52,7 @@ impl Bench<'_> {
                     match client::idle_memory(&t, conns, pid).await {
                         Ok(m) => {
                             eprintln!(
-                                "ws-bench: {} idle memory: {} -> {} KiB for {} conns ({:.1} KiB/conn)",
+                                "ws-bench: {} idle memory: {} -> {} KiB for {} conns ({:.2} KiB/conn)",
                                 slot.kind.key(),
                                 m.rss_before_kib,
                                 m.rss_after_kib,

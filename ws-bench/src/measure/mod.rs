@@ -15,4 +15,4 @@ mod idle;
 mod valgrind;
 
 pub(crate) use echo::MAX_BYTES_IN_FLIGHT;
-pub(crate) use valgrind::{valgrind_version, CALLGRIND_MESSAGES, HEAP, INSTRUCTIONS, MASSIF_CONNS};
+pub(crate) use valgrind::{valgrind_version, CALLGRIND_MESSAGES, HEAP, INSTRUCTIONS};

@@ -15,8 +15,6 @@ use crate::{callgrind, massif};
 
 /// Messages of the callgrind workload (1 connection × N × 20 B).
 pub(crate) const CALLGRIND_MESSAGES: usize = 2_000;
-/// Idle connections of the massif workload (each did one 20 B echo).
-pub(crate) const MASSIF_CONNS: usize = 1_000;
 
 /// How one valgrind figure is taken.
 #[derive(Debug)]
@@ -25,8 +23,6 @@ pub(crate) struct Profile {
     tool: Valgrind,
     /// Its name, in output file names, log lines and notes.
     name: &'static str,
-    /// Size of the workload (the baseline run has none).
-    units: usize,
     /// What the figure counts, for the log line.
     unit: &'static str,
     /// Raw TCP has nothing to measure (`n/a`).
@@ -45,7 +41,6 @@ pub(crate) struct Profile {
 pub(crate) const INSTRUCTIONS: Profile = Profile {
     tool: Valgrind::Callgrind,
     name: "callgrind",
-    units: CALLGRIND_MESSAGES,
     unit: "instructions per 20 B echo",
     websocket_only: false,
     parse: callgrind::parse_total_ir,
@@ -55,11 +50,10 @@ pub(crate) const INSTRUCTIONS: Profile = Profile {
 };
 
 /// Massif heap per idle connection (requested bytes + allocator overhead, peak of
-/// [`MASSIF_CONNS`] connections opened one at a time).
+/// `plan.massif_conns` connections opened one at a time).
 pub(crate) const HEAP: Profile = Profile {
     tool: Valgrind::Massif,
     name: "massif",
-    units: MASSIF_CONNS,
     unit: "heap bytes per idle connection",
     websocket_only: true,
     parse: massif::parse_peak_heap,
@@ -79,50 +73,91 @@ pub(crate) fn valgrind_version() -> Option<String> {
 }
 
 impl Bench<'_> {
-    /// The valgrind figure `profile` of every server, or why it is not taken: not asked
-    /// for, no `valgrind`, the server failed earlier, or raw TCP for WebSocket-only
+    /// The valgrind figure `profile` of every server for each workload size of `units`
+    /// (one row each, sharing one baseline run per server), or why it is not taken: not
+    /// asked for, no `valgrind`, the server failed earlier, or raw TCP for WebSocket-only
     /// figures. Profiling trouble is noted, but is not a failure of the run.
-    pub(crate) async fn profile(&mut self, profile: &Profile, valgrind: bool) -> Vec<Entry<f64>> {
-        let mut entries = Vec::new();
+    pub(crate) async fn profile(
+        &mut self,
+        profile: &Profile,
+        valgrind: bool,
+        units: &[usize],
+    ) -> Vec<Vec<Entry<f64>>> {
+        let mut rows: Vec<Vec<Entry<f64>>> = units.iter().map(|_| Vec::new()).collect();
         for slot in &self.slots {
-            let entry = if !self.plan.callgrind {
-                Entry::note("not run")
+            let note = if !self.plan.callgrind {
+                Some(Entry::note("not run"))
             } else if !valgrind {
-                Entry::note("valgrind missing")
+                Some(Entry::note("valgrind missing"))
             } else if let Some(note) = slot.note() {
-                Entry::Note(note)
+                Some(Entry::Note(note))
             } else if profile.websocket_only && slot.kind.raw_tcp() {
-                Entry::note("n/a")
+                Some(Entry::note("n/a"))
             } else {
-                let r = profile.measure(slot, &self.cfg, self.tmp.path()).await;
-                profile.entry(slot, r, &mut self.notes)
+                None
             };
-            entries.push(entry);
+            if let Some(note) = note {
+                rows.iter_mut().for_each(|r| r.push(note.clone()));
+                continue;
+            }
+            let results = profile
+                .measure(
+                    slot,
+                    self.tmp.path(),
+                    units,
+                    self.plan.keep_valgrind.as_deref(),
+                )
+                .await;
+            for (row, (r, &n)) in rows.iter_mut().zip(results.into_iter().zip(units)) {
+                row.push(profile.entry(slot, n, r, &mut self.notes));
+            }
         }
-        entries
+        rows
     }
 }
 
 impl Profile {
-    /// The figure for `slot`: the workload's total minus the baseline's, per unit.
-    async fn measure(&self, slot: &Slot, cfg: &Path, tmp: &Path) -> Result<f64, BenchError> {
-        let base = self.total(slot, cfg, tmp, 0).await?;
-        let with = self.total(slot, cfg, tmp, self.units).await?;
-        (self.figure)(with, base, self.units as u64)
-            .ok_or_else(|| BenchError::Server(format!("{} {with} < {base}", self.totals)))
+    /// The figure for `slot` at each workload size of `units`: the workload's total minus
+    /// the baseline's (one run without a workload), per unit.
+    async fn measure(
+        &self,
+        slot: &Slot,
+        tmp: &Path,
+        units: &[usize],
+        keep: Option<&Path>,
+    ) -> Vec<Result<f64, BenchError>> {
+        let base = match self.total(slot, tmp, 0, keep).await {
+            Ok(b) => b,
+            Err(e) => {
+                let e = e.to_string();
+                return units
+                    .iter()
+                    .map(|_| Err(BenchError::Server(format!("baseline run: {e}"))))
+                    .collect();
+            }
+        };
+        let mut out = Vec::new();
+        for &n in units {
+            let r = self.total(slot, tmp, n, keep).await.and_then(|with| {
+                (self.figure)(with, base, n as u64)
+                    .ok_or_else(|| BenchError::Server(format!("{} {with} < {base}", self.totals)))
+            });
+            out.push(r);
+        }
+        out
     }
 
     /// The tool's total for `slot`'s server started under it, serving `units` of the
-    /// workload, then stopped.
+    /// workload, then stopped; its output file copied into `keep`, if given.
     async fn total(
         &self,
         slot: &Slot,
-        cfg: &Path,
         tmp: &Path,
         units: usize,
+        keep: Option<&Path>,
     ) -> Result<u64, BenchError> {
         let out = tmp.join(format!("{}.{}.{units}.out", self.name, slot.kind.key()));
-        let mut l = slot.launch(cfg, tmp, false);
+        let mut l = slot.launch(false);
         l.valgrind = Some((self.tool, out.clone()));
         l.start_timeout = Duration::from_secs(90);
         let p = ServerProcess::start(&l)?;
@@ -132,6 +167,17 @@ impl Profile {
         let text = std::fs::read_to_string(&out).map_err(|e| {
             BenchError::Server(format!("no {} output {}: {e}", self.name, out.display()))
         })?;
+        if let (Some(dir), Some(name)) = (keep, out.file_name()) {
+            let kept =
+                std::fs::create_dir_all(dir).and_then(|()| std::fs::copy(&out, dir.join(name)));
+            if let Err(e) = kept {
+                eprintln!(
+                    "ws-bench: cannot keep {} in {}: {e}",
+                    out.display(),
+                    dir.display()
+                );
+            }
+        }
         (self.parse)(&text)
             .ok_or_else(|| BenchError::Server(format!("{} in {}", self.no_total, out.display())))
     }
@@ -158,18 +204,26 @@ impl Profile {
     fn entry(
         &self,
         slot: &Slot,
+        units: usize,
         result: Result<f64, BenchError>,
         notes: &mut Vec<String>,
     ) -> Entry<f64> {
         let tool = self.name;
         match result {
             Ok(v) => {
-                eprintln!("ws-bench: {} {tool}: {v:.0} {}", slot.kind.key(), self.unit);
+                eprintln!(
+                    "ws-bench: {} {tool} ({units}): {v:.0} {}",
+                    slot.kind.key(),
+                    self.unit
+                );
                 Entry::Value(v)
             }
             Err(e) => {
-                eprintln!("ws-bench: {} {tool} failed: {e}", slot.kind.key());
-                notes.push(format!("{tool} for {} failed: {e}", slot.kind.label()));
+                eprintln!("ws-bench: {} {tool} ({units}) failed: {e}", slot.kind.key());
+                notes.push(format!(
+                    "{tool} ({units}) for {} failed: {e}",
+                    slot.kind.label()
+                ));
                 Entry::note(format!("{tool} failed"))
             }
         }

@@ -88,9 +88,12 @@ pub fn render_markdown(r: &Report) -> String {
         let _ = writeln!(out, "- {}: {status}", c.label);
     }
     out.push_str("\n## Echo matrix (medians over repetitions)\n\n");
-    let ratio_note = match r.baseline {
-        Some(_) => "Ratios are value ÷ raw fastwebsockets in the same cell.",
-        None => "No ratios: raw fastwebsockets was not measured.",
+    let ratio_note = match r.baseline.and_then(|b| r.columns.get(b)) {
+        Some(c) if c.label == "fastwebsockets" => {
+            "Ratios are value ÷ raw fastwebsockets in the same cell.".to_string()
+        }
+        Some(c) => format!("Ratios are value ÷ {} in the same cell.", c.label),
+        None => "No ratios: raw fastwebsockets was not measured.".to_string(),
     };
     matrix_table(
         &mut out,

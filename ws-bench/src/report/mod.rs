@@ -5,7 +5,8 @@
 //! ([`render_markdown`]), number and size formats ([`fmt_num`], [`parse_size`], ...), and
 //! the `Cargo.lock` reader ([`lock_versions`]), and the soak run's section
 //! ([`SoakReport`], [`render_soak_markdown`], [`splice_soak_section`]) and the cluster
-//! run's ([`ClusterReport`], [`render_cluster_markdown`], [`splice_cluster_section`]).
+//! run's ([`ClusterReport`], [`render_cluster_markdown`], [`splice_cluster_section`]), and
+//! the TLS run's ([`render_tls_section`], [`splice_tls_section`]).
 
 mod cluster;
 mod lock;
@@ -13,6 +14,7 @@ mod markdown;
 mod model;
 mod section;
 mod soak;
+mod tls;
 mod units;
 
 pub use cluster::{
@@ -25,5 +27,9 @@ pub use model::{CellSummary, Column, ColumnStatus, Entry, MetricRow, Report, Row
 pub use soak::{
     render_soak_markdown, soak_section, splice_soak_section, ClientOutcome, Footprint, SoakReport,
     SOAK_HEADING,
+};
+pub use tls::{
+    render_tls_section, splice_tls_provider_section, splice_tls_section, tls_provider_section,
+    tls_section, TLS_HEADING, TLS_PROVIDER_HEADING,
 };
 pub use units::{fmt_count, fmt_num, fmt_ratio, fmt_size, fmt_utc, parse_size};

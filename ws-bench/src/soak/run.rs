@@ -98,6 +98,7 @@ async fn run(cli: &Cli, plan: &SoakPlan, env: &Env) -> Result<SoakReport, BenchE
         cwd: tmp.path().to_path_buf(),
         cpus: env.pinned.then(|| "0".to_string()),
         valgrind: None,
+        tls: None,
         start_timeout: Duration::from_secs(20),
     })?;
     let pid = server.pid();
@@ -115,6 +116,7 @@ async fn run(cli: &Cli, plan: &SoakPlan, env: &Env) -> Result<SoakReport, BenchE
         addr: server.addr,
         path: path.to_string(),
         raw_tcp: false,
+        tls: None,
     };
     let canary = canary::spawn(
         target("/echo"),
