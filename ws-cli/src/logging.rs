@@ -134,7 +134,10 @@ pub(crate) fn init(config: &Config) -> Result<LogLevel, String> {
             Some(fmt().with_target(false).with_ansi(ansi).with_writer(writer)),
             None,
         ),
-        LogFormat::Json => (None, Some(fmt().json().with_ansi(false).with_writer(writer))),
+        LogFormat::Json => (
+            None,
+            Some(fmt().json().with_ansi(false).with_writer(writer)),
+        ),
     };
     tracing_subscriber::registry()
         .with(app)

@@ -127,8 +127,10 @@ async fn json_log_lines_parse_and_carry_the_connection_fields() {
         .collect();
     let message = |line: &serde_json::Value| line["fields"]["message"].as_str().map(str::to_owned);
     assert!(
-        lines.iter().any(|l| message(l).is_some_and(|m| m.starts_with("ws listening at ws://"))
-            && l["level"] == "INFO"),
+        lines.iter().any(
+            |l| message(l).is_some_and(|m| m.starts_with("ws listening at ws://"))
+                && l["level"] == "INFO"
+        ),
         "{log}"
     );
     // The connection's own lines carry its span: id, server and route.
@@ -212,7 +214,9 @@ fn reload_with_a_log_level_that_is_no_level_exits_1_and_applies_nothing() {
     );
 
     // Nothing was applied: the next good reload applies both keys.
-    env.write_config(&format!("log_level = \"debug\"\ndrain_timeout = 3\n{SERVERS}"));
+    env.write_config(&format!(
+        "log_level = \"debug\"\ndrain_timeout = 3\n{SERVERS}"
+    ));
     let out = env.cli(&["reload"]);
     let all = text(&out);
     assert!(out.status.success(), "{all}");
@@ -228,18 +232,16 @@ fn a_route_on_a_disabled_server_fails_the_start_naming_both() {
         "disabled",
         "[servers.http]\nport = 0\nenabled = false\n[servers.ws]\nport = 0\n",
     );
-    for out in [
-        env.cli(&["start"]),
-        env.cli(&["routes"]),
-        {
-            env.write_config(SERVERS);
-            env.cli_with(&["start"], &[("WS_HTTP_ENABLED", "false")])
-        },
-    ] {
+    for out in [env.cli(&["start"]), env.cli(&["routes"]), {
+        env.write_config(SERVERS);
+        env.cli_with(&["start"], &[("WS_HTTP_ENABLED", "false")])
+    }] {
         let all = text(&out);
         assert_eq!(out.status.code(), Some(1), "{all}");
         assert!(
-            all.contains("targets server `http`, which is disabled (`servers.http.enabled = false`"),
+            all.contains(
+                "targets server `http`, which is disabled (`servers.http.enabled = false`"
+            ),
             "{all}"
         );
         // The registration is named with its file and line.
@@ -287,7 +289,10 @@ fn systemd_hears_ready_the_main_pid_across_a_restart_and_stopping() {
     let pid = child.id();
     env.pids.push(pid);
     let ready = received(&socket);
-    assert_eq!(lines(&ready), [format!("MAINPID={pid}").as_str(), "READY=1"]);
+    assert_eq!(
+        lines(&ready),
+        [format!("MAINPID={pid}").as_str(), "READY=1"]
+    );
     let out = env.cli(&["status"]);
     assert!(out.status.success(), "{}", text(&out));
     Command::new("kill")
@@ -302,11 +307,20 @@ fn systemd_hears_ready_the_main_pid_across_a_restart_and_stopping() {
     let (old, addrs) = env.start(&notify);
     assert_eq!(addrs.keys().collect::<Vec<_>>(), ["http", "ws"]);
     let ready = received(&socket);
-    assert_eq!(lines(&ready), [format!("MAINPID={old}").as_str(), "READY=1"]);
+    assert_eq!(
+        lines(&ready),
+        [format!("MAINPID={old}").as_str(), "READY=1"]
+    );
     let status = text(&env.cli(&["status"]));
-    assert!(status.contains("server ws at") && !status.contains("admin"), "{status}");
+    assert!(
+        status.contains("server ws at") && !status.contains("admin"),
+        "{status}"
+    );
     let routes = text(&env.cli(&["routes"]));
-    assert!(routes.contains("/echo") && !routes.contains("admin"), "{routes}");
+    assert!(
+        routes.contains("/echo") && !routes.contains("admin"),
+        "{routes}"
+    );
 
     // `restart` (run where systemd gives it the socket, as `ExecReload=` does): the new
     // process is the main one, and the old one does not say it stops.
@@ -316,7 +330,10 @@ fn systemd_hears_ready_the_main_pid_across_a_restart_and_stopping() {
     env.pids.push(new);
     assert_ne!(new, old);
     let ready = received(&socket);
-    assert_eq!(lines(&ready), [format!("MAINPID={new}").as_str(), "READY=1"]);
+    assert_eq!(
+        lines(&ready),
+        [format!("MAINPID={new}").as_str(), "READY=1"]
+    );
     assert!(wait_gone(old), "the old process did not exit");
 
     env.stop(new);

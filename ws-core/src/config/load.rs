@@ -442,7 +442,14 @@ mod tests {
 
     #[test]
     fn log_level_takes_levels_and_directives_and_refuses_other_words() {
-        for good in ["info", "DEBUG", "Warn", "info,ws_core=debug", "ws_cli=trace", "off"] {
+        for good in [
+            "info",
+            "DEBUG",
+            "Warn",
+            "info,ws_core=debug",
+            "ws_cli=trace",
+            "off",
+        ] {
             let (c, _) = load_str(&format!("log_level = {good:?}\n"), &[]).unwrap();
             assert_eq!(c.log_level, good);
         }
@@ -477,8 +484,11 @@ mod tests {
         let names: Vec<&str> = c.enabled_servers().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["ws"]);
         assert!(!c.server("http").unwrap().enabled);
-        let err = load_str("[servers.http]\nenabled = false\n", &[("WS_WS_ENABLED", "false")])
-            .unwrap_err();
+        let err = load_str(
+            "[servers.http]\nenabled = false\n",
+            &[("WS_WS_ENABLED", "false")],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("enabled server"), "{err}");
     }
 

@@ -33,8 +33,10 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
             });
         }
     };
-    let check_server = |errors: &mut Vec<StartupError>, server: &'static str, origin: Origin| {
-        match config.server(server) {
+    let check_server =
+        |errors: &mut Vec<StartupError>, server: &'static str, origin: Origin| match config
+            .server(server)
+        {
             Some(s) if s.enabled => true,
             Some(_) => {
                 errors.push(StartupError::DisabledServer {
@@ -52,8 +54,7 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
                 });
                 false
             }
-        }
-    };
+        };
     for c in registry.controllers {
         if let Err(reason) = check_path(c.path) {
             errors.push(StartupError::InvalidPath {
