@@ -282,7 +282,8 @@ config_keys! {
             /// is an error, at start and on reload. **Default**: `info`.
             log_level: String = "info".to_owned(), reload: Caller;
             /// How log lines are written: `text` (one line per event) or `json` (one JSON
-            /// object per line, with the connection's span fields). **Default**: `text`.
+            /// object per line, with the connection's span fields). Set up once with the
+            /// process: a change needs a restart. **Default**: `text`.
             log_format: LogFormat = LogFormat::Text, reload: Restart;
             /// File that logs are appended to; none logs to standard error. **Default**: none.
             log_file: Option<PathBuf> = None, reload: Restart;
