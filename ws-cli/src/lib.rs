@@ -31,6 +31,11 @@
 //!
 //! A `ws-cli` binary without an app, run in a project directory, builds the project's app in
 //! release mode and runs it (see `project`).
+//!
+//! Logging: ws-cli installs the `tracing` subscriber (`log_level`, `log_format`, `log_file`);
+//! an app adds its own layers to it (OpenTelemetry, say) with [`log_layer!`]. Under systemd
+//! (`NOTIFY_SOCKET` set), `start` and `restart` report readiness and the main pid, and a
+//! stop reports `STOPPING=1` (see `notify`).
 
 mod args;
 mod control;
@@ -38,6 +43,7 @@ mod daemon;
 mod failure;
 mod handover;
 mod logging;
+mod notify;
 mod pidfile;
 mod project;
 mod remote;
@@ -51,6 +57,15 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use ws_core::{App, Config};
+
+pub use crate::logging::{LogLayer, LogLayerFn};
+
+/// Used by the expansion of [`log_layer!`] only: not API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::logging::LOG_LAYERS;
+    pub use linkme;
+}
 
 use crate::args::{Args, Command};
 use crate::failure::Failure;

@@ -155,6 +155,9 @@ async fn run(
         config.pid_file.display(),
         config.control_socket.display()
     );
+    // Before the report: a `start -d` parent exits on it, and systemd must know the daemon's
+    // pid by then.
+    crate::notify::ready();
     report.ok(&message);
 
     let (code, mut held) = loop {
@@ -162,6 +165,7 @@ async fn run(
             Some(event) = signals.recv() => match event {
                 SignalEvent::Stop => {
                     tracing::info!("stop requested by signal; draining (a second signal forces exit)");
+                    crate::notify::stopping();
                     break (CloseCode::GOING_AWAY, None);
                 }
                 SignalEvent::Reload => {
@@ -181,6 +185,7 @@ async fn run(
                 }
                 Request::Stop(mut stream) => {
                     tracing::info!("stop requested; draining");
+                    crate::notify::stopping();
                     control::answer(&mut stream, &Reply {
                         ok: true,
                         pid: Some(pid),
@@ -191,6 +196,8 @@ async fn run(
                 }
                 Request::Handover(mut stream) => {
                     tracing::info!("restart: the new process serves; closing clients with 1012 and draining");
+                    // No STOPPING=1: the service goes on in the new process, which has told
+                    // systemd its pid.
                     if let Some(p) = pidfile.take() {
                         p.release();
                     }

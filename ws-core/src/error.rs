@@ -44,6 +44,20 @@ pub enum StartupError {
         /// The configured servers, comma-separated.
         known: String,
     },
+    /// A registration names a server that the config disables (`enabled = false`).
+    #[error(
+        "{origin} targets server `{server}`, which is disabled (`servers.{server}.enabled = \
+         false`, from {source_name}); enable the server or leave the registration out of the \
+         binary"
+    )]
+    DisabledServer {
+        /// The registration.
+        origin: Origin,
+        /// The server it names.
+        server: &'static str,
+        /// Where `enabled = false` was set.
+        source_name: ConfigSource,
+    },
     /// Two registrations claim the same server and path.
     #[error("{first} and {second} both claim path `{path}` on server `{server}`")]
     DuplicateRoute {

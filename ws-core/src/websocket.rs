@@ -33,6 +33,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::conn::Conn;
 use crate::controller::{Controller, HookError, HookResult};
@@ -258,17 +259,23 @@ where
         let done = Arc::clone(&returned);
         let fut = (self.f)(ws);
         let info = Arc::clone(&cx.info);
-        let task = tokio::spawn(async move {
-            let result = fut.await;
-            done.store(true, Ordering::Release);
-            match result.into_error() {
-                None => out.close(CloseCode::NORMAL, ""),
-                Some(e) => {
-                    e.log(&info, "handler");
-                    out.close(CloseCode::INTERNAL, "internal error");
+        // In the connection's span (when enabled, at `debug`), as the hooks are: the
+        // function's own log lines name the connection.
+        let span = tracing::Span::current();
+        let task = tokio::spawn(
+            async move {
+                let result = fut.await;
+                done.store(true, Ordering::Release);
+                match result.into_error() {
+                    None => out.close(CloseCode::NORMAL, ""),
+                    Some(e) => {
+                        e.log(&info, "handler");
+                        out.close(CloseCode::INTERNAL, "internal error");
+                    }
                 }
             }
-        });
+            .instrument(span),
+        );
         cx.insert(HandlerTask {
             inbox: tx,
             task: Arc::new(Mutex::new(Some(task))),

@@ -11,7 +11,7 @@ use crate::registry::{MiddlewareDef, Registry};
 use crate::server::routes::{HttpRoute, MiddlewareRoute, Routes, WsRoute};
 use crate::server::tls;
 
-/// The routes of every configured server.
+/// The routes of every enabled server (a disabled one has none: it does not run).
 pub(crate) fn build_all(
     registry: &Registry,
     config: &Config,
@@ -19,7 +19,7 @@ pub(crate) fn build_all(
 ) -> Result<BTreeMap<ServerName, Arc<Routes>>, StartupError> {
     let mut errors = Vec::new();
     let mut out = BTreeMap::new();
-    for (name, settings) in &config.servers {
+    for (name, settings) in config.enabled_servers() {
         let mut routes = Routes::new(name.clone(), settings.clone());
         match tls::load(name.as_str(), settings, config) {
             Ok(tls) => routes.tls.set(tls),

@@ -228,10 +228,13 @@ impl Config {
             key,
             reason: reason.to_owned(),
         };
-        if self.servers.is_empty() {
+        if let Err(reason) = check_log_level(&self.log_level) {
+            return Err(invalid("log_level".to_owned(), &reason));
+        }
+        if self.enabled_servers().next().is_none() {
             return Err(invalid(
                 "servers".to_owned(),
-                "at least one server is needed",
+                "at least one enabled server is needed",
             ));
         }
         for (name, s) in &self.servers {
@@ -260,6 +263,34 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The level names of `log_level`, compared without regard to case.
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// `log_level`'s rule: comma-separated directives, each a level name (any case) or
+/// `TARGET=LEVEL`. A bare word that is no level (`verbose`) would be taken by `tracing` as a
+/// target name and silence every other line, so it is refused. (Span directives with `[`
+/// are left to the logger's own parser.)
+fn check_log_level(value: &str) -> Result<(), String> {
+    let is_level = |word: &str| LEVELS.iter().any(|l| l.eq_ignore_ascii_case(word.trim()));
+    let hint = "use a level (trace, debug, info, warn, error, off) or TARGET=LEVEL \
+                directives, e.g. `info,ws_core=debug`";
+    for directive in value.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if directive.contains('[') {
+            continue;
+        }
+        match directive.split_once('=') {
+            None if !is_level(directive) => {
+                return Err(format!("{directive:?} is not a level: {hint}"));
+            }
+            Some((target, level)) if target.trim().is_empty() || !is_level(level) => {
+                return Err(format!("{directive:?} is not TARGET=LEVEL: {hint}"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `*`, or `scheme://host[:port]` as browsers send it in `Origin` (no path).
@@ -407,6 +438,58 @@ mod tests {
         let err = load_str("", &[("WS_WS_PORT", "abc")]).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("WS_WS_PORT"), "{msg}");
+    }
+
+    #[test]
+    fn log_level_takes_levels_and_directives_and_refuses_other_words() {
+        for good in [
+            "info",
+            "DEBUG",
+            "Warn",
+            "info,ws_core=debug",
+            "ws_cli=trace",
+            "off",
+        ] {
+            let (c, _) = load_str(&format!("log_level = {good:?}\n"), &[]).unwrap();
+            assert_eq!(c.log_level, good);
+        }
+        for bad in ["verbose", "info,verbose", "ws_core=loud", "=debug"] {
+            let err = load_str(&format!("log_level = {bad:?}\n"), &[]).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("log_level") && msg.contains("level"), "{msg}");
+        }
+        let err = load_str("", &[("WS_LOG_LEVEL", "verbose")]).unwrap_err();
+        assert!(err.to_string().contains("WS_LOG_LEVEL"), "{err}");
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        let (c, _) = load_str("", &[]).unwrap();
+        assert_eq!(c.log_format, crate::config::LogFormat::Text);
+        let (c, _) = load_str("", &[("WS_LOG_FORMAT", "json")]).unwrap();
+        assert_eq!(c.log_format, crate::config::LogFormat::Json);
+        let err = load_str("log_format = \"xml\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("log_format"), "{err}");
+        let err = load_str("", &[("WS_LOG_FORMAT", "xml")]).unwrap_err();
+        assert!(err.to_string().contains("WS_LOG_FORMAT"), "{err}");
+    }
+
+    #[test]
+    fn servers_can_be_disabled_but_not_all() {
+        let (c, _) = load_str(
+            "[servers.http]\nenabled = false\n",
+            &[("WS_WS_ENABLED", "true")],
+        )
+        .unwrap();
+        let names: Vec<&str> = c.enabled_servers().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["ws"]);
+        assert!(!c.server("http").unwrap().enabled);
+        let err = load_str(
+            "[servers.http]\nenabled = false\n",
+            &[("WS_WS_ENABLED", "false")],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("enabled server"), "{err}");
     }
 
     #[test]

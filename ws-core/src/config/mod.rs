@@ -88,6 +88,19 @@ pub enum OutboundPolicy {
     Wait,
 }
 
+/// How log lines are written (config `log_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One line of text per event (**default**), with the connection's span at `debug`:
+    /// `conn{conn=0-1 server=ws path="/echo"}: open`.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `fields`, `target`, `span`, `spans`),
+    /// the connection's span fields in `span` and `spans`.
+    Json,
+}
+
 /// Where the nodes of a cluster meet (config `broker`).
 #[derive(Clone, PartialEq, Eq, Default)]
 pub enum BrokerAddr {
@@ -133,6 +146,11 @@ config_keys! {
     #[derive(Clone, PartialEq)]
     pub struct ServerConfig {
         keys {
+            /// Whether the server runs: `false` removes it (no listener; not in `routes` or
+            /// `status`), e.g. the embedded default's `http` or `ws` in an app that does not
+            /// want it. A controller, route or middleware registered on a disabled server
+            /// fails the start. **Default**: `true`.
+            enabled: bool = true, reload: Restart;
             /// Address to listen on. **Default**: `127.0.0.1`.
             host: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST), reload: Restart;
             /// Port to listen on; `0` picks a free port (logged at start-up). **Default**: none
@@ -258,9 +276,15 @@ config_keys! {
     #[derive(Clone, PartialEq)]
     pub struct Config {
         keys {
-            /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a `tracing` directive
-            /// such as `ws_core=debug`). **Default**: `info`.
+            /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace` or `off`, in any
+            /// case), or comma-separated `tracing` directives such as `info,ws_core=debug`
+            /// (`TARGET=LEVEL`). A word that is neither a level nor `TARGET=LEVEL` (`verbose`)
+            /// is an error, at start and on reload. **Default**: `info`.
             log_level: String = "info".to_owned(), reload: Caller;
+            /// How log lines are written: `text` (one line per event) or `json` (one JSON
+            /// object per line, with the connection's span fields). Set up once with the
+            /// process: a change needs a restart. **Default**: `text`.
+            log_format: LogFormat = LogFormat::Text, reload: Restart;
             /// File that logs are appended to; none logs to standard error. **Default**: none.
             log_file: Option<PathBuf> = None, reload: Restart;
             /// Secret used by routes that need authentication (e.g. the demo's `POST /push`).
@@ -294,7 +318,8 @@ config_keys! {
             /// are answered 503. **Default**: 64.
             fd_reserve: usize = 64, reload: Applied;
         }
-        /// The named servers.
+        /// The named servers, disabled ones (`enabled = false`) included: see
+        /// [`enabled_servers`](Self::enabled_servers).
         pub servers: BTreeMap<ServerName, ServerConfig>,
         /// The `[middleware.NAME]` tables, read through [`Settings`](crate::Settings) by the
         /// types that declare them. **Default**: none.
@@ -326,6 +351,12 @@ impl Config {
     /// The settings of server `name`, if the config has it.
     pub fn server(&self, name: &str) -> Option<&ServerConfig> {
         self.servers.get(name)
+    }
+
+    /// The servers that run (`enabled`), by name: [`servers`](Self::servers) without the
+    /// disabled ones.
+    pub fn enabled_servers(&self) -> impl Iterator<Item = (&ServerName, &ServerConfig)> {
+        self.servers.iter().filter(|(_, s)| s.enabled)
     }
 
     /// Table `[middleware.NAME]`, if the config has it.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::{BrokerAddr, ConfigError, ConfigSource, OutboundPolicy};
+use super::{BrokerAddr, ConfigError, ConfigSource, LogFormat, OutboundPolicy};
 
 /// A type that config keys have.
 pub(crate) trait Value: Clone + PartialEq + fmt::Debug {
@@ -136,6 +136,19 @@ impl Value for IpAddr {
     }
 }
 
+impl Value for bool {
+    type Raw = bool;
+    const ENV_STRING: bool = false;
+    #[cfg(test)]
+    const SAMPLE: &'static str = "false";
+    fn from_raw(raw: bool, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
+        Ok(raw)
+    }
+    fn text(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
 /// Unset means "decided by the registry" (`websocket`); shown as `Debug` does (`None`,
 /// `Some(false)`), as reload reports always have.
 impl Value for Option<bool> {
@@ -188,6 +201,19 @@ impl Value for OutboundPolicy {
     #[cfg(test)]
     const SAMPLE: &'static str = "\"drop\"";
     fn from_raw(raw: OutboundPolicy, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
+        Ok(raw)
+    }
+    fn text(&self) -> Option<String> {
+        Some(format!("{self:?}").to_ascii_lowercase())
+    }
+}
+
+impl Value for LogFormat {
+    type Raw = LogFormat;
+    const ENV_STRING: bool = true;
+    #[cfg(test)]
+    const SAMPLE: &'static str = "\"json\"";
+    fn from_raw(raw: LogFormat, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
         Ok(raw)
     }
     fn text(&self) -> Option<String> {

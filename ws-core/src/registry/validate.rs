@@ -13,9 +13,8 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
     let mut errors = Vec::new();
     let known = || {
         config
-            .servers
-            .keys()
-            .map(|s| s.as_str())
+            .enabled_servers()
+            .map(|(s, _)| s.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -34,17 +33,28 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
             });
         }
     };
-    let check_server = |errors: &mut Vec<StartupError>, server: &'static str, origin: Origin| {
-        if config.server(server).is_none() {
-            errors.push(StartupError::UnknownServer {
-                origin,
-                server,
-                known: known(),
-            });
-            return false;
-        }
-        true
-    };
+    let check_server =
+        |errors: &mut Vec<StartupError>, server: &'static str, origin: Origin| match config
+            .server(server)
+        {
+            Some(s) if s.enabled => true,
+            Some(_) => {
+                errors.push(StartupError::DisabledServer {
+                    origin,
+                    server,
+                    source_name: config.source_of(&format!("servers.{server}.enabled")),
+                });
+                false
+            }
+            None => {
+                errors.push(StartupError::UnknownServer {
+                    origin,
+                    server,
+                    known: known(),
+                });
+                false
+            }
+        };
     for c in registry.controllers {
         if let Err(reason) = check_path(c.path) {
             errors.push(StartupError::InvalidPath {
