@@ -33,8 +33,11 @@
 //! release mode and runs it (see `project`).
 
 mod args;
+mod check;
+mod cli;
 mod control;
 mod daemon;
+mod effective_config;
 mod failure;
 mod handover;
 mod logging;
@@ -49,42 +52,84 @@ mod signals;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
-use ws_core::{App, Config};
+use ws_core::Config;
 
 use crate::args::{Args, Command};
 use crate::failure::Failure;
 use crate::remote::Target;
 use crate::serve::{Mode, Reloader, Report};
 
+/// The argument parser, for an app's own subcommands ([`Cli::subcommand`]): the same clap
+/// that parses ws-cli's, so the app needs no `clap` dependency of its own.
+pub use clap;
+pub use cli::Cli;
+
 /// Parses the command line and runs the app; exits the process with the result.
+///
+/// `--version` and `--help` show ws-cli's name, version and description. For the app's own,
+/// write `ws_cli::main!()` instead (or [`cli!`] to add subcommands).
 pub fn main() -> ! {
-    let code = match run(Args::parse()) {
-        Ok(()) => 0,
-        Err(f) => {
-            eprintln!("error: {}", f.message);
-            f.code
-        }
-    };
-    std::process::exit(code)
+    Cli::ws_cli().main()
 }
 
-/// Runs with already-parsed arguments.
-fn run(args: Args) -> Result<(), Failure> {
-    if let Command::Start { bin, .. } | Command::Restart { bin } | Command::Routes { bin } =
-        &args.command
+/// A [`Cli`] named after the crate that calls it, with that crate's version and description
+/// (`name`, `version` and `description` of its `Cargo.toml`, read at compile time).
+///
+/// ```no_run
+/// fn main() {
+///     ws_cli::cli!().main()
+/// }
+/// ```
+#[macro_export]
+macro_rules! cli {
+    () => {
+        $crate::Cli::new(
+            ::core::env!("CARGO_PKG_NAME"),
+            ::core::env!("CARGO_PKG_VERSION"),
+        )
+        .about(::core::env!("CARGO_PKG_DESCRIPTION"))
+    };
+}
+
+/// The whole `main` of an app whose `--version` and `--help` show its own name, version and
+/// description: `fn main() { ws_cli::main!() }`. The same as [`main()`] otherwise.
+#[macro_export]
+macro_rules! main {
+    () => {
+        $crate::cli!().main()
+    };
+}
+
+/// Runs with already-parsed arguments; `cli` is the command line they were parsed by.
+fn run(args: Args, cli: &Cli) -> Result<(), Failure> {
+    if let Command::Start { bin, .. }
+    | Command::Restart { bin }
+    | Command::Routes { bin }
+    | Command::Check { bin } = &args.command
     {
         if project::wanted() {
             let bin = bin.clone();
             return Err(project::build_and_exec(bin.as_deref(), app_args(&args)).into());
         }
     }
+    match &args.command {
+        Command::Completions { shell } => return completions(cli, *shell),
+        Command::Config { default: true } => {
+            print!("{}", Config::default_toml());
+            return Ok(());
+        }
+        _ => {}
+    }
     let loaded = Config::load(
         args.config.as_deref(),
         Some(Path::new(".env")),
         std::env::vars(),
     );
-    if let Command::Stop | Command::Reload | Command::Status = args.command {
+    if let Command::Check { .. } = args.command {
+        return check::run(loaded);
+    }
+    if let Command::Stop | Command::Reload | Command::Status | Command::Routes { .. } = args.command
+    {
         // These only need to find the server; a broken config is the server's to report
         // (`reload`), so it does not stop them.
         let target = match &loaded {
@@ -93,15 +138,18 @@ fn run(args: Args) -> Result<(), Failure> {
         };
         return match args.command {
             Command::Stop => remote::stop(&target),
-            Command::Reload => remote::reload(&target),
-            _ => remote::status(&target),
+            Command::Reload => remote::reload(&target, args.config.as_deref()),
+            Command::Status => remote::status(&target),
+            _ => routes::print(&target, loaded),
         };
     }
     let (config, warnings) = loaded.map_err(|e| e.to_string())?;
     match args.command {
-        Command::Routes { .. } => {
-            let app = App::build(config).map_err(|e| e.to_string())?;
-            print!("{}", routes::render(&app));
+        Command::Config { .. } => {
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            print!("{}", effective_config::render(&config));
             Ok(())
         }
         Command::Start { daemon, .. } => {
@@ -123,8 +171,25 @@ fn run(args: Args) -> Result<(), Failure> {
             let report = Report(Some(daemon::detach(&daemon_log(&config))?));
             serve_with(config, warnings, args.config, Mode::Restart, report)
         }
-        Command::Stop | Command::Reload | Command::Status => Ok(()),
+        Command::Stop
+        | Command::Reload
+        | Command::Status
+        | Command::Routes { .. }
+        | Command::Check { .. }
+        | Command::Completions { .. } => Ok(()),
     }
+}
+
+/// `completions SHELL`: the script for the program's name as it was called.
+fn completions(cli: &Cli, shell: clap_complete::Shell) -> Result<(), Failure> {
+    let mut command = cli.command()?;
+    let bin = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| command.get_name().to_owned());
+    clap_complete::generate(shell, &mut command, bin, &mut std::io::stdout());
+    Ok(())
 }
 
 fn serve_with(
@@ -157,9 +222,13 @@ fn app_args(args: &Args) -> Vec<OsString> {
         Command::Start { .. } => vec!["start".into()],
         Command::Restart { .. } => vec!["restart".into()],
         Command::Routes { .. } => vec!["routes".into()],
+        Command::Check { .. } => vec!["check".into()],
         Command::Stop => vec!["stop".into()],
         Command::Reload => vec!["reload".into()],
         Command::Status => vec!["status".into()],
+        Command::Config { default: true } => vec!["config".into(), "--default".into()],
+        Command::Config { .. } => vec!["config".into()],
+        Command::Completions { shell } => vec!["completions".into(), shell.to_string().into()],
     };
     if let Some(config) = &args.config {
         out.push("--config".into());

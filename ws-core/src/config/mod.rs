@@ -17,6 +17,7 @@
 
 mod error;
 pub(crate) mod keys;
+mod listing;
 mod live;
 mod load;
 pub(crate) mod value;
@@ -32,6 +33,7 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 use keys::{config_keys, Keys};
+pub use listing::ConfigEntry;
 pub use live::LiveConfig;
 pub use load::ConfigSource;
 
