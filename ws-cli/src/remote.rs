@@ -156,15 +156,13 @@ pub(crate) fn reload(config: &Target, file: Option<&Path>) -> Result<(), Failure
     let reply = ask(&mut client, &request, Duration::from_secs(30))
         .map_err(|f| Failure::new(format!("reload failed, the server keeps its config: {f}")))?;
     let outcome = reply.reload.unwrap_or_default();
-    let from = outcome
-        .config_file
-        .as_deref()
-        .map(|f| format!(" from {f}"))
-        .unwrap_or_default();
+    if let Some(file) = &outcome.config_file {
+        println!("the server now reads config file {file} (also on later reloads)");
+    }
     if outcome.applied.is_empty() && outcome.needs_restart.is_empty() {
-        println!("reloaded{from}: nothing changed");
+        println!("reloaded: nothing changed");
     } else {
-        println!("reloaded{from}");
+        println!("reloaded");
     }
     for c in &outcome.applied {
         println!("applied: {c}");

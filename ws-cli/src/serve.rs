@@ -328,14 +328,23 @@ fn listeners(running: &Running) -> HandedOver {
 }
 
 /// `reload PATH`: reloads from `file` instead of the config file in use; once that loads,
-/// `file` is the config file of later reloads.
+/// `file` is the config file of later reloads (and the reply names it, when it is another
+/// file than the one in use).
 fn reload_from(running: &Running, reloader: &mut Reloader, file: Option<PathBuf>) -> Reply {
     let Some(file) = file else {
         return reload(running, reloader, None);
     };
-    tracing::info!("reload from config file {}", file.display());
+    let current = reloader
+        .config_file
+        .as_deref()
+        .and_then(|f| std::fs::canonicalize(f).ok());
+    let other = current.as_deref() != Some(file.as_path());
+    if other {
+        tracing::info!("reload from config file {}", file.display());
+    }
     let mut reply = reload(running, reloader, Some(&file));
-    if let Some(outcome) = reply.reload.as_mut() {
+    if let Some(outcome) = reply.reload.as_mut().filter(|_| other) {
+        tracing::info!("config file in use: {}", file.display());
         outcome.config_file = Some(file.display().to_string());
         reloader.config_file = Some(file);
     }
