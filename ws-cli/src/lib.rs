@@ -4,30 +4,39 @@
 //!
 //! ```text
 //! fn main() {
-//!     ws_cli::main()
+//!     ws_cli::main!()
 //! }
 //! ```
 //!
 //! with controllers registered by attributes anywhere in the crate (or in linked crates).
+//! [`main!`] gives the command line the app's own name, version and description (from its
+//! `Cargo.toml`); [`main()`] (`fn main() { ws_cli::main() }`) is the same with ws-cli's. To add
+//! subcommands of the app's own, build the command line with [`cli!`] (see [`Cli`]).
 //!
 //! | subcommand | does |
 //! | --- | --- |
 //! | `start` | runs every server in the foreground; Ctrl-C or SIGTERM stop gracefully (close 1001, drain up to `drain_timeout`), a second signal forces exit; SIGHUP reloads |
 //! | `start -d` | the same as a daemon: own session, output to `log_file` (default `ws.log`), returns once every server listens, printing the pid and addresses |
 //! | `stop` | graceful stop of the running server; waits until it has exited |
-//! | `reload` | re-reads the config and applies what can change live (see [`ws_core::reload`]); prints what was applied and what needs a restart; exits 1 on a bad config, which the server does not take |
+//! | `reload` | re-reads the config and applies what can change live (see [`ws_core::reload`]); prints what was applied and what needs a restart; exits 1 on a bad config, which the server does not take. `reload --config FILE`: the server loads FILE instead of its own, and keeps it |
 //! | `status` | pid, uptime, each server's address and live connection count; exits 3 when no server runs |
 //! | `restart` | zero-downtime replacement by this binary: the new process takes over the listening sockets, the old one closes its clients with 1012 and drains |
-//! | `routes` | the table of servers, routes and middleware |
+//! | `routes` | the table of servers, routes and middleware: the running server's (with its bound addresses) when one answers, else from the config; the first line says which |
+//! | `check` | loads the config and builds the app as `start` would, binding nothing; prints every problem; exits 0 or 1 |
+//! | `config` | the effective config as TOML, each key with its origin (`default`, `FILE:LINE`, `.env VAR`, `env VAR`), secrets redacted; `config --default`: the embedded default |
+//! | `completions SHELL` | the shell completion script of this command line |
 //!
-//! Options: `--config FILE` (all subcommands: `stop`, `reload`, `status`, `restart` find the
-//! server through the `pid_file` and `control_socket` of the config), `--help`.
+//! Options: `--config FILE` (all subcommands: `stop`, `reload`, `status`, `restart`, `routes`
+//! find the server through the `pid_file` and `control_socket` of the config), `--help`,
+//! `--version`. Exit statuses (listed by `--help`): 0 success, 1 failure, 2 usage error, 3
+//! `status` with no server running.
 //!
 //! The running server holds a pid file (`pid_file`, default `ws.pid`) and answers on a Unix
 //! control socket (`control_socket`, default `ws.sock`); both paths are relative to the
 //! working directory unless absolute, so run `stop`/`status` where you ran `start` (or use
 //! absolute paths in the config). See the modules `pidfile`, `control`, `daemon`,
-//! `restart`, `handover` and `project` for each mechanism.
+//! `restart`, `handover` and `project` for each mechanism; `cli` (the command line),
+//! `check`, `effective_config` and `routes` for the commands that inspect.
 //!
 //! A `ws-cli` binary without an app, run in a project directory, builds the project's app in
 //! release mode and runs it (see `project`).

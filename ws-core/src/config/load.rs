@@ -437,6 +437,52 @@ mod tests {
     }
 
     #[test]
+    fn entries_name_the_file_line_or_the_variable() {
+        let (c, _) = load_str(
+            "log_level = \"debug\"\n\n[servers.ws]\nport = 1234\n[middleware.m]\nx = 1\n",
+            &[("WS_HTTP_PORT", "9000")],
+        )
+        .unwrap();
+        let entries = c.entries();
+        let find = |key: &str| entries.iter().find(|e| e.key() == key).unwrap();
+        assert_eq!(find("log_level").line, Some(1));
+        assert_eq!(find("servers.ws.port").line, Some(4));
+        assert_eq!(find("servers.ws.port").value.as_deref(), Some("1234"));
+        assert!(matches!(
+            find("servers.ws.port").source,
+            ConfigSource::File(_)
+        ));
+        assert_eq!(find("middleware.m.x").line, Some(6));
+        let http = find("servers.http.port");
+        assert_eq!(http.source, ConfigSource::Env("WS_HTTP_PORT".to_owned()));
+        assert_eq!(http.line, None);
+        assert_eq!(find("servers.ws.host").source, ConfigSource::Embedded);
+        assert_eq!(find("log_file").value, None);
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let err = load_str(
+            "[servers.ws]\nmax_message_size = 0\noutbound_queue = 0\n",
+            &[("WS_HTTP_PORT", "x"), ("WS_WS_IDLE_TIMEOUT", "-1")],
+        )
+        .unwrap_err();
+        let ConfigError::Many(all) = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(all.len(), 4, "{err}");
+        let msg = err.to_string();
+        for key in [
+            "WS_HTTP_PORT",
+            "servers.ws.idle_timeout",
+            "servers.ws.max_message_size",
+            "servers.ws.outbound_queue",
+        ] {
+            assert!(msg.contains(key), "{key} missing in {msg}");
+        }
+    }
+
+    #[test]
     fn env_overrides_file() {
         let (c, warnings) = load_str(
             "secret_key = \"from-file\"\n",
