@@ -85,9 +85,8 @@ pub fn main() -> ! {
 /// (`name`, `version` and `description` of its `Cargo.toml`, read at compile time).
 ///
 /// ```no_run
-/// fn main() {
-///     ws_cli::cli!().main()
-/// }
+/// // The body of `fn main`:
+/// ws_cli::cli!().main()
 /// ```
 #[macro_export]
 macro_rules! cli {
