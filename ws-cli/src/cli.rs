@@ -140,14 +140,14 @@ impl Cli {
 
     /// Parses `args` (the first is the program), runs the subcommand; returns the exit status.
     fn run(self, args: impl IntoIterator<Item = OsString>) -> i32 {
-        let command = match self.command() {
+        let mut command = match self.command() {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");
                 return 1;
             }
         };
-        let matches = match command.try_get_matches_from(args) {
+        let matches = match command.try_get_matches_from_mut(args) {
             Ok(m) => m,
             Err(e) => {
                 // Help and version to stdout with status 0; usage errors to stderr with 2.
@@ -173,7 +173,7 @@ impl Cli {
                 return e.exit_code();
             }
         };
-        match crate::run(args, &self) {
+        match crate::command::run(args, command) {
             Ok(()) => 0,
             Err(f) => {
                 eprintln!("error: {}", f.message);
