@@ -9,8 +9,15 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use crate::args::{Args, EXIT_CODES};
 
-/// What an app subcommand runs: its parsed arguments in, an error message out.
+/// What an app's subcommands run: the parsed arguments of the whole command line in (its
+/// subcommand is one of the group's), an error message out.
 type Run = Box<dyn Fn(&ArgMatches) -> Result<(), String>>;
+
+/// App subcommands added together, and what runs them.
+struct Group {
+    commands: Vec<clap::Command>,
+    run: Run,
+}
 
 /// The command line of an app.
 ///
@@ -46,11 +53,33 @@ type Run = Box<dyn Fn(&ArgMatches) -> Result<(), String>>;
 /// (`args.get_one::<std::path::PathBuf>("config")`). The function's `Err` is printed as
 /// `error: ...` and the process exits 1; `Ok` exits 0. A subcommand named like one of
 /// ws-cli's is an error at start-up.
+///
+/// With clap's derive (the app depends on `clap` with feature `derive`), an enum of
+/// subcommands goes in whole with [`subcommands`](Self::subcommands):
+///
+/// ```no_run
+/// #[derive(clap::Subcommand)]
+/// enum Admin {
+///     /// Print a greeting.
+///     Greet { name: String },
+/// }
+///
+/// fn admin(command: Admin) -> Result<(), String> {
+///     match command {
+///         Admin::Greet { name } => println!("hello, {name}"),
+///     }
+///     Ok(())
+/// }
+///
+/// fn main() {
+///     ws_cli::cli!().subcommands(admin).main()
+/// }
+/// ```
 pub struct Cli {
     name: &'static str,
     version: &'static str,
     about: Option<&'static str>,
-    commands: Vec<(clap::Command, Run)>,
+    groups: Vec<Group>,
 }
 
 impl fmt::Debug for Cli {
@@ -62,9 +91,9 @@ impl fmt::Debug for Cli {
             .field(
                 "commands",
                 &self
-                    .commands
+                    .groups
                     .iter()
-                    .map(|(c, _)| c.get_name())
+                    .flat_map(|g| g.commands.iter().map(|c| c.get_name()))
                     .collect::<Vec<_>>(),
             )
             .finish()
@@ -80,7 +109,7 @@ impl Cli {
             name,
             version,
             about: None,
-            commands: Vec::new(),
+            groups: Vec::new(),
         }
     }
 
@@ -96,10 +125,34 @@ impl Cli {
         command: clap::Command,
         run: impl Fn(&ArgMatches) -> Result<(), E> + 'static,
     ) -> Self {
-        self.commands.push((
-            command,
-            Box::new(move |m| run(m).map_err(|e| e.to_string())),
-        ));
+        self.groups.push(Group {
+            commands: vec![command],
+            run: Box::new(move |matches| {
+                let (_, sub) = matches.subcommand().ok_or("no subcommand")?;
+                run(sub).map_err(|e| e.to_string())
+            }),
+        });
+        self
+    }
+
+    /// Adds the subcommands of `S` (a `#[derive(clap::Subcommand)]` enum); `run` runs the one
+    /// given, parsed into `S`.
+    pub fn subcommands<S, E>(mut self, run: impl Fn(S) -> Result<(), E> + 'static) -> Self
+    where
+        S: clap::Subcommand,
+        E: fmt::Display,
+    {
+        let commands = S::augment_subcommands(clap::Command::new("app"))
+            .get_subcommands()
+            .cloned()
+            .collect();
+        self.groups.push(Group {
+            commands,
+            run: Box::new(move |matches| {
+                let parsed = S::from_arg_matches(matches).map_err(|e| e.to_string())?;
+                run(parsed).map_err(|e| e.to_string())
+            }),
+        });
         self
     }
 
@@ -117,7 +170,7 @@ impl Cli {
             .version(self.version)
             .about(self.about)
             .after_help(EXIT_CODES);
-        for (sub, _) in &self.commands {
+        for sub in self.groups.iter().flat_map(|g| &g.commands) {
             let names = std::iter::once(sub.get_name()).chain(sub.get_all_aliases());
             for name in names {
                 if command.find_subcommand(name).is_some() || name == "help" {
@@ -155,9 +208,13 @@ impl Cli {
                 return e.exit_code();
             }
         };
-        if let Some((name, sub)) = matches.subcommand() {
-            if let Some((_, run)) = self.commands.iter().find(|(c, _)| c.get_name() == name) {
-                return match run(sub) {
+        if let Some((name, _)) = matches.subcommand() {
+            let group = self
+                .groups
+                .iter()
+                .find(|g| g.commands.iter().any(|c| c.get_name() == name));
+            if let Some(group) = group {
+                return match (group.run)(&matches) {
                     Ok(()) => 0,
                     Err(e) => {
                         eprintln!("error: {e}");
@@ -180,5 +237,92 @@ impl Cli {
                 f.code
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use clap::{Arg, Command};
+
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    /// A [`Cli`] with the subcommand `greet NAME` that records what it was given.
+    fn greeter(seen: &Arc<Mutex<Vec<String>>>) -> Cli {
+        let seen = Arc::clone(seen);
+        Cli::new("app", "9.9.9").subcommand(
+            Command::new("greet").arg(Arg::new("name").required(true)),
+            move |m: &ArgMatches| {
+                let name = m.get_one::<String>("name").ok_or("no name")?;
+                if name == "nobody" {
+                    return Err("nobody to greet".to_owned());
+                }
+                seen.lock().unwrap().push(name.clone());
+                Ok(())
+            },
+        )
+    }
+
+    #[test]
+    fn an_app_subcommand_runs_with_its_arguments() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        assert_eq!(greeter(&seen).run(args(&["app", "greet", "ann"])), 0);
+        assert_eq!(*seen.lock().unwrap(), ["ann"]);
+        assert_eq!(greeter(&seen).run(args(&["app", "greet", "nobody"])), 1);
+        // Usage errors are clap's: status 2; `--version` is 0.
+        assert_eq!(greeter(&seen).run(args(&["app", "greet"])), 2);
+        assert_eq!(greeter(&seen).run(args(&["app", "--version"])), 0);
+        assert_eq!(*seen.lock().unwrap(), ["ann"]);
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Admin {
+        /// Counts.
+        Count { n: u32 },
+    }
+
+    #[test]
+    fn derived_subcommands_run_parsed() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        let cli = Cli::new("app", "1.0.0").subcommands(move |c: Admin| {
+            record.lock().unwrap().push(format!("{c:?}"));
+            Ok::<_, String>(())
+        });
+        let help = cli.command().unwrap().render_help().to_string();
+        assert!(help.contains("count") && help.contains("start"), "{help}");
+        assert_eq!(cli.run(args(&["app", "count", "3"])), 0);
+        assert_eq!(*seen.lock().unwrap(), ["Count { n: 3 }"]);
+    }
+
+    #[test]
+    fn the_app_name_and_version_are_the_parsers() {
+        let command = Cli::new("my-app", "2.3.4")
+            .about("My app.")
+            .command()
+            .unwrap();
+        assert_eq!(command.get_name(), "my-app");
+        assert_eq!(command.get_version(), Some("2.3.4"));
+        assert_eq!(
+            command.get_about().map(|a| a.to_string()).as_deref(),
+            Some("My app.")
+        );
+        assert!(command
+            .get_after_help()
+            .is_some_and(|h| h.to_string().contains("3  `status`")));
+    }
+
+    #[test]
+    fn a_subcommand_with_a_ws_cli_name_is_refused() {
+        let cli =
+            Cli::new("app", "1.0.0").subcommand(Command::new("status"), |_| Ok::<_, String>(()));
+        let err = cli.command().unwrap_err();
+        assert!(err.contains("`status`"), "{err}");
+        assert_eq!(cli.run(args(&["app", "status"])), 1);
     }
 }
