@@ -31,5 +31,6 @@ async fn websocket(mut ws: WebSocket, visitors: Inject<Visitors>) {
 }
 
 fn main() {
-    ws_cli::main()
+    // `--version` and `--help` show this crate's name, version and description.
+    ws_cli::main!()
 }

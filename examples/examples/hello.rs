@@ -33,5 +33,6 @@ async fn health(_req: Request) -> &'static str {
 }
 
 fn main() {
-    ws_cli::main()
+    // `--version` and `--help` show this crate's name, version and description.
+    ws_cli::main!()
 }

@@ -50,10 +50,42 @@ pub(crate) enum Command {
         #[arg(long, value_name = "NAME")]
         bin: Option<String>,
     },
-    /// Print the servers, their addresses, routes and middleware, from the registry and config.
+    /// Print the servers, their addresses, routes and middleware: the running server's (asked
+    /// over its control socket) when one runs, else from the registry and config.
     Routes {
         /// As for `start`: the binary target to build in a project directory.
         #[arg(long, value_name = "NAME")]
         bin: Option<String>,
     },
+    /// Load the config (file, `.env`, `WS_*`) and build the app as `start` would, without
+    /// binding a port or starting anything; print every problem. Exits 0 when `start` would
+    /// get past them, 1 otherwise.
+    Check {
+        /// As for `start`: the binary target to build in a project directory.
+        #[arg(long, value_name = "NAME")]
+        bin: Option<String>,
+    },
+    /// Print the effective configuration as TOML, each key with where its value came from
+    /// (`default`, `FILE:LINE`, `.env VAR`, `env VAR`); secrets redacted.
+    Config {
+        /// Print the embedded default config instead (what runs with no file and no `WS_*`).
+        #[arg(long)]
+        default: bool,
+    },
+    /// Print the completion script of this command line for SHELL (write it where your shell
+    /// loads completions, e.g. `APP completions bash > ~/.local/share/bash-completion/completions/APP`).
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
+
+/// The exit statuses, as `--help` lists them.
+pub(crate) const EXIT_CODES: &str = "\
+Exit status:
+  0  success (also `stop` when no server runs)
+  1  failure, with the reason on standard error (`check`: the config or the app has a problem;
+     `reload`: the new config is invalid and the server keeps its own)
+  2  usage error: an unknown subcommand or option, a missing or bad argument
+  3  `status`: no server is running";

@@ -12,6 +12,8 @@
 //! | --- | --- |
 //! | `status` | `{"ok":true,"status":{"pid":..,"uptime_secs":..,"servers":[{"name":..,"addr":..,"url":..,"connections":..}]}}` |
 //! | `reload` | `{"ok":true,"reload":{"applied":[..],"needs_restart":[..]}}`, or `{"ok":false,"error":".."}` when the new config is invalid (nothing is applied) |
+//! | `reload PATH` | the same with the config file at the absolute `PATH` (the rest of the line) instead of the server's; once it loads, the server keeps `PATH` for later reloads, and the reply's `reload` has `"config_file":PATH` |
+//! | `routes` | `{"ok":true,"pid":..,"routes":[{"name":..,"url":..,"lines":[..]}]}`: each server's bound address and routes, as `routes` prints them |
 //! | `stop` | `{"ok":true,"pid":..,"drain_timeout_secs":..}`, then, once stopped, `{"ok":true,"stopped":true,"drained":..}` just before the process exits |
 //! | `takeover` | `{"ok":true,"pid":..,"servers":[..]}` with the listening sockets attached (`SCM_RIGHTS`), in the order of `servers` (with a networked broker also `"cluster_lease":"..","next_seq":N`: the new process is the same node of the cluster); then the new process sends `handover`, and the old one releases the pid file, answers `{"ok":true}` and drains with 1012 |
 //!
@@ -55,6 +57,9 @@ pub(crate) struct Reply {
     pub(crate) status: Option<Status>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) reload: Option<ReloadOutcome>,
+    /// `routes`: each server's address and routes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) routes: Option<Vec<ServerRoutes>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) servers: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +119,19 @@ pub(crate) struct ServerStatus {
 pub(crate) struct ReloadOutcome {
     pub(crate) applied: Vec<String>,
     pub(crate) needs_restart: Vec<String>,
+    /// `reload PATH`: the config file the server now reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) config_file: Option<String>,
+}
+
+/// One server in `routes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ServerRoutes {
+    pub(crate) name: String,
+    /// `ws://ADDR`, `https://ADDR`, ...: where it listens.
+    pub(crate) url: String,
+    /// One line per route or middleware (`WS    /echo -> app::Echo`).
+    pub(crate) lines: Vec<String>,
 }
 
 /// Longest request line, newline included.
@@ -151,7 +169,9 @@ pub(crate) struct HandedOver {
 #[derive(Debug)]
 pub(crate) enum Request {
     Status(oneshot::Sender<Reply>),
-    Reload(oneshot::Sender<Reply>),
+    /// Reload, from this config file instead of the server's when one is given.
+    Reload(oneshot::Sender<Reply>, Option<PathBuf>),
+    Routes(oneshot::Sender<Reply>),
     /// Stop; the main loop writes the replies to this connection.
     Stop(UnixStream),
     /// Second handles on the listening sockets, by server name, and the node's place in its
@@ -474,13 +494,19 @@ async fn dispatch(
     request: &str,
     requests: &mpsc::Sender<Request>,
 ) -> io::Result<()> {
-    match request {
-        "status" | "reload" => {
+    let reload_file = request.strip_prefix("reload ").map(str::trim);
+    match (request, reload_file) {
+        (_, Some(file)) if !Path::new(file).is_absolute() => {
+            let reply = Reply::error(format!("reload: {file:?} is not an absolute path"));
+            answer(&mut stream, &reply).await;
+            Ok(())
+        }
+        ("status" | "reload" | "routes", _) | (_, Some(_)) => {
             let (tx, rx) = oneshot::channel();
-            let request = if request == "status" {
-                Request::Status(tx)
-            } else {
-                Request::Reload(tx)
+            let request = match request {
+                "status" => Request::Status(tx),
+                "routes" => Request::Routes(tx),
+                _ => Request::Reload(tx, reload_file.map(PathBuf::from)),
             };
             let reply = match requests.send(request).await {
                 Ok(()) => rx
@@ -491,14 +517,15 @@ async fn dispatch(
             answer(&mut stream, &reply).await;
             Ok(())
         }
-        "stop" => requests
+        ("stop", _) => requests
             .send(Request::Stop(stream))
             .await
             .map_err(|_| stopping()),
-        "takeover" => takeover(stream, requests).await,
-        other => {
+        ("takeover", _) => takeover(stream, requests).await,
+        (other, _) => {
             let reply = Reply::error(format!(
-                "unknown request {other:?}; one of status, reload, stop, takeover"
+                "unknown request {other:?}; one of status, reload, reload PATH, routes, stop, \
+                 takeover"
             ));
             answer(&mut stream, &reply).await;
             Ok(())

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ws_core::Config;
 
-use crate::control::{Client, Reply};
+use crate::control::{Client, Reply, ServerRoutes};
 use crate::failure::Failure;
 use crate::pidfile;
 
@@ -130,12 +130,35 @@ fn uptime(secs: u64) -> String {
     }
 }
 
-/// `reload`: prints what was applied and what needs a restart; fails on a bad config.
-pub(crate) fn reload(config: &Target) -> Result<(), Failure> {
+/// `reload`: prints what was applied and what needs a restart; fails on a bad config. With
+/// `file` (`reload --config FILE`), the server loads that file instead of its own and keeps
+/// it for later reloads.
+pub(crate) fn reload(config: &Target, file: Option<&Path>) -> Result<(), Failure> {
+    let request = match file {
+        None => "reload".to_owned(),
+        Some(file) => {
+            // The server's working directory may not be ours: send the absolute path.
+            let path = std::fs::canonicalize(file).map_err(|e| {
+                Failure::new(format!("cannot read config file {}: {e}", file.display()))
+            })?;
+            let text = path.to_str().filter(|p| !p.contains(['\n', '\r']));
+            let Some(text) = text else {
+                return Err(Failure::new(format!(
+                    "config file {}: the path cannot be sent to the server (not UTF-8, or it \
+                     has a line break)",
+                    path.display()
+                )));
+            };
+            format!("reload {text}")
+        }
+    };
     let mut client = connect(config)?;
-    let reply = ask(&mut client, "reload", Duration::from_secs(30))
+    let reply = ask(&mut client, &request, Duration::from_secs(30))
         .map_err(|f| Failure::new(format!("reload failed, the server keeps its config: {f}")))?;
     let outcome = reply.reload.unwrap_or_default();
+    if let Some(file) = &outcome.config_file {
+        println!("the server now reads config file {file} (also on later reloads)");
+    }
     if outcome.applied.is_empty() && outcome.needs_restart.is_empty() {
         println!("reloaded: nothing changed");
     } else {
@@ -148,6 +171,21 @@ pub(crate) fn reload(config: &Target) -> Result<(), Failure> {
         println!("needs restart: {c}");
     }
     Ok(())
+}
+
+/// `routes` of the running server: its pid and table; `None` when no server runs; an error
+/// when one runs but does not answer.
+pub(crate) fn routes(config: &Target) -> Result<Option<(u32, Vec<ServerRoutes>)>, Failure> {
+    let mut client = match connect(config) {
+        Ok(c) => c,
+        Err(f) if f.code == NOT_RUNNING => return Ok(None),
+        Err(f) => return Err(f),
+    };
+    let reply = ask(&mut client, "routes", Duration::from_secs(10))?;
+    let Some(routes) = reply.routes else {
+        return Err(Failure::new("routes: the server sent no routes"));
+    };
+    Ok(Some((reply.pid.unwrap_or_default(), routes)))
 }
 
 /// `stop`: asks for a graceful stop and waits until the process has exited.

@@ -89,7 +89,7 @@ async fn run(
     config: Config,
     mode: Mode,
     report: &mut Report,
-    reloader: Reloader,
+    mut reloader: Reloader,
     started: Instant,
 ) -> Result<(), String> {
     // First, so that a stop signal during start-up is a graceful stop once serving.
@@ -170,15 +170,18 @@ async fn run(
                 }
                 SignalEvent::Reload => {
                     tracing::info!("SIGHUP: reloading the config");
-                    let _ = reload(&running, &reloader);
+                    let _ = reload(&running, &reloader, None);
                 }
             },
             Some(request) = requests.recv() => match request {
                 Request::Status(tx) => {
                     let _ = tx.send(status(&running, started));
                 }
-                Request::Reload(tx) => {
-                    let _ = tx.send(reload(&running, &reloader));
+                Request::Reload(tx, file) => {
+                    let _ = tx.send(reload_from(&running, &mut reloader, file));
+                }
+                Request::Routes(tx) => {
+                    let _ = tx.send(crate::routes::of_running(&running));
                 }
                 Request::Listeners(tx) => {
                     let _ = tx.send(listeners(&running));
@@ -236,7 +239,7 @@ async fn refuse_while_stopping(mut requests: mpsc::Receiver<Request>, pid: u32) 
     let mut held = Vec::new();
     while let Some(request) = requests.recv().await {
         match request {
-            Request::Status(tx) | Request::Reload(tx) => {
+            Request::Status(tx) | Request::Reload(tx, _) | Request::Routes(tx) => {
                 let _ = tx.send(Reply::error("the server is stopping"));
             }
             Request::Stop(mut stream) => {
@@ -331,10 +334,35 @@ fn listeners(running: &Running) -> HandedOver {
     }
 }
 
-/// Re-reads the config and applies it; a bad config changes nothing.
-fn reload(running: &Running, reloader: &Reloader) -> Reply {
+/// `reload PATH`: reloads from `file` instead of the config file in use; once that loads,
+/// `file` is the config file of later reloads (and the reply names it, when it is another
+/// file than the one in use).
+fn reload_from(running: &Running, reloader: &mut Reloader, file: Option<PathBuf>) -> Reply {
+    let Some(file) = file else {
+        return reload(running, reloader, None);
+    };
+    let current = reloader
+        .config_file
+        .as_deref()
+        .and_then(|f| std::fs::canonicalize(f).ok());
+    let other = current.as_deref() != Some(file.as_path());
+    if other {
+        tracing::info!("reload from config file {}", file.display());
+    }
+    let mut reply = reload(running, reloader, Some(&file));
+    if let Some(outcome) = reply.reload.as_mut().filter(|_| other) {
+        tracing::info!("config file in use: {}", file.display());
+        outcome.config_file = Some(file.display().to_string());
+        reloader.config_file = Some(file);
+    }
+    reply
+}
+
+/// Re-reads the config (from `file`, else the config file in use) and applies it; a bad
+/// config changes nothing.
+fn reload(running: &Running, reloader: &Reloader, file: Option<&Path>) -> Reply {
     let loaded = Config::load(
-        reloader.config_file.as_deref(),
+        file.or(reloader.config_file.as_deref()),
         Some(Path::new(".env")),
         std::env::vars(),
     );

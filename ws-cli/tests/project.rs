@@ -1,5 +1,7 @@
 //! `ws-cli` without an app, in a project directory: `start -d` builds the project's app with
-//! cargo in release mode and runs it; `status`, `routes` and `stop` reach it.
+//! cargo in release mode and runs it; `status`, `routes` and `stop` reach it. The app is its
+//! own binary too: its `--version` and `--help` show its name, version and description (from
+//! its `Cargo.toml`, through `ws_cli::cli!()`), and its own subcommand runs its function.
 //!
 //! The project is written to a temporary directory: a binary crate with one `#[ws_handler]`
 //! that depends on this repository's ws-core and ws-cli by path, with this workspace's
@@ -22,7 +24,8 @@ use tokio_tungstenite::tungstenite::Message;
 /// Budget of one cargo build (a release build of every dependency on a loaded machine).
 const BUILD: Duration = Duration::from_secs(20 * 60);
 
-const MAIN_RS: &str = r#"use ws_core::{ws_handler, Message, Recv, WebSocket};
+const MAIN_RS: &str = r#"use ws_cli::clap::{Arg, ArgMatches, Command};
+use ws_core::{ws_handler, Message, Recv, WebSocket};
 
 /// Answers each text message in capitals.
 #[ws_handler(server = "ws", path = "/shout")]
@@ -35,8 +38,31 @@ async fn shout(mut ws: WebSocket) {
     }
 }
 
+/// `chat-server greet NAME [--shout]`: the app's own subcommand.
+fn greet(args: &ArgMatches) -> Result<(), String> {
+    let name = args.get_one::<String>("name").ok_or("no name")?;
+    if name == "nobody" {
+        return Err("nobody to greet".to_owned());
+    }
+    let greeting = format!("hello, {name}");
+    if args.get_flag("shout") {
+        println!("{}", greeting.to_uppercase());
+    } else {
+        println!("{greeting}");
+    }
+    Ok(())
+}
+
 fn main() {
-    ws_cli::main()
+    ws_cli::cli!()
+        .subcommand(
+            Command::new("greet")
+                .about("Print a greeting")
+                .arg(Arg::new("name").required(true))
+                .arg(Arg::new("shout").long("shout").action(ws_cli::clap::ArgAction::SetTrue)),
+            greet,
+        )
+        .main()
 }
 "#;
 
@@ -55,7 +81,8 @@ fn repo() -> PathBuf {
 fn write_project(dir: &Path) {
     let repo = repo();
     let manifest = format!(
-        "[package]\nname = \"chat-app\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
+        "[package]\nname = \"chat-app\"\nversion = \"2.3.4\"\nedition = \"2021\"\npublish = false\n\
+         description = \"Chat rooms of the project test\"\n\n\
          [package.metadata.ws-cli]\nbin = \"chat-server\"\n\n\
          [[bin]]\nname = \"chat-server\"\npath = \"src/main.rs\"\n\n\
          [dependencies]\n\
@@ -111,6 +138,7 @@ async fn ws_cli_builds_and_runs_the_project_app() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let ws_cli = target.join("release/ws-cli");
+    let app = target.join("release/chat-server");
     let cli = move |args: &[&str], budget: Duration| {
         let mut cmd = in_project(&ws_cli, &dir, &target);
         cmd.args(args).args(["--config", "ws.toml"]);
@@ -155,6 +183,51 @@ async fn ws_cli_builds_and_runs_the_project_app() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("no-such-bin"), "{}", text(&out));
+
+    // The app's binary is the app: its own name, version and description, its own
+    // subcommand beside ws-cli's.
+    let app_cli = |args: &[&str]| {
+        let mut cmd = Command::new(&app);
+        cmd.args(args);
+        let what = format!("chat-server {}", args.join(" "));
+        tokio::task::spawn_blocking(move || run(cmd, &what, WAIT))
+    };
+    let out = app_cli(&["--version"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "chat-app 2.3.4\n");
+    let out = app_cli(&["--help"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    for expected in [
+        "Chat rooms of the project test",
+        "greet",
+        "Print a greeting",
+        "start",
+        "Exit status:",
+    ] {
+        assert!(help.contains(expected), "missing {expected:?} in:\n{help}");
+    }
+    assert!(
+        !help.contains("Command line and process lifecycle"),
+        "{help}"
+    );
+    let out = app_cli(&["greet", "world", "--shout"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "HELLO, WORLD\n");
+    let out = app_cli(&["greet", "nobody"]).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("error: nobody to greet"),
+        "{}",
+        text(&out)
+    );
+    let out = app_cli(&["greet"]).await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a missing argument: {}",
+        text(&out)
+    );
 
     // `stop` reaches the app: the client gets 1001, the process is gone.
     let stop = run_cli(&["stop"], WAIT);

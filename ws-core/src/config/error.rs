@@ -58,8 +58,16 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    /// One error for a non-empty list of problems (the single one itself when there is one).
-    pub(crate) fn many(mut errors: Vec<ConfigError>) -> ConfigError {
+    /// One error for a non-empty list of problems (the single one itself when there is one;
+    /// lists inside the list are flattened).
+    pub(crate) fn many(errors: Vec<ConfigError>) -> ConfigError {
+        let mut errors: Vec<ConfigError> = errors
+            .into_iter()
+            .flat_map(|e| match e {
+                ConfigError::Many(inner) => inner,
+                one => vec![one],
+            })
+            .collect();
         if errors.len() == 1 {
             errors.remove(0)
         } else {

@@ -83,6 +83,9 @@ pub(crate) trait Keys: Sized {
     );
     /// Adds each key to a `Debug` output, secrets redacted.
     fn debug_keys(&self, d: &mut fmt::DebugStruct<'_, '_>);
+    /// Calls `each` with every key and its value as TOML (`None` when unset), in declaration
+    /// order, secrets redacted.
+    fn toml_keys(&self, each: impl FnMut(&'static Key, Option<toml::Value>));
 }
 
 /// How a secret's value reads in reload reports and `Debug`.
@@ -121,6 +124,16 @@ pub(crate) fn change<T: Value>(key: &Key, old: &T, new: &T) -> Option<(String, S
     } else {
         None
     }
+}
+
+/// `value` as TOML for a listing; a secret that is set reads `"<redacted>"`.
+pub(crate) fn toml_value<T: Value>(key: &Key, value: &T) -> Option<toml::Value> {
+    let value = value.to_toml()?;
+    Some(if key.secret {
+        toml::Value::String(REDACTED.to_owned())
+    } else {
+        value
+    })
 }
 
 /// Adds `key` to a `Debug` output; a secret reads `Some("<redacted>")` or `None`.
@@ -268,6 +281,19 @@ macro_rules! config_keys {
                         if KEY.effect != $crate::config::keys::Effect::Restart {
                             effective.$key = new.$key.clone();
                         }
+                    }
+                )*
+            }
+
+            fn toml_keys(
+                &self,
+                mut each: impl FnMut(&'static $crate::config::keys::Key, Option<::toml::Value>),
+            ) {
+                $(
+                    {
+                        const KEY: &$crate::config::keys::Key =
+                            &$crate::config::keys::config_keys!(@key $key: $ty, $effect $(, $flag)?; $($doc)*);
+                        each(KEY, $crate::config::keys::toml_value(KEY, &self.$key));
                     }
                 )*
             }

@@ -42,16 +42,72 @@ impl fmt::Display for ConfigSource {
     }
 }
 
-/// Key (`servers.ws.port`) to the source that set it last.
+/// Key (`servers.ws.port`) to the source that set it last, and the line of each key in the
+/// config file.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Sources(HashMap<String, ConfigSource>);
+pub(crate) struct Sources {
+    by_key: HashMap<String, ConfigSource>,
+    /// Key (`servers.ws.port`, `middleware.origin.allow`) to its line (from 1) in the config
+    /// file; meaningful while the key's source is that file.
+    file_lines: HashMap<String, usize>,
+}
 
 impl Sources {
     pub(crate) fn get(&self, key: &str) -> ConfigSource {
-        self.0.get(key).cloned().unwrap_or(ConfigSource::BuiltIn)
+        self.by_key
+            .get(key)
+            .cloned()
+            .unwrap_or(ConfigSource::BuiltIn)
     }
+
     fn set(&mut self, key: String, source: &ConfigSource) {
-        self.0.insert(key, source.clone());
+        self.by_key.insert(key, source.clone());
+    }
+
+    /// The line of `key` in the config file, when the file set it last.
+    pub(crate) fn line(&self, key: &str) -> Option<usize> {
+        match self.by_key.get(key) {
+            Some(ConfigSource::File(_)) => self.file_lines.get(key).copied(),
+            _ => None,
+        }
+    }
+
+    /// The line of `key` in the config file, whoever set it last.
+    pub(crate) fn file_line(&self, key: &str) -> Option<usize> {
+        self.file_lines.get(key).copied()
+    }
+
+    /// Records the line of every key that `text`, the config file, writes (keys of tables
+    /// too, to any depth: `servers.ws.port`). A file that does not parse records nothing: its
+    /// parse error is reported elsewhere.
+    fn record_lines(&mut self, text: &str) {
+        let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+            return;
+        };
+        let line_of = |offset: usize| {
+            1 + text
+                .as_bytes()
+                .iter()
+                .take(offset)
+                .filter(|&&b| b == b'\n')
+                .count()
+        };
+        let mut stack: Vec<(String, &dyn toml_edit::TableLike)> =
+            vec![(String::new(), doc.as_table() as &dyn toml_edit::TableLike)];
+        while let Some((prefix, table)) = stack.pop() {
+            for (name, _) in table.iter() {
+                let Some((key, item)) = table.get_key_value(name) else {
+                    continue;
+                };
+                let path = format!("{prefix}{name}");
+                if let Some(span) = key.span() {
+                    self.file_lines.insert(path.clone(), line_of(span.start));
+                }
+                if let Some(inner) = item.as_table_like() {
+                    stack.push((format!("{path}."), inner));
+                }
+            }
+        }
     }
 }
 
@@ -81,8 +137,11 @@ impl Config {
                 source,
             })?;
             config.apply_toml(&text, &ConfigSource::File(path.to_path_buf()))?;
+            config.sources.record_lines(&text);
         }
         let mut warnings = Vec::new();
+        // Past the file, every problem is collected, so that one run reports them all.
+        let mut errors = Vec::new();
         if let Some(path) = dotenv.filter(|p| p.exists()) {
             let iter = dotenvy::from_path_iter(path).map_err(|e| ConfigError::DotEnv {
                 path: path.to_path_buf(),
@@ -96,14 +155,25 @@ impl Config {
                 })?;
                 vars.push((k, v));
             }
-            config.apply_env(
-                vars,
-                |var| ConfigSource::DotEnv(path.to_path_buf(), var.to_owned()),
-                &mut warnings,
-            )?;
+            errors.extend(
+                config
+                    .apply_env(
+                        vars,
+                        |var| ConfigSource::DotEnv(path.to_path_buf(), var.to_owned()),
+                        &mut warnings,
+                    )
+                    .err(),
+            );
         }
-        config.apply_env(env, |var| ConfigSource::Env(var.to_owned()), &mut warnings)?;
-        config.validate()?;
+        errors.extend(
+            config
+                .apply_env(env, |var| ConfigSource::Env(var.to_owned()), &mut warnings)
+                .err(),
+        );
+        errors.extend(config.validate().err());
+        if !errors.is_empty() {
+            return Err(ConfigError::many(errors));
+        }
         Ok((config, warnings))
     }
 
@@ -138,6 +208,7 @@ impl Config {
         source_of: impl Fn(&str) -> ConfigSource,
         warnings: &mut Vec<String>,
     ) -> Result<(), ConfigError> {
+        let mut errors = Vec::new();
         for (var, value) in vars {
             let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -170,15 +241,21 @@ impl Config {
                 ));
                 continue;
             }
-            let layer =
-                Layer::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Env {
+            let applied = Layer::deserialize(toml::Value::Table(table))
+                .map_err(|e| ConfigError::Env {
                     source_name: source.clone(),
                     value: value.clone(),
                     message: e.to_string().trim_end().to_owned(),
-                })?;
-            self.apply_layer(layer, &source)?;
+                })
+                .and_then(|layer| self.apply_layer(layer, &source));
+            // The next variable may be fine: report every bad one.
+            errors.extend(applied.err());
         }
-        Ok(())
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::many(errors))
+        }
     }
 
     /// `ws_port` → (`ws`, `port`) when `ws` is a configured server.
@@ -222,17 +299,19 @@ impl Config {
         Ok(())
     }
 
+    /// Checks what each key alone cannot; reports every problem.
     fn validate(&self) -> Result<(), ConfigError> {
+        let mut errors = Vec::new();
         let invalid = |key: String, reason: &str| ConfigError::Invalid {
             source_name: self.sources.get(&key),
             key,
             reason: reason.to_owned(),
         };
         if let Err(reason) = check_log_level(&self.log_level) {
-            return Err(invalid("log_level".to_owned(), &reason));
+            errors.push(invalid("log_level".to_owned(), &reason));
         }
         if self.enabled_servers().next().is_none() {
-            return Err(invalid(
+            errors.push(invalid(
                 "servers".to_owned(),
                 "at least one enabled server is needed",
             ));
@@ -240,19 +319,19 @@ impl Config {
         for (name, s) in &self.servers {
             let key = |k: &str| format!("servers.{name}.{k}");
             if s.max_message_size == 0 {
-                return Err(invalid(key("max_message_size"), "must be at least 1 byte"));
+                errors.push(invalid(key("max_message_size"), "must be at least 1 byte"));
             }
             if s.outbound_queue == 0 {
-                return Err(invalid(key("outbound_queue"), "must be at least 1 message"));
+                errors.push(invalid(key("outbound_queue"), "must be at least 1 message"));
             }
             if s.handshake_timeout.is_zero() {
-                return Err(invalid(
+                errors.push(invalid(
                     key("handshake_timeout"),
                     "must be more than 0 seconds",
                 ));
             }
             if let Some(bad) = s.allowed_origins.iter().find(|o| !is_origin(o)) {
-                return Err(invalid(
+                errors.push(invalid(
                     key("allowed_origins"),
                     &format!(
                         "{bad:?} is not an origin: write `scheme://host` or \
@@ -261,7 +340,11 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::many(errors))
+        }
     }
 }
 
@@ -382,6 +465,52 @@ mod tests {
         assert!(msg.contains("ws.toml"), "{msg}");
         assert!(msg.contains("line 3"), "{msg}");
         assert!(msg.contains("unknown field `prot`"), "{msg}");
+    }
+
+    #[test]
+    fn entries_name_the_file_line_or_the_variable() {
+        let (c, _) = load_str(
+            "log_level = \"debug\"\n\n[servers.ws]\nport = 1234\n[middleware.m]\nx = 1\n",
+            &[("WS_HTTP_PORT", "9000")],
+        )
+        .unwrap();
+        let entries = c.entries();
+        let find = |key: &str| entries.iter().find(|e| e.key() == key).unwrap();
+        assert_eq!(find("log_level").line, Some(1));
+        assert_eq!(find("servers.ws.port").line, Some(4));
+        assert_eq!(find("servers.ws.port").value.as_deref(), Some("1234"));
+        assert!(matches!(
+            find("servers.ws.port").source,
+            ConfigSource::File(_)
+        ));
+        assert_eq!(find("middleware.m.x").line, Some(6));
+        let http = find("servers.http.port");
+        assert_eq!(http.source, ConfigSource::Env("WS_HTTP_PORT".to_owned()));
+        assert_eq!(http.line, None);
+        assert_eq!(find("servers.ws.host").source, ConfigSource::Embedded);
+        assert_eq!(find("log_file").value, None);
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let err = load_str(
+            "[servers.ws]\nmax_message_size = 0\noutbound_queue = 0\n",
+            &[("WS_HTTP_PORT", "x"), ("WS_WS_IDLE_TIMEOUT", "-1")],
+        )
+        .unwrap_err();
+        let ConfigError::Many(all) = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(all.len(), 4, "{err}");
+        let msg = err.to_string();
+        for key in [
+            "WS_HTTP_PORT",
+            "servers.ws.idle_timeout",
+            "servers.ws.max_message_size",
+            "servers.ws.outbound_queue",
+        ] {
+            assert!(msg.contains(key), "{key} missing in {msg}");
+        }
     }
 
     #[test]

@@ -14,9 +14,14 @@
 //! Each key is declared once, in a `config_keys!` block (`keys.rs`): its doc, type, default
 //! and reload effect. The layer types that files and `WS_*` variables are read into, the
 //! `WS_*` names, the reload report and `Debug` are generated from there.
+//!
+//! [`Config::entries`] (`listing.rs`) lists every key of the effective config with its value
+//! as TOML and where it came from ([`ConfigSource`], and the line for a key from the file):
+//! what `ws-cli config` prints.
 
 mod error;
 pub(crate) mod keys;
+mod listing;
 mod live;
 mod load;
 pub(crate) mod value;
@@ -32,6 +37,7 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 use keys::{config_keys, Keys};
+pub use listing::ConfigEntry;
 pub use live::LiveConfig;
 pub use load::ConfigSource;
 

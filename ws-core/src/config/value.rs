@@ -25,6 +25,14 @@ pub(crate) trait Value: Clone + PartialEq + fmt::Debug {
     fn from_raw(raw: Self::Raw, key: &str, source: &ConfigSource) -> Result<Self, ConfigError>;
     /// The value as text for a reload report; `None` when unset (shown as `none`).
     fn text(&self) -> Option<String>;
+    /// The value as a layer would spell it in TOML (`ws-cli config`); `None` when unset.
+    fn to_toml(&self) -> Option<toml::Value>;
+}
+
+/// A count as a TOML integer (a text past `i64::MAX`, which no config holds).
+fn integer(n: impl TryInto<i64> + ToString + Copy) -> toml::Value {
+    n.try_into()
+        .map_or_else(|_| toml::Value::String(n.to_string()), toml::Value::Integer)
 }
 
 impl Value for String {
@@ -37,6 +45,9 @@ impl Value for String {
     }
     fn text(&self) -> Option<String> {
         Some(self.clone())
+    }
+    fn to_toml(&self) -> Option<toml::Value> {
+        Some(toml::Value::String(self.clone()))
     }
 }
 
@@ -51,6 +62,9 @@ impl Value for Option<String> {
     fn text(&self) -> Option<String> {
         self.clone()
     }
+    fn to_toml(&self) -> Option<toml::Value> {
+        self.clone().map(toml::Value::String)
+    }
 }
 
 impl Value for PathBuf {
@@ -63,6 +77,9 @@ impl Value for PathBuf {
     }
     fn text(&self) -> Option<String> {
         Some(self.display().to_string())
+    }
+    fn to_toml(&self) -> Option<toml::Value> {
+        Some(toml::Value::String(self.display().to_string()))
     }
 }
 
@@ -77,6 +94,10 @@ impl Value for Option<PathBuf> {
     fn text(&self) -> Option<String> {
         self.as_ref().map(|p| p.display().to_string())
     }
+    fn to_toml(&self) -> Option<toml::Value> {
+        self.as_ref()
+            .map(|p| toml::Value::String(p.display().to_string()))
+    }
 }
 
 impl Value for usize {
@@ -90,6 +111,9 @@ impl Value for usize {
     fn text(&self) -> Option<String> {
         Some(self.to_string())
     }
+    fn to_toml(&self) -> Option<toml::Value> {
+        Some(integer(*self))
+    }
 }
 
 impl Value for u16 {
@@ -102,6 +126,9 @@ impl Value for u16 {
     }
     fn text(&self) -> Option<String> {
         Some(self.to_string())
+    }
+    fn to_toml(&self) -> Option<toml::Value> {
+        Some(integer(*self))
     }
 }
 
@@ -121,6 +148,14 @@ impl Value for Duration {
     fn text(&self) -> Option<String> {
         Some(format!("{self:?}"))
     }
+    fn to_toml(&self) -> Option<toml::Value> {
+        // Whole seconds as an integer (`10`), others as a float (`0.5`): both load back.
+        Some(if self.subsec_nanos() == 0 {
+            integer(self.as_secs())
+        } else {
+            toml::Value::Float(self.as_secs_f64())
+        })
+    }
 }
 
 impl Value for IpAddr {
@@ -134,6 +169,9 @@ impl Value for IpAddr {
     fn text(&self) -> Option<String> {
         Some(self.to_string())
     }
+    fn to_toml(&self) -> Option<toml::Value> {
+        Some(toml::Value::String(self.to_string()))
+    }
 }
 
 impl Value for bool {
@@ -146,6 +184,9 @@ impl Value for bool {
     }
     fn text(&self) -> Option<String> {
         Some(self.to_string())
+    }
+    fn to_toml(&self) -> Option<toml::Value> {
+        Some(toml::Value::Boolean(*self))
     }
 }
 
@@ -161,6 +202,9 @@ impl Value for Option<bool> {
     }
     fn text(&self) -> Option<String> {
         Some(format!("{self:?}"))
+    }
+    fn to_toml(&self) -> Option<toml::Value> {
+        self.map(toml::Value::Boolean)
     }
 }
 
@@ -193,6 +237,9 @@ impl Value for BrokerAddr {
     fn text(&self) -> Option<String> {
         Some(self.redacted())
     }
+    fn to_toml(&self) -> Option<toml::Value> {
+        Some(toml::Value::String(self.redacted()))
+    }
 }
 
 impl Value for OutboundPolicy {
@@ -206,6 +253,9 @@ impl Value for OutboundPolicy {
     fn text(&self) -> Option<String> {
         Some(format!("{self:?}").to_ascii_lowercase())
     }
+    fn to_toml(&self) -> Option<toml::Value> {
+        self.text().map(toml::Value::String)
+    }
 }
 
 impl Value for LogFormat {
@@ -218,6 +268,9 @@ impl Value for LogFormat {
     }
     fn text(&self) -> Option<String> {
         Some(format!("{self:?}").to_ascii_lowercase())
+    }
+    fn to_toml(&self) -> Option<toml::Value> {
+        self.text().map(toml::Value::String)
     }
 }
 
@@ -241,6 +294,11 @@ impl Value for Vec<String> {
     }
     fn text(&self) -> Option<String> {
         Some(format!("{self:?}"))
+    }
+    fn to_toml(&self) -> Option<toml::Value> {
+        Some(toml::Value::Array(
+            self.iter().cloned().map(toml::Value::String).collect(),
+        ))
     }
 }
 

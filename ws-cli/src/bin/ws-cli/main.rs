@@ -11,5 +11,7 @@
 pub mod demo;
 
 fn main() {
+    // ws-cli's own name, version and description: this binary is ws-cli (an app's binary
+    // writes `ws_cli::main!()` for its own).
     ws_cli::main()
 }
