@@ -151,6 +151,19 @@ impl Value for Option<bool> {
     }
 }
 
+impl Value for bool {
+    type Raw = bool;
+    const ENV_STRING: bool = false;
+    #[cfg(test)]
+    const SAMPLE: &'static str = "false";
+    fn from_raw(raw: bool, _: &str, _: &ConfigSource) -> Result<Self, ConfigError> {
+        Ok(raw)
+    }
+    fn text(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
 /// `local`, or the URL of a Redis server; shown with its password hidden.
 impl Value for BrokerAddr {
     type Raw = String;
