@@ -211,7 +211,11 @@ async fn refused_handshakes_and_http_requests_are_counted_by_status() {
             - histogram_count(&before, "http_request_duration_seconds", &health),
         2.0
     );
-    let unmatched = [("server", "http"), ("route", "unmatched"), ("status", "404")];
+    let unmatched = [
+        ("server", "http"),
+        ("route", "unmatched"),
+        ("status", "404"),
+    ];
     assert_eq!(
         value(&after, "http_requests_total", &unmatched)
             - value(&before, "http_requests_total", &unmatched),

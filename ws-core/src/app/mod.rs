@@ -26,7 +26,7 @@ use crate::metrics::Metrics;
 use crate::push::{Broker, InProcess, Sender};
 use crate::registry::{validate, Registry};
 use crate::server::admission;
-use crate::server::listener::{ServerStop, Server};
+use crate::server::listener::{Server, ServerStop};
 use crate::server::Routes;
 use crate::settings::SettingsStore;
 pub use running::Running;

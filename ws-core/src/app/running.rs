@@ -207,7 +207,9 @@ impl Running {
             .await
             .is_err()
         {
-            tracing::debug!("the metrics server's connections did not end within {METRICS_GRACE:?}");
+            tracing::debug!(
+                "the metrics server's connections did not end within {METRICS_GRACE:?}"
+            );
         }
         self.app.leave_cluster().await;
         done

@@ -600,7 +600,12 @@ mod tests {
 
     /// Node `id` of a cluster on `hub`, joined, with its sender.
     async fn node(hub: &Arc<Hub>, id: u16) -> Result<(Arc<ClusterNode>, Sender), JoinError> {
-        let node = Arc::new(ClusterNode::new(id, "t", timings(), BrokerMetrics::default()));
+        let node = Arc::new(ClusterNode::new(
+            id,
+            "t",
+            timings(),
+            BrokerMetrics::default(),
+        ));
         let sender = Sender::with_broker(id, node.clone());
         let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
         node.join(Arc::new(hub.endpoint(tx)), rx, &sender).await?;
@@ -635,7 +640,12 @@ mod tests {
         let hub = Arc::new(Hub::default());
         let (old, _s) = node(&hub, 1).await.unwrap();
         let token = old.hand_over();
-        let new = Arc::new(ClusterNode::new(1, "t", timings(), BrokerMetrics::default()));
+        let new = Arc::new(ClusterNode::new(
+            1,
+            "t",
+            timings(),
+            BrokerMetrics::default(),
+        ));
         new.take_over(&token);
         let sender = Sender::with_broker(1, new.clone());
         let (tx, rx) = mpsc::channel(INBOUND_QUEUE);

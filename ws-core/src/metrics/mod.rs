@@ -353,7 +353,8 @@ impl Metrics {
     /// The whole registry in the Prometheus text format (version 0.0.4).
     pub(crate) fn encode(&self) -> String {
         let mut out = String::with_capacity(8 << 10);
-        if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+        if let Err(e) =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
         {
             tracing::error!("encoding the metrics failed: {e}");
         }
@@ -436,7 +437,11 @@ impl RouteMetrics {
                 server: self.labels.server.clone(),
                 route: self.labels.route.clone(),
                 code,
-                side: if by_client { Side::client } else { Side::server },
+                side: if by_client {
+                    Side::client
+                } else {
+                    Side::server
+                },
             })
             .inc();
     }

@@ -152,4 +152,3 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
     }
     errors
 }
-

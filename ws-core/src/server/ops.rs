@@ -48,8 +48,7 @@ pub(crate) fn describe() -> [String; 3] {
     [
         "GET   /metrics -> ws-core: Prometheus metrics (config metrics, metrics_server)".to_owned(),
         "GET   /healthz -> ws-core: 200 while the process answers".to_owned(),
-        "GET   /readyz -> ws-core: 200 while serving, 503 once a stop or restart begins"
-            .to_owned(),
+        "GET   /readyz -> ws-core: 200 while serving, 503 once a stop or restart begins".to_owned(),
     ]
 }
 

@@ -18,9 +18,9 @@ use tokio_util::task::TaskTracker;
 
 use super::admission;
 use super::body;
-use super::ops;
 use super::driver::{Accepted, Setup};
 use super::handshake::{self, Accept, HandshakeError};
+use super::ops;
 use super::routes::{Routes, WsRoute};
 use crate::client_cert::ClientCert;
 use crate::context::AppContext;
