@@ -387,3 +387,42 @@ async fn readyz_turns_503_while_a_graceful_stop_drains() {
     assert!(tokio::net::TcpStream::connect(http).await.is_err());
     drop(client);
 }
+
+#[tokio::test]
+async fn broker_publishes_and_deliveries_are_counted() {
+    let redis = ws_tests::redis::RedisServer::start().await;
+    let cluster = format!("metrics{}", std::process::id());
+    let mut nodes = Vec::new();
+    for id in [1, 2] {
+        let mut config = test_config();
+        config.node_id = id;
+        config.broker = ws_core::BrokerAddr::Redis(redis.url());
+        config.cluster = cluster.clone();
+        nodes.push(start(config).await);
+    }
+    let http = |i: usize| nodes[i].local_addr("http").unwrap();
+    let mut client = RawClient::connect(nodes[1].local_addr("ws").unwrap(), "/echo").await;
+    let (s1, s2) = (nodes[0].app().sender(), nodes[1].app().sender());
+    let id = within("the client is registered on node 2", async {
+        loop {
+            if let Some(info) = s2.connections(&ws_core::Filter::all()).first() {
+                return info.id;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let before = [scrape(http(0)).await, scrape(http(1)).await];
+    // A push by id from node 1 to node 2's connection: one publish, one delivery (and its ack).
+    s1.push(id, "across").await.unwrap();
+    assert_eq!(client.recv_text().await, "across");
+    let after = [scrape(http(0)).await, scrape(http(1)).await];
+    let moved = |i: usize, name: &str| value(&after[i], name, &[]) - value(&before[i], name, &[]);
+    assert!(moved(0, "ws_broker_publishes_total") >= 1.0);
+    assert_eq!(moved(1, "ws_broker_deliveries_total"), 1.0);
+    assert_eq!(moved(0, "ws_broker_errors_total"), 0.0);
+    assert_eq!(value(&after[1], "ws_broker_inbound_lag", &[]), 0.0);
+    for node in nodes {
+        node.shutdown().await;
+    }
+}

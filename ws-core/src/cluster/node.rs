@@ -278,6 +278,9 @@ impl ClusterNode {
                     None => return,
                 },
             };
+            self.metrics
+                .lag
+                .set(i64::try_from(inbound.len()).unwrap_or(i64::MAX));
             match Packet::decode(bytes) {
                 Ok(packet) => self.handle(packet),
                 Err(e) => {

@@ -149,6 +149,8 @@ pub(crate) struct BrokerMetrics {
     pub(crate) deliveries: Counter,
     /// Publishes that failed, and envelopes received that could not be read.
     pub(crate) errors: Counter,
+    /// Packets received from the broker and not yet handled: how far this node's reader lags.
+    pub(crate) lag: Gauge,
 }
 
 /// The metrics of one app: its registry and families. Built with every app (counting into
@@ -258,6 +260,11 @@ impl Metrics {
             "ws_broker_errors",
             "Broker publishes that failed and received envelopes that could not be read",
             f.broker.errors.clone(),
+        );
+        r.register(
+            "ws_broker_inbound_lag",
+            "Packets received from the networked broker and not yet handled by this node",
+            f.broker.lag.clone(),
         );
         r.register_collector(Box::new(process::ProcessCollector::new()));
         Self {
