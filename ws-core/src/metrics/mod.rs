@@ -486,3 +486,64 @@ impl RouteMetrics {
         self.panics.inc();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The family names are a contract (dashboards use them): each with its type.
+    #[test]
+    fn the_contract_families_are_encoded_with_their_names_and_types() {
+        let mut metrics = Metrics::new();
+        metrics.served = true;
+        let route = metrics.route("ws", "/echo");
+        route.opened();
+        route.closed(1000, true);
+        route.queue_full(FullPolicy::Drop);
+        route.slow_consumer(SlowReason::WriteTimeout);
+        route.hook_error("on_message");
+        route.hook_panicked();
+        metrics.handshake_rejected("ws", 426);
+        metrics.http_request("http", "/health", &http::Method::GET, 200, 0.002);
+        let text = metrics.encode();
+        for (name, kind) in [
+            ("ws_connections", "gauge"),
+            ("ws_connections_accepted_total", "counter"),
+            ("ws_messages_received_total", "counter"),
+            ("ws_messages_sent_total", "counter"),
+            ("ws_bytes_received_total", "counter"),
+            ("ws_bytes_sent_total", "counter"),
+            ("ws_closes_total", "counter"),
+            ("ws_handshakes_rejected_total", "counter"),
+            ("http_requests_total", "counter"),
+            ("http_request_duration_seconds", "histogram"),
+            ("ws_outbound_queue_full_total", "counter"),
+            ("ws_slow_consumers_dropped_total", "counter"),
+            ("ws_hook_errors_total", "counter"),
+            ("ws_hook_panics_total", "counter"),
+            ("ws_broker_publishes_total", "counter"),
+            ("ws_broker_deliveries_total", "counter"),
+            ("ws_broker_errors_total", "counter"),
+            ("ws_broker_inbound_lag", "gauge"),
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {name} {kind}\n")),
+                "{name}:\n{text}"
+            );
+        }
+        for sample in [
+            "ws_connections{server=\"ws\",route=\"/echo\"} 1\n",
+            "ws_closes_total{server=\"ws\",route=\"/echo\",code=\"1000\",side=\"client\"} 1\n",
+            "ws_handshakes_rejected_total{server=\"ws\",status=\"426\"} 1\n",
+            "http_requests_total{server=\"http\",route=\"/health\",method=\"GET\",status=\"200\"} 1\n",
+            "ws_outbound_queue_full_total{server=\"ws\",route=\"/echo\",policy=\"drop\"} 1\n",
+            "ws_slow_consumers_dropped_total{server=\"ws\",route=\"/echo\",reason=\"write_timeout\"} 1\n",
+        ] {
+            assert!(text.contains(sample), "{sample}:\n{text}");
+        }
+        assert_eq!(
+            method_label(&http::Method::from_bytes(b"BREW").unwrap()),
+            "OTHER"
+        );
+    }
+}
