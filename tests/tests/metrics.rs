@@ -426,3 +426,90 @@ async fn broker_publishes_and_deliveries_are_counted() {
         node.shutdown().await;
     }
 }
+
+/// `flood N`: pushes N messages of 100 KiB to itself through the `Sender` (which follows
+/// `outbound_full`), until one fails.
+#[ws_controller(server = "ws", path = "/metrics-flood")]
+#[derive(Debug, Default)]
+pub struct Flood;
+
+impl Controller for Flood {
+    async fn on_message(&self, cx: &mut Conn, msg: Message) -> HookResult {
+        let n: usize = msg
+            .as_text()
+            .and_then(|t| t.strip_prefix("flood "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let payload = Message::binary(vec![7u8; 100 << 10]);
+        for _ in 0..n {
+            if cx.sender().push(cx.id(), payload.clone()).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_full_queue_and_the_slow_consumer_it_drops_are_counted() {
+    let mut config = test_config();
+    let ws = config.servers.get_mut("ws").unwrap();
+    ws.outbound_queue = 2;
+    ws.write_timeout = Duration::from_secs(60);
+    let running = start(config).await;
+    let http = running.local_addr("http").unwrap();
+    let mut client = RawClient::connect(running.local_addr("ws").unwrap(), "/metrics-flood").await;
+    // 40 MiB pushed at a client that does not read: the queue of 2 is found full.
+    client.send_text("flood 400").await;
+    let route = [("server", "ws"), ("route", "/metrics-flood")];
+    let with = |extra: (&'static str, &'static str)| {
+        let mut labels = route.to_vec();
+        labels.push(extra);
+        labels
+    };
+    scrape_until(http, "the full queue is counted", |s| {
+        value(
+            s,
+            "ws_outbound_queue_full_total",
+            &with(("policy", "close")),
+        ) == 1.0
+            && value(
+                s,
+                "ws_slow_consumers_dropped_total",
+                &with(("reason", "queue_full")),
+            ) == 1.0
+    })
+    .await;
+    // Reading again: what was sent, then the close frame 1008; then the connection ends.
+    let code = within("the close frame", async {
+        loop {
+            match client.recv().await {
+                Some(f) if f.opcode == 8 => break f.close_code(),
+                Some(_) => {}
+                None => break None,
+            }
+        }
+    })
+    .await;
+    assert_eq!(code, Some(1008));
+    let s = scrape_until(http, "the connection ends", |s| {
+        value(s, "ws_connections", &route) == 0.0
+    })
+    .await;
+    let closed = [
+        ("server", "ws"),
+        ("route", "/metrics-flood"),
+        ("code", "1008"),
+        ("side", "server"),
+    ];
+    assert_eq!(value(&s, "ws_closes_total", &closed), 1.0);
+    assert_eq!(
+        value(
+            &s,
+            "ws_outbound_queue_full_total",
+            &with(("policy", "close"))
+        ),
+        1.0
+    );
+    running.shutdown().await;
+}
