@@ -342,6 +342,41 @@ async fn metrics_on_another_server() {
 }
 
 #[tokio::test]
+async fn a_metrics_server_with_websocket_routes_refuses_handshakes_while_it_drains() {
+    let mut config = test_config();
+    config.metrics_server = "ws".to_owned();
+    config.drain_timeout = Duration::from_secs(5);
+    for server in config.servers.values_mut() {
+        server.close_timeout = Duration::from_secs(60);
+    }
+    let running = start(config).await;
+    let ws = running.local_addr("ws").unwrap();
+    let mut client = RawClient::connect(ws, "/echo").await;
+    scrape_until(ws, "the connection is open", |s| {
+        value(s, "ws_connections", ECHO) == 1.0
+    })
+    .await;
+    let stop = tokio::spawn(running.shutdown());
+    assert_eq!(client.expect_close().await, Some(1001));
+    within("readyz turns 503", async {
+        while http_get(ws, "/readyz").await.0 != 503 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let upgrade = format!(
+        "GET /echo HTTP/1.1\r\nHost: {ws}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    let (status, body) = http_raw(ws, &upgrade).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("the server is stopping"), "{body}");
+    assert!(!stop.is_finished(), "the drain must still be going on");
+    assert!(!within("the stop ends", stop).await.unwrap());
+    drop(client);
+}
+
+#[tokio::test]
 async fn readyz_turns_503_while_a_graceful_stop_drains() {
     let mut config = test_config();
     // A client that never answers the close keeps the drain going until `drain_timeout`.

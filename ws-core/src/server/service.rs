@@ -200,6 +200,11 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
         Ok(accept) => accept,
         Err(e) => return handshake_error(e, req.version()),
     };
+    if ctx.routes.ops && ctx.shutdown.is_cancelled() {
+        // The metrics server still accepts during a stop's drain (for `/readyz`), but takes
+        // no new WebSocket clients.
+        return Response::text(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping\n");
+    }
     let settings = ctx.routes.settings();
     let (server, name) = (&ctx.routes.admission, &ctx.routes.name);
     let admitted = match admission::admit(&ctx.app, server, &settings, name, ctx.peer.ip()) {
