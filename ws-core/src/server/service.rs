@@ -62,10 +62,10 @@ pub(crate) async fn handle(
     let op = ctx.routes.ops.then(|| ops::Op::at(path)).flatten();
     let settings = ctx.routes.settings();
     let origin = admission::check_origin(&settings, &ctx.routes.name, req.headers());
-    let mut counted = if wants_upgrade {
-        Counted::Handshake
-    } else {
-        Counted::Http(http_path.or(op.map(ops::Op::path)).unwrap_or("unmatched"))
+    // An upgrade request to a path that only an HTTP route has is served (and counted) by it.
+    let mut counted = match http_path.or(op.map(ops::Op::path)) {
+        None if wants_upgrade => Counted::Handshake,
+        route => Counted::Http(route.unwrap_or("unmatched")),
     };
     let response = if let Err(refused) = origin {
         refused.into()
