@@ -139,7 +139,7 @@ async fn an_app_layer_sees_connection_events_and_http_is_disabled() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("ws.toml"),
-        "log_level = \"debug\"\n[servers.http]\nenabled = false\n[servers.ws]\nport = 0\n",
+        "log_level = \"debug\"\nmetrics_server = \"ws\"\n[servers.http]\nenabled = false\n[servers.ws]\nport = 0\n",
     )
     .unwrap();
     let mut daemon = Daemon {

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::config::{Config, LiveConfig, ServerName};
 use crate::di::Singletons;
+use crate::metrics::Metrics;
 use crate::push::Sender;
 use crate::settings::SettingsStore;
 
@@ -32,6 +33,10 @@ pub(crate) struct AppContext {
     /// Whether handshakes are being refused for want of file descriptors (so that the
     /// warning is logged once each time it begins).
     pub(crate) fds_short: AtomicBool,
+    /// The app's metrics, served by `GET /metrics`.
+    pub(crate) metrics: Arc<Metrics>,
+    /// Set when a graceful stop or a restart's hand-over begins: `GET /readyz` answers 503.
+    pub(crate) stopping: AtomicBool,
 }
 
 impl AppContext {
@@ -41,6 +46,7 @@ impl AppContext {
         settings: SettingsStore,
         sender: Sender,
         fd_limit: Option<usize>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             live,
@@ -51,6 +57,8 @@ impl AppContext {
             sockets_held: AtomicUsize::new(0),
             fd_limit,
             fds_short: AtomicBool::new(false),
+            metrics,
+            stopping: AtomicBool::new(false),
         }
     }
 

@@ -44,7 +44,8 @@
 //!                         keep-alive sweeper, the steps of its life
 //!  protocol/              RFC 6455 only: frame reader, message assembly, frame writer, close codes
 //!  config/, id.rs,        leaves: configuration (keys declared once, LiveConfig),
-//!  message.rs, error.rs   ConnId/ConnInfo, Message, start-up errors
+//!  message.rs, error.rs,  ConnId/ConnInfo, Message, start-up errors, the Prometheus
+//!  metrics/               registry and the per-route handles the engine counts into
 //! ```
 //!
 //! The path of one message, from a client's socket to a hook and back:
@@ -81,6 +82,7 @@
 //! | applying a new config to a running app | [`Running::reload`], [`reload`] |
 //! | frames, close codes | [`CloseCode`] (`protocol/`) |
 //! | outbound queue, keep-alive, the connection's task | `engine/`, `server/driver.rs` |
+//! | Prometheus metrics, `/metrics`, `/healthz`, `/readyz` | `metrics/`, `server/ops.rs` |
 //!
 //! ## Registration and linking
 //!
@@ -102,6 +104,7 @@ pub mod http;
 mod id;
 pub mod jsonrpc;
 mod message;
+mod metrics;
 mod middleware;
 mod protocol;
 mod push;

@@ -269,6 +269,7 @@ where
                 match result.into_error() {
                     None => out.close(CloseCode::NORMAL, ""),
                     Some(e) => {
+                        out.shared.traffic.route.hook_error("handler");
                         e.log(&info, "handler");
                         out.close(CloseCode::INTERNAL, "internal error");
                     }
@@ -314,6 +315,7 @@ where
             // The function owns the socket: the connection ends when it returns.
             if let Err(e) = task.await {
                 if e.is_panic() {
+                    cx.out.shared.traffic.route.hook_panicked();
                     tracing::error!(conn = %cx.info, "handler panicked");
                 }
             }

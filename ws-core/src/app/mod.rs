@@ -22,10 +22,11 @@ use crate::config::{BrokerAddr, Config, LiveConfig, ServerName};
 use crate::context::AppContext;
 use crate::di::{Resolver, Singletons};
 use crate::error::StartupError;
+use crate::metrics::Metrics;
 use crate::push::{Broker, InProcess, Sender};
 use crate::registry::{validate, Registry};
 use crate::server::admission;
-use crate::server::listener::Server;
+use crate::server::listener::{Server, ServerStop};
 use crate::server::Routes;
 use crate::settings::SettingsStore;
 pub use running::Running;
@@ -56,12 +57,14 @@ impl App {
         match &config.broker {
             BrokerAddr::Local => Self::with_broker(registry, config, Arc::new(InProcess)),
             BrokerAddr::Redis(_) => {
+                let metrics = Metrics::new();
                 let node = Arc::new(ClusterNode::new(
                     config.node_id,
                     &config.cluster,
                     Timings::default(),
+                    metrics.broker().clone(),
                 ));
-                Self::assemble(registry, config, node.clone(), Some(node))
+                Self::assemble(registry, config, node.clone(), Some(node), metrics)
             }
         }
     }
@@ -73,7 +76,7 @@ impl App {
         config: Config,
         broker: Arc<dyn Broker>,
     ) -> Result<Self, StartupError> {
-        Self::assemble(registry, config, broker, None)
+        Self::assemble(registry, config, broker, None, Metrics::new())
     }
 
     fn assemble(
@@ -81,6 +84,7 @@ impl App {
         config: Config,
         broker: Arc<dyn Broker>,
         cluster: Option<Arc<ClusterNode>>,
+        metrics: Metrics,
     ) -> Result<Self, StartupError> {
         // Every problem at once: registry x config, every registration's dependencies and the
         // singleton graph; then what building the singletons reports.
@@ -114,7 +118,7 @@ impl App {
             singletons: &singletons,
             ..inputs
         };
-        let routes = routes::build_all(&registry, &config, &resolver)?;
+        let routes = routes::build_all(&registry, &config, &resolver, &metrics)?;
         StartupError::collect(
             settings
                 .unread(&config)
@@ -123,7 +127,16 @@ impl App {
                 .collect(),
         )?;
         let fd_limit = admission::soft_fd_limit();
-        let ctx = AppContext::new(live, singletons, settings, sender, fd_limit);
+        let mut metrics = metrics;
+        metrics.served = config.metrics;
+        let ctx = AppContext::new(
+            live,
+            singletons,
+            settings,
+            sender,
+            fd_limit,
+            Arc::new(metrics),
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 cluster,
@@ -198,6 +211,14 @@ impl App {
         }
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
+        // The metrics server's accept loop and HTTP connections: they keep serving through a
+        // stop's drain (`/readyz` answers 503) and end after it.
+        let late = ServerStop {
+            accept: CancellationToken::new(),
+            conns: TaskTracker::new(),
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+        };
         let mut servers = Vec::new();
         let mut errors = Vec::new();
         for (name, routes) in &self.inner.routes {
@@ -253,18 +274,19 @@ impl App {
             for line in routes.describe() {
                 tracing::debug!("{}: {line}", server.name);
             }
-            tracker.spawn(server.serve(
-                Arc::clone(&self.inner.ctx),
-                routes,
-                shutdown.clone(),
-                tracker.clone(),
-            ));
+            let ctx = Arc::clone(&self.inner.ctx);
+            if routes.ops {
+                late.conns.spawn(server.serve(ctx, routes, late.clone()));
+            } else {
+                let stop = ServerStop::with_app(&shutdown, &tracker);
+                tracker.spawn(server.serve(ctx, routes, stop));
+            }
         }
         Ok(Running::new(
             self.clone(),
             addrs,
-            shutdown,
-            tracker,
+            (shutdown, tracker),
+            late,
             listeners,
         ))
     }

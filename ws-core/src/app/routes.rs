@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::config::{Config, ServerName};
 use crate::di::Resolver;
 use crate::error::StartupError;
+use crate::metrics::Metrics;
 use crate::registry::{MiddlewareDef, Registry};
 use crate::server::routes::{HttpRoute, MiddlewareRoute, Routes, WsRoute};
 use crate::server::tls;
@@ -16,11 +17,13 @@ pub(crate) fn build_all(
     registry: &Registry,
     config: &Config,
     resolver: &Resolver<'_>,
+    metrics: &Metrics,
 ) -> Result<BTreeMap<ServerName, Arc<Routes>>, StartupError> {
     let mut errors = Vec::new();
     let mut out = BTreeMap::new();
     for (name, settings) in config.enabled_servers() {
         let mut routes = Routes::new(name.clone(), settings.clone());
+        routes.ops = config.serves_metrics(name.as_str());
         match tls::load(name.as_str(), settings, config) {
             Ok(tls) => routes.tls.set(tls),
             Err(problems) => errors.extend(problems.into_iter().map(StartupError::from)),
@@ -40,6 +43,7 @@ pub(crate) fn build_all(
                             protocols: def.protocols,
                             protocol_required: def.protocol_required,
                             controller,
+                            metrics: metrics.route(name.as_str(), def.path),
                         },
                     );
                 }

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -15,6 +17,10 @@ use crate::engine::driver::shutdown_reason;
 use crate::error::ConfigError;
 use crate::protocol::close::CloseCode;
 use crate::push::Filter;
+use crate::server::listener::ServerStop;
+
+/// How long the metrics server's connections have to finish once the drain has ended.
+const METRICS_GRACE: Duration = Duration::from_secs(1);
 
 /// A started app: its bound addresses, and a graceful stop.
 #[derive(Debug)]
@@ -23,6 +29,8 @@ pub struct Running {
     addrs: BTreeMap<ServerName, SocketAddr>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// The metrics server's: it stops after the drain.
+    late: ServerStop,
     /// Second handles on the listening sockets, for [`Running::listener`].
     listeners: BTreeMap<ServerName, std::net::TcpListener>,
     /// Held by a reload, so that two reloads do not interleave.
@@ -33,8 +41,8 @@ impl Running {
     pub(super) fn new(
         app: App,
         addrs: BTreeMap<ServerName, SocketAddr>,
-        shutdown: CancellationToken,
-        tracker: TaskTracker,
+        (shutdown, tracker): (CancellationToken, TaskTracker),
+        late: ServerStop,
         listeners: BTreeMap<ServerName, std::net::TcpListener>,
     ) -> Self {
         Self {
@@ -42,6 +50,7 @@ impl Running {
             addrs,
             shutdown,
             tracker,
+            late,
             listeners,
             reloading: Mutex::new(()),
         }
@@ -144,6 +153,10 @@ impl Running {
     /// Stops gracefully: stops accepting, sends close 1001 to every WebSocket client, lets
     /// in-flight HTTP requests and close handshakes finish for up to `drain_timeout`.
     /// Returns whether everything finished in time.
+    ///
+    /// `GET /readyz` answers 503 from the start; the metrics server (config
+    /// `metrics_server`) keeps accepting and answering until the drain ends, the others stop
+    /// accepting at once.
     pub async fn shutdown(self) -> bool {
         self.shutdown_with(CloseCode::GOING_AWAY).await
     }
@@ -158,8 +171,13 @@ impl Running {
 
     /// [`shutdown`](Self::shutdown) with another close code for the WebSocket clients:
     /// [`CloseCode::RESTART`] (1012) when a new process has taken over the listeners, so that
-    /// clients reconnect at once.
+    /// clients reconnect at once. With 1012 the metrics server stops accepting at once too
+    /// (the new process serves its port).
     pub async fn shutdown_with(mut self, code: CloseCode) -> bool {
+        self.app.inner.ctx.stopping.store(true, Ordering::Release);
+        if code == CloseCode::RESTART {
+            self.late.accept.cancel();
+        }
         self.app.sender().set_shutdown_code(code);
         // Cancel first: a connection registering from now on closes itself.
         self.shutdown.cancel();
@@ -181,6 +199,17 @@ impl Running {
             .is_ok();
         if !done {
             tracing::warn!("drain timeout of {drain:?} reached; dropping remaining connections");
+        }
+        // The metrics server last: its requests under way get a moment to finish.
+        self.late.accept.cancel();
+        self.late.conns.close();
+        if tokio::time::timeout(METRICS_GRACE, self.late.conns.wait())
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                "the metrics server's connections did not end within {METRICS_GRACE:?}"
+            );
         }
         self.app.leave_cluster().await;
         done

@@ -30,6 +30,7 @@ use super::requests::Requests;
 use super::transport::{Channel, Transport, TransportError};
 use crate::future::BoxFuture;
 use crate::id::ConnId;
+use crate::metrics::BrokerMetrics;
 use crate::push::sender::WeakSender;
 use crate::push::{Broker, BrokerError, ClusterCount, Envelope, Filter, Sender, Target};
 
@@ -103,10 +104,12 @@ pub(crate) struct ClusterNode {
     interest: Interest,
     interest_changed: Notify,
     stop: CancellationToken,
+    /// Publishes, deliveries and errors, for `/metrics`.
+    metrics: BrokerMetrics,
 }
 
 impl ClusterNode {
-    pub(crate) fn new(node: u16, cluster: &str, timings: Timings) -> Self {
+    pub(crate) fn new(node: u16, cluster: &str, timings: Timings, metrics: BrokerMetrics) -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -123,6 +126,7 @@ impl ClusterNode {
             interest: Interest::default(),
             interest_changed: Notify::new(),
             stop: CancellationToken::new(),
+            metrics,
         }
     }
 
@@ -218,12 +222,14 @@ impl ClusterNode {
         let transport = self.transport()?;
         if let Some(since) = *self.lock_away() {
             if since.elapsed() < RETRY_AFTER {
+                self.metrics.errors.inc();
                 return Err(BrokerError::Transport("the broker is away".into()));
             }
         }
         let packet = self.packet(body);
         match transport.publish(channel, packet).await {
             Ok(receivers) => {
+                self.metrics.publishes.inc();
                 if self.lock_away().take().is_some() {
                     tracing::info!(
                         "cluster: the broker is back; node {} publishes again",
@@ -233,6 +239,7 @@ impl ClusterNode {
                 Ok(receivers)
             }
             Err(e) => {
+                self.metrics.errors.inc();
                 if self.lock_away().replace(Instant::now()).is_none() {
                     tracing::warn!(
                         "cluster: the broker is away ({e}); deliveries to other nodes fail until \
@@ -271,9 +278,13 @@ impl ClusterNode {
                     None => return,
                 },
             };
+            self.metrics
+                .lag
+                .set(i64::try_from(inbound.len()).unwrap_or(i64::MAX));
             match Packet::decode(bytes) {
                 Ok(packet) => self.handle(packet),
                 Err(e) => {
+                    self.metrics.errors.inc();
                     bad += 1;
                     // Once, then every 1,000th: a stranger on the channel cannot fill the log.
                     if bad % 1000 == 1 {
@@ -294,6 +305,7 @@ impl ClusterNode {
                 let Some(local) = self.joined.get().and_then(|j| j.local.upgrade()) else {
                     return;
                 };
+                self.metrics.deliveries.inc();
                 let delivery = local.deliver_local(&envelope);
                 if ack != 0 {
                     self.answer(
@@ -591,7 +603,12 @@ mod tests {
 
     /// Node `id` of a cluster on `hub`, joined, with its sender.
     async fn node(hub: &Arc<Hub>, id: u16) -> Result<(Arc<ClusterNode>, Sender), JoinError> {
-        let node = Arc::new(ClusterNode::new(id, "t", timings()));
+        let node = Arc::new(ClusterNode::new(
+            id,
+            "t",
+            timings(),
+            BrokerMetrics::default(),
+        ));
         let sender = Sender::with_broker(id, node.clone());
         let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
         node.join(Arc::new(hub.endpoint(tx)), rx, &sender).await?;
@@ -626,7 +643,12 @@ mod tests {
         let hub = Arc::new(Hub::default());
         let (old, _s) = node(&hub, 1).await.unwrap();
         let token = old.hand_over();
-        let new = Arc::new(ClusterNode::new(1, "t", timings()));
+        let new = Arc::new(ClusterNode::new(
+            1,
+            "t",
+            timings(),
+            BrokerMetrics::default(),
+        ));
         new.take_over(&token);
         let sender = Sender::with_broker(1, new.clone());
         let (tx, rx) = mpsc::channel(INBOUND_QUEUE);

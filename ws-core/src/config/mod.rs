@@ -323,6 +323,13 @@ config_keys! {
             /// reach the soft `RLIMIT_NOFILE` (read at start) minus this, WebSocket handshakes
             /// are answered 503. **Default**: 64.
             fd_reserve: usize = 64, reload: Applied;
+            /// Serve `GET /metrics` (Prometheus text format), `GET /healthz` and `GET /readyz`
+            /// on server `metrics_server`. **Default**: `true`.
+            metrics: bool = true, reload: Restart;
+            /// The server that serves `/metrics`, `/healthz` and `/readyz` (when `metrics` is
+            /// on); it must be a configured server. During a graceful stop it keeps answering
+            /// (`/readyz` with 503) until the drain ends. **Default**: `http`.
+            metrics_server: String = "http".to_owned(), reload: Restart;
         }
         /// The named servers, disabled ones (`enabled = false`) included: see
         /// [`enabled_servers`](Self::enabled_servers).
@@ -363,6 +370,12 @@ impl Config {
     /// disabled ones.
     pub fn enabled_servers(&self) -> impl Iterator<Item = (&ServerName, &ServerConfig)> {
         self.servers.iter().filter(|(_, s)| s.enabled)
+    }
+
+    /// Whether server `name` serves `/metrics`, `/healthz` and `/readyz` (keys `metrics` and
+    /// `metrics_server`).
+    pub(crate) fn serves_metrics(&self, name: &str) -> bool {
+        self.metrics && self.metrics_server == name
     }
 
     /// Table `[middleware.NAME]`, if the config has it.

@@ -22,6 +22,8 @@ use super::io::{ClientSink, ClientStream};
 use super::outbox::{NotQueued, Outbound, Shared};
 use crate::config::ServerConfig;
 use crate::id::ConnId;
+use crate::metrics::traffic::Traffic;
+use crate::metrics::RouteMetrics;
 use crate::protocol::assemble::{Control, MessageReader};
 use crate::protocol::close::{parse_close_payload, CloseCode, CloseFrame};
 use crate::protocol::error::{classify, ReadError, ReadFailure};
@@ -54,13 +56,15 @@ pub(crate) fn split(upgraded: Upgraded) -> (Bytes, ReadSide, WriteSide) {
 
 /// The connection's state with its write half attached, and the handle that sends to it.
 /// Must be called inside the Tokio runtime (drainers are spawned on it).
+/// `route` is what the connection counts its traffic into.
 pub(crate) fn attach(
     id: ConnId,
     settings: Arc<ServerConfig>,
     write: WriteSide,
+    route: Arc<RouteMetrics>,
 ) -> (Arc<Shared>, OutboundTx) {
     let policy = settings.outbound_full;
-    let shared = Arc::new(Shared::new(id, settings));
+    let shared = Arc::new(Shared::new(id, settings, Traffic::new(route)));
     shared.attach(ClientSink::new(write));
     let out = OutboundTx {
         id,

@@ -13,6 +13,7 @@ use super::outbox::{NotQueued, Outbound, Shared};
 use crate::config::OutboundPolicy;
 use crate::id::ConnId;
 use crate::message::Message;
+use crate::metrics::{FullPolicy, SlowReason};
 use crate::protocol::close::{truncate_reason, CloseCode};
 use crate::protocol::writer::Written;
 
@@ -55,6 +56,8 @@ impl OutboundTx {
                 };
                 return match written {
                     Written::Done => {
+                        // Counted while the write half is still ours (one writer at a time).
+                        self.shared.traffic.sent(1, msg.len());
                         lease.give_back();
                         Ok(())
                     }
@@ -72,7 +75,10 @@ impl OutboundTx {
             let queued = match self.try_enqueue(Outbound::Message(msg)) {
                 Ok(()) => Ok(()),
                 Err(NotQueued::Closed(item)) => Err(item),
-                Err(NotQueued::Full(item)) => Box::pin(self.shared.wait_for_room(item)).await,
+                Err(NotQueued::Full(item)) => {
+                    self.shared.traffic.route.queue_full(FullPolicy::Wait);
+                    Box::pin(self.shared.wait_for_room(item)).await
+                }
             };
             queued.map_err(|item| SendError::Closed {
                 id: self.id,
@@ -114,9 +120,17 @@ impl OutboundTx {
                 message: take_message(item, self.id),
             }),
             Err(NotQueued::Full(item)) => {
+                let route = &self.shared.traffic.route;
                 if self.policy == OutboundPolicy::Close {
+                    route.queue_full(FullPolicy::Close);
+                    route.slow_consumer(SlowReason::QueueFull);
                     tracing::warn!(conn = %self.id, "outbound queue full: closing slow consumer with 1008");
                     self.shared.close_slow(CloseCode::POLICY, "slow consumer");
+                } else if self.policy == OutboundPolicy::Wait {
+                    // A push that may not wait: `wait` acts as `drop`.
+                    route.queue_full(FullPolicy::Wait);
+                } else {
+                    route.queue_full(FullPolicy::Drop);
                 }
                 Err(SendError::Full {
                     id: self.id,

@@ -29,6 +29,7 @@ use super::signals::Signals;
 use crate::config::ServerConfig;
 use crate::id::ConnId;
 use crate::message::Message;
+use crate::metrics::traffic::Traffic;
 use crate::protocol::close::{close_payload, CloseCode};
 use crate::protocol::writer::Written;
 
@@ -105,6 +106,8 @@ pub(crate) struct Shared {
     pub(crate) settings: Arc<ServerConfig>,
     /// Where drainers run.
     runtime: tokio::runtime::Handle,
+    /// Messages and bytes in and out, and the route's counters.
+    pub(crate) traffic: Traffic,
 }
 
 impl std::fmt::Debug for Shared {
@@ -126,7 +129,7 @@ pub(crate) enum NotQueued {
 impl Shared {
     /// Must be called inside the Tokio runtime (drainers are spawned on it). Nothing is
     /// written until [`attach`](Self::attach) hands over the write half.
-    pub(crate) fn new(id: ConnId, settings: Arc<ServerConfig>) -> Self {
+    pub(crate) fn new(id: ConnId, settings: Arc<ServerConfig>, traffic: Traffic) -> Self {
         Self {
             id,
             signals: Signals::new(),
@@ -143,6 +146,7 @@ impl Shared {
             changed: Notify::new(),
             settings,
             runtime: tokio::runtime::Handle::current(),
+            traffic,
         }
     }
 
@@ -501,6 +505,13 @@ async fn drain(shared: Arc<Shared>) {
         if write_item(ws, &shared.signals, &item).await == Written::Failed {
             shared.kill(None);
             return lease.retire();
+        }
+        match &item {
+            Outbound::Message(msg) => shared.traffic.sent(1, msg.len()),
+            Outbound::Fragment { fin, payload, .. } => {
+                shared.traffic.sent(u64::from(*fin), payload.len());
+            }
+            Outbound::Pong(_) | Outbound::Ping | Outbound::Close { .. } => {}
         }
         if let Outbound::Close {
             code, await_reply, ..

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::handle::OutboundTx;
 use super::keepalive::{KeepAlive, Verdict};
 use super::outbox::Outbound;
+use crate::metrics::SlowReason;
 use crate::protocol::close::CloseCode;
 
 /// The sweeper of one app: its thread, started with the first connection, and how long it
@@ -116,6 +117,7 @@ fn sweep_one(now: Instant, out: &OutboundTx) {
                 conn = %out.id,
                 "no write progress for {write_timeout:?}: dropping the connection"
             );
+            shared.traffic.route.slow_consumer(SlowReason::WriteTimeout);
             shared.kill(None);
         }
     }

@@ -108,6 +108,12 @@ impl Sender {
         }
     }
 
+    /// Folds the traffic counts of this node's open connections into their routes' counters,
+    /// so that a scrape of `/metrics` is exact.
+    pub(crate) fn flush_traffic(&self) {
+        self.inner.table.flush_traffic();
+    }
+
     /// A handle that does not keep the app alive (for a broker, which the sender holds).
     pub(crate) fn downgrade(&self) -> WeakSender {
         WeakSender(Arc::downgrade(&self.inner))

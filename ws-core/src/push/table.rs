@@ -117,6 +117,13 @@ impl Table {
         emptied
     }
 
+    /// Folds every connection's traffic counts into its route's counters (a scrape).
+    pub(crate) fn flush_traffic(&self) {
+        for e in self.read().conns.values() {
+            e.tx.shared.traffic.flush();
+        }
+    }
+
     /// Every connection's handle.
     pub(crate) fn all(&self) -> Vec<OutboundTx> {
         self.read().conns.values().map(|e| e.tx.clone()).collect()

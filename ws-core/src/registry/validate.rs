@@ -7,7 +7,8 @@ use ws_path::check_path;
 
 use super::Registry;
 use crate::config::Config;
-use crate::error::{Origin, StartupError};
+use crate::error::{ConfigError, Origin, StartupError};
+use crate::metrics::OPS_PATHS;
 
 pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError> {
     let mut errors = Vec::new();
@@ -104,6 +105,9 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
                     .map(|r| r.path),
             )
             .collect();
+        if config.serves_metrics(server) {
+            routes.extend(OPS_PATHS);
+        }
         routes.sort_unstable();
         routes.dedup();
         for &path in m.paths {
@@ -125,6 +129,49 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
                     },
                 });
             }
+        }
+    }
+    if config.metrics {
+        match config.server(&config.metrics_server) {
+            None => errors.push(StartupError::Config(ConfigError::Invalid {
+                key: "metrics_server".to_owned(),
+                source_name: config.source_of("metrics_server"),
+                reason: format!(
+                    "`{}` names no configured server (servers: {}); name one, or set \
+                     `metrics = false`",
+                    config.metrics_server,
+                    known()
+                ),
+            })),
+            Some(server) if !server.enabled => {
+                errors.push(StartupError::Config(ConfigError::Invalid {
+                    key: "metrics_server".to_owned(),
+                    source_name: config.source_of("metrics_server"),
+                    reason: format!(
+                        "`{}` is disabled (`servers.{}.enabled = false`, {}); name an \
+                         enabled server, or set `metrics = false`",
+                        config.metrics_server,
+                        config.metrics_server,
+                        config.source_of(&format!("servers.{}.enabled", config.metrics_server))
+                    ),
+                }));
+            }
+            Some(_) => {}
+        }
+        let clashes = (registry.controllers.iter())
+            .map(|c| (c.server, c.path, c.origin))
+            .chain((registry.http_routes.iter()).map(|r| (r.server, r.path, r.origin)))
+            .filter(|(server, path, _)| config.serves_metrics(server) && OPS_PATHS.contains(path));
+        for (server, path, origin) in clashes {
+            errors.push(StartupError::Config(ConfigError::Invalid {
+                key: "metrics_server".to_owned(),
+                source_name: config.source_of("metrics_server"),
+                reason: format!(
+                    "{origin} claims `{path}` on server `{server}`, which serves `/metrics`, \
+                     `/healthz` and `/readyz`; move the route, name another metrics_server, \
+                     or set `metrics = false`"
+                ),
+            }));
         }
     }
     errors

@@ -25,6 +25,7 @@ use crate::engine::driver as engine;
 use crate::engine::outbox::Shared;
 use crate::future::BoxFuture;
 use crate::id::{ConnId, ConnInfo};
+use crate::metrics::RouteMetrics;
 use crate::protocol::assemble::Inbound;
 use crate::protocol::close::CloseCode;
 use crate::push::Sender;
@@ -52,6 +53,8 @@ pub(crate) struct Setup {
     pub(crate) shutdown: CancellationToken,
     /// What the connection counts against the limits, until its task ends.
     pub(crate) admitted: AdmissionGuard,
+    /// The route's counters.
+    pub(crate) metrics: Arc<RouteMetrics>,
 }
 
 /// A controller behind a pointer: dynamic dispatch once per connection, static inside it.
@@ -115,6 +118,7 @@ fn drive<C: Controller>(
                     sender,
                     shutdown,
                     admitted,
+                    metrics,
                 },
         } = unbox(accepted);
         // Held to the end of the task, closing included.
@@ -127,7 +131,7 @@ fn drive<C: Controller>(
             }
         };
         let (prefix, read, write) = engine::split(upgraded);
-        let (shared, out) = engine::attach(id, settings, write);
+        let (shared, out) = engine::attach(id, settings, write, metrics);
         let mut reader = engine::reader(prefix, read, &shared);
 
         let info = Arc::new(ConnInfo {
@@ -139,6 +143,7 @@ fn drive<C: Controller>(
             connected_at: SystemTime::now(),
         });
         sender.register(Arc::clone(&info), out.clone());
+        shared.traffic.route.opened();
         let _ending = Ending {
             shared: &shared,
             sender: sender.clone(),
@@ -160,6 +165,7 @@ fn drive<C: Controller>(
         };
 
         if let Err(e) = controller.on_open(&mut cx).await {
+            shared.traffic.route.hook_error("on_open");
             e.log(&cx.info, "on_open");
             out.close(CloseCode::INTERNAL, "internal error");
         }
@@ -174,10 +180,12 @@ fn drive<C: Controller>(
             };
             match inbound {
                 Inbound::Message(msg) => {
+                    shared.traffic.received(msg.len());
                     if shared.signals.is_closing() {
                         continue; // Closing: data frames are read and dropped (RFC 6455 §5.5.1).
                     }
                     if let Err(e) = controller.on_message(&mut cx, msg).await {
+                        shared.traffic.route.hook_error("on_message");
                         e.log(&cx.info, "on_message");
                         out.close(CloseCode::INTERNAL, "internal error");
                     }
@@ -197,6 +205,10 @@ fn drive<C: Controller>(
         // closing (and fail), and the keep-alive sweeps, which walk the table, still drop it
         // when a client that stopped reading holds the last writes for `write_timeout`.
         let close = engine::finish(&shared, close).await;
+        shared
+            .traffic
+            .route
+            .closed(close.code.as_u16(), close.by_client);
         cx.sender.unregister(id);
         controller.on_close(&mut cx, close).await;
     }
@@ -211,8 +223,9 @@ fn unbox<T>(boxed: Box<T>) -> T {
 
 /// What must happen when the connection's task ends, however it ends: a hook that panics
 /// ends the task without the rest of `drive`. The connection leaves the table (else pushes
-/// and counts would keep finding it) and lets go of its write half (see
-/// [`Shared::release_writer`]), which closes the socket.
+/// and counts would keep finding it), lets go of its write half (see
+/// [`Shared::release_writer`]), which closes the socket, and folds its traffic counts into its
+/// route's.
 struct Ending<'a> {
     shared: &'a Shared,
     sender: Sender,
@@ -221,11 +234,17 @@ struct Ending<'a> {
 
 impl Drop for Ending<'_> {
     fn drop(&mut self) {
+        let route = &self.shared.traffic.route;
         if std::thread::panicking() {
             tracing::error!(conn = %self.id, "a hook panicked: dropping the connection");
+            route.hook_panicked();
+            // The socket closes without a close frame.
+            route.closed(CloseCode::ABNORMAL.as_u16(), false);
             self.shared.kill(None);
         }
         self.sender.unregister(self.id);
         self.shared.release_writer();
+        self.shared.traffic.flush();
+        route.ended();
     }
 }

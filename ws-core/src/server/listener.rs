@@ -25,6 +25,31 @@ use crate::config::{Config, ServerConfig, ServerName};
 use crate::context::AppContext;
 use crate::error::StartupError;
 
+/// How a server's tasks stop.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerStop {
+    /// Ends the accept loop and asks the server's HTTP connections to finish.
+    pub(crate) accept: CancellationToken,
+    /// Tracks the accept loop's TCP connections.
+    pub(crate) conns: TaskTracker,
+    /// The app's stop: WebSocket connections opening from then on close themselves.
+    pub(crate) shutdown: CancellationToken,
+    /// Tracks the WebSocket connections.
+    pub(crate) tracker: TaskTracker,
+}
+
+impl ServerStop {
+    /// A server that stops with the app: everything on the app's token and tracker.
+    pub(crate) fn with_app(shutdown: &CancellationToken, tracker: &TaskTracker) -> Self {
+        Self {
+            accept: shutdown.clone(),
+            conns: tracker.clone(),
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+        }
+    }
+}
+
 /// A bound, not yet serving, server.
 #[derive(Debug)]
 pub(crate) struct Server {
@@ -96,20 +121,15 @@ impl Server {
         }
     }
 
-    /// The accept loop; ends when `shutdown` is cancelled. Each TCP connection is a task of
-    /// `tracker`, so a graceful stop can wait for all of them.
-    pub(crate) async fn serve(
-        self,
-        app: Arc<AppContext>,
-        routes: Arc<Routes>,
-        shutdown: CancellationToken,
-        tracker: TaskTracker,
-    ) {
+    /// The accept loop; ends when `stop.accept` is cancelled. Each TCP connection is a task
+    /// of `stop.conns`, each WebSocket connection one of `stop.tracker`, so that a graceful
+    /// stop can wait for all of them.
+    pub(crate) async fn serve(self, app: Arc<AppContext>, routes: Arc<Routes>, stop: ServerStop) {
         let mut backoff = Duration::from_millis(5);
         let mut failing = false;
         loop {
             let (stream, peer) = tokio::select! {
-                () = shutdown.cancelled() => break,
+                () = stop.accept.cancelled() => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok(a) => {
                         backoff = Duration::from_millis(5);
@@ -139,13 +159,13 @@ impl Server {
                 app: Arc::clone(&app),
                 routes: Arc::clone(&routes),
                 peer,
-                shutdown: shutdown.clone(),
-                tracker: tracker.clone(),
+                shutdown: stop.shutdown.clone(),
+                tracker: stop.tracker.clone(),
                 client_cert: None,
             };
-            let shutdown = shutdown.clone();
+            let shutdown = stop.accept.clone();
             let handshake_timeout = routes.settings().handshake_timeout;
-            tracker.spawn(serve_connection(
+            stop.conns.spawn(serve_connection(
                 stream,
                 held,
                 peer,

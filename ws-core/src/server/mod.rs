@@ -11,6 +11,7 @@
 //! | `body.rs` | HTTP request bodies: size, time and server-wide budget (413/408/503) |
 //! | `handshake.rs` | upgrade validation (RFC 6455 §4.2.1) and its statuses |
 //! | `admission.rs` | limits on who may connect: origins, connection counts, rates, file descriptors |
+//! | `ops.rs` | the metrics server's `/metrics`, `/healthz` and `/readyz` |
 //! | `driver.rs` | a controller's hooks on one connection |
 
 pub(crate) mod admission;
@@ -18,6 +19,7 @@ mod body;
 pub(crate) mod driver;
 pub(crate) mod handshake;
 pub(crate) mod listener;
+mod ops;
 pub(crate) mod routes;
 mod service;
 pub(crate) mod tls;

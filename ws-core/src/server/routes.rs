@@ -12,6 +12,7 @@ use super::tls::LiveTls;
 use crate::config::{ServerConfig, ServerName};
 use crate::error::Origin;
 use crate::http::HttpHandler;
+use crate::metrics::RouteMetrics;
 use crate::middleware::{ErasedMiddleware, ErasedMiddlewareHandle};
 
 /// A WebSocket route: a built controller and its protocols.
@@ -21,6 +22,8 @@ pub(crate) struct WsRoute {
     pub(crate) protocols: &'static [&'static str],
     pub(crate) protocol_required: bool,
     pub(crate) controller: Arc<dyn ErasedControllerHandle>,
+    /// The route's counters, resolved once.
+    pub(crate) metrics: Arc<RouteMetrics>,
 }
 
 /// An HTTP route: the handler built at start-up, with its injected arguments.
@@ -55,6 +58,9 @@ pub struct Routes {
     pub(crate) admission: Arc<ServerAdmission>,
     /// The TLS config new connections get (`None`: plain TCP); replaced by a reload.
     pub(crate) tls: LiveTls,
+    /// This is the metrics server: it serves `/metrics`, `/healthz` and `/readyz`
+    /// (`server/ops.rs`), and keeps serving during a stop's drain.
+    pub(crate) ops: bool,
 }
 
 impl std::fmt::Debug for Routes {
@@ -79,6 +85,7 @@ impl Routes {
             bodies: Arc::default(),
             admission: Arc::default(),
             tls: LiveTls::default(),
+            ops: false,
         }
     }
 
@@ -134,6 +141,9 @@ impl Routes {
             for r in routes {
                 lines.push(format!("{:<5} {path} -> {}", r.method, r.origin.name));
             }
+        }
+        if self.ops {
+            lines.extend(super::ops::describe());
         }
         for m in &self.middleware {
             let paths = if m.paths.is_empty() {

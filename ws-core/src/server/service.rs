@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{
@@ -19,6 +20,7 @@ use super::admission;
 use super::body;
 use super::driver::{Accepted, Setup};
 use super::handshake::{self, Accept, HandshakeError};
+use super::ops;
 use super::routes::{Routes, WsRoute};
 use crate::client_cert::ClientCert;
 use crate::context::AppContext;
@@ -39,30 +41,75 @@ pub(crate) struct ConnCtx {
 
 pub(crate) type HyperResponse = hyper::Response<Full<Bytes>>;
 
+/// What a request is counted as in the metrics.
+enum Counted {
+    /// An HTTP request to this route (`unmatched`: none has its path).
+    Http(&'static str),
+    /// A WebSocket handshake (refused ones are counted by status).
+    Handshake,
+}
+
 pub(crate) async fn handle(
     ctx: ConnCtx,
     req: hyper::Request<Incoming>,
 ) -> Result<HyperResponse, Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
     let path = req.uri().path();
     let ws_route = ctx.routes.ws.get(path);
     let wants_upgrade = handshake::wants_upgrade(&req);
+    let http_path = ctx.routes.http.get_key_value(path).map(|(p, _)| *p);
+    let op = ctx.routes.ops.then(|| ops::Op::at(path)).flatten();
     let settings = ctx.routes.settings();
     let origin = admission::check_origin(&settings, &ctx.routes.name, req.headers());
+    // An upgrade request to a path that only an HTTP route has is served (and counted) by it.
+    let mut counted = match http_path.or(op.map(ops::Op::path)) {
+        None if wants_upgrade => Counted::Handshake,
+        route => Counted::Http(route.unwrap_or("unmatched")),
+    };
     let response = if let Err(refused) = origin {
         refused.into()
     } else if let Some(route) = ws_route.filter(|_| ctx.routes.websocket) {
-        let has_http = ctx.routes.http.contains_key(path);
-        if !wants_upgrade && has_http {
+        if !wants_upgrade && http_path.is_some() {
             http_route(&ctx, req).await
         } else {
+            counted = Counted::Handshake;
             upgrade(&ctx, route, req).await
         }
-    } else if ctx.routes.http.contains_key(path) {
+    } else if let Some(op) = op {
+        ops_route(&ctx, op, req).await
+    } else if http_path.is_some() {
         http_route(&ctx, req).await
     } else {
         Response::text(StatusCode::NOT_FOUND, format!("no route for {path}\n"))
     };
+    let metrics = &ctx.app.metrics;
+    let status = response.status;
+    match counted {
+        Counted::Handshake => {
+            if status != StatusCode::SWITCHING_PROTOCOLS && !status.is_success() {
+                metrics.handshake_rejected(ctx.routes.name.as_str(), status.as_u16());
+            }
+        }
+        Counted::Http(route) => metrics.http_request(
+            ctx.routes.name.as_str(),
+            route,
+            &method,
+            status.as_u16(),
+            started.elapsed().as_secs_f64(),
+        ),
+    }
     Ok(to_hyper(response))
+}
+
+/// An operations route (`/metrics`, `/healthz`, `/readyz`), behind the server's middleware.
+async fn ops_route(ctx: &ConnCtx, op: ops::Op, req: hyper::Request<Incoming>) -> Response {
+    let (parts, _body) = req.into_parts();
+    let mut head = head(ctx, &parts, false);
+    if let Err(rejection) = run_middleware(ctx, &mut head).await {
+        return rejection.into();
+    }
+    ops::answer(&ctx.app, op, &parts.method)
 }
 
 fn to_hyper(r: Response) -> HyperResponse {
@@ -153,6 +200,11 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
         Ok(accept) => accept,
         Err(e) => return handshake_error(e, req.version()),
     };
+    if ctx.routes.ops && ctx.shutdown.is_cancelled() {
+        // The metrics server still accepts during a stop's drain (for `/readyz`), but takes
+        // no new WebSocket clients.
+        return Response::text(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping\n");
+    }
     let settings = ctx.routes.settings();
     let (server, name) = (&ctx.routes.admission, &ctx.routes.name);
     let admitted = match admission::admit(&ctx.app, server, &settings, name, ctx.peer.ip()) {
@@ -197,6 +249,7 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
             sender: ctx.app.sender.clone(),
             shutdown: ctx.shutdown.clone(),
             admitted,
+            metrics: Arc::clone(&route.metrics),
         },
     };
     ctx.tracker
