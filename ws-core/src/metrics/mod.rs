@@ -10,7 +10,7 @@
 //!
 //! What a message costs: nothing shared. The handles of a `(server, route)` pair are resolved
 //! once, when the route is built; a connection counts its messages and bytes in counters of
-//! its own (one writer each, plain loads and stores), which are folded into the route's
+//! its own (on lines no other connection writes), which are folded into the route's
 //! counters when it closes and at each scrape (see [`traffic`]). Families are looked up only
 //! per connection (a close by code), per handshake refused and per HTTP request.
 

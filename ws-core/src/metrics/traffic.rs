@@ -2,41 +2,36 @@
 //!
 //! A shared counter bumped per message would be one atomic read-modify-write per message on a
 //! cache line that every connection of the route (on every worker thread) writes. Instead each
-//! connection counts in counters of its own, each with one writer at a time (the reader for
-//! what comes in; whoever holds the write half, handed over under the outbox lock, for what
-//! goes out), so a count is a plain load and store on a line the connection touches anyway.
+//! connection counts in counters of its own, on a line that only it writes (the reader for what
+//! comes in; whoever holds the write half for what goes out), so an add never waits for another
+//! core.
 //!
-//! [`Traffic::flush`] folds what a connection counted since its last flush into its route's
-//! counters; it runs when the connection ends and at each scrape (over every open connection),
-//! so a scrape is exact. Flushes may race (a scrape and a close): each remembers how much was
-//! folded with `fetch_max`, so every increment is folded exactly once.
+//! [`Traffic::flush`] takes what a connection counted since its last flush (`swap(0)`) and
+//! folds it into its route's counters; it runs when the connection ends and at each scrape
+//! (over every open connection), so a scrape is exact, and every increment is folded exactly
+//! once whatever the order of adds, scrapes and the close. Eight bytes a count: an idle
+//! connection is what a node holds most of (a plain load and store with a second word for
+//! "folded so far" would save the `lock` prefix per add and cost 32 bytes more per connection,
+//! measured as +0.3% callgrind instructions per echo either way).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::RouteMetrics;
 
-/// A counter with one writer at a time, read by flushes.
+/// A counter that its connection adds to and flushes take from.
 #[derive(Debug, Default)]
-struct Count {
-    value: AtomicU64,
-    /// How much of `value` has been folded into the route's counter.
-    folded: AtomicU64,
-}
+struct Count(AtomicU64);
 
 impl Count {
     #[inline]
     fn add(&self, n: u64) {
-        // One writer at a time: no read-modify-write needed.
-        let v = self.value.load(Ordering::Relaxed);
-        self.value.store(v.wrapping_add(n), Ordering::Relaxed);
+        self.0.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// What was counted since the last fold, marked as folded.
+    /// What was counted since the last take.
     fn take(&self) -> u64 {
-        let now = self.value.load(Ordering::Relaxed);
-        let before = self.folded.fetch_max(now, Ordering::Relaxed);
-        now.saturating_sub(before)
+        self.0.swap(0, Ordering::Relaxed)
     }
 }
 
