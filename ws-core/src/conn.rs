@@ -14,6 +14,7 @@ use crate::engine::handle::OutboundTx;
 use crate::engine::SendError;
 use crate::id::{ConnId, ConnInfo};
 use crate::message::Message;
+use crate::params::PathParams;
 use crate::protocol::close::CloseCode;
 use crate::push::Sender;
 
@@ -53,9 +54,26 @@ impl Conn {
     pub fn server(&self) -> &ServerName {
         &self.info.server
     }
-    /// The route path.
+    /// The route's path as registered: the pattern (`/chat/{room}`) for a route with
+    /// parameters; their values are [`param`](Self::param).
     pub fn path(&self) -> &'static str {
         self.info.path
+    }
+    /// The value of path parameter `name` in the handshake's path, percent-decoded, for the
+    /// life of the connection: what the route's `{name}` segment (or `{*name}` wildcard)
+    /// matched. `None` when the route has no such parameter.
+    ///
+    /// ```
+    /// # use ws_core::{Conn, HookResult};
+    /// // #[ws_controller(server = "ws", path = "/chat/{room}")]
+    /// async fn on_open(cx: &mut Conn) -> HookResult {
+    ///     let room = cx.param("room").unwrap_or("lobby").to_owned();
+    ///     cx.join(&room);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.extensions.get::<PathParams>()?.get(name)
     }
     /// The client's address.
     pub fn peer_addr(&self) -> SocketAddr {

@@ -70,6 +70,28 @@ pub enum StartupError {
         /// The other.
         second: Origin,
     },
+    /// Two patterns of the same kind on one server that a request could match the same way
+    /// (`/rooms/{id}` and `/rooms/{name}`, `/files/{*a}` and `/files/{*b}`): the router
+    /// (matchit) refuses the second.
+    #[error(
+        "{first} at `{first_path}` and {second} at `{path}` conflict on server `{server}` \
+         ({kind} routes): a request could match both the same way; use one pattern (the same \
+         parameter names), or make a segment differ by a static part"
+    )]
+    RouteConflict {
+        /// The server.
+        server: &'static str,
+        /// `WebSocket` or `HTTP`.
+        kind: &'static str,
+        /// The pattern registered first.
+        first_path: &'static str,
+        /// Its registration.
+        first: Origin,
+        /// The pattern refused.
+        path: &'static str,
+        /// Its registration.
+        second: Origin,
+    },
     /// A registered path is not a valid route path.
     #[error("{origin}: invalid path `{path}`: {reason}")]
     InvalidPath {

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::context::AppContext;
 use crate::future::BoxFuture;
 use crate::push::Sender;
-use crate::request::{Rejection, RequestHead};
+use crate::request::{QueryError, Rejection, RequestHead};
 
 pub use http::{header, HeaderMap, Method, StatusCode, Uri};
 
@@ -162,6 +162,20 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
             Ok(t) => t.into_response(),
             Err(e) => e.into_response(),
         }
+    }
+}
+
+/// Its status, headers and body.
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        self.into()
+    }
+}
+
+/// 400 Bad Request, saying what is wrong with the query.
+impl IntoResponse for QueryError {
+    fn into_response(self) -> Response {
+        Rejection::from(self).into()
     }
 }
 

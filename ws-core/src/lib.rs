@@ -45,7 +45,8 @@
 //!  protocol/              RFC 6455 only: frame reader, message assembly, frame writer, close codes
 //!  config/, id.rs,        leaves: configuration (keys declared once, LiveConfig),
 //!  message.rs, error.rs,  ConnId/ConnInfo, Message, start-up errors, the Prometheus
-//!  metrics/               registry and the per-route handles the engine counts into
+//!  metrics/, params.rs    registry and the per-route handles the engine counts into,
+//!                         the decoded path parameters of a request
 //! ```
 //!
 //! The path of one message, from a client's socket to a hook and back:
@@ -75,6 +76,7 @@
 //! | typed `[middleware.NAME]` settings and the config in effect, following reloads | [`Settings`], [`MiddlewareSettings`] (`settings.rs`), [`LiveConfig`] (`config/live.rs`) |
 //! | shared services, what is injected (`#[inject]`, `#[default]`, `provides = dyn Trait`) | `#[singleton]`, [`Inject`] (`di.rs`); the singleton graph (`app/singletons.rs`) |
 //! | plain HTTP routes | [`http`] (`http.rs`) |
+//! | path patterns (`/rooms/{id}`, `/files/{*path}`), typed query strings | [`RequestHead::param`], [`Conn::param`], [`RequestHead::query_as`]; matched in `server/routes.rs` with `matchit` |
 //! | JSON-RPC 2.0 over WebSocket | [`jsonrpc`] (`jsonrpc.rs`), `#[rpc_methods]` |
 //! | config layers and keys | [`Config`] (`config/`) |
 //! | the link-time registry and the linking rule | [`registry`] |
@@ -106,6 +108,7 @@ pub mod jsonrpc;
 mod message;
 mod metrics;
 mod middleware;
+mod params;
 mod protocol;
 mod push;
 pub mod registry;
@@ -139,7 +142,7 @@ pub use message::{Message, Utf8Bytes};
 pub use middleware::Middleware;
 pub use protocol::close::{CloseCode, CloseFrame};
 pub use push::{ClusterCount, Delivery, Filter, Room, Sender};
-pub use request::{Rejection, RequestHead};
+pub use request::{QueryError, Rejection, RequestHead};
 pub use server::Routes;
 pub use settings::{MiddlewareSettings, Settings};
 pub use websocket::{FrameError, HandlerOutput, Recv, RecvTimeout, WebSocket};

@@ -6,8 +6,11 @@ use std::net::SocketAddr;
 use http::header::{HeaderName, HeaderValue};
 use http::{Extensions, HeaderMap, Method, StatusCode, Uri};
 
+use serde::de::DeserializeOwned;
+
 use crate::client_cert::ClientCert;
 use crate::config::ServerName;
+use crate::params::PathParams;
 
 /// The head of a request arriving at a server: method, URI, headers, peer, and typed
 /// extensions that travel on to the connection's context (WebSocket) or the HTTP handler.
@@ -39,6 +42,47 @@ impl RequestHead {
     /// The query string, if any.
     pub fn query(&self) -> Option<&str> {
         self.uri.query()
+    }
+    /// The value of path parameter `name`, percent-decoded: what the route's `{name}` segment
+    /// (or `{*name}` wildcard) matched. `None` when the route has no such parameter.
+    ///
+    /// ```
+    /// # use ws_core::{Rejection, RequestHead};
+    /// // On `#[ws_controller(server = "ws", path = "/chat/{room}")]`, a request for
+    /// // `/chat/lobby` gives `Some("lobby")`.
+    /// fn room(req: &RequestHead) -> Result<&str, Rejection> {
+    ///     req.param("room").ok_or_else(|| Rejection::bad_request("no room"))
+    /// }
+    /// ```
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.extensions.get::<PathParams>()?.get(name)
+    }
+    /// The query string parsed into `T` (`application/x-www-form-urlencoded`, with
+    /// `serde_urlencoded`); no query parses as an empty one, so optional fields and
+    /// `#[serde(default)]` work. A [`QueryError`] converts into a 400 [`Rejection`] saying
+    /// what is wrong, and is itself an HTTP response, so a route can use `?` on it.
+    ///
+    /// ```
+    /// # use ws_core::http::{IntoResponse, Request};
+    /// # use ws_core::QueryError;
+    /// #[derive(serde::Deserialize)]
+    /// struct Page {
+    ///     n: u32,
+    ///     size: Option<u32>,
+    /// }
+    /// async fn list(req: Request) -> Result<String, QueryError> {
+    ///     let page: Page = req.query_as()?; // `?n=x` answers 400
+    ///     Ok(format!("page {} of size {}", page.n, page.size.unwrap_or(20)))
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The query does not deserialize into `T` (a missing field, a value of the wrong type).
+    pub fn query_as<T: DeserializeOwned>(&self) -> Result<T, QueryError> {
+        serde_urlencoded::from_str(self.uri.query().unwrap_or("")).map_err(|e| QueryError {
+            reason: e.to_string(),
+        })
     }
     /// The request headers.
     pub fn headers(&self) -> &HeaderMap {
@@ -76,6 +120,27 @@ impl RequestHead {
     /// Typed values that travel on to the connection context or the HTTP handler.
     pub fn extensions_mut(&mut self) -> &mut Extensions {
         &mut self.extensions
+    }
+}
+
+/// A query string that does not fit the type asked for ([`RequestHead::query_as`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad query string: {reason}")]
+pub struct QueryError {
+    reason: String,
+}
+
+impl QueryError {
+    /// What serde said is wrong (e.g. `missing field `n``).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// 400 Bad Request, saying what is wrong with the query.
+impl From<QueryError> for Rejection {
+    fn from(e: QueryError) -> Self {
+        Self::bad_request(format!("{e}\n"))
     }
 }
 

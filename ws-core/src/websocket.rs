@@ -187,6 +187,13 @@ impl WebSocket {
     pub fn extensions(&self) -> &http::Extensions {
         &self.extensions
     }
+
+    /// The value of path parameter `name` in the handshake's path, percent-decoded (as
+    /// [`Conn::param`]): for `#[ws_handler(server = "ws", path = "/feed/{topic}")]`,
+    /// `ws.param("topic")`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.extensions.get::<crate::params::PathParams>()?.get(name)
+    }
 }
 
 /// What a handler function may return: `()` or `Result<(), E: Display>`. An error is logged

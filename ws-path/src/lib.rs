@@ -18,11 +18,21 @@
 //! );
 //! ```
 //!
-//! A path is matched exactly, byte for byte, against the path of the request (patterns such
-//! as `/rooms/{id}` are not supported yet).
+//! A path is a pattern: a segment `{name}` matches one segment of the request's path (anything
+//! up to the next `/`), and a last segment `{*name}` matches the rest of it (at least one
+//! byte); every other segment matches itself, byte for byte. ws-core matches the patterns with
+//! `matchit` (axum's router); this crate only checks their spelling.
+//!
+//! ```
+//! assert_eq!(ws_path::check_path("/rooms/{id}"), Ok(()));
+//! assert_eq!(ws_path::check_path("/files/{*path}"), Ok(()));
+//! assert!(ws_path::check_path("/files/{*path}/raw").is_err());
+//! ```
 
 /// Checks a route path: it starts with `/` and has no query (`?`), no fragment (`#`), no
-/// whitespace and no control characters.
+/// whitespace and no control characters; a `{` or `}` only in a parameter segment `{name}` or,
+/// as the last segment, a wildcard `{*name}`, each name (ASCII letters, digits and `_`, not
+/// starting with a digit) used once.
 ///
 /// # Errors
 ///
@@ -38,6 +48,70 @@ pub fn check_path(path: &str) -> Result<(), &'static str> {
     }
     if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("a path has no spaces or control characters");
+    }
+    check_params(path)
+}
+
+/// The names of the parameters of a valid path, in order (`{*name}` as `name`).
+///
+/// ```
+/// let names: Vec<_> = ws_path::param_names("/rooms/{room}/files/{*path}").collect();
+/// assert_eq!(names, ["room", "path"]);
+/// ```
+pub fn param_names(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter_map(param_of)
+}
+
+/// Whether the path has a parameter or a wildcard (it matches more than itself).
+pub fn has_params(path: &str) -> bool {
+    path.contains('{')
+}
+
+/// The parameter a segment declares: `{name}` or `{*name}`.
+fn param_of(segment: &str) -> Option<&str> {
+    let inner = segment.strip_prefix('{')?.strip_suffix('}')?;
+    Some(inner.strip_prefix('*').unwrap_or(inner))
+}
+
+fn check_params(path: &str) -> Result<(), &'static str> {
+    if !path.contains(['{', '}']) {
+        return Ok(());
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len() - 1;
+    let mut names: Vec<&str> = Vec::new();
+    for (i, segment) in segments.iter().enumerate() {
+        if !segment.contains(['{', '}']) {
+            continue;
+        }
+        let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+            return Err(
+                "a parameter is a whole segment, e.g. \"/rooms/{id}\"; a `{` or `}` elsewhere \
+                 is not allowed",
+            );
+        };
+        let (wildcard, name) = match inner.strip_prefix('*') {
+            Some(name) => (true, name),
+            None => (false, inner),
+        };
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(
+                "a parameter's name is ASCII letters, digits and `_`, not starting with a \
+                 digit, e.g. \"/rooms/{id}\" or \"/files/{*path}\"",
+            );
+        }
+        if wildcard && i != last {
+            return Err("a wildcard `{*name}` is the last segment, e.g. \"/files/{*path}\"");
+        }
+        if names.contains(&name) {
+            return Err("each parameter name appears once in a path; rename one");
+        }
+        names.push(name);
     }
     Ok(())
 }
@@ -89,6 +163,44 @@ mod tests {
         ] {
             let reason = check_path(path).unwrap_err();
             assert!(reason.contains("no spaces"), "{path:?}: {reason}");
+        }
+    }
+
+    #[test]
+    fn accepts_parameters_and_wildcards() {
+        for path in [
+            "/rooms/{id}",
+            "/rooms/{id}/members/{member_2}",
+            "/files/{*path}",
+            "/{*rest}",
+            "/{_x}/",
+        ] {
+            assert_eq!(check_path(path), Ok(()), "{path:?}");
+        }
+        let names: Vec<_> = super::param_names("/a/{x}/b/{*y}").collect();
+        assert_eq!(names, ["x", "y"]);
+        assert!(super::has_params("/a/{x}"));
+        assert!(!super::has_params("/a/x"));
+    }
+
+    #[test]
+    fn refuses_bad_parameters() {
+        for (path, says) in [
+            ("/rooms/{id", "whole segment"),
+            ("/rooms/id}", "whole segment"),
+            ("/rooms/x{id}", "whole segment"),
+            ("/rooms/{id}x", "whole segment"),
+            ("/rooms/{{id}}", "name is ASCII"),
+            ("/rooms/{}", "name is ASCII"),
+            ("/rooms/{1d}", "name is ASCII"),
+            ("/rooms/{i-d}", "name is ASCII"),
+            ("/rooms/{*}", "name is ASCII"),
+            ("/files/{*path}/raw", "last segment"),
+            ("/{a}/{a}", "appears once"),
+            ("/{a}/{*a}", "appears once"),
+        ] {
+            let reason = check_path(path).unwrap_err();
+            assert!(reason.contains(says), "{path:?}: {reason}");
         }
     }
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use crate::config::{Config, ServerName};
 use crate::di::Resolver;
-use crate::error::StartupError;
+use crate::error::{Origin, StartupError};
 use crate::metrics::Metrics;
 use crate::registry::{MiddlewareDef, Registry};
+use crate::server::paths::Conflict;
 use crate::server::routes::{HttpRoute, MiddlewareRoute, Routes, WsRoute};
 use crate::server::tls;
 
@@ -35,17 +36,19 @@ pub(crate) fn build_all(
         {
             match (def.build)(resolver) {
                 Ok(controller) => {
-                    routes.ws.insert(
-                        def.path,
-                        WsRoute {
-                            origin: def.origin,
-                            path: def.path,
-                            protocols: def.protocols,
-                            protocol_required: def.protocol_required,
-                            controller,
-                            metrics: metrics.route(name.as_str(), def.path),
-                        },
-                    );
+                    let route = WsRoute {
+                        origin: def.origin,
+                        path: def.path,
+                        protocols: def.protocols,
+                        protocol_required: def.protocol_required,
+                        controller,
+                        metrics: metrics.route(name.as_str(), def.path),
+                    };
+                    // The registry's checks report conflicts first; this keeps the table
+                    // sound should one slip through.
+                    if let Err(c) = routes.ws.insert(def.path, def.origin, route) {
+                        errors.push(conflict(def.server, "WebSocket", c, def.path, def.origin));
+                    }
                 }
                 Err(e) => errors.push(e),
             }
@@ -56,11 +59,18 @@ pub(crate) fn build_all(
             .filter(|d| d.server == name.as_str())
         {
             match (def.build)(resolver) {
-                Ok(handler) => routes.http.entry(def.path).or_default().push(HttpRoute {
-                    origin: def.origin,
-                    method: def.method,
-                    handler,
-                }),
+                Ok(handler) => {
+                    let route = HttpRoute {
+                        origin: def.origin,
+                        method: def.method,
+                        handler,
+                    };
+                    if let Some(methods) = routes.http.get_mut(def.path) {
+                        methods.push(route);
+                    } else if let Err(c) = routes.http.insert(def.path, def.origin, vec![route]) {
+                        errors.push(conflict(def.server, "HTTP", c, def.path, def.origin));
+                    }
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -84,11 +94,28 @@ pub(crate) fn build_all(
         if settings.websocket == Some(false) && !routes.ws.is_empty() {
             tracing::warn!(
                 "servers.{name}.websocket is false: WebSocket routes {} are not served",
-                routes.ws.keys().copied().collect::<Vec<_>>().join(", ")
+                routes.ws.patterns().collect::<Vec<_>>().join(", ")
             );
         }
         out.insert(name.clone(), Arc::new(routes));
     }
     StartupError::collect(errors)?;
     Ok(out)
+}
+
+fn conflict(
+    server: &'static str,
+    kind: &'static str,
+    c: Conflict,
+    path: &'static str,
+    origin: Origin,
+) -> StartupError {
+    StartupError::RouteConflict {
+        server,
+        kind,
+        first_path: c.with,
+        first: c.origin,
+        path,
+        second: origin,
+    }
 }

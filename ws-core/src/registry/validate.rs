@@ -9,6 +9,7 @@ use super::Registry;
 use crate::config::Config;
 use crate::error::{ConfigError, Origin, StartupError};
 use crate::metrics::OPS_PATHS;
+use crate::server::paths::PathTable;
 
 pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError> {
     let mut errors = Vec::new();
@@ -92,6 +93,7 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
             );
         }
     }
+    conflicts(registry, &mut errors);
     for m in registry.middleware {
         let Some(server) = m.server else { continue };
         if !check_server(&mut errors, server, m.origin) {
@@ -175,4 +177,31 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
         }
     }
     errors
+}
+
+/// Patterns of one kind on one server that matchit will not hold together, each reported
+/// with both registrations (the same path twice is a `DuplicateRoute`, above; one HTTP path
+/// with several methods is one pattern).
+fn conflicts(registry: &Registry, errors: &mut Vec<StartupError>) {
+    let mut tables: HashMap<(&'static str, &'static str), PathTable<()>> = HashMap::new();
+    let ws = (registry.controllers.iter()).map(|c| ("WebSocket", c.server, c.path, c.origin));
+    let http = (registry.http_routes.iter()).map(|r| ("HTTP", r.server, r.path, r.origin));
+    for (kind, server, path, origin) in ws.chain(http) {
+        if check_path(path).is_err() {
+            continue; // reported as an invalid path
+        }
+        let table = tables.entry((kind, server)).or_default();
+        match table.insert(path, origin, ()) {
+            Ok(()) => {}
+            Err(c) if c.with == path => {} // a duplicate, or another method of the same path
+            Err(c) => errors.push(StartupError::RouteConflict {
+                server,
+                kind,
+                first_path: c.with,
+                first: c.origin,
+                path,
+                second: origin,
+            }),
+        }
+    }
 }

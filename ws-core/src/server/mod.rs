@@ -20,6 +20,7 @@ pub(crate) mod driver;
 pub(crate) mod handshake;
 pub(crate) mod listener;
 mod ops;
+pub(crate) mod paths;
 pub(crate) mod routes;
 mod service;
 pub(crate) mod tls;

@@ -1,13 +1,13 @@
 //! The routes and middleware of one server, as built at start-up: what the service looks a
 //! request up in.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::admission::ServerAdmission;
 use super::body::BodyBudget;
 use super::driver::ErasedControllerHandle;
+use super::paths::PathTable;
 use super::tls::LiveTls;
 use crate::config::{ServerConfig, ServerName};
 use crate::error::Origin;
@@ -48,8 +48,10 @@ pub struct Routes {
     /// The live settings: replaced by a reload, read per connection and per request.
     pub(crate) settings: RwLock<Arc<ServerConfig>>,
     pub(crate) websocket: bool,
-    pub(crate) ws: HashMap<&'static str, WsRoute>,
-    pub(crate) http: HashMap<&'static str, Vec<HttpRoute>>,
+    /// WebSocket routes by pattern (one lookup per handshake).
+    pub(crate) ws: PathTable<WsRoute>,
+    /// HTTP routes by pattern, each pattern with its methods.
+    pub(crate) http: PathTable<Vec<HttpRoute>>,
     /// In the order they run: lower priority first, ties by type name.
     pub(crate) middleware: Vec<MiddlewareRoute>,
     /// Request bodies held now, against `http_body_budget`.
@@ -79,8 +81,8 @@ impl Routes {
             name,
             settings: RwLock::new(Arc::new(settings)),
             websocket: false,
-            ws: HashMap::new(),
-            http: HashMap::new(),
+            ws: PathTable::default(),
+            http: PathTable::default(),
             middleware: Vec::new(),
             bodies: Arc::default(),
             admission: Arc::default(),
@@ -109,7 +111,7 @@ impl Routes {
     /// One line per route and middleware, for logs and listings.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        let mut ws: Vec<_> = self.ws.values().collect();
+        let mut ws: Vec<_> = self.ws.iter().map(|(_, r)| r).collect();
         ws.sort_by_key(|r| r.path);
         for r in ws {
             let protocols = if r.protocols.is_empty() {
@@ -136,7 +138,7 @@ impl Routes {
             ));
         }
         let mut http: Vec<_> = self.http.iter().collect();
-        http.sort_by_key(|(p, _)| **p);
+        http.sort_by_key(|(p, _)| *p);
         for (path, routes) in http {
             for r in routes {
                 lines.push(format!("{:<5} {path} -> {}", r.method, r.origin.name));
@@ -173,14 +175,15 @@ impl Routes {
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
     }
 
-    /// The middleware that runs on a request for `path`, in order.
+    /// The middleware that runs on a request to the route at `pattern` (as registered:
+    /// `paths = ["/rooms/{id}"]` guards every room), in order.
     pub(crate) fn middleware<'a>(
         &'a self,
-        path: &'a str,
+        pattern: &'a str,
     ) -> impl Iterator<Item = &'a dyn ErasedMiddleware> + 'a {
         self.middleware
             .iter()
-            .filter(move |m| m.paths.is_empty() || m.paths.contains(&path))
+            .filter(move |m| m.paths.is_empty() || m.paths.contains(&pattern))
             .map(|m| m.handle.as_ref() as &dyn ErasedMiddleware)
     }
 }

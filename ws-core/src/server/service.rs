@@ -21,10 +21,11 @@ use super::body;
 use super::driver::{Accepted, Setup};
 use super::handshake::{self, Accept, HandshakeError};
 use super::ops;
-use super::routes::{Routes, WsRoute};
+use super::routes::{HttpRoute, Routes, WsRoute};
 use crate::client_cert::ClientCert;
 use crate::context::AppContext;
 use crate::http::{Request, Response};
+use crate::params::{ParamError, PathParams};
 use crate::request::{Rejection, RequestHead};
 
 /// What every request of one TCP connection shares.
@@ -49,6 +50,22 @@ enum Counted {
     Handshake,
 }
 
+/// Where a request goes, with its path parameters (owned, so the request can move on).
+enum Target<'r> {
+    Ws(&'r WsRoute, Option<PathParams>),
+    Op(ops::Op),
+    Http(&'static str, &'r [HttpRoute], Option<PathParams>),
+    NotFound,
+}
+
+/// The parameters a lookup matched, decoded; `None` (nothing allocated) for a route without.
+fn decode(params: &matchit::Params<'_, '_>) -> Result<Option<PathParams>, ParamError> {
+    if params.is_empty() {
+        return Ok(None);
+    }
+    PathParams::decode(params.iter()).map(Some)
+}
+
 pub(crate) async fn handle(
     ctx: ConnCtx,
     req: hyper::Request<Incoming>,
@@ -56,9 +73,11 @@ pub(crate) async fn handle(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path();
-    let ws_route = ctx.routes.ws.get(path);
     let wants_upgrade = handshake::wants_upgrade(&req);
-    let http_path = ctx.routes.http.get_key_value(path).map(|(p, _)| *p);
+    // One lookup per kind: static segments outrank `{param}`, which outranks `{*wildcard}`.
+    let ws_found = ctx.routes.ws.at(path).filter(|_| ctx.routes.websocket);
+    let http_found = ctx.routes.http.at(path);
+    let http_path = http_found.as_ref().map(|f| f.pattern);
     let op = ctx.routes.ops.then(|| ops::Op::at(path)).flatten();
     let settings = ctx.routes.settings();
     let origin = admission::check_origin(&settings, &ctx.routes.name, req.headers());
@@ -67,21 +86,32 @@ pub(crate) async fn handle(
         None if wants_upgrade => Counted::Handshake,
         route => Counted::Http(route.unwrap_or("unmatched")),
     };
-    let response = if let Err(refused) = origin {
-        refused.into()
-    } else if let Some(route) = ws_route.filter(|_| ctx.routes.websocket) {
-        if !wants_upgrade && http_path.is_some() {
-            http_route(&ctx, req).await
-        } else {
-            counted = Counted::Handshake;
-            upgrade(&ctx, route, req).await
+    // A plain request to a path that both kinds take goes to the HTTP route.
+    let target = match (ws_found, http_found) {
+        (Some(ws), http) if wants_upgrade || http.is_none() => {
+            decode(&ws.params).map(|p| Target::Ws(ws.value, p))
         }
-    } else if let Some(op) = op {
-        ops_route(&ctx, op, req).await
-    } else if http_path.is_some() {
-        http_route(&ctx, req).await
-    } else {
-        Response::text(StatusCode::NOT_FOUND, format!("no route for {path}\n"))
+        (_, _) if op.is_some() => Ok(op.map_or(Target::NotFound, Target::Op)),
+        (_, Some(http)) => {
+            decode(&http.params).map(|p| Target::Http(http.pattern, http.value.as_slice(), p))
+        }
+        (_, None) => Ok(Target::NotFound),
+    };
+    let response = match (origin, target) {
+        (Err(refused), _) => refused.into(),
+        (Ok(()), Err(bad)) => Response::text(StatusCode::BAD_REQUEST, format!("{bad}\n")),
+        (Ok(()), Ok(Target::Ws(route, params))) => {
+            counted = Counted::Handshake;
+            upgrade(&ctx, route, req, params).await
+        }
+        (Ok(()), Ok(Target::Op(op))) => ops_route(&ctx, op, req).await,
+        (Ok(()), Ok(Target::Http(pattern, routes, params))) => {
+            http_route(&ctx, req, pattern, routes, params).await
+        }
+        (Ok(()), Ok(Target::NotFound)) => Response::text(
+            StatusCode::NOT_FOUND,
+            format!("no route for {}\n", req.uri().path()),
+        ),
     };
     let metrics = &ctx.app.metrics;
     let status = response.status;
@@ -105,8 +135,8 @@ pub(crate) async fn handle(
 /// An operations route (`/metrics`, `/healthz`, `/readyz`), behind the server's middleware.
 async fn ops_route(ctx: &ConnCtx, op: ops::Op, req: hyper::Request<Incoming>) -> Response {
     let (parts, _body) = req.into_parts();
-    let mut head = head(ctx, &parts, false);
-    if let Err(rejection) = run_middleware(ctx, &mut head).await {
+    let mut head = head(ctx, &parts, false, None);
+    if let Err(rejection) = run_middleware(ctx, &mut head, op.path()).await {
         return rejection.into();
     }
     ops::answer(&ctx.app, op, &parts.method)
@@ -119,10 +149,18 @@ fn to_hyper(r: Response) -> HyperResponse {
     out
 }
 
-fn head(ctx: &ConnCtx, parts: &http::request::Parts, upgrade: bool) -> RequestHead {
+fn head(
+    ctx: &ConnCtx,
+    parts: &http::request::Parts,
+    upgrade: bool,
+    params: Option<PathParams>,
+) -> RequestHead {
     let mut extensions = Extensions::new();
     if let Some(cert) = &ctx.client_cert {
         extensions.insert(cert.clone());
+    }
+    if let Some(params) = params {
+        extensions.insert(params);
     }
     RequestHead {
         method: parts.method.clone(),
@@ -140,20 +178,27 @@ fn head(ctx: &ConnCtx, parts: &http::request::Parts, upgrade: bool) -> RequestHe
     }
 }
 
-/// The server's middleware for this request's path, in order, on the head (before any body).
-async fn run_middleware(ctx: &ConnCtx, head: &mut RequestHead) -> Result<(), Rejection> {
-    let path = head.uri.path().to_owned();
-    for m in ctx.routes.middleware(&path) {
+/// The server's middleware for the route at `pattern`, in order, on the head (before any
+/// body).
+async fn run_middleware(
+    ctx: &ConnCtx,
+    head: &mut RequestHead,
+    pattern: &str,
+) -> Result<(), Rejection> {
+    for m in ctx.routes.middleware(pattern) {
         m.handle(head).await?;
     }
     Ok(())
 }
 
-async fn http_route(ctx: &ConnCtx, req: hyper::Request<Incoming>) -> Response {
+async fn http_route(
+    ctx: &ConnCtx,
+    req: hyper::Request<Incoming>,
+    pattern: &str,
+    routes: &[HttpRoute],
+    params: Option<PathParams>,
+) -> Response {
     let (parts, body) = req.into_parts();
-    let Some(routes) = ctx.routes.http.get(parts.uri.path()) else {
-        return Response::text(StatusCode::NOT_FOUND, "not found\n");
-    };
     let Some(route) = routes
         .iter()
         .find(|r| r.method == parts.method.as_str())
@@ -175,8 +220,8 @@ async fn http_route(ctx: &ConnCtx, req: hyper::Request<Incoming>) -> Response {
         }
         return r;
     };
-    let mut head = head(ctx, &parts, false);
-    if let Err(rejection) = run_middleware(ctx, &mut head).await {
+    let mut head = head(ctx, &parts, false, params);
+    if let Err(rejection) = run_middleware(ctx, &mut head, pattern).await {
         return rejection.into();
     }
     let settings = ctx.routes.settings();
@@ -195,7 +240,12 @@ async fn http_route(ctx: &ConnCtx, req: hyper::Request<Incoming>) -> Response {
     (route.handler)(request).await
 }
 
-async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incoming>) -> Response {
+async fn upgrade(
+    ctx: &ConnCtx,
+    route: &WsRoute,
+    mut req: hyper::Request<Incoming>,
+    params: Option<PathParams>,
+) -> Response {
     let accept = match handshake::validate(&req) {
         Ok(accept) => accept,
         Err(e) => return handshake_error(e, req.version()),
@@ -213,7 +263,7 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (parts, _body) = req.into_parts();
-    let mut head = head(ctx, &parts, true);
+    let mut head = head(ctx, &parts, true, params);
 
     // RFC 6455 §4.2.2: echo the first protocol the client offers that the route speaks.
     let subprotocol = head
@@ -230,7 +280,7 @@ async fn upgrade(ctx: &ConnCtx, route: &WsRoute, mut req: hyper::Request<Incomin
             ),
         );
     }
-    if let Err(rejection) = run_middleware(ctx, &mut head).await {
+    if let Err(rejection) = run_middleware(ctx, &mut head, route.path).await {
         return rejection.into();
     }
     if let Err(rejection) = route.controller.handshake(&mut head).await {
