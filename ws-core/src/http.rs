@@ -117,7 +117,7 @@ impl Response {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an HTTP response",
     label = "an #[http_route] returns a type that implements `IntoResponse`",
-    note = "`Response`, `&'static str`, `String`, `StatusCode`, `(StatusCode, T)` and `Result<T, E>` of those do; or `impl IntoResponse for {Self}`"
+    note = "`Response`, `&'static str`, `String`, `StatusCode`, `Rejection`, `QueryError`, `(StatusCode, T)` and `Result<T, E>` of those do; or `impl IntoResponse for {Self}`"
 )]
 pub trait IntoResponse {
     /// The response.
