@@ -65,7 +65,11 @@ impl Controller for RoomChat {
         }
     }
     async fn on_open(&self, cx: &mut Conn) -> HookResult {
-        let text = format!("joined {} at {}", cx.param("room").unwrap_or("?"), cx.path());
+        let text = format!(
+            "joined {} at {}",
+            cx.param("room").unwrap_or("?"),
+            cx.path()
+        );
         cx.send(text).await?;
         Ok(())
     }
@@ -99,6 +103,19 @@ fn body(text: &str) -> &str {
 async fn http_routes_take_parameters_and_wildcards() {
     let running = start(test_config()).await;
     let addr = running.local_addr("http").unwrap();
+
+    // Listed (`ws-cli routes`, start-up logs) as written.
+    let lines: Vec<String> = (running.app().routes())
+        .flat_map(|(_, r)| r.describe())
+        .collect();
+    for line in [
+        "GET   /rooms/{id} -> routing::room",
+        "GET   /files/{*path} -> routing::file",
+        "WS    /chat/{room} -> routing::RoomChat",
+        "MW    priority=0 paths=/rooms/{id} -> routing::NoSecretRoom",
+    ] {
+        assert!(lines.iter().any(|l| l == line), "{line}: {lines:#?}");
+    }
 
     let (status, text) = http_get(addr, "/rooms/42").await;
     assert_eq!((status, body(&text)), (200, "room 42"), "{text}");

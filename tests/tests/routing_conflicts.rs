@@ -42,6 +42,13 @@ fn conflicting_patterns_stop_start_up_naming_both() {
         panic!("expected two problems, got {err}");
     };
     assert_eq!(problems.len(), 2, "{err}");
+    let servers: Vec<_> = (problems.iter())
+        .filter_map(|p| match p {
+            StartupError::RouteConflict(c) => Some(c.server),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(servers.len(), 2, "typed conflicts: {err}");
     let text = err.to_string();
     for needle in [
         "routing_conflicts::by_id",

@@ -24,6 +24,30 @@ impl std::fmt::Display for Origin {
     }
 }
 
+/// Two patterns of the same kind (WebSocket or HTTP) on one server that a request could match
+/// the same way (`/rooms/{id}` and `/rooms/{name}`, `/files/{*a}` and `/files/{*b}`): the
+/// router (matchit) holds only one of them ([`StartupError::RouteConflict`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{first} at `{first_path}` and {second} at `{path}` conflict on server `{server}` \
+     ({kind} routes): a request could match both the same way; use one pattern (the same \
+     parameter names), or make a segment differ by a static part"
+)]
+pub struct PathConflict {
+    /// The server.
+    pub server: &'static str,
+    /// `WebSocket` or `HTTP`.
+    pub kind: &'static str,
+    /// The pattern registered first.
+    pub first_path: &'static str,
+    /// Its registration.
+    pub first: Origin,
+    /// The pattern refused.
+    pub path: &'static str,
+    /// Its registration.
+    pub second: Origin,
+}
+
 /// Why an app could not start. Start-up collects every problem before it reports.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -71,27 +95,9 @@ pub enum StartupError {
         second: Origin,
     },
     /// Two patterns of the same kind on one server that a request could match the same way
-    /// (`/rooms/{id}` and `/rooms/{name}`, `/files/{*a}` and `/files/{*b}`): the router
-    /// (matchit) refuses the second.
-    #[error(
-        "{first} at `{first_path}` and {second} at `{path}` conflict on server `{server}` \
-         ({kind} routes): a request could match both the same way; use one pattern (the same \
-         parameter names), or make a segment differ by a static part"
-    )]
-    RouteConflict {
-        /// The server.
-        server: &'static str,
-        /// `WebSocket` or `HTTP`.
-        kind: &'static str,
-        /// The pattern registered first.
-        first_path: &'static str,
-        /// Its registration.
-        first: Origin,
-        /// The pattern refused.
-        path: &'static str,
-        /// Its registration.
-        second: Origin,
-    },
+    /// (`/rooms/{id}` and `/rooms/{name}`): the router (matchit) refuses the second.
+    #[error(transparent)]
+    RouteConflict(Box<PathConflict>),
     /// A registered path is not a valid route path.
     #[error("{origin}: invalid path `{path}`: {reason}")]
     InvalidPath {

@@ -135,7 +135,7 @@ pub use conn::Conn;
 pub use controller::{Controller, HookError, HookResult};
 pub use di::{ConstructorResult, FromResolver, Inject, Resolver};
 pub use engine::SendError;
-pub use error::{ConfigError, Origin, StartupError};
+pub use error::{ConfigError, Origin, PathConflict, StartupError};
 pub use future::BoxFuture;
 pub use id::{ConnId, ConnInfo};
 pub use message::{Message, Utf8Bytes};

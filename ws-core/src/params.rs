@@ -33,10 +33,7 @@ impl PathParams {
 
     /// The value of parameter `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| &**n == name)
-            .map(|(_, v)| &**v)
+        self.0.iter().find(|(n, _)| &**n == name).map(|(_, v)| &**v)
     }
 }
 

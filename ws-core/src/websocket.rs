@@ -192,7 +192,9 @@ impl WebSocket {
     /// [`Conn::param`]): for `#[ws_handler(server = "ws", path = "/feed/{topic}")]`,
     /// `ws.param("topic")`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.extensions.get::<crate::params::PathParams>()?.get(name)
+        self.extensions
+            .get::<crate::params::PathParams>()?
+            .get(name)
     }
 }
 

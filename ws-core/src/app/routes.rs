@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, ServerName};
 use crate::di::Resolver;
-use crate::error::{Origin, StartupError};
+use crate::error::{Origin, PathConflict, StartupError};
 use crate::metrics::Metrics;
 use crate::registry::{MiddlewareDef, Registry};
 use crate::server::paths::Conflict;
@@ -110,12 +110,12 @@ fn conflict(
     path: &'static str,
     origin: Origin,
 ) -> StartupError {
-    StartupError::RouteConflict {
+    StartupError::RouteConflict(Box::new(PathConflict {
         server,
         kind,
         first_path: c.with,
         first: c.origin,
         path,
         second: origin,
-    }
+    }))
 }

@@ -7,7 +7,7 @@ use ws_path::check_path;
 
 use super::Registry;
 use crate::config::Config;
-use crate::error::{ConfigError, Origin, StartupError};
+use crate::error::{ConfigError, Origin, PathConflict, StartupError};
 use crate::metrics::OPS_PATHS;
 use crate::server::paths::PathTable;
 
@@ -194,14 +194,14 @@ fn conflicts(registry: &Registry, errors: &mut Vec<StartupError>) {
         match table.insert(path, origin, ()) {
             Ok(()) => {}
             Err(c) if c.with == path => {} // a duplicate, or another method of the same path
-            Err(c) => errors.push(StartupError::RouteConflict {
+            Err(c) => errors.push(StartupError::RouteConflict(Box::new(PathConflict {
                 server,
                 kind,
                 first_path: c.with,
                 first: c.origin,
                 path,
                 second: origin,
-            }),
+            }))),
         }
     }
 }

@@ -79,7 +79,9 @@ impl<T> PathTable<T> {
             probe.insert(other, ()).is_ok() && probe.insert(pattern, ()).is_err()
         };
         let with = match e {
-            matchit::InsertError::Conflict { with } => self.entries.iter().find(|x| x.pattern == with),
+            matchit::InsertError::Conflict { with } => {
+                self.entries.iter().find(|x| x.pattern == with)
+            }
             _ => None,
         };
         match with.or_else(|| self.entries.iter().find(|x| alone(x.pattern))) {
@@ -157,7 +159,10 @@ mod tests {
         assert_eq!(t.at("/rooms/7").unwrap().params.get("id"), Some("7"));
         assert_eq!(at("/files/index"), Some(("/files/index", 4)));
         let f = t.at("/files/a/b.txt").unwrap();
-        assert_eq!((f.pattern, f.params.get("path")), ("/files/{*path}", Some("a/b.txt")));
+        assert_eq!(
+            (f.pattern, f.params.get("path")),
+            ("/files/{*path}", Some("a/b.txt"))
+        );
         assert_eq!(at("/rooms"), None);
         assert_eq!(at("/rooms/7/x"), None);
         assert_eq!(at("/files/"), None);
@@ -176,6 +181,9 @@ mod tests {
         let c = t.insert("/files/{*rest}", origin("rest"), ()).unwrap_err();
         assert_eq!((c.with, c.origin.name), ("/files/{*path}", "files"));
         // The table is unchanged by the refusals.
-        assert_eq!(t.patterns().collect::<Vec<_>>(), ["/rooms/{id}", "/files/{*path}"]);
+        assert_eq!(
+            t.patterns().collect::<Vec<_>>(),
+            ["/rooms/{id}", "/files/{*path}"]
+        );
     }
 }
