@@ -52,27 +52,6 @@ pub fn check_path(path: &str) -> Result<(), &'static str> {
     check_params(path)
 }
 
-/// The names of the parameters of a valid path, in order (`{*name}` as `name`).
-///
-/// ```
-/// let names: Vec<_> = ws_path::param_names("/rooms/{room}/files/{*path}").collect();
-/// assert_eq!(names, ["room", "path"]);
-/// ```
-pub fn param_names(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter_map(param_of)
-}
-
-/// Whether the path has a parameter or a wildcard (it matches more than itself).
-pub fn has_params(path: &str) -> bool {
-    path.contains('{')
-}
-
-/// The parameter a segment declares: `{name}` or `{*name}`.
-fn param_of(segment: &str) -> Option<&str> {
-    let inner = segment.strip_prefix('{')?.strip_suffix('}')?;
-    Some(inner.strip_prefix('*').unwrap_or(inner))
-}
-
 fn check_params(path: &str) -> Result<(), &'static str> {
     if !path.contains(['{', '}']) {
         return Ok(());
@@ -177,10 +156,6 @@ mod tests {
         ] {
             assert_eq!(check_path(path), Ok(()), "{path:?}");
         }
-        let names: Vec<_> = super::param_names("/a/{x}/b/{*y}").collect();
-        assert_eq!(names, ["x", "y"]);
-        assert!(super::has_params("/a/{x}"));
-        assert!(!super::has_params("/a/x"));
     }
 
     #[test]
