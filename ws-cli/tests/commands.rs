@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use futures_util::SinkExt;
@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 mod support;
 
-use support::{alive, close_code, connect, next, parse_started, run, text, wait_gone, WAIT};
+use support::{close_code, connect, next, parse_started, run, text, wait_gone, Workdir, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ws-cli");
 
@@ -24,20 +24,14 @@ const CONFIG: &str = "[servers.http]\nport = 0\n[servers.ws]\nport = 0\n";
 
 /// A temporary directory and the servers started in it, killed on drop.
 struct Env {
-    dir: PathBuf,
-    pids: Vec<u32>,
+    dir: Workdir,
 }
 
 impl Env {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("ws-ops-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Workdir::new(name);
         std::fs::write(dir.join("ws.toml"), CONFIG).unwrap();
-        Self {
-            dir,
-            pids: Vec::new(),
-        }
+        Self { dir }
     }
 
     fn write(&self, file: &str, text: &str) {
@@ -65,25 +59,8 @@ impl Env {
         let out = self.cli(&["start", "-d", "--config", "ws.toml"]);
         assert!(out.status.success(), "start -d failed: {}", text(&out));
         let started = parse_started(&String::from_utf8_lossy(&out.stdout));
-        self.pids.push(started.0);
+        self.dir.track(started.0);
         started
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        for &pid in &self.pids {
-            if alive(pid) {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
-        }
-        if std::thread::panicking() {
-            eprintln!("kept {} for inspection", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 

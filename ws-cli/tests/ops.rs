@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use futures_util::SinkExt;
@@ -17,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 mod support;
 
-use support::{alive, connect, next, parse_started, run, text, wait_gone, WAIT};
+use support::{connect, next, parse_started, run, text, wait_gone, Workdir, WAIT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ws-cli");
 
@@ -25,18 +24,13 @@ const SERVERS: &str = "[servers.http]\nport = 0\n[servers.ws]\nport = 0\n";
 
 /// A temporary directory and the server processes started in it, killed on drop.
 struct Env {
-    dir: PathBuf,
-    pids: Vec<u32>,
+    dir: Workdir,
 }
 
 impl Env {
     fn new(name: &str, config: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("ws-ops-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
         let env = Self {
-            dir,
-            pids: Vec::new(),
+            dir: Workdir::new(name),
         };
         env.write_config(config);
         env
@@ -74,7 +68,7 @@ impl Env {
         let out = self.cli_with(&["start", "-d"], vars);
         assert!(out.status.success(), "start -d failed: {}", text(&out));
         let started = parse_started(&String::from_utf8_lossy(&out.stdout));
-        self.pids.push(started.0);
+        self.dir.track(started.0);
         started
     }
 
@@ -86,23 +80,6 @@ impl Env {
 
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("ws.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        for &pid in &self.pids {
-            if alive(pid) {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
-        }
-        if std::thread::panicking() {
-            eprintln!("kept {} for inspection", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
 
@@ -287,7 +264,7 @@ fn systemd_hears_ready_the_main_pid_across_a_restart_and_stopping() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    env.pids.push(pid);
+    env.dir.track(pid);
     let ready = received(&socket);
     assert_eq!(
         lines(&ready),
@@ -327,7 +304,7 @@ fn systemd_hears_ready_the_main_pid_across_a_restart_and_stopping() {
     let out = env.cli_with(&["restart"], &notify);
     assert!(out.status.success(), "{}", text(&out));
     let (new, _) = parse_started(&String::from_utf8_lossy(&out.stdout));
-    env.pids.push(new);
+    env.dir.track(new);
     assert_ne!(new, old);
     let ready = received(&socket);
     assert_eq!(

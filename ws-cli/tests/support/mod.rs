@@ -143,3 +143,59 @@ pub(crate) fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// A private temporary directory for one test and the server processes started in it: on
+/// drop, each still alive is killed (by pid) and the directory removed (kept, and named, when
+/// the test failed).
+pub(crate) struct Workdir {
+    dir: std::path::PathBuf,
+    pids: Vec<u32>,
+}
+
+impl Workdir {
+    /// A fresh, empty `ws-cli-<test binary pid>-<name>` under the temporary directory.
+    pub(crate) fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ws-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self {
+            dir,
+            pids: Vec::new(),
+        }
+    }
+
+    /// Kills `pid` when the test ends, if it still runs.
+    pub(crate) fn track(&mut self, pid: u32) {
+        self.pids.push(pid);
+    }
+}
+
+impl std::ops::Deref for Workdir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+impl AsRef<std::path::Path> for Workdir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            if alive(pid) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+        if std::thread::panicking() {
+            eprintln!("kept {} for inspection", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
