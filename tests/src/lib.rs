@@ -1,5 +1,8 @@
-//! Support for the end-to-end tests: start an app on free ports, raw and high-level clients.
-//! Every network wait is bounded by [`TIMEOUT`].
+//! Support for the end-to-end tests: the demo linked into every test binary, configs on free
+//! ports, and the raw clients that the test kit (`ws_core::testing`) has no use for: raw
+//! HTTP, frames written byte by byte, TLS and HTTP/2 transports. Servers, WebSocket clients,
+//! requests without a socket and bounded waits come from the kit; every network wait is
+//! bounded by [`TIMEOUT`].
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
@@ -7,74 +10,49 @@ pub mod h2;
 pub mod redis;
 pub mod tls;
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use ws_core::{App, Config, Running};
+use ws_core::testing::TestServer;
+use ws_core::{Config, Running};
 
 pub use h2::{
     h2_websocket, h2c_client, h2c_request, http1_request, https_get, https_request, H2Client,
     H2WebSocket, HttpReply, Io,
 };
 pub use tls::{client_config, tls_connect, tls_connect_with, try_tls_connect, Ca, Leaf, TlsFiles};
-
-/// The longest any single network step of a test may take (generous: tests must pass on a
-/// loaded 2-core machine; it is only reached when something is wrong).
-pub const TIMEOUT: Duration = Duration::from_secs(30);
+pub use ws_core::testing::{within, TIMEOUT};
 
 /// Links the demo app into every test binary.
 use ws_examples as _;
 
-/// Awaits `f`, failing the test after [`TIMEOUT`].
-pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(TIMEOUT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {TIMEOUT:?}: {what}"),
-    }
+/// The kit's config ([`ws_core::testing::config`]: the embedded default, every server on a
+/// free port) with a short `close_timeout`: raw test clients do not answer the server's close
+/// frame at shutdown; don't wait the default 5 s for them.
+pub fn test_config() -> Config {
+    short_close(ws_core::testing::config())
 }
 
-/// The embedded default config with every server on a free port (port 0).
-pub fn test_config() -> Config {
-    let mut config = Config::embedded().expect("embedded config");
+/// [`test_config`] with `toml` on top as the config file `test.toml`
+/// ([`ws_core::testing::config_from_toml`]), for settings only a file can hold, such as
+/// `[middleware.NAME]` tables.
+pub fn test_config_with(toml: &str) -> Result<Config, ws_core::ConfigError> {
+    ws_core::testing::config_from_toml(toml).map(short_close)
+}
+
+fn short_close(mut config: Config) -> Config {
     for server in config.servers.values_mut() {
-        server.port = 0;
-        // Raw test clients do not answer the server's close frame at shutdown; don't wait
-        // the default 5 s for them.
         server.close_timeout = Duration::from_millis(500);
     }
     config
 }
 
-/// [`test_config`] with `toml` as the config file (written to a temporary file named after
-/// `name`), for settings only a file can hold, such as `[middleware.NAME]` tables.
-pub fn test_config_with(name: &str, toml: &str) -> Result<Config, ws_core::ConfigError> {
-    // Unique per call: tests of one binary run in parallel and may share a name.
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let path =
-        std::env::temp_dir().join(format!("ws-tests-{}-{n}-{name}.toml", std::process::id()));
-    std::fs::write(&path, toml).unwrap();
-    let loaded = Config::load(Some(&path), None, std::iter::empty());
-    let _ = std::fs::remove_file(&path);
-    let (mut config, _) = loaded?;
-    let base = test_config();
-    for (name, server) in &mut config.servers {
-        if let Some(b) = base.server(name.as_str()) {
-            server.port = b.port;
-            server.close_timeout = b.close_timeout;
-        }
-    }
-    Ok(config)
-}
-
-/// Starts the linked app (the demo) with `config`.
+/// Starts the linked app (the demo and the test's own registrations) with `config` on free
+/// ports, for tests that stop it by hand ([`TestServer`] stops on drop).
 pub async fn start(config: Config) -> Running {
-    let app = App::build(config).expect("app builds");
-    app.start().await.expect("app starts")
+    TestServer::start(config).await.into_running()
 }
 
 /// Starts the demo on free ports and returns it with the `ws` server's address.
@@ -82,6 +60,11 @@ pub async fn start_demo() -> (Running, SocketAddr) {
     let running = start(test_config()).await;
     let addr = running.local_addr("ws").expect("ws server");
     (running, addr)
+}
+
+/// The demo as a [`TestServer`] with [`test_config`].
+pub async fn demo() -> TestServer {
+    TestServer::start(test_config()).await
 }
 
 /// How a test client reaches a WebSocket route: the same frames over each.
@@ -116,7 +99,7 @@ pub fn test_config_over(transport: Transport) -> (Config, Option<TlsFiles>) {
         return (test_config(), None);
     }
     let files = TlsFiles::shared("demo");
-    let config = test_config_with("demo-tls", &files.toml("ws"))
+    let config = test_config_with(&files.toml("ws"))
         .unwrap_or_else(|e| panic!("config with TLS on server ws: {e}"));
     (config, Some(files))
 }

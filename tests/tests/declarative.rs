@@ -4,14 +4,14 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use ws_core::http::StatusCode;
+use ws_core::testing::{ClientEvent, TestRequest, TestServer};
 use ws_core::{
-    middleware, singleton, ws_controller, Conn, Controller, HookResult, Inject, Message,
+    middleware, singleton, ws_controller, CloseCode, Conn, Controller, HookResult, Inject, Message,
     Middleware, Rejection, RequestHead,
 };
-use ws_tests::{http_raw, start, test_config, within, RawClient};
+use ws_tests::{test_config, within};
 
 /// Counts opened connections; shared by every controller that injects it.
 #[singleton]
@@ -117,90 +117,67 @@ impl Controller for Ctx {
     }
 }
 
-fn upgrade(path: &str, extra: &str) -> String {
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    )
-}
-
-async fn text(c: &mut RawClient) -> String {
-    loop {
-        let f = c.recv().await.expect("a frame");
-        if f.opcode == 1 {
-            return String::from_utf8(f.payload).unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn middleware_runs_in_priority_order_then_handshake_then_context_lives_on() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("ws").unwrap();
-    let mut a = RawClient::connect(addr, "/ctx?user=ada").await;
-    let first = text(&mut a).await;
+    let server = TestServer::start(test_config()).await;
+    let mut a = server.connect("ws", "/ctx?user=ada").await;
+    let first = a.recv_text().await;
     assert!(
         first.starts_with("trail global>first>gate>handshake; opened "),
         "{first}"
     );
-    a.send(true, 1, b"hi").await;
-    assert_eq!(text(&mut a).await, "Username: ada #1");
-    a.send(true, 1, b"hi").await;
-    assert_eq!(text(&mut a).await, "Username: ada #2");
+    a.send_text("hi").await;
+    assert_eq!(a.recv_text().await, "Username: ada #1");
+    a.send_text("hi").await;
+    assert_eq!(a.recv_text().await, "Username: ada #2");
 
     // A second connection has its own context but shares the singleton.
-    let mut b = RawClient::connect(addr, "/ctx?user=bob").await;
-    let first_b = text(&mut b).await;
+    let mut b = server.connect("ws", "/ctx?user=bob").await;
+    let first_b = b.recv_text().await;
     let n_a: usize = first.rsplit(' ').next().unwrap().parse().unwrap();
     let n_b: usize = first_b.rsplit(' ').next().unwrap().parse().unwrap();
     assert_eq!(n_b, n_a + 1, "{first} / {first_b}");
-    b.send(true, 1, b"x").await;
-    assert_eq!(text(&mut b).await, "Username: bob #1");
-    running.shutdown().await;
+    b.send_text("x").await;
+    assert_eq!(b.recv_text().await, "Username: bob #1");
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn middleware_and_handshake_rejections_give_their_status() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("ws").unwrap();
-    let (status, body) = http_raw(addr, &upgrade("/ctx?user=x", "X-Reject: 1\r\n")).await;
-    assert_eq!(status, 403, "{body}");
-    assert!(body.ends_with("rejected by Gate"), "{body}");
-    let (status, body) = http_raw(addr, &upgrade("/ctx", "")).await;
-    assert_eq!(status, 401, "{body}");
+    let server = TestServer::start(test_config()).await;
+    let refused = server
+        .client("ws", "/ctx?user=x")
+        .header("x-reject", "1")
+        .reject()
+        .await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert!(refused.body.ends_with("rejected by Gate"), "{refused:?}");
+    let refused = server.client("ws", "/ctx").reject().await;
+    assert_eq!(refused.status, 401, "{refused:?}");
     // Middleware runs on plain HTTP routes of its server too.
-    let (status, _) = http_raw(
-        addr,
-        "GET /health HTTP/1.1\r\nHost: x\r\nX-Reject: 1\r\n\r\n",
-    )
-    .await;
-    assert_eq!(status, 403);
+    let rejected = TestRequest::get("/health").header("x-reject", "1");
+    let r = server.oneshot("ws", rejected.clone()).await;
+    assert_eq!(r.status(), 403);
     // ...but not on another server's.
-    let http = running.local_addr("http").unwrap();
-    let (status, _) = http_raw(
-        http,
-        "GET /health HTTP/1.1\r\nHost: x\r\nX-Reject: 1\r\nConnection: close\r\n\r\n",
-    )
-    .await;
-    assert_eq!(status, 200);
+    let r = server.oneshot("http", rejected).await;
+    assert_eq!(r.status(), 200);
     // Global middleware runs on both servers.
-    for addr in [addr, http] {
-        let req = "GET /health HTTP/1.1\r\nHost: x\r\nX-Teapot: 1\r\nConnection: close\r\n\r\n";
-        let (status, body) = http_raw(addr, req).await;
-        assert_eq!(status, 418, "{body}");
+    for name in ["ws", "http"] {
+        let teapot = TestRequest::get("/health").header("x-teapot", "1");
+        let r = server.oneshot(name, teapot).await;
+        assert_eq!(r.status(), 418, "{r:?}");
     }
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn hook_error_closes_with_1011() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("ws").unwrap();
-    let mut c = RawClient::connect(addr, "/ctx?user=e").await;
-    let _ = text(&mut c).await;
-    c.send(true, 1, b"fail").await;
-    assert_eq!(c.expect_close().await, Some(1011));
-    running.shutdown().await;
+    let server = TestServer::start(test_config()).await;
+    let mut c = server.connect("ws", "/ctx?user=e").await;
+    let _ = c.recv_text().await;
+    c.send_text("fail").await;
+    c.expect_close(CloseCode::INTERNAL).await;
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -208,51 +185,35 @@ async fn slow_consumer_is_dropped_and_others_keep_receiving() {
     let mut config = test_config();
     let ws = config.servers.get_mut("ws").unwrap();
     ws.outbound_queue = 4;
-    let running = start(config).await;
-    let addr = running.local_addr("ws").unwrap();
+    let server = TestServer::start(config).await;
 
-    let mut slow = RawClient::connect(addr, "/chat").await; // never reads until the end
-    let mut fast = RawClient::connect(addr, "/chat").await;
-    let sender = running.app().sender().clone();
+    let mut slow = server.connect("ws", "/chat").await; // never reads until the end
+    let mut fast = server.connect("ws", "/chat").await;
     let filter = ws_core::Filter::route("ws", "/chat");
-    within("both registered", async {
-        while sender.count(&filter) < 2 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    server.wait_for_count(&filter, 2).await;
     let payload = vec![b'x'; 64 * 1024];
     let total = 300; // ~19 MiB: more than loopback socket buffers hold
-    for i in 0..total {
-        fast.send(true, 2, &payload).await;
-        let f = fast
-            .recv()
-            .await
-            .unwrap_or_else(|| panic!("fast client lost at {i}"));
-        assert_eq!(f.payload.len(), payload.len());
+    for _ in 0..total {
+        fast.send_binary(payload.clone()).await;
+        assert_eq!(fast.recv_binary().await.len(), payload.len());
     }
     // The slow client gets what was buffered, then the close frame 1008 that took the place
     // of its queued messages: never all 300 messages.
     let mut received = 0;
     let code = within("slow consumer's close", async {
         loop {
-            match slow.recv().await {
-                Some(f) if f.opcode == 2 => received += 1,
-                Some(f) if f.opcode == 8 => break f.close_code(),
-                Some(_) => {}
-                None => break None,
+            match slow.recv_event().await {
+                ClientEvent::Message(Message::Binary(_)) => received += 1,
+                ClientEvent::Close(code, _) => break Some(code),
+                ClientEvent::Ended => break None,
+                _ => {}
             }
         }
     })
     .await;
-    assert_eq!(code, Some(1008), "after {received} messages");
+    assert_eq!(code, Some(CloseCode::POLICY), "after {received} messages");
     // Once its close frame is written, the slow consumer leaves the table.
-    within("slow consumer removed", async {
-        while sender.count(&filter) > 1 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    server.wait_for_count(&filter, 1).await;
     assert!(received < total, "slow consumer got all {received}");
-    running.shutdown().await;
+    server.stop().await;
 }

@@ -5,8 +5,9 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use ws_core::testing::{ClientEvent, TestServer};
 use ws_core::{singleton, ws_handler, CloseCode, Filter, Inject, Message, Recv, Sender, WebSocket};
-use ws_tests::{start, test_config, within, RawClient};
+use ws_tests::{test_config, within, RawClient};
 
 /// What the handlers saw at the end of their connections (built by its `Default`).
 #[singleton(default)]
@@ -138,8 +139,8 @@ async fn stall(mut ws: WebSocket, ends: Inject<Ends>) {
 }
 
 /// The first line in `Ends` that starts with `prefix`, once a handler has written it.
-async fn end_line(running: &ws_core::Running, prefix: &str) -> String {
-    let ends = running.app().singleton::<Ends>().unwrap();
+async fn end_line(server: &TestServer, prefix: &str) -> String {
+    let ends = server.app().singleton::<Ends>().unwrap();
     within(&format!("a handler reports {prefix}"), async {
         loop {
             let found = ends
@@ -158,54 +159,43 @@ async fn end_line(running: &ws_core::Running, prefix: &str) -> String {
     .await
 }
 
-async fn text(c: &mut RawClient) -> String {
-    let f = c.recv().await.unwrap();
-    assert_eq!(f.opcode, 1, "{f:?}");
-    String::from_utf8(f.payload).unwrap()
-}
-
 #[tokio::test]
 async fn swoole_style_loop_with_close() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("ws").unwrap();
-    let mut c = RawClient::connect(addr, "/hello").await;
-    c.send(true, 1, b"ada").await;
-    assert_eq!(text(&mut c).await, "Hello ada!");
-    assert_eq!(text(&mut c).await, "How are you, ada?");
-    // Server-initiated close: the handler waits for the client's close frame.
-    c.send(true, 1, b"close").await;
-    let f = c.recv().await.unwrap();
-    assert_eq!(f.close_code(), Some(1000));
-    c.send(true, 8, &1000u16.to_be_bytes()).await;
-    assert!(c.closed_by_server().await);
+    let server = TestServer::start(test_config()).await;
+    let mut c = server.connect("ws", "/hello").await;
+    c.send_text("ada").await;
+    assert_eq!(c.recv_text().await, "Hello ada!");
+    assert_eq!(c.recv_text().await, "How are you, ada?");
+    // Server-initiated close: the handler waits for the client's close frame (the kit's
+    // client answers with the same code), then the server ends the connection.
+    c.send_text("close").await;
+    assert_eq!(c.expect_close(CloseCode::NORMAL).await, "bye");
+    c.expect_end().await;
 
-    // Client-initiated close with a code: the handler sees it.
-    let mut c = RawClient::connect(addr, "/hello").await;
-    c.send(true, 8, &4001u16.to_be_bytes()).await;
-    assert_eq!(c.expect_close().await, Some(4001));
-    // A protocol error is an `Error` for the handler.
-    let mut c = RawClient::connect(addr, "/hello").await;
+    // Client-initiated close with a code: the handler sees it; the server echoes it.
+    let c = server.connect("ws", "/hello").await;
+    assert_eq!(
+        c.close(CloseCode::new(4001), "").await,
+        CloseCode::new(4001)
+    );
+    // A protocol error is an `Error` for the handler (an unmasked frame: a raw client).
+    let mut c = RawClient::connect(server.addr("ws"), "/hello").await;
     c.send_raw(&ws_tests::encode(true, 0, 1, b"x", false)).await;
     assert_eq!(c.expect_close().await, Some(1002));
 
-    let ends = running.app().singleton::<Ends>().unwrap();
-    within("handlers ended", async {
-        while ends.0.lock().unwrap().len() < 3 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    let ends = server.app().singleton::<Ends>().unwrap();
+    ws_core::testing::wait_until("handlers ended", || ends.0.lock().unwrap().len() >= 3).await;
     let mut seen = ends.0.lock().unwrap().clone();
     seen.sort();
     assert_eq!(seen, ["close 1000", "close 4001", "error 1002"]);
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn fragmented_sends_are_never_interleaved() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("ws").unwrap();
-    let mut c = RawClient::connect(addr, "/frag").await;
+    let server = TestServer::start(test_config()).await;
+    // Raw frames: the test checks each frame's FIN bit and opcode.
+    let mut c = RawClient::connect(server.addr("ws"), "/frag").await;
     c.send(true, 1, b"go").await;
     let mut got = Vec::new();
     for _ in 0..6 {
@@ -226,44 +216,41 @@ async fn fragmented_sends_are_never_interleaved() {
             (true, 0, vec![2]),
         ]
     );
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn recv_timeout_lets_the_handler_work_between_messages() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("ws").unwrap();
-    let mut c = RawClient::connect(addr, "/ticks").await;
-    assert_eq!(text(&mut c).await, "tick 1");
-    assert_eq!(text(&mut c).await, "tick 2");
-    c.send(true, 1, b"still reading").await;
-    assert_eq!(text(&mut c).await, "still reading");
-    running.shutdown().await;
+    let server = TestServer::start(test_config()).await;
+    let mut c = server.connect("ws", "/ticks").await;
+    assert_eq!(c.recv_text().await, "tick 1");
+    assert_eq!(c.recv_text().await, "tick 2");
+    c.send_text("still reading").await;
+    assert_eq!(c.recv_text().await, "still reading");
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn handler_error_closes_with_1011() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("ws").unwrap();
-    let mut c = RawClient::connect(addr, "/fails").await;
-    c.send(true, 1, b"x").await;
-    assert_eq!(c.expect_close().await, Some(1011));
-    running.shutdown().await;
+    let server = TestServer::start(test_config()).await;
+    let mut c = server.connect("ws", "/fails").await;
+    c.send_text("x").await;
+    c.expect_close(CloseCode::INTERNAL).await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn a_push_cancelled_mid_write_fails_the_connection() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("ws").unwrap();
-    let mut c = RawClient::connect(addr, "/flood").await;
-    c.send(true, 2, b"go").await; // then never read
-    let line = end_line(&running, "flood:").await;
+    let server = TestServer::start(test_config()).await;
+    let mut c = server.connect("ws", "/flood").await;
+    c.send_binary(&b"go"[..]).await; // then never read
+    let line = end_line(&server, "flood:").await;
     assert!(
         line.starts_with("flood: refused after a cancelled push"),
         "{line}"
     );
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -274,23 +261,23 @@ async fn a_write_without_progress_for_write_timeout_drops_the_connection() {
     ws.idle_timeout = Duration::ZERO;
     ws.ping_interval = Duration::ZERO;
     ws.write_timeout = Duration::from_millis(300);
-    let running = start(config).await;
-    let addr = running.local_addr("ws").unwrap();
-    let mut c = RawClient::connect(addr, "/stall").await;
-    c.send(true, 2, b"go").await; // then stop reading (~128 MiB would follow)
-    let line = end_line(&running, "stall:").await;
+    let server = TestServer::start(config).await;
+    let mut c = server.connect("ws", "/stall").await;
+    c.send_binary(&b"go"[..]).await; // then stop reading (~128 MiB would follow)
+    let line = end_line(&server, "stall:").await;
     assert!(line.starts_with("stall: refused"), "{line}");
     // What was in the socket buffers arrives, then the connection ends without the rest.
     let received = within("the connection ends", async {
         let mut received = 0;
-        while let Some(f) = c.recv().await {
-            if f.opcode == 2 {
-                received += 1;
+        loop {
+            match c.recv_event().await {
+                ClientEvent::Message(ws_core::Message::Binary(_)) => received += 1,
+                ClientEvent::Ended => break received,
+                _ => {}
             }
         }
-        received
     })
     .await;
     assert!(received < 2_000, "all {received} messages arrived");
-    running.shutdown().await;
+    server.stop().await;
 }

@@ -3,22 +3,28 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use serde_json::{json, Value};
-use ws_tests::{http_raw, start_demo, RawClient};
+use ws_core::testing::{TestClient, TestServer};
+use ws_tests::{demo, test_config};
 
-async fn rpc() -> (ws_core::Running, RawClient) {
-    let (running, addr) = start_demo().await;
-    let c = RawClient::connect_with(addr, "/rpc", "Sec-WebSocket-Protocol: jsonrpc\r\n").await;
-    (running, c)
+async fn rpc() -> (TestServer, TestClient) {
+    let server = demo().await;
+    let c = server
+        .client("ws", "/rpc")
+        .protocol("jsonrpc")
+        .connect()
+        .await;
+    assert_eq!(c.subprotocol(), Some("jsonrpc"));
+    (server, c)
 }
 
-async fn call(c: &mut RawClient, request: &str) -> Value {
+async fn call(c: &mut TestClient, request: &str) -> Value {
     c.send_text(request).await;
-    serde_json::from_str(&c.recv_text().await).unwrap()
+    c.recv_json().await
 }
 
 #[tokio::test]
 async fn echo_and_sum_keep_the_id() {
-    let (running, mut c) = rpc().await;
+    let (server, mut c) = rpc().await;
     let r = call(
         &mut c,
         r#"{"jsonrpc":"2.0","method":"echo","params":{"a":[1,"b"]},"id":1}"#,
@@ -52,12 +58,12 @@ async fn echo_and_sum_keep_the_id() {
     .await;
     assert_eq!(r, json!({"jsonrpc":"2.0","result":0,"id":9}));
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn standard_errors() {
-    let (running, mut c) = rpc().await;
+    let (server, mut c) = rpc().await;
     let code = |v: &Value| v["error"]["code"].as_i64().unwrap();
 
     let r = call(&mut c, r#"{"jsonrpc":"2.0","method":"echo","id":1"#).await;
@@ -100,12 +106,12 @@ async fn standard_errors() {
     .await;
     assert_eq!((code(&r), &r["id"]), (-32602, &json!(7)), "{r}");
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn notifications_get_no_response_even_on_error() {
-    let (running, mut c) = rpc().await;
+    let (server, mut c) = rpc().await;
     c.send_text(r#"{"jsonrpc":"2.0","method":"echo","params":[1]}"#)
         .await;
     c.send_text(r#"{"jsonrpc":"2.0","method":"nope"}"#).await;
@@ -119,13 +125,13 @@ async fn notifications_get_no_response_even_on_error() {
     .await;
     assert_eq!(r, json!({"jsonrpc":"2.0","result":["after"],"id":1}));
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }
 
 /// A message over 64 KiB is parsed off the runtime's workers; the answers are the same.
 #[tokio::test]
 async fn a_large_batch_is_answered_in_full() {
-    let (running, mut c) = rpc().await;
+    let (server, mut c) = rpc().await;
     let filler = "x".repeat(200);
     let requests: Vec<String> = (0..500)
         .map(|i| {
@@ -142,12 +148,12 @@ async fn a_large_batch_is_answered_in_full() {
         assert_eq!(item["result"][1], json!(i));
     }
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn batches() {
-    let (running, mut c) = rpc().await;
+    let (server, mut c) = rpc().await;
     let r = call(
         &mut c,
         r#"[
@@ -192,47 +198,48 @@ async fn batches() {
     .await;
     assert_eq!(r["id"], json!(9));
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn server_initiated_notification_through_the_sender() {
-    let (running, mut c) = rpc().await;
+    let (server, mut c) = rpc().await;
     // The connection is in the table once a response has come back.
     let _ = call(&mut c, r#"{"jsonrpc":"2.0","method":"echo","id":0}"#).await;
-    let sender = running.app().sender().clone();
+    let sender = server.sender().clone();
     let id = sender.connections(&ws_core::Filter::route("ws", "/rpc"))[0].id;
     sender
         .push(id, ws_core::jsonrpc::notification("tick", json!({"n": 1})))
         .await
         .unwrap();
-    let n: Value = serde_json::from_str(&c.recv_text().await).unwrap();
+    let n: Value = c.recv_json().await;
     assert_eq!(n, json!({"jsonrpc":"2.0","method":"tick","params":{"n":1}}));
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn rpc_requires_the_jsonrpc_subprotocol() {
-    let (running, addr) = start_demo().await;
-    let req = "GET /rpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-               Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    let (status, body) = http_raw(addr, req).await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("jsonrpc"), "{body}");
-    running.shutdown().await;
+    let server = demo().await;
+    let refused = server.client("ws", "/rpc").reject().await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(refused.body.contains("jsonrpc"), "{refused:?}");
+    server.stop().await;
 }
 
 /// The demo's `/rpc` on a server with the given batch limits.
-async fn rpc_with_limits(max_batch: usize, max_reply: usize) -> (ws_core::Running, RawClient) {
-    let mut config = ws_tests::test_config();
+async fn rpc_with_limits(max_batch: usize, max_reply: usize) -> (TestServer, TestClient) {
+    let mut config = test_config();
     let ws = config.servers.get_mut("ws").unwrap();
     ws.jsonrpc_max_batch = max_batch;
     ws.jsonrpc_max_reply = max_reply;
-    let running = ws_tests::start(config).await;
-    let addr = running.local_addr("ws").unwrap();
-    let c = RawClient::connect_with(addr, "/rpc", "Sec-WebSocket-Protocol: jsonrpc\r\n").await;
-    (running, c)
+    let server = TestServer::start(config).await;
+    let c = server
+        .client("ws", "/rpc")
+        .protocol("jsonrpc")
+        .connect()
+        .await;
+    (server, c)
 }
 
 fn echo(id: usize, params: &str) -> String {
@@ -241,7 +248,7 @@ fn echo(id: usize, params: &str) -> String {
 
 #[tokio::test]
 async fn a_batch_over_jsonrpc_max_batch_gets_one_invalid_request_error() {
-    let (running, mut c) = rpc_with_limits(3, 1 << 20).await;
+    let (server, mut c) = rpc_with_limits(3, 1 << 20).await;
     let three = format!("[{},{},{}]", echo(1, "a"), echo(2, "b"), echo(3, "c"));
     let r = call(&mut c, &three).await;
     assert_eq!(r.as_array().unwrap().len(), 3, "{r}");
@@ -266,13 +273,13 @@ async fn a_batch_over_jsonrpc_max_batch_gets_one_invalid_request_error() {
     let r = call(&mut c, &echo(5, "e")).await;
     assert_eq!(r["result"], json!(["e"]));
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn a_batch_of_a_million_items_is_refused_with_one_error_not_a_million() {
     // The attack seen in the hostile-clients review: `[1,1,1,...]`, one invalid request per item.
-    let (running, mut c) = rpc().await;
+    let (server, mut c) = rpc().await;
     let mut batch = String::with_capacity(2_000_002);
     batch.push('[');
     for i in 0..1_000_000 {
@@ -292,12 +299,12 @@ async fn a_batch_of_a_million_items_is_refused_with_one_error_not_a_million() {
         "{r}"
     );
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn a_batch_reply_over_jsonrpc_max_reply_gets_one_invalid_request_error() {
-    let (running, mut c) = rpc_with_limits(1000, 300).await;
+    let (server, mut c) = rpc_with_limits(1000, 300).await;
     // Small replies fit.
     let r = call(&mut c, &format!("[{},{}]", echo(1, "a"), echo(2, "b"))).await;
     assert_eq!(r.as_array().unwrap().len(), 2, "{r}");
@@ -314,5 +321,5 @@ async fn a_batch_reply_over_jsonrpc_max_reply_gets_one_invalid_request_error() {
         "{r}"
     );
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }

@@ -75,10 +75,9 @@ async fn handshake_from(addr: std::net::SocketAddr, origin: &str) -> u16 {
 
 #[tokio::test]
 async fn settings_reach_every_reader_and_follow_a_reload() {
-    let config = test_config_with(
-        "greeting",
-        &format!("[middleware.greeting]\ntext = \"one\"\n{WS_ORIGIN}"),
-    )
+    let config = test_config_with(&format!(
+        "[middleware.greeting]\ntext = \"one\"\n{WS_ORIGIN}"
+    ))
     .unwrap();
     let running = ws_tests::start(config).await;
     let http = running.local_addr("http").unwrap();
@@ -88,7 +87,7 @@ async fn settings_reach_every_reader_and_follow_a_reload() {
     assert_eq!(handshake_from(ws, "http://good.example").await, 101);
 
     // The demo's defaults: no table means the type's Default (every origin allowed).
-    let new = test_config_with("greeting2", "[middleware.greeting]\ntext = \"two\"\n").unwrap();
+    let new = test_config_with("[middleware.greeting]\ntext = \"two\"\n").unwrap();
     let report = running.reload(&new).unwrap();
     let applied: Vec<_> = report
         .with_effect(Effect::Applied)
@@ -105,7 +104,7 @@ async fn settings_reach_every_reader_and_follow_a_reload() {
     assert_eq!(handshake_from(ws, "http://evil.example").await, 101);
 
     // A table that does not fit: nothing changes.
-    let bad = test_config_with("greeting3", "[middleware.greeting]\ntext = 3\n").unwrap();
+    let bad = test_config_with("[middleware.greeting]\ntext = 3\n").unwrap();
     let err = running.reload(&bad).unwrap_err().to_string();
     assert!(
         err.contains("config key `middleware.greeting` (from config file"),
@@ -122,7 +121,7 @@ async fn settings_reach_every_reader_and_follow_a_reload() {
 
 #[test]
 fn a_table_nothing_reads_is_a_startup_error() {
-    let config = test_config_with("unread", "[middleware.greting]\ntext = \"typo\"\n").unwrap();
+    let config = test_config_with("[middleware.greting]\ntext = \"typo\"\n").unwrap();
     let err = ws_core::App::build(config).unwrap_err().to_string();
     assert!(
         err.contains("config key `middleware.greting` (from config file"),
@@ -136,7 +135,7 @@ fn a_table_nothing_reads_is_a_startup_error() {
 
 #[test]
 fn a_table_of_the_wrong_shape_is_a_startup_error_naming_the_reader() {
-    let config = test_config_with("shape", "[middleware.origin]\nallow = \"*\"\n").unwrap();
+    let config = test_config_with("[middleware.origin]\nallow = \"*\"\n").unwrap();
     let err = ws_core::App::build(config).unwrap_err().to_string();
     assert!(err.contains("config key `middleware.origin`"), "{err}");
     assert!(
@@ -148,7 +147,7 @@ fn a_table_of_the_wrong_shape_is_a_startup_error_naming_the_reader() {
         "{err}"
     );
 
-    let config = test_config_with("unknown", "[middleware.origin]\nalow = []\n").unwrap();
+    let config = test_config_with("[middleware.origin]\nalow = []\n").unwrap();
     let err = ws_core::App::build(config).unwrap_err().to_string();
     assert!(err.contains("unknown field `alow`"), "{err}");
 }

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use ws_core::testing::TestServer;
 use ws_core::{ws_controller, Conn, Controller, HookResult, Message, OutboundPolicy, SendError};
-use ws_tests::{start, test_config, RawClient};
+use ws_tests::test_config;
 
 /// `push N`: pushes N messages of 100 KiB to itself (one shared payload) through the
 /// `Sender`, then sends back how many were queued and how many found the queue full.
@@ -44,21 +45,19 @@ async fn pushes_past_outbound_bytes_find_the_queue_full() {
     // Drop what does not fit (the default, `close`, would close the client at the first).
     ws.outbound_full = OutboundPolicy::Drop;
     ws.write_timeout = Duration::ZERO;
-    let running = start(config).await;
-    let addr = running.local_addr("ws").unwrap();
-    let mut client = RawClient::connect(addr, "/self-push").await;
+    let server = TestServer::start(config).await;
+    let mut client = server.connect("ws", "/self-push").await;
     // 400 x 100 KiB = 40 MiB: well under the 1024-message count bound, and far more than the
     // socket buffers hold while the client does not read. A message (larger than the 64 KiB
     // bound) goes into an empty queue; pushes that find one queued ahead find the queue full.
     client.send_text("push 400").await;
-    let mut report = None;
-    while report.is_none() {
-        let frame = client.recv().await.expect("the connection stays open");
-        if frame.opcode == 1 {
-            report = Some(String::from_utf8(frame.payload).unwrap());
+    // The binary messages that were queued, then the report (a close fails the test: the
+    // connection stays open).
+    let report = loop {
+        if let Message::Text(report) = client.recv().await {
+            break report.as_str().to_owned();
         }
-    }
-    let report = report.unwrap();
+    };
     let (queued, full) = report
         .strip_prefix("queued ")
         .and_then(|r| r.split_once(" full "))
@@ -71,5 +70,5 @@ async fn pushes_past_outbound_bytes_find_the_queue_full() {
         "one message larger than the bound goes into an empty queue: {report}"
     );
     drop(client);
-    running.shutdown().await;
+    server.stop().await;
 }

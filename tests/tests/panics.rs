@@ -2,10 +2,9 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use std::time::Duration;
-
+use ws_core::testing::{ClientEvent, TestServer};
 use ws_core::{ws_controller, Conn, Controller, Filter, HookResult, Message};
-use ws_tests::{start, test_config, within, RawClient};
+use ws_tests::{test_config, within};
 
 /// Echoes, and panics on `panic`.
 #[ws_controller(server = "ws", path = "/panics")]
@@ -24,37 +23,28 @@ impl Controller for Panics {
 
 #[tokio::test]
 async fn a_panicking_hook_drops_its_connection_and_leaves_the_table() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("ws").unwrap();
-    let sender = running.app().sender().clone();
+    let server = TestServer::start(test_config()).await;
     let route = Filter::route("ws", "/panics");
-    let mut bad = RawClient::connect(addr, "/panics").await;
-    let mut good = RawClient::connect(addr, "/panics").await;
-    within("both registered", async {
-        while sender.count(&route) < 2 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    let mut bad = server.connect("ws", "/panics").await;
+    let mut good = server.connect("ws", "/panics").await;
+    server.wait_for_count(&route, 2).await;
 
-    bad.send(true, 1, b"panic").await;
+    bad.send_text("panic").await;
     // The socket is closed (no close frame: the task that would send it is gone).
     within("the panicking connection ends", async {
-        while let Some(f) = bad.recv().await {
-            assert_eq!(f.opcode, 8, "only a close frame may come: {f:?}");
+        loop {
+            match bad.recv_event().await {
+                ClientEvent::Ended => break,
+                ClientEvent::Close(..) => {}
+                other => panic!("only a close frame may come: {other:?}"),
+            }
         }
     })
     .await;
-    within("the connection leaves the table", async {
-        while sender.count(&route) > 1 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    server.wait_for_count(&route, 1).await;
 
     // The other connection and the server carry on.
-    good.send(true, 1, b"still here").await;
-    let echo = good.recv().await.unwrap();
-    assert_eq!(echo.payload, b"still here");
-    running.shutdown().await;
+    good.send_text("still here").await;
+    assert_eq!(good.recv_text().await, "still here");
+    server.stop().await;
 }

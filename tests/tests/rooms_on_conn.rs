@@ -3,8 +3,9 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
+use ws_core::testing::TestServer;
 use ws_core::{ws_controller, Conn, Controller, HookResult, Message};
-use ws_tests::{start, test_config, RawClient};
+use ws_tests::test_config;
 
 /// `join R` / `leave R` / `rooms`; any other text goes to the room `r` except its sender, who
 /// is told how many got it.
@@ -35,11 +36,10 @@ impl Controller for RoomsOnConn {
 
 #[tokio::test]
 async fn join_leave_on_the_connection_and_a_room_push_without_its_sender() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("ws").unwrap();
-    let mut a = RawClient::connect(addr, "/rooms-on-conn").await;
-    let mut b = RawClient::connect(addr, "/rooms-on-conn").await;
-    let mut c = RawClient::connect(addr, "/rooms-on-conn").await;
+    let server = TestServer::start(test_config()).await;
+    let mut a = server.connect("ws", "/rooms-on-conn").await;
+    let mut b = server.connect("ws", "/rooms-on-conn").await;
+    let mut c = server.connect("ws", "/rooms-on-conn").await;
     for client in [&mut a, &mut b, &mut c] {
         client.send_text("join r").await;
         assert_eq!(client.recv_text().await, "rooms: r");
@@ -64,5 +64,5 @@ async fn join_leave_on_the_connection_and_a_room_push_without_its_sender() {
     // c got nothing: its next message is the answer to its own next request.
     c.send_text("join q").await;
     assert_eq!(c.recv_text().await, "rooms: q");
-    running.shutdown().await;
+    server.stop().await;
 }

@@ -5,11 +5,12 @@
 
 use serde::Deserialize;
 use ws_core::http::Request;
+use ws_core::testing::TestServer;
 use ws_core::{
     http_route, middleware, ws_controller, ws_handler, Conn, Controller, HookResult, Message,
     Middleware, QueryError, Recv, Rejection, RequestHead, WebSocket,
 };
-use ws_tests::{http_get, http_raw, start, test_config, within, RawClient};
+use ws_tests::test_config;
 
 #[http_route(server = "http", path = "/rooms/{id}")]
 async fn room(req: Request) -> String {
@@ -95,17 +96,12 @@ async fn feed(mut ws: WebSocket) {
     }
 }
 
-fn body(text: &str) -> &str {
-    text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
-}
-
 #[tokio::test]
 async fn http_routes_take_parameters_and_wildcards() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("http").unwrap();
+    let server = TestServer::start(test_config()).await;
 
     // Listed (`ws-cli routes`, start-up logs) as written.
-    let lines: Vec<String> = (running.app().routes())
+    let lines: Vec<String> = (server.app().routes())
         .flat_map(|(_, r)| r.describe())
         .collect();
     for line in [
@@ -117,70 +113,81 @@ async fn http_routes_take_parameters_and_wildcards() {
         assert!(lines.iter().any(|l| l == line), "{line}: {lines:#?}");
     }
 
-    let (status, text) = http_get(addr, "/rooms/42").await;
-    assert_eq!((status, body(&text)), (200, "room 42"), "{text}");
+    let r = server.get("http", "/rooms/42").await;
+    assert_eq!((r.status().as_u16(), r.text()), (200, "room 42"), "{r:?}");
     // Percent-decoded.
-    let (status, text) = http_get(addr, "/rooms/a%20b").await;
-    assert_eq!((status, body(&text)), (200, "room a b"), "{text}");
+    let r = server.get("http", "/rooms/a%20b").await;
+    assert_eq!((r.status().as_u16(), r.text()), (200, "room a b"), "{r:?}");
     // The static route wins over `{id}`.
-    let (status, text) = http_get(addr, "/rooms/new").await;
-    assert_eq!((status, body(&text)), (200, "the new-room form"), "{text}");
+    let r = server.get("http", "/rooms/new").await;
+    assert_eq!(
+        (r.status().as_u16(), r.text()),
+        (200, "the new-room form"),
+        "{r:?}"
+    );
     // The guard on `/rooms/{id}` sees the parameter.
-    let (status, text) = http_get(addr, "/rooms/secret").await;
-    assert_eq!((status, body(&text)), (403, "not this room"), "{text}");
+    let r = server.get("http", "/rooms/secret").await;
+    assert_eq!(
+        (r.status().as_u16(), r.text()),
+        (403, "not this room"),
+        "{r:?}"
+    );
 
-    let (status, text) = http_get(addr, "/files/docs/a/b.txt").await;
-    assert_eq!((status, body(&text)), (200, "file docs/a/b.txt"), "{text}");
+    let r = server.get("http", "/files/docs/a/b.txt").await;
+    assert_eq!(
+        (r.status().as_u16(), r.text()),
+        (200, "file docs/a/b.txt"),
+        "{r:?}"
+    );
 
     // No match: 404, and the demo's exact routes still answer.
     for path in ["/rooms", "/rooms/1/extra", "/files/", "/nothing/here"] {
-        let (status, text) = http_get(addr, path).await;
-        assert_eq!(status, 404, "{path}: {text}");
+        let r = server.get("http", path).await;
+        assert_eq!(r.status(), 404, "{path}: {r:?}");
     }
-    let (status, text) = http_get(addr, "/health").await;
-    assert_eq!((status, body(&text)), (200, "ok"), "{text}");
+    let r = server.get("http", "/health").await;
+    assert_eq!((r.status().as_u16(), r.text()), (200, "ok"), "{r:?}");
 
     // A parameter that is not UTF-8 once decoded.
-    let (status, text) = http_get(addr, "/rooms/%FF").await;
-    assert_eq!(status, 400, "{text}");
-    assert!(body(&text).contains("`id`"), "{text}");
-    running.shutdown().await;
+    let r = server.get("http", "/rooms/%FF").await;
+    assert_eq!(r.status(), 400, "{r:?}");
+    assert!(r.text().contains("`id`"), "{r:?}");
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn query_strings_parse_into_typed_structs() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("http").unwrap();
+    let server = TestServer::start(test_config()).await;
 
-    let (status, text) = http_get(addr, "/search?q=rust%20ws&limit=3").await;
-    assert_eq!((status, body(&text)), (200, "q=rust ws limit=3"), "{text}");
-    let (status, text) = http_get(addr, "/search?q=x").await;
-    assert_eq!((status, body(&text)), (200, "q=x limit=10"), "{text}");
+    let r = server.get("http", "/search?q=rust%20ws&limit=3").await;
+    assert_eq!(
+        (r.status().as_u16(), r.text()),
+        (200, "q=rust ws limit=3"),
+        "{r:?}"
+    );
+    let r = server.get("http", "/search?q=x").await;
+    assert_eq!(
+        (r.status().as_u16(), r.text()),
+        (200, "q=x limit=10"),
+        "{r:?}"
+    );
 
-    let (status, text) = http_get(addr, "/search?q=x&limit=many").await;
-    assert_eq!(status, 400, "{text}");
-    assert!(body(&text).starts_with("bad query string:"), "{text}");
-    let (status, text) = http_get(addr, "/search").await;
-    assert_eq!(status, 400, "{text}");
-    assert!(body(&text).contains("missing field `q`"), "{text}");
-    running.shutdown().await;
-}
-
-fn upgrade(path: &str) -> String {
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
+    let r = server.get("http", "/search?q=x&limit=many").await;
+    assert_eq!(r.status(), 400, "{r:?}");
+    assert!(r.text().starts_with("bad query string:"), "{r:?}");
+    let r = server.get("http", "/search").await;
+    assert_eq!(r.status(), 400, "{r:?}");
+    assert!(r.text().contains("missing field `q`"), "{r:?}");
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn controllers_and_handlers_take_parameters() {
-    let running = start(test_config()).await;
-    let addr = running.local_addr("ws").unwrap();
+    let server = TestServer::start(test_config()).await;
 
-    let mut lobby = RawClient::connect(addr, "/chat/lobby").await;
+    let mut lobby = server.connect("ws", "/chat/lobby").await;
     assert_eq!(lobby.recv_text().await, "joined lobby at /chat/{room}");
-    let mut other = RawClient::connect(addr, "/chat/room%202").await;
+    let mut other = server.connect("ws", "/chat/room%202").await;
     assert_eq!(other.recv_text().await, "joined room 2 at /chat/{room}");
     // For the connection's life, each its own.
     lobby.send_text("hi").await;
@@ -189,19 +196,19 @@ async fn controllers_and_handlers_take_parameters() {
     assert_eq!(other.recv_text().await, "yo in room 2");
 
     // The handshake hook refuses by parameter.
-    let (status, text) = http_raw(addr, &upgrade("/chat/closed")).await;
-    assert_eq!(status, 403, "{text}");
-    assert!(text.ends_with("room closed"), "{text}");
+    let refused = server.client("ws", "/chat/closed").reject().await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert!(refused.body.ends_with("room closed"), "{refused:?}");
     // The demo's exact `/chat` is still its own route.
-    let mut chat = RawClient::connect(addr, "/chat").await;
+    let mut chat = server.connect("ws", "/chat").await;
     chat.send_text("/whoami").await;
     assert!(chat.recv_text().await.starts_with("id "));
     // No match.
-    let (status, text) = http_raw(addr, &upgrade("/chat/a/b")).await;
-    assert_eq!(status, 404, "{text}");
+    let refused = server.client("ws", "/chat/a/b").reject().await;
+    assert_eq!(refused.status, 404, "{refused:?}");
 
-    let mut feed = RawClient::connect(addr, "/feed/news").await;
+    let mut feed = server.connect("ws", "/feed/news").await;
     feed.send_text("one").await;
-    assert_eq!(within("feed", feed.recv_text()).await, "news: one");
-    running.shutdown().await;
+    assert_eq!(feed.recv_text().await, "news: one");
+    server.stop().await;
 }

@@ -3,11 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use std::time::Duration;
-
 use ws_core::http::{Request, StatusCode};
+use ws_core::testing::{wait_until, TestRequest, TestServer};
 use ws_core::{http_route, CloseCode, ConnId, Filter, SendError};
-use ws_tests::{http_raw, start, test_config, within, RawClient};
+use ws_tests::{test_config, within};
 
 /// Test-only route: `POST /send?ID` pushes the body to connection ID.
 #[http_route(server = "http", method = "POST", path = "/send")]
@@ -40,130 +39,116 @@ async fn kick(req: Request) -> StatusCode {
     }
 }
 
-fn post(path: &str, headers: &str, body: &str) -> String {
-    format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-async fn wait_for(running: &ws_core::Running, filter: &Filter, n: usize) {
-    let sender = running.app().sender().clone();
-    within("connections registered", async {
-        while sender.count(filter) != n {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+fn post(path: &str, authorization: Option<&str>, body: &str) -> TestRequest {
+    let request = TestRequest::post(path).body(body.to_owned());
+    match authorization {
+        Some(value) => request.header("authorization", value),
+        None => request,
+    }
 }
 
 #[tokio::test]
 async fn push_and_disconnect_from_an_http_route_and_push_to_a_closed_id() {
-    let running = start(test_config()).await;
-    let (ws, http) = (
-        running.local_addr("ws").unwrap(),
-        running.local_addr("http").unwrap(),
-    );
-    let mut c = RawClient::connect(ws, "/echo").await;
-    wait_for(&running, &Filter::route("ws", "/echo"), 1).await;
-    let id = running.app().sender().connections(&Filter::all())[0].id;
-    assert!(running.app().sender().is_established(id));
+    let server = TestServer::start(test_config()).await;
+    let sender = server.sender().clone();
+    let mut c = server.connect("ws", "/echo").await;
+    server
+        .wait_for_count(&Filter::route("ws", "/echo"), 1)
+        .await;
+    let id = sender.connections(&Filter::all())[0].id;
+    assert!(sender.is_established(id));
 
-    let (status, body) = http_raw(http, &post(&format!("/send?{id}"), "", "hello from http")).await;
-    assert_eq!(status, 200, "{body}");
+    let r = server
+        .oneshot(
+            "http",
+            post(&format!("/send?{id}"), None, "hello from http"),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{r:?}");
     assert_eq!(c.recv_text().await, "hello from http");
 
-    let (status, _) = http_raw(http, &post(&format!("/kick?{id}"), "", "")).await;
-    assert_eq!(status, 200);
-    let f = c.recv().await.unwrap();
-    assert_eq!(
-        (f.close_code(), &f.payload[2..]),
-        (Some(4000), &b"kicked"[..])
-    );
-    c.send(true, 8, &4000u16.to_be_bytes()).await;
-    assert!(c.closed_by_server().await);
-    wait_for(&running, &Filter::all(), 0).await;
+    let r = server
+        .oneshot("http", post(&format!("/kick?{id}"), None, ""))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(c.expect_close(CloseCode::new(4000)).await, "kicked");
+    // The client answers the close; the server then ends the connection.
+    c.expect_end().await;
+    server.wait_for_count(&Filter::all(), 0).await;
 
     // The id is gone: a typed error, never a panic.
-    let (status, body) = http_raw(http, &post(&format!("/send?{id}"), "", "late")).await;
-    assert_eq!(status, 404, "{body}");
+    let r = server
+        .oneshot("http", post(&format!("/send?{id}"), None, "late"))
+        .await;
+    assert_eq!(r.status(), 404, "{r:?}");
     assert!(
-        body.contains(&format!("connection {id} is not open")),
-        "{body}"
+        r.text().contains(&format!("connection {id} is not open")),
+        "{r:?}"
     );
-    let err = running.app().sender().push(id, "x").await.unwrap_err();
+    let err = sender.push(id, "x").await.unwrap_err();
     assert!(matches!(err, SendError::Closed { id: gone, .. } if gone == id));
-    assert!(!running.app().sender().is_established(id));
+    assert!(!sender.is_established(id));
     // Another node's id is unknown to the single-node broker.
     let remote = ConnId::from_u64((7u64 << 48) | 1);
-    assert!(running.app().sender().push(remote, "x").await.is_err());
-    running.shutdown().await;
+    assert!(sender.push(remote, "x").await.is_err());
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn push_route_needs_the_secret_key() {
     // No key configured: every request is refused.
-    let running = start(test_config()).await;
-    let http = running.local_addr("http").unwrap();
-    let (status, body) = http_raw(http, &post("/push", "Authorization: Bearer x\r\n", "hi")).await;
-    assert_eq!(status, 401, "{body}");
-    running.shutdown().await;
+    let server = TestServer::start(test_config()).await;
+    let r = server
+        .oneshot("http", post("/push", Some("Bearer x"), "hi"))
+        .await;
+    assert_eq!(r.status(), 401, "{r:?}");
+    server.stop().await;
 
     let mut config = test_config();
     config.secret_key = Some("123123123".into());
-    let running = start(config).await;
-    let (ws, http) = (
-        running.local_addr("ws").unwrap(),
-        running.local_addr("http").unwrap(),
-    );
-    let mut a = RawClient::connect(ws, "/chat").await;
-    let mut b = RawClient::connect(ws, "/chat").await;
+    let server = TestServer::start(config).await;
+    let mut a = server.connect("ws", "/chat").await;
+    let mut b = server.connect("ws", "/chat").await;
     b.send_text("/join side").await;
     assert_eq!(b.recv_text().await, "joined side");
-    wait_for(&running, &Filter::route("ws", "/chat"), 2).await;
+    server
+        .wait_for_count(&Filter::route("ws", "/chat"), 2)
+        .await;
 
-    for headers in [
-        "",
-        "Authorization: Bearer wrong\r\n",
-        "Authorization: 123123123\r\n",
-    ] {
-        let (status, body) = http_raw(http, &post("/push", headers, "nope")).await;
-        assert_eq!(status, 401, "{headers:?}: {body}");
+    for authorization in [None, Some("Bearer wrong"), Some("123123123")] {
+        let r = server
+            .oneshot("http", post("/push", authorization, "nope"))
+            .await;
+        assert_eq!(r.status(), 401, "{authorization:?}: {r:?}");
     }
-    let (status, body) = http_raw(
-        http,
-        &post(
-            "/push",
-            "Authorization: Bearer 123123123\r\n",
-            "to everyone",
-        ),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("pushed to 2 connection(s)"), "{body}");
+    let r = server
+        .oneshot(
+            "http",
+            post("/push", Some("Bearer 123123123"), "to everyone"),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{r:?}");
+    assert!(r.text().contains("pushed to 2 connection(s)"), "{r:?}");
     // Every /chat connection gets it, whatever its room.
     assert_eq!(a.recv_text().await, "to everyone");
     assert_eq!(b.recv_text().await, "to everyone");
     // The scheme name is case-insensitive (RFC 7235 §2.1).
-    let (status, body) = http_raw(
-        http,
-        &post("/push", "Authorization: bEaReR 123123123\r\n", "again"),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let r = server
+        .oneshot("http", post("/push", Some("bEaReR 123123123"), "again"))
+        .await;
+    assert_eq!(r.status(), 200, "{r:?}");
     assert_eq!(a.recv_text().await, "again");
     assert_eq!(b.recv_text().await, "again");
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn chat_rooms_relay_only_inside_the_room_and_clean_up_on_close() {
-    let running = start(test_config()).await;
-    let ws = running.local_addr("ws").unwrap();
-    let sender = running.app().sender().clone();
-    let mut lobby = RawClient::connect(ws, "/chat").await;
-    let mut red1 = RawClient::connect(ws, "/chat").await;
-    let mut red2 = RawClient::connect(ws, "/chat").await;
+    let server = TestServer::start(test_config()).await;
+    let sender = server.sender().clone();
+    let mut lobby = server.connect("ws", "/chat").await;
+    let mut red1 = server.connect("ws", "/chat").await;
+    let mut red2 = server.connect("ws", "/chat").await;
     for c in [&mut red1, &mut red2] {
         c.send_text("/join red").await;
         assert_eq!(c.recv_text().await, "joined red");
@@ -186,15 +171,13 @@ async fn chat_rooms_relay_only_inside_the_room_and_clean_up_on_close() {
     assert_eq!(sender.rooms_of(id), ["chat:red"]);
 
     drop((red1, red2));
-    within("room emptied on close", async {
-        while !sender.members("chat:red").is_empty() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    wait_until("room emptied on close", || {
+        sender.members("chat:red").is_empty()
     })
     .await;
     assert!(sender.meta(id).is_none());
     drop(lobby);
-    running.shutdown().await;
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -202,13 +185,14 @@ async fn broadcast_to_1000_connections_exactly_once_in_order() {
     const CLIENTS: usize = 1000;
     const SENDERS: usize = 3;
     const EACH: usize = 20;
-    let running = start(test_config()).await;
-    let ws = running.local_addr("ws").unwrap();
+    let server = TestServer::start(test_config()).await;
     let mut clients = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {
-        clients.push(RawClient::connect(ws, "/chat").await);
+        clients.push(server.connect("ws", "/chat").await);
     }
-    wait_for(&running, &Filter::route("ws", "/chat"), CLIENTS).await;
+    server
+        .wait_for_count(&Filter::route("ws", "/chat"), CLIENTS)
+        .await;
     // Three senders interleave their messages.
     for i in 0..EACH {
         for (s, client) in clients.iter_mut().take(SENDERS).enumerate() {
@@ -239,5 +223,5 @@ async fn broadcast_to_1000_connections_exactly_once_in_order() {
         done += 1;
     }
     assert_eq!(done, CLIENTS);
-    running.shutdown().await;
+    server.stop().await;
 }

@@ -4,8 +4,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use ws_core::testing::TestServer;
 use ws_core::{singleton, ws_controller, App, Config, Conn, Controller, HookResult, Inject};
-use ws_tests::{start, test_config, RawClient};
+use ws_tests::test_config;
 
 static BUILT: AtomicUsize = AtomicUsize::new(0);
 
@@ -89,12 +90,11 @@ async fn users(_req: ws_core::http::Request, users: Inject<Users>, config: Confi
 async fn http_routes_get_injected_arguments() {
     let mut config = test_config();
     config.node_id = 3;
-    let running = start(config).await;
-    let http = running.local_addr("http").unwrap();
-    let (status, body) = ws_tests::http_get(http, "/users").await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.ends_with("ada,bob on node 3"), "{body}");
-    running.shutdown().await;
+    let server = TestServer::start(config).await;
+    let r = server.get("http", "/users").await;
+    assert_eq!(r.status(), 200, "{r:?}");
+    assert_eq!(r.text(), "ada,bob on node 3");
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -110,19 +110,17 @@ async fn constructors_run_in_dependency_order_once() {
     drop(app);
 
     let before = BUILT.load(Ordering::SeqCst);
-    let running = start(config).await;
+    let server = TestServer::start(config).await;
     assert_eq!(
         BUILT.load(Ordering::SeqCst),
         before + 1,
         "built once per app"
     );
-    let addr = running.local_addr("ws").unwrap();
-    let mut c = RawClient::connect(addr, "/greet").await;
-    let f = c.recv().await.unwrap();
+    let mut c = server.connect("ws", "/greet").await;
     assert_eq!(
-        String::from_utf8(f.payload).unwrap(),
+        c.recv_text().await,
         "hello ada+bob on node 7 (shared: true)"
     );
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }

@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
-use ws_core::{ws_controller, Conn, Controller, HookResult, Message};
-use ws_tests::{start, test_config, within, RawClient};
+use ws_core::testing::{ClientEvent, TestServer};
+use ws_core::{ws_controller, CloseCode, Conn, Controller, HookResult, Message};
+use ws_tests::{test_config, within};
 
 /// `push N`: pushes up to N messages of 100 KiB to itself through the `Sender` (which
 /// follows `outbound_full`, unlike the connection's own sends), until one fails.
@@ -44,9 +45,8 @@ async fn a_slow_consumer_that_reads_again_gets_1008() {
     ws.outbound_queue = 50;
     ws.outbound_bytes = 64 << 20;
     ws.write_timeout = Duration::from_secs(60);
-    let running = start(config).await;
-    let addr = running.local_addr("ws").unwrap();
-    let mut client = RawClient::connect(addr, "/flood").await;
+    let server = TestServer::start(config).await;
+    let mut client = server.connect("ws", "/flood").await;
     client.send_text("push 400").await;
     // Not reading while the pushes run and find the queue full.
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -54,15 +54,16 @@ async fn a_slow_consumer_that_reads_again_gets_1008() {
     let mut messages = 0;
     let code = within("close frame", async {
         loop {
-            match client.recv().await {
-                Some(f) if f.opcode == 8 => break f.close_code(),
-                Some(_) => messages += 1,
-                None => break None,
+            match client.recv_event().await {
+                ClientEvent::Close(code, _) => break Some(code),
+                ClientEvent::Message(_) => messages += 1,
+                ClientEvent::Ping(_) | ClientEvent::Pong(_) => {}
+                ClientEvent::Ended => break None,
             }
         }
     })
     .await;
-    assert_eq!(code, Some(1008), "after {messages} messages");
+    assert_eq!(code, Some(CloseCode::POLICY), "after {messages} messages");
     assert!(messages < 400, "the slow consumer got all {messages}");
-    running.shutdown().await;
+    server.stop().await;
 }

@@ -74,9 +74,8 @@ const H2: &[&[u8]] = &[b"h2"];
 const BOTH: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 /// Starts the demo with `toml` as its config file; panics if it does not start.
-async fn start_with(name: &str, toml: &str) -> ws_core::Running {
-    let config =
-        test_config_with(name, toml).unwrap_or_else(|e| panic!("config {toml:?} loads: {e}"));
+async fn start_with(toml: &str) -> ws_core::Running {
+    let config = test_config_with(toml).unwrap_or_else(|e| panic!("config {toml:?} loads: {e}"));
     start(config).await
 }
 
@@ -180,7 +179,7 @@ async fn read_until_closed(stream: &mut TcpStream, budget: Duration) -> Vec<u8> 
 #[tokio::test]
 async fn wss_echo_with_tungstenite() {
     let files = TlsFiles::shared("wss-echo");
-    let running = start_with("wss-echo", &files.toml("ws")).await;
+    let running = start_with(&files.toml("ws")).await;
     let addr = running.local_addr("ws").unwrap();
 
     let tls = tls_connect(addr, H1).await;
@@ -227,7 +226,7 @@ fn pem_der(pem: &[u8]) -> rustls_pki_types::CertificateDer<'static> {
 async fn https_routes_over_http1_and_http2() {
     let files = TlsFiles::shared("https");
     let toml = format!("secret_key = \"s3cret\"\n{}", files.toml("http"));
-    let running = start_with("https", &toml).await;
+    let running = start_with(&toml).await;
     let http = running.local_addr("http").unwrap();
 
     // HTTP/1.1, chosen by ALPN or without ALPN at all.
@@ -290,7 +289,7 @@ async fn https_routes_over_http1_and_http2() {
 async fn plaintext_is_refused_on_a_tls_port() {
     let files = TlsFiles::shared("plain-refused");
     let toml = format!("{}{}", files.toml("http"), files.toml("ws"));
-    let running = start_with("plain-refused", &toml).await;
+    let running = start_with(&toml).await;
     for server in ["http", "ws"] {
         let addr = running.local_addr(server).unwrap();
         for request in [
@@ -331,7 +330,7 @@ async fn plaintext_is_refused_on_a_tls_port() {
 #[tokio::test]
 async fn websocket_over_http2_extended_connect() {
     let files = TlsFiles::shared("h2-ws");
-    let running = start_with("h2-ws", &files.toml("ws")).await;
+    let running = start_with(&files.toml("ws")).await;
     let addr = running.local_addr("ws").unwrap();
 
     let tls = tls_connect(addr, BOTH).await;
@@ -437,7 +436,7 @@ async fn reload_rotates_the_certificate_and_keeps_open_connections() {
     let cert_a = ca_a.server_cert();
     let cert_b = ca_b.server_cert();
     let files = TlsFiles::new("rotate", &cert_a);
-    let config = test_config_with("rotate", &files.toml("ws")).unwrap();
+    let config = test_config_with(&files.toml("ws")).unwrap();
     let running = start(config.clone()).await;
     let addr = running.local_addr("ws").unwrap();
     let trust_a = client_config(&[&ca_a], None, H1);
@@ -486,7 +485,7 @@ async fn a_bad_pair_on_reload_fails_and_changes_nothing() {
     let ca = Ca::new("bad reload CA");
     let cert_a = ca.server_cert();
     let files = TlsFiles::new("bad-reload", &cert_a);
-    let config = test_config_with("bad-reload", &files.toml("ws")).unwrap();
+    let config = test_config_with(&files.toml("ws")).unwrap();
     let running = start(config.clone()).await;
     let addr = running.local_addr("ws").unwrap();
     let trust = client_config(&[&ca], None, H1);
@@ -573,8 +572,8 @@ async fn a_bad_pair_on_reload_fails_and_changes_nothing() {
 
 /// The Display of the error that stops `toml` from loading, building or starting; panics
 /// if it starts.
-async fn start_error(name: &str, toml: &str) -> String {
-    let config = match test_config_with(name, toml) {
+async fn start_error(toml: &str) -> String {
+    let config = match test_config_with(toml) {
         Ok(c) => c,
         Err(e) => return e.to_string(),
     };
@@ -625,7 +624,7 @@ async fn bad_certificate_files_at_start_name_the_key_and_the_file() {
             s(cert),
             s(key)
         );
-        let text = start_error(what, &toml).await;
+        let text = start_error(&toml).await;
         let file = file.display().to_string();
         if what == "key of another cert" {
             let cert = cert.display().to_string();
@@ -641,23 +640,19 @@ async fn bad_certificate_files_at_start_name_the_key_and_the_file() {
     }
 
     // One of the two without the other.
-    let text = start_error(
-        "cert only",
-        &format!("[servers.ws]\ntls_cert = {}\n", s(cert)),
-    )
-    .await;
+    let text = start_error(&format!("[servers.ws]\ntls_cert = {}\n", s(cert))).await;
     assert!(
         text.contains("tls_key"),
         "names the missing `tls_key`: {text}"
     );
-    let text = start_error("key only", &format!("[servers.ws]\ntls_key = {}\n", s(key))).await;
+    let text = start_error(&format!("[servers.ws]\ntls_key = {}\n", s(key))).await;
     assert!(
         text.contains("tls_cert"),
         "names the missing `tls_cert`: {text}"
     );
 
     // The same good pair starts (the cases above fail for their own reason).
-    let running = start_with("good", &files.toml("ws")).await;
+    let running = start_with(&files.toml("ws")).await;
     running.shutdown().await;
 }
 
@@ -668,7 +663,7 @@ async fn client_certificates_are_required_and_verified() {
     let stranger_ca = Ca::new("stranger CA");
     let files = TlsFiles::shared("client-certs");
     files.write_client_ca(&client_ca);
-    let running = start_with("client-certs", &files.toml_with_client_ca("ws")).await;
+    let running = start_with(&files.toml_with_client_ca("ws")).await;
     let addr = running.local_addr("ws").unwrap();
     let alice = client_ca.client_cert("alice");
     let mallory = stranger_ca.client_cert("mallory");
@@ -723,7 +718,7 @@ async fn a_stalled_tls_handshake_is_cut_at_handshake_timeout() {
     let files = TlsFiles::shared("tls-timeout");
     let timeout = Duration::from_secs(1);
     let toml = format!("{}handshake_timeout = 1\n", files.toml("ws"));
-    let running = start_with("tls-timeout", &toml).await;
+    let running = start_with(&toml).await;
     let addr = running.local_addr("ws").unwrap();
     // Generous slack for a loaded machine; without the timeout the server would wait forever
     // (the test's own bound is TIMEOUT, 30 s).

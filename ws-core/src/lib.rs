@@ -31,6 +31,8 @@
 //!
 //! ```text
 //!  lib.rs, __private.rs   re-exports; what generated code calls
+//!  testing/               (feature `testing`) the test kit: TestServer, TestClient, oneshot,
+//!                         FakeClock; on top of App
 //!  app/                   App: registry x config -> singleton graph, routes; bind; Running:
 //!                         reload, stop
 //!  registry/              the link-time records (linkme), their checks against the config
@@ -85,6 +87,7 @@
 //! | frames, close codes | [`CloseCode`] (`protocol/`) |
 //! | outbound queue, keep-alive, the connection's task | `engine/`, `server/driver.rs` |
 //! | Prometheus metrics, `/metrics`, `/healthz`, `/readyz` | `metrics/`, `server/ops.rs` |
+//! | testing an app: a server on free ports, a WebSocket client, requests without a socket, a fake keep-alive clock (feature `testing`) | `testing` (`testing/`) |
 //!
 //! ## Registration and linking
 //!
@@ -115,6 +118,8 @@ pub mod registry;
 mod request;
 mod server;
 mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod websocket;
 
 #[doc(hidden)]

@@ -169,6 +169,14 @@ impl App {
         self.inner.ctx.singleton::<T>()
     }
 
+    /// The context and the routes of server `name`, for a request sent without a socket
+    /// (`ws_core::testing::oneshot`).
+    #[cfg(feature = "testing")]
+    pub(crate) fn server_parts(&self, name: &str) -> Option<(Arc<AppContext>, Arc<Routes>)> {
+        let routes = self.inner.routes.get(name)?;
+        Some((Arc::clone(&self.inner.ctx), Arc::clone(routes)))
+    }
+
     /// The routes of each server, for listings such as `routes`.
     pub fn routes(&self) -> impl Iterator<Item = (&ServerName, &Routes)> {
         self.inner.routes.iter().map(|(k, v)| (k, v.as_ref()))

@@ -179,7 +179,7 @@ impl Config {
 
     /// The embedded default, then `text` as a TOML layer read from `source`, then `env`, as
     /// [`load`](Self::load) does with a file's text (no file system, no process environment).
-    #[cfg(feature = "fuzzing")]
+    #[cfg(any(feature = "fuzzing", feature = "testing"))]
     pub(crate) fn from_text(
         text: &str,
         source: &ConfigSource,
@@ -188,6 +188,7 @@ impl Config {
         let mut config = Config::defaults();
         config.apply_toml(DEFAULT_TOML, &ConfigSource::Embedded)?;
         config.apply_toml(text, source)?;
+        config.sources.record_lines(text);
         let mut warnings = Vec::new();
         config.apply_env(env, |var| ConfigSource::Env(var.to_owned()), &mut warnings)?;
         config.validate()?;

@@ -63,6 +63,15 @@ impl KeepAlive {
         }
     }
 
+    /// Counts the connection as active at `now` on a test's clock (feature `testing`), before
+    /// any sweep has seen it: [`new`](Self::new) read the system's.
+    #[cfg(feature = "testing")]
+    pub(crate) fn start_at(&self, now: Instant) {
+        let mut w = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
+        w.active_at = now;
+        w.written_at = now;
+    }
+
     /// How often a connection with `settings` wants to be looked at; `None` when every
     /// timeout is off.
     pub(crate) fn period(settings: &ServerConfig) -> Option<Duration> {

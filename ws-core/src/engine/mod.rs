@@ -11,8 +11,11 @@
 //! | `handle.rs` | [`OutboundTx`](handle::OutboundTx): sending to one connection, the full-queue policy |
 //! | `error.rs` | [`SendError`] |
 //! | `sweeper.rs` | the one thread that sweeps every connection for timeouts and pings |
+//! | `clock.rs` | (feature `testing`) the sweeps' clock when a test moves it by hand |
 //! | `driver.rs` | the steps of a connection's life around its hooks |
 
+#[cfg(feature = "testing")]
+pub(crate) mod clock;
 pub(crate) mod driver;
 pub(crate) mod error;
 pub(crate) mod handle;

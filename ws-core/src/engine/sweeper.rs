@@ -4,11 +4,16 @@
 //!
 //! Sweeps run every quarter of the shortest of the timeouts in use (at least 10 ms), so a
 //! timeout fires at most a quarter late.
+//!
+//! The sweeps read `Instant::now()`; with feature `testing` a test may give the sweeper a
+//! [`ManualClock`] instead (`ws_core::testing::FakeClock`), which only moves when told to.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "testing")]
+use super::clock::ManualClock;
 use super::handle::OutboundTx;
 use super::keepalive::{KeepAlive, Verdict};
 use super::outbox::Outbound;
@@ -22,6 +27,9 @@ pub(crate) struct Sweeper {
     /// Sleep between sweeps, in nanoseconds; 0 while no connection needs sweeps.
     period: AtomicU64,
     thread: OnceLock<Option<std::thread::Thread>>,
+    /// The clock of the sweeps, when a test drives it.
+    #[cfg(feature = "testing")]
+    manual: OnceLock<Arc<ManualClock>>,
 }
 
 /// With no connection to watch, the sweeper looks again after this long (a new connection
@@ -49,6 +57,19 @@ impl Sweeper {
         }
     }
 
+    /// Makes the sweeps read `clock` instead of the system's; `false` if a clock was set
+    /// already. Set it before the first connection.
+    #[cfg(feature = "testing")]
+    pub(crate) fn use_clock(&self, clock: Arc<ManualClock>) -> bool {
+        self.manual.set(clock).is_ok()
+    }
+
+    /// The time on the test's clock, if the sweeps read one.
+    #[cfg(feature = "testing")]
+    pub(crate) fn manual_now(&self) -> Option<Instant> {
+        self.manual.get().map(|c| c.now())
+    }
+
     /// The sleep before the next sweep.
     fn sleep(&self) -> Duration {
         match self.period.load(Ordering::Acquire) {
@@ -62,11 +83,21 @@ fn start<F>(sweeper: Arc<Sweeper>, connections: F) -> Option<std::thread::Thread
 where
     F: Fn() -> Option<Vec<OutboundTx>> + Send + 'static,
 {
+    #[cfg(feature = "testing")]
+    let manual = sweeper.manual.get().cloned();
     let spawned = std::thread::Builder::new()
         .name("ws-keepalive".into())
         .spawn(move || sweep_until_gone(&sweeper, &connections));
     match spawned {
-        Ok(handle) => Some(handle.thread().clone()),
+        Ok(handle) => {
+            // Known to the test's clock before this returns (before the connection that
+            // started the thread is registered): an advance waits for the thread's sweep.
+            #[cfg(feature = "testing")]
+            if let Some(clock) = manual {
+                clock.attach(handle.thread().clone());
+            }
+            Some(handle.thread().clone())
+        }
         Err(e) => {
             tracing::error!("cannot start the keep-alive thread: {e}; no idle timeouts or pings");
             None
@@ -75,12 +106,37 @@ where
 }
 
 fn sweep_until_gone(sweeper: &Sweeper, connections: &dyn Fn() -> Option<Vec<OutboundTx>>) {
+    #[cfg(feature = "testing")]
+    if let Some(clock) = sweeper.manual.get() {
+        let me = std::thread::current().id();
+        sweep_loop(
+            sweeper,
+            connections,
+            &|| clock.now_for_sweep(),
+            &|generation| {
+                clock.swept(me, generation);
+            },
+        );
+        clock.detach(me);
+        return;
+    }
+    sweep_loop(sweeper, connections, &|| (Instant::now(), ()), &|()| {});
+}
+
+/// Sweeps until the app is gone, at the times `now` gives; `swept` is told each sweep's
+/// token once it is done.
+fn sweep_loop<T>(
+    sweeper: &Sweeper,
+    connections: &dyn Fn() -> Option<Vec<OutboundTx>>,
+    now: &dyn Fn() -> (Instant, T),
+    swept: &dyn Fn(T),
+) {
     loop {
         let before = sweeper.period.load(Ordering::Acquire);
         let Some(conns) = connections() else {
             return; // The app is gone.
         };
-        let now = Instant::now();
+        let (now, token) = now();
         let mut shortest: Option<Duration> = None;
         for out in &conns {
             if let Some(p) = KeepAlive::period(&out.shared.settings) {
@@ -95,6 +151,7 @@ fn sweep_until_gone(sweeper: &Sweeper, connections: &dyn Fn() -> Option<Vec<Outb
             .compare_exchange(before, nanos, Ordering::AcqRel, Ordering::Acquire);
         let sleep = sweeper.sleep();
         drop(conns);
+        swept(token);
         std::thread::park_timeout(sleep);
     }
 }
@@ -108,6 +165,10 @@ fn sweep_one(now: Instant, out: &OutboundTx) {
             // A full queue already keeps the client busy; the ping is not needed then.
             let _ = out.try_enqueue(Outbound::Ping);
         }
+        // Already closing (an earlier sweep's idle close, a stop): its close frame is on the
+        // way, bounded by `close_timeout` and `write_timeout`; a second `fail` would kill it
+        // before the frame with its reason is written.
+        Verdict::Idle(_) if shared.signals.is_closing() => {}
         Verdict::Idle(quiet) => {
             tracing::debug!(conn = %out.id, "idle for {quiet:?}: closing with 1001");
             out.fail(CloseCode::GOING_AWAY, "idle timeout");

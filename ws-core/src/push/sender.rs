@@ -92,6 +92,10 @@ impl Sender {
 
     pub(crate) fn register(&self, info: Arc<ConnInfo>, tx: OutboundTx) {
         let period = KeepAlive::period(&tx.shared.settings);
+        #[cfg(feature = "testing")]
+        if let Some(now) = self.inner.keepalive.manual_now() {
+            tx.shared.signals.keepalive.start_at(now);
+        }
         self.inner.table.insert(info, tx);
         if let Some(period) = period {
             // The sweeps hold the app weakly: they end when it is dropped.
@@ -100,6 +104,13 @@ impl Sender {
                 .keepalive
                 .watch(period, move || app.upgrade().map(|inner| inner.table.all()));
         }
+    }
+
+    /// Makes the keep-alive sweeps of this app read `clock` (feature `testing`); `false` if
+    /// they read a test's clock already.
+    #[cfg(feature = "testing")]
+    pub(crate) fn use_clock(&self, clock: Arc<crate::engine::clock::ManualClock>) -> bool {
+        self.inner.keepalive.use_clock(clock)
     }
 
     pub(crate) fn unregister(&self, id: ConnId) {

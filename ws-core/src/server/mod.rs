@@ -13,12 +13,15 @@
 //! | `admission.rs` | limits on who may connect: origins, connection counts, rates, file descriptors |
 //! | `ops.rs` | the metrics server's `/metrics`, `/healthz` and `/readyz` |
 //! | `driver.rs` | a controller's hooks on one connection |
+//! | `oneshot.rs` | (feature `testing`) one request through `service.rs` over an in-memory pipe |
 
 pub(crate) mod admission;
 mod body;
 pub(crate) mod driver;
 pub(crate) mod handshake;
 pub(crate) mod listener;
+#[cfg(feature = "testing")]
+pub(crate) mod oneshot;
 mod ops;
 pub(crate) mod paths;
 pub(crate) mod routes;
