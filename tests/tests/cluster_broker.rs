@@ -4,12 +4,11 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use ws_core::broker::{Broker, BrokerError, Envelope, Target};
-use ws_core::registry::Registry;
-use ws_core::{App, BoxFuture, Filter, Sender};
-use ws_tests::{test_config, within, RawClient};
+use ws_core::testing::{wait_until, TestServer};
+use ws_core::{BoxFuture, Filter, Sender};
+use ws_tests::test_config;
 
 /// Hands every envelope to the other nodes' `deliver_local`, as a pub/sub broker would.
 #[derive(Debug, Default)]
@@ -37,22 +36,23 @@ impl Broker for Loopback {
 #[tokio::test]
 async fn broadcast_rooms_and_pushes_cross_nodes() {
     let broker = Arc::new(Loopback::default());
-    let mut running = Vec::new();
+    let mut servers = Vec::new();
     for node in [1u16, 2] {
         let mut config = test_config();
         config.node_id = node;
-        let app = App::with_broker(Registry::linked(), config, broker.clone()).unwrap();
-        broker.nodes.lock().unwrap().push(app.sender().clone());
-        running.push(app.start().await.unwrap());
+        let server = TestServer::builder(config)
+            .broker(broker.clone())
+            .start()
+            .await;
+        broker.nodes.lock().unwrap().push(server.sender().clone());
+        servers.push(server);
     }
-    let (a, b) = (&running[0], &running[1]);
-    let mut on_a = RawClient::connect(a.local_addr("ws").unwrap(), "/chat").await;
-    let mut on_b = RawClient::connect(b.local_addr("ws").unwrap(), "/chat").await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let mut on_a = a.connect("ws", "/chat").await;
+    let mut on_b = b.connect("ws", "/chat").await;
     let chat = Filter::route("ws", "/chat");
-    within("registered", async {
-        while a.app().sender().count(&chat) + b.app().sender().count(&chat) < 2 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    wait_until("registered", || {
+        a.sender().count(&chat) + b.sender().count(&chat) >= 2
     })
     .await;
 
@@ -62,13 +62,13 @@ async fn broadcast_rooms_and_pushes_cross_nodes() {
     assert_eq!(on_b.recv_text().await, "hello cluster");
 
     // A push from node 1 to a connection of node 2.
-    let id_b = b.app().sender().connections(&chat)[0].id;
+    let id_b = b.sender().connections(&chat)[0].id;
     assert_eq!(id_b.node(), 2);
-    a.app().sender().push(id_b, "direct").await.unwrap();
+    a.sender().push(id_b, "direct").await.unwrap();
     assert_eq!(on_b.recv_text().await, "direct");
 
     // A broadcast from node 2 reaches node 1 once (not echoed back to node 2 twice).
-    b.app().sender().broadcast(&chat, "everyone").await;
+    b.sender().broadcast(&chat, "everyone").await;
     assert_eq!(on_a.recv_text().await, "everyone");
     assert_eq!(on_b.recv_text().await, "everyone");
     on_b.send_text("ping").await;
@@ -79,7 +79,7 @@ async fn broadcast_rooms_and_pushes_cross_nodes() {
     );
 
     drop((on_a, on_b));
-    for r in running {
-        r.shutdown().await;
+    for server in servers {
+        server.stop().await;
     }
 }

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
 use ext_controllers as _;
-use ws_tests::{start_demo, RawClient};
+use ws_tests::demo;
 
 #[tokio::test]
 async fn controller_from_a_named_crate_is_registered_and_served() {
@@ -13,9 +13,9 @@ async fn controller_from_a_named_crate_is_registered_and_served() {
         .find(|c| c.path == "/external")
         .expect("ext-controllers' registration is linked");
     assert_eq!(def.origin.name, "ext_controllers::External");
-    let (running, addr) = start_demo().await;
-    let mut c = RawClient::connect(addr, "/external").await;
-    assert_eq!(c.recv().await.unwrap().payload, b"from ext-controllers");
+    let server = demo().await;
+    let mut c = server.connect("ws", "/external").await;
+    assert_eq!(c.recv_text().await, "from ext-controllers");
     drop(c);
-    running.shutdown().await;
+    server.stop().await;
 }

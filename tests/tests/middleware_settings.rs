@@ -6,8 +6,9 @@
 use serde::Deserialize;
 use ws_core::http::Request;
 use ws_core::reload::Effect;
+use ws_core::testing::TestServer;
 use ws_core::{http_route, singleton, MiddlewareSettings, Settings};
-use ws_tests::{http_get, http_raw, test_config_with};
+use ws_tests::test_config_with;
 
 /// `[middleware.greeting]`.
 #[derive(Debug, Deserialize)]
@@ -54,23 +55,19 @@ async fn greeting(
 const WS_ORIGIN: &str = "[middleware.origin]\nallow = [\"http://good.example\"]\n";
 
 /// The body of `GET /greeting`.
-async fn greeting_text(addr: std::net::SocketAddr) -> String {
-    let (status, response) = http_get(addr, "/greeting").await;
-    assert_eq!(status, 200, "{response}");
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default()
+async fn greeting_text(server: &TestServer) -> String {
+    let r = server.get("http", "/greeting").await;
+    assert_eq!(r.status(), 200, "{r:?}");
+    r.text().to_owned()
 }
 
 /// The status of a WebSocket handshake on `/echo` with `Origin: origin`.
-async fn handshake_from(addr: std::net::SocketAddr, origin: &str) -> u16 {
-    let request = format!(
-        "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-         Origin: {origin}\r\n\r\n"
-    );
-    http_raw(addr, &request).await.0
+async fn handshake_from(server: &TestServer, origin: &str) -> u16 {
+    let client = server.client("ws", "/echo").header("origin", origin);
+    match client.try_connect().await {
+        Ok(_) => 101,
+        Err(refused) => refused.status.as_u16(),
+    }
 }
 
 #[tokio::test]
@@ -79,12 +76,11 @@ async fn settings_reach_every_reader_and_follow_a_reload() {
         "[middleware.greeting]\ntext = \"one\"\n{WS_ORIGIN}"
     ))
     .unwrap();
-    let running = ws_tests::start(config).await;
-    let http = running.local_addr("http").unwrap();
-    let ws = running.local_addr("ws").unwrap();
-    assert_eq!(greeting_text(http).await, "one one");
-    assert_eq!(handshake_from(ws, "http://evil.example").await, 403);
-    assert_eq!(handshake_from(ws, "http://good.example").await, 101);
+    let server = TestServer::start(config).await;
+    let running = server.running();
+    assert_eq!(greeting_text(&server).await, "one one");
+    assert_eq!(handshake_from(&server, "http://evil.example").await, 403);
+    assert_eq!(handshake_from(&server, "http://good.example").await, 101);
 
     // The demo's defaults: no table means the type's Default (every origin allowed).
     let new = test_config_with("[middleware.greeting]\ntext = \"two\"\n").unwrap();
@@ -100,8 +96,8 @@ async fn settings_reach_every_reader_and_follow_a_reload() {
             "middleware.origin: { allow = [\"http://good.example\"] } -> none",
         ]
     );
-    assert_eq!(greeting_text(http).await, "two two");
-    assert_eq!(handshake_from(ws, "http://evil.example").await, 101);
+    assert_eq!(greeting_text(&server).await, "two two");
+    assert_eq!(handshake_from(&server, "http://evil.example").await, 101);
 
     // A table that does not fit: nothing changes.
     let bad = test_config_with("[middleware.greeting]\ntext = 3\n").unwrap();
@@ -115,8 +111,8 @@ async fn settings_reach_every_reader_and_follow_a_reload() {
         err.contains("middleware_settings::Greeter"),
         "reader named: {err}"
     );
-    assert_eq!(greeting_text(http).await, "two two");
-    running.shutdown().await;
+    assert_eq!(greeting_text(&server).await, "two two");
+    server.stop().await;
 }
 
 #[test]

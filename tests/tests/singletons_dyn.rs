@@ -7,11 +7,12 @@
 use std::sync::{Arc, Mutex};
 
 use ws_core::http::Request;
+use ws_core::testing::TestServer;
 use ws_core::{
     http_route, singleton, ws_controller, ws_handler, App, Config, Conn, Controller, HookResult,
     Inject, LiveConfig, Message, WebSocket,
 };
-use ws_tests::{http_get, start, test_config, RawClient};
+use ws_tests::test_config;
 
 /// What the routes below need, whoever implements it.
 pub trait Repo: Send + Sync {
@@ -122,32 +123,30 @@ fn a_trait_object_is_bound_to_the_singleton_that_provides_it() {
 async fn controllers_handlers_and_routes_share_the_bound_singleton() {
     let mut config = test_config();
     config.secret_key = Some("one".into());
-    let running = start(config.clone()).await;
-    let ws = running.local_addr("ws").unwrap();
-    let http = running.local_addr("http").unwrap();
+    let server = TestServer::start(config.clone()).await;
 
-    let mut c = RawClient::connect(ws, "/repo").await;
+    let mut c = server.connect("ws", "/repo").await;
     c.send_text("first").await;
     assert_eq!(c.recv_text().await, "memory: 1");
-    let mut h = RawClient::connect(ws, "/repo-handler").await;
+    let mut h = server.connect("ws", "/repo-handler").await;
     assert_eq!(h.recv_text().await, "memory: 2");
-    let (status, response) = http_get(http, "/repo").await;
-    assert_eq!(status, 200, "{response}");
-    assert!(
-        response.ends_with("memory: 3; key at start Some(\"one\"), now Some(\"one\")"),
-        "{response}"
+    let r = server.get("http", "/repo").await;
+    assert_eq!(r.status(), 200, "{r:?}");
+    assert_eq!(
+        r.text(),
+        "memory: 3; key at start Some(\"one\"), now Some(\"one\")"
     );
 
     // A reload: `LiveConfig` follows it, `Config` stays what it was at start-up.
     config.secret_key = Some("two".into());
-    running.reload(&config).unwrap();
-    let (_, response) = http_get(http, "/repo").await;
-    assert!(
-        response.ends_with("memory: 4; key at start Some(\"one\"), now Some(\"two\")"),
-        "{response}"
+    server.running().reload(&config).unwrap();
+    let r = server.get("http", "/repo").await;
+    assert_eq!(
+        r.text(),
+        "memory: 4; key at start Some(\"one\"), now Some(\"two\")"
     );
     c.send_text("again").await;
     assert_eq!(c.recv_text().await, "memory: 5");
     drop((c, h));
-    running.shutdown().await;
+    server.stop().await;
 }

@@ -213,6 +213,24 @@ async fn wss_echo_with_tungstenite() {
     running.shutdown().await;
 }
 
+/// The test kit's client over a TLS stream the test made (`ClientBuilder::connect_over`).
+#[tokio::test]
+async fn wss_with_the_test_kits_client() {
+    let files = TlsFiles::shared("wss-kit");
+    let running = start_with(&files.toml("ws")).await;
+    let addr = running.local_addr("ws").unwrap();
+    let tls = tls_connect(addr, H1).await;
+    let url = format!("ws://localhost:{}/echo", addr.port());
+    let mut ws = ws_core::testing::TestClient::build(url)
+        .connect_over(tls)
+        .await;
+    ws.send_text("hello over TLS").await;
+    assert_eq!(ws.recv_text().await, "hello over TLS");
+    let code = ws_core::CloseCode::new(4000);
+    assert_eq!(ws.close(code, "bye").await, code);
+    running.shutdown().await;
+}
+
 /// The DER of the first certificate of a PEM file.
 fn pem_der(pem: &[u8]) -> rustls_pki_types::CertificateDer<'static> {
     use rustls_pki_types::pem::PemObject;

@@ -21,21 +21,61 @@ use crate::push::Sender;
 /// The context of one WebSocket connection, handed to every hook of that connection.
 ///
 /// Typed values inserted here (or into the handshake's extensions) stay for the life of the
-/// connection:
+/// connection; the connection also knows its id, route, path parameters and rooms, and
+/// replies or closes:
 ///
 /// ```
-/// # use ws_core::{Conn, HookResult};
+/// use ws_core::testing::{config, TestServer};
+/// use ws_core::{ws_controller, CloseCode, Conn, Controller, HookResult, Message, Rejection, RequestHead};
+///
 /// #[derive(Clone)]
 /// struct Username(String);
-/// async fn on_open(cx: &mut Conn) -> HookResult {
-///     cx.insert(Username("ada".into()));
-///     Ok(())
+/// #[derive(Clone, Default)]
+/// struct Seen(usize);
+///
+/// #[ws_controller(server = "ws", path = "/chat/{room}")]
+/// pub struct Chat;
+/// impl Controller for Chat {
+///     // Before the upgrade: what the handshake puts in the extensions stays on the `Conn`.
+///     async fn on_handshake(&self, req: &mut RequestHead) -> Result<(), Rejection> {
+///         let name = req.query().and_then(|q| q.strip_prefix("name=")).unwrap_or("anon");
+///         let name = Username(name.to_owned());
+///         req.extensions_mut().insert(name);
+///         Ok(())
+///     }
+///     async fn on_open(&self, cx: &mut Conn) -> HookResult {
+///         let room = cx.param("room").unwrap().to_owned();
+///         cx.join(&room);
+///         cx.insert(Seen::default());
+///         cx.send(format!("{} joined {:?} at {}", cx.get::<Username>().unwrap().0, cx.rooms(), cx.path())).await?;
+///         Ok(())
+///     }
+///     async fn on_message(&self, cx: &mut Conn, msg: Message) -> HookResult {
+///         let seen = cx.get_mut::<Seen>().unwrap();
+///         seen.0 += 1;
+///         let n = seen.0;
+///         if msg.as_text() == Some("bye") {
+///             cx.close(CloseCode::NORMAL, "see you");
+///             return Ok(());
+///         }
+///         cx.send(format!("#{n} from {} on server {}", cx.id(), cx.server())).await?;
+///         Ok(())
+///     }
 /// }
-/// async fn on_message(cx: &mut Conn) -> HookResult {
-///     let name = cx.get::<Username>().map(|u| u.0.clone()).unwrap_or_default();
-///     cx.send(format!("Username: {name}")).await?;
-///     Ok(())
-/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = TestServer::start(config()).await;
+/// let mut c = server.connect("ws", "/chat/lobby?name=ada").await;
+/// assert_eq!(c.recv_text().await, r#"ada joined ["lobby"] at /chat/{room}"#);
+/// let id = server.sender().members("lobby")[0];
+/// c.send_text("hi").await;
+/// assert_eq!(c.recv_text().await, format!("#1 from {id} on server ws"));
+/// c.send_text("hi").await;
+/// assert!(c.recv_text().await.starts_with("#2 "));
+/// c.send_text("bye").await;
+/// assert_eq!(c.expect_close(CloseCode::NORMAL).await, "see you");
+/// # }
 /// ```
 #[derive(Debug)]
 pub struct Conn {

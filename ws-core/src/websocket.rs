@@ -76,7 +76,52 @@ pub enum FrameError {
     Send(#[from] SendError),
 }
 
-/// The socket, owned by a `#[ws_handler]` function.
+/// The socket, owned by a `#[ws_handler]` function: [`recv`](Self::recv) (or
+/// [`recv_timeout`](Self::recv_timeout)) in a loop, [`push`](Self::push) replies, whole or
+/// in fragments ([`push_frame`](Self::push_frame)), [`close`](Self::close).
+///
+/// ```
+/// use std::time::Duration;
+/// use ws_core::testing::{config, TestServer};
+/// use ws_core::{ws_handler, CloseCode, Message, Recv, WebSocket};
+///
+/// /// Counts down while the client is quiet; echoes in capitals; `stop` closes with 4000.
+/// #[ws_handler(server = "ws", path = "/countdown/{from}")]
+/// async fn countdown(mut ws: WebSocket) {
+///     let mut left: u32 = ws.param("from").and_then(|n| n.parse().ok()).unwrap_or(3);
+///     loop {
+///         match ws.recv_timeout(Duration::from_millis(20)).await {
+///             Err(_timeout) if left > 0 => {
+///                 let _ = ws.push(left.to_string()).await;
+///                 left -= 1;
+///             }
+///             Err(_timeout) => {}
+///             Ok(Recv::Message(msg)) if msg.as_text() == Some("stop") => {
+///                 ws.close(CloseCode::new(4000), "stopped");
+///             }
+///             Ok(Recv::Message(msg)) => {
+///                 let upper = msg.as_text().unwrap_or_default().to_uppercase();
+///                 // Two fragments, one message for the client.
+///                 let _ = ws.push_frame(Message::text("> "), false).await;
+///                 let _ = ws.push_frame(Message::text(upper), true).await;
+///             }
+///             Ok(Recv::Close(_) | Recv::Error(_)) => break,
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = TestServer::start(config()).await;
+/// let mut c = server.connect("ws", "/countdown/2").await;
+/// assert_eq!(c.recv_text().await, "2");
+/// assert_eq!(c.recv_text().await, "1");
+/// c.send_text("hello").await;
+/// assert_eq!(c.recv_text().await, "> HELLO");
+/// c.send_text("stop").await;
+/// assert_eq!(c.expect_close(CloseCode::new(4000)).await, "stopped");
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct WebSocket {
     inbox: mpsc::Receiver<Recv>,

@@ -36,6 +36,47 @@ struct Inner {
 
 /// Pushes to connections by id, broadcasts by server/route/room, disconnects; reads the
 /// connection table.
+///
+/// ```
+/// use ws_core::testing::{config, TestServer};
+/// use ws_core::{ws_controller, CloseCode, Controller, Filter, SendError};
+///
+/// #[ws_controller(server = "ws", path = "/news")]
+/// pub struct News;
+/// impl Controller for News {}
+///
+/// #[ws_controller(server = "ws", path = "/other")]
+/// pub struct Other;
+/// impl Controller for Other {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = TestServer::start(config()).await;
+/// let mut a = server.connect("ws", "/news").await;
+/// let mut b = server.connect("ws", "/news").await;
+/// let mut other = server.connect("ws", "/other").await;
+/// server.wait_for_count(&Filter::all(), 3).await;
+/// let sender = server.sender(); // in a hook: `cx.sender()`; an HTTP route: `req.sender()`
+///
+/// // To every connection of a route: one payload shared by all.
+/// let delivery = sender.broadcast(&Filter::route("ws", "/news"), "headline").await;
+/// assert_eq!(delivery.queued, 2);
+/// assert_eq!(a.recv_text().await, "headline");
+/// assert_eq!(b.recv_text().await, "headline");
+///
+/// // To one connection, by id.
+/// let id = sender.connections(&Filter::route("ws", "/other"))[0].id;
+/// sender.push(id, "just you").await.unwrap();
+/// assert_eq!(other.recv_text().await, "just you");
+///
+/// // Closed from outside; then the id is gone: a typed error, not a panic.
+/// assert!(sender.disconnect(id, CloseCode::new(4001), "kicked").await);
+/// assert_eq!(other.expect_close(CloseCode::new(4001)).await, "kicked");
+/// other.expect_end().await;
+/// server.wait_for_count(&Filter::all(), 2).await;
+/// assert!(matches!(sender.push(id, "late").await, Err(SendError::Closed { .. })));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Sender {
     inner: Arc<Inner>,
@@ -294,7 +335,47 @@ impl Sender {
         self.inner.table.meta(id)
     }
 
-    /// Number of connections on this node that `filter` matches.
+    /// Number of connections on this node that `filter` matches ([`cluster_count`] for every
+    /// node). A connection is counted from just before `on_open` until after its last hook.
+    ///
+    /// ```
+    /// use ws_core::testing::{config, TestServer};
+    /// use ws_core::{ws_controller, Controller, Filter};
+    ///
+    /// #[ws_controller(server = "ws", path = "/a")]
+    /// pub struct A;
+    /// impl Controller for A {}
+    /// #[ws_controller(server = "ws", path = "/b")]
+    /// pub struct B;
+    /// impl Controller for B {}
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = TestServer::start(config()).await;
+    /// let a1 = server.connect("ws", "/a").await;
+    /// let _a2 = server.connect("ws", "/a").await;
+    /// let _b = server.connect("ws", "/b").await;
+    /// // Connections register as their handshakes complete: wait for them.
+    /// server.wait_for_count(&Filter::all(), 3).await;
+    ///
+    /// let sender = server.sender();
+    /// assert_eq!(sender.count(&Filter::server("ws")), 3);
+    /// assert_eq!(sender.count(&Filter::route("ws", "/a")), 2);
+    /// assert_eq!(sender.count(&Filter::server("http")), 0);
+    /// let first = sender.connections(&Filter::route("ws", "/a"))[0].id;
+    /// assert_eq!(sender.count(&Filter::route("ws", "/a").except(first)), 1);
+    ///
+    /// // Across the cluster: this node alone here.
+    /// let count = sender.cluster_count(&Filter::all()).await;
+    /// assert_eq!((count.total, count.is_complete()), (3, true));
+    /// assert_eq!(count.nodes[&sender.node()], 3);
+    ///
+    /// drop(a1);
+    /// server.wait_for_count(&Filter::route("ws", "/a"), 1).await;
+    /// # }
+    /// ```
+    ///
+    /// [`cluster_count`]: Self::cluster_count
     pub fn count(&self, filter: &Filter) -> usize {
         self.inner.table.count(filter)
     }
@@ -357,7 +438,65 @@ impl WeakSender {
     }
 }
 
-/// `sender.to("room")`: the members of a room.
+/// `sender.to("room")`: the members of a room, on every node. A connection joins with
+/// [`Conn::join`](crate::Conn::join) (or [`Sender::join`] by id) and leaves with
+/// [`Conn::leave`](crate::Conn::leave) or by closing.
+///
+/// ```
+/// use ws_core::testing::{config, TestServer};
+/// use ws_core::{ws_controller, Conn, Controller, HookResult, Message};
+///
+/// /// `join R`, `leave R`; anything else goes to room `r`, except to its sender.
+/// #[ws_controller(server = "ws", path = "/rooms")]
+/// pub struct Rooms;
+/// impl Controller for Rooms {
+///     async fn on_message(&self, cx: &mut Conn, msg: Message) -> HookResult {
+///         let text = msg.as_text().unwrap_or_default();
+///         if let Some(room) = text.strip_prefix("join ") {
+///             cx.join(room);
+///             cx.send(format!("in {:?}", cx.rooms())).await?;
+///         } else if let Some(room) = text.strip_prefix("leave ") {
+///             let was = cx.leave(room);
+///             cx.send(format!("left: {was}")).await?;
+///         } else {
+///             let delivery = cx.sender().to("r").except(cx.id()).push(msg).await;
+///             cx.send(format!("relayed to {}", delivery.queued)).await?;
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = TestServer::start(config()).await;
+/// let (mut a, mut b, mut c) = (
+///     server.connect("ws", "/rooms").await,
+///     server.connect("ws", "/rooms").await,
+///     server.connect("ws", "/rooms").await,
+/// );
+/// for client in [&mut a, &mut b, &mut c] {
+///     client.send_text("join r").await;
+///     assert_eq!(client.recv_text().await, r#"in ["r"]"#);
+/// }
+/// assert_eq!(server.sender().members("r").len(), 3);
+///
+/// a.send_text("hello").await;
+/// assert_eq!(a.recv_text().await, "relayed to 2"); // not to `a` itself
+/// assert_eq!(b.recv_text().await, "hello");
+/// assert_eq!(c.recv_text().await, "hello");
+///
+/// c.send_text("leave r").await;
+/// assert_eq!(c.recv_text().await, "left: true");
+/// b.send_text("again").await;
+/// assert_eq!(b.recv_text().await, "relayed to 1");
+/// assert_eq!(a.recv_text().await, "again");
+///
+/// // From outside a hook: the whole room, or its members closed.
+/// let delivery = server.sender().to("r").push("to the room").await;
+/// assert_eq!(delivery.queued, 2);
+/// assert_eq!(a.recv_text().await, "to the room");
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Room<'a> {
     sender: &'a Sender,

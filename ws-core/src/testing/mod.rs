@@ -4,7 +4,7 @@
 //! | piece | what it does |
 //! | --- | --- |
 //! | [`TestServer`] | the app's registry with a config built in code, every server on a free port (port 0); stops on drop |
-//! | [`TestClient`] | a WebSocket client to a route: text, binary and JSON (serde) both ways, [`expect_close`](TestClient::expect_close) with a [`CloseCode`], pings, a refused handshake's status ([`ClientBuilder::reject`]) |
+//! | [`TestClient`] | a WebSocket client to a route: text, binary and JSON (serde) both ways, [`expect_close`](TestClient::expect_close) with a [`CloseCode`](crate::CloseCode), pings, a refused handshake's status ([`ClientBuilder::reject`]) |
 //! | [`oneshot`], [`TestServer::oneshot`] | an HTTP request through a server's routes and middleware without a socket (axum's `oneshot`) |
 //! | [`FakeClock`] | the clock of the server's keep-alive sweeps (`idle_timeout`, `ping_interval`, `write_timeout`), moved by hand: an idle close in a test takes no real time |
 //! | [`config`], [`config_from_toml`] | configs built in code |
