@@ -8,6 +8,7 @@ use super::admission::ServerAdmission;
 use super::body::BodyBudget;
 use super::driver::ErasedControllerHandle;
 use super::paths::PathTable;
+use super::stream::StreamCount;
 use super::tls::LiveTls;
 use crate::config::{ServerConfig, ServerName};
 use crate::error::Origin;
@@ -56,6 +57,8 @@ pub struct Routes {
     pub(crate) middleware: Vec<MiddlewareRoute>,
     /// Request bodies held now, against `http_body_budget`.
     pub(crate) bodies: Arc<BodyBudget>,
+    /// Streamed response bodies open now, against `max_http_streams`.
+    pub(crate) streams: Arc<StreamCount>,
     /// What the server counts to admit handshakes.
     pub(crate) admission: Arc<ServerAdmission>,
     /// The TLS config new connections get (`None`: plain TCP); replaced by a reload.
@@ -85,6 +88,7 @@ impl Routes {
             http: PathTable::default(),
             middleware: Vec::new(),
             bodies: Arc::default(),
+            streams: Arc::default(),
             admission: Arc::default(),
             tls: LiveTls::default(),
             ops: false,

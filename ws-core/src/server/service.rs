@@ -11,7 +11,6 @@ use http::header::{
     SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use http::{Extensions, StatusCode};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,9 +21,10 @@ use super::driver::{Accepted, Setup};
 use super::handshake::{self, Accept, HandshakeError};
 use super::ops;
 use super::routes::{HttpRoute, Routes, WsRoute};
+use super::stream;
 use crate::client_cert::ClientCert;
 use crate::context::AppContext;
-use crate::http::{Request, Response};
+use crate::http::{Body, Request, Response};
 use crate::params::{ParamError, PathParams};
 use crate::request::{Rejection, RequestHead};
 
@@ -40,7 +40,7 @@ pub(crate) struct ConnCtx {
     pub(crate) client_cert: Option<ClientCert>,
 }
 
-pub(crate) type HyperResponse = hyper::Response<Full<Bytes>>;
+pub(crate) type HyperResponse = hyper::Response<Body>;
 
 /// What a request is counted as in the metrics.
 enum Counted {
@@ -129,7 +129,9 @@ pub(crate) async fn handle(
             started.elapsed().as_secs_f64(),
         ),
     }
-    Ok(to_hyper(response))
+    let max = ctx.routes.settings().max_http_streams;
+    let response = stream::bound(response, &ctx.routes.streams, max, &ctx.shutdown);
+    Ok(response.into())
 }
 
 /// An operations route (`/metrics`, `/healthz`, `/readyz`), behind the server's middleware.
@@ -140,13 +142,6 @@ async fn ops_route(ctx: &ConnCtx, op: ops::Op, req: hyper::Request<Incoming>) ->
         return rejection.into();
     }
     ops::answer(&ctx.app, op, &parts.method)
-}
-
-fn to_hyper(r: Response) -> HyperResponse {
-    let mut out = hyper::Response::new(Full::new(r.body));
-    *out.status_mut() = r.status;
-    *out.headers_mut() = r.headers;
-    out
 }
 
 fn head(
