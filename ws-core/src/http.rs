@@ -21,12 +21,17 @@ mod body;
 mod json;
 mod parts;
 pub mod sse;
+mod tower;
 
 pub use body::{Body, BoxError};
 pub use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 pub use json::{Json, JsonRejection};
 pub use parts::{Html, IntoResponseParts};
 pub use sse::Sse;
+pub use tower::hand_over;
+#[doc(hidden)]
+pub use tower::HttpFallback;
+pub(crate) use tower::{HandOver, Origin as Through};
 
 /// An HTTP request with its whole body (bounded by `max_http_body`): the [`RequestHead`]
 /// that middleware saw (its methods are available on the request), the body, and the app's
@@ -35,6 +40,9 @@ pub use sse::Sse;
 pub struct Request {
     pub(crate) head: RequestHead,
     pub(crate) body: Bytes,
+    /// The body not read yet: middleware runs on the head before it is read (then `body`
+    /// is empty); the route gets it read.
+    pub(crate) unread: Option<hyper::body::Incoming>,
     pub(crate) ctx: Arc<AppContext>,
 }
 
@@ -43,7 +51,9 @@ impl Request {
     pub fn head(&self) -> &RequestHead {
         &self.head
     }
-    /// The body.
+    /// The body, read whole within the server's bounds before the route runs. In a
+    /// wrapping middleware, which runs before it is read (so that a refused client costs no
+    /// body memory), it is empty.
     pub fn body(&self) -> &Bytes {
         &self.body
     }
@@ -102,6 +112,14 @@ impl std::ops::Deref for Request {
     type Target = RequestHead;
     fn deref(&self) -> &RequestHead {
         &self.head
+    }
+}
+
+/// `extensions_mut` on the request itself (a wrapping middleware passes values on to the
+/// route).
+impl std::ops::DerefMut for Request {
+    fn deref_mut(&mut self) -> &mut RequestHead {
+        &mut self.head
     }
 }
 

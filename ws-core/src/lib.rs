@@ -72,10 +72,10 @@
 //! | connection ids | [`ConnId`], [`ConnInfo`] (`id.rs`) |
 //! | pushing to any connection, broadcast, rooms | [`Sender`], [`Room`], [`Filter`] (`push/`) |
 //! | reaching other nodes | [`broker`] (`push/broker.rs`) |
-//! | checks on every request of a server | [`Middleware`] (`middleware.rs`) |
+//! | checks on every request of a server, and wrappers that see the response | [`Middleware`], [`Next`] (`middleware.rs`) |
 //! | typed `[middleware.NAME]` settings and the config in effect, following reloads | [`Settings`], [`MiddlewareSettings`] (`settings.rs`), [`LiveConfig`] (`config/live.rs`) |
 //! | shared services, what is injected (`#[inject]`, `#[default]`, `provides = dyn Trait`) | `#[singleton]`, [`Inject`] (`di.rs`); the singleton graph (`app/singletons.rs`) |
-//! | plain HTTP routes | [`http`] (`http.rs`) |
+//! | plain HTTP routes; what they return (`Json`, tuples, streamed bodies, server-sent events) | [`http`] (`http.rs`, `http/`) |
 //! | path patterns (`/rooms/{id}`, `/files/{*path}`), typed query strings | [`RequestHead::param`], [`Conn::param`], [`RequestHead::query_as`]; matched in `server/routes.rs` with `matchit` |
 //! | JSON-RPC 2.0 over WebSocket | [`jsonrpc`] (`jsonrpc.rs`), `#[rpc_methods]` |
 //! | config layers and keys | [`Config`] (`config/`) |
@@ -139,7 +139,7 @@ pub use error::{ConfigError, Origin, PathConflict, StartupError};
 pub use future::BoxFuture;
 pub use id::{ConnId, ConnInfo};
 pub use message::{Message, Utf8Bytes};
-pub use middleware::Middleware;
+pub use middleware::{Middleware, Next};
 pub use protocol::close::{CloseCode, CloseFrame};
 pub use push::{ClusterCount, Delivery, Filter, Room, Sender};
 pub use request::{QueryError, Rejection, RequestHead};
@@ -147,7 +147,9 @@ pub use server::Routes;
 pub use settings::{MiddlewareSettings, Settings};
 pub use websocket::{FrameError, HandlerOutput, Recv, RecvTimeout, WebSocket};
 
-pub use ws_macros::{http_route, middleware, rpc_methods, singleton, ws_controller, ws_handler};
+pub use ws_macros::{
+    http_fallback, http_route, middleware, rpc_methods, singleton, ws_controller, ws_handler,
+};
 
 /// Reaching the other nodes of a cluster: every delivery a [`Sender`] makes is an
 /// [`Envelope`](broker::Envelope), delivered to this node's connections directly and handed to
