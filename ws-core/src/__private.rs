@@ -8,7 +8,7 @@ pub use crate::di::{
 };
 pub use crate::error::{Origin, StartupError};
 pub use crate::future::BoxFuture;
-pub use crate::http::HttpFallback;
+pub use crate::http::{HttpFallback, NextService};
 pub use crate::http::{HttpHandler, Request};
 pub use crate::middleware::{ErasedMiddlewareHandle, Next};
 pub use crate::registry::{
@@ -126,4 +126,24 @@ where
     B::Error: Into<crate::http::BoxError>,
 {
     HttpFallback::new(svc)
+}
+
+/// A tower `Layer` returned by a `#[middleware]` function, as a link of the server's
+/// middleware list; checks that it layers HTTP services (tower-http's `TraceLayer`,
+/// `CorsLayer`, `TimeoutLayer`, `CompressionLayer`, ..).
+pub fn layer<L, B>(layer: L) -> Arc<dyn ErasedMiddlewareHandle>
+where
+    L: tower_layer::Layer<NextService>,
+    L::Service: tower_service::Service<http::Request<crate::http::Body>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    <L::Service as tower_service::Service<http::Request<crate::http::Body>>>::Future:
+        Send + 'static,
+    <L::Service as tower_service::Service<http::Request<crate::http::Body>>>::Error:
+        Into<crate::http::BoxError>,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<crate::http::BoxError>,
+{
+    Arc::new(crate::http::LayerLink::new(layer))
 }

@@ -29,9 +29,9 @@ pub use json::{Json, JsonRejection};
 pub use parts::{Html, IntoResponseParts};
 pub use sse::Sse;
 pub use tower::hand_over;
+pub(crate) use tower::{HandOver, LayerLink, Origin as Through};
 #[doc(hidden)]
-pub use tower::HttpFallback;
-pub(crate) use tower::{HandOver, Origin as Through};
+pub use tower::{HttpFallback, NextService};
 
 /// An HTTP request with its whole body (bounded by `max_http_body`): the [`RequestHead`]
 /// that middleware saw (its methods are available on the request), the body, and the app's
@@ -42,7 +42,7 @@ pub struct Request {
     pub(crate) body: Bytes,
     /// The body not read yet: middleware runs on the head before it is read (then `body`
     /// is empty); the route gets it read.
-    pub(crate) unread: Option<hyper::body::Incoming>,
+    pub(crate) unread: Option<Body>,
     pub(crate) ctx: Arc<AppContext>,
 }
 

@@ -35,6 +35,11 @@ pub(crate) trait ErasedMiddleware: Send + Sync + 'static {
     /// Whether it is a wrapper (else a guard).
     fn wraps(&self) -> bool;
 
+    /// Whether it runs on HTTP requests only, not on WebSocket handshakes (a tower layer).
+    fn http_only(&self) -> bool {
+        false
+    }
+
     /// A guard's check of the head (a wrapper's lets everything through).
     fn check<'a>(&'a self, req: &'a mut RequestHead) -> BoxFuture<'a, Result<(), Rejection>>;
 
@@ -154,6 +159,9 @@ impl Next {
         let chain = Arc::clone(&self.chain);
         while let Some((i, m)) = chain.link(self.index, self.pattern) {
             self.index = i + 1;
+            if m.http_only() && req.head.upgrade {
+                continue;
+            }
             if m.wraps() {
                 return m.wrap(req, self).await;
             }

@@ -147,13 +147,16 @@ fn expand_fn(mut args: Args, func: syn::ItemFn) -> TokenStream {
         }
     }
     let sig = &func.sig;
-    if sig.asyncness.is_none() {
+    // A plain `fn` returns a tower layer, built once at start-up from its injected arguments.
+    let layer = sig.asyncness.is_none();
+    if layer && matches!(sig.output, syn::ReturnType::Default) {
         errors.push(syn::Error::new_spanned(
-            sig.fn_token,
-            "a wrapping middleware is an `async fn(req: Request, next: Next) -> impl IntoResponse`",
+            sig,
+            "a middleware `fn` returns a tower `Layer` (`fn cors() -> CorsLayer`); a wrapping \
+             middleware is an `async fn(req: Request, next: Next) -> impl IntoResponse`",
         ));
     }
-    if sig.inputs.len() < 2 {
+    if !layer && sig.inputs.len() < 2 {
         errors.push(syn::Error::new_spanned(
             sig,
             "a wrapping middleware takes the request, then what runs next: `req: \
@@ -173,11 +176,24 @@ fn expand_fn(mut args: Args, func: syn::ItemFn) -> TokenStream {
             "a wrapping middleware has no generic parameters",
         ));
     }
-    first_arg_by_value(
-        sig,
-        "a wrapping middleware takes the request by value",
-        &mut errors,
-    );
+    if !layer {
+        first_arg_by_value(
+            sig,
+            "a wrapping middleware takes the request by value",
+            &mut errors,
+        );
+        if let Some(syn::FnArg::Typed(t)) = sig.inputs.iter().nth(1) {
+            let is_next = matches!(t.ty.as_ref(), syn::Type::Path(p)
+                if p.path.segments.last().is_some_and(|s| s.ident == "Next"));
+            if !is_next {
+                errors.push(syn::Error::new_spanned(
+                    &t.ty,
+                    "a wrapping middleware's second argument is what runs next: `next: \
+                     ws_core::Next`; injected arguments come after it",
+                ));
+            }
+        }
+    }
     if !errors.is_empty() || (server.is_none() && global.is_none()) {
         let errs = crate::attr::to_compile_errors(errors);
         return quote! { #func #errs };
@@ -194,6 +210,9 @@ fn expand_fn(mut args: Args, func: syn::ItemFn) -> TokenStream {
         Some(other) => other.span(),
         None => Span::call_site(),
     };
+    if layer {
+        return expand_layer(&func, server, priority, &paths);
+    }
     let request = quote_spanned!(span_of(0)=> ::ws_core::__private::request_arg(__req));
     let next = quote_spanned!(span_of(1)=> ::ws_core::__private::next_arg(__next));
     let injected = Injected::new(
@@ -222,6 +241,55 @@ fn expand_fn(mut args: Args, func: syn::ItemFn) -> TokenStream {
                                   __next: ::ws_core::__private::Next| {
                 #ident(#request, #next, #(#clones),*)
             };
+            ::core::result::Result::Ok(#wrap)
+        }
+    };
+    let record = quote! {
+        ::ws_core::__private::MiddlewareDef {
+            origin: __ORIGIN,
+            server: #server,
+            priority: #priority,
+            paths: &[#(#paths),*],
+            deps: #deps,
+            build: __build,
+        }
+    };
+    let reg = static_record(ident, "MIDDLEWARE", "MiddlewareDef", record, support);
+    quote! { #func #reg }
+}
+
+/// `#[middleware(..)]` on `fn(injected..) -> impl tower::Layer<..>`: the layer, built once at
+/// start-up, wraps the rest of the way of the server's HTTP requests.
+fn expand_layer(
+    func: &syn::ItemFn,
+    server: TokenStream,
+    priority: TokenStream,
+    paths: &[syn::LitStr],
+) -> TokenStream {
+    let sig = &func.sig;
+    let ident = &sig.ident;
+    let origin = origin(ident);
+    let injected = Injected::new(
+        "__arg",
+        sig.inputs.iter().filter_map(|a| match a {
+            syn::FnArg::Typed(t) => Some(t.ty.as_ref()),
+            syn::FnArg::Receiver(_) => None,
+        }),
+    );
+    let resolve = injected.resolve();
+    let names = injected.names();
+    let wrap = quote_spanned!(return_span(sig)=> ::ws_core::__private::layer(__layer));
+    let deps = injected.deps();
+    let support = quote! {
+        const __ORIGIN: ::ws_core::__private::Origin = #origin;
+        fn __build(
+            __resolver: &::ws_core::__private::Resolver<'_>,
+        ) -> ::core::result::Result<
+            ::std::sync::Arc<dyn ::ws_core::__private::ErasedMiddlewareHandle>,
+            ::ws_core::__private::StartupError,
+        > {
+            #resolve
+            let __layer = #ident(#(#names),*);
             ::core::result::Result::Ok(#wrap)
         }
     };

@@ -18,7 +18,6 @@ use bytes::{Bytes, BytesMut};
 use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, RETRY_AFTER};
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use crate::config::ServerConfig;
 use crate::http::Response;
@@ -70,7 +69,7 @@ impl Drop for BodyHold {
 /// rest of the body is not read.
 pub(crate) async fn read(
     headers: &HeaderMap,
-    mut body: Incoming,
+    mut body: crate::http::Body,
     settings: &ServerConfig,
     budget: &Arc<BodyBudget>,
 ) -> Result<(Bytes, BodyHold), Response> {
@@ -177,7 +176,7 @@ mod tests {
 /// A body streamed to a tower service: at most `max_http_body` bytes (past it the service's
 /// read fails with `http_body_util`'s `LengthLimitError`, which axum answers 413), ending
 /// with an error at `http_body_timeout` from now.
-pub(crate) fn bounded(body: Incoming, settings: &ServerConfig) -> crate::http::Body {
+pub(crate) fn bounded(body: crate::http::Body, settings: &ServerConfig) -> crate::http::Body {
     let limited = http_body_util::Limited::new(body, settings.max_http_body);
     crate::http::Body::new(Deadline {
         body: limited,

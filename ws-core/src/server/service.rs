@@ -162,7 +162,7 @@ fn request(ctx: &ConnCtx, head: RequestHead, unread: Option<Incoming>) -> Reques
     Request {
         head,
         body: Bytes::new(),
-        unread,
+        unread: unread.map(Body::new),
         ctx: Arc::clone(&ctx.app),
     }
 }
@@ -241,7 +241,7 @@ async fn http_route(
     params: Option<PathParams>,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let Some(route) = routes
+    let route = routes
         .iter()
         .find(|r| r.method == parts.method.as_str())
         .or_else(|| {
@@ -250,24 +250,29 @@ async fn http_route(
                 .then(|| routes.iter().find(|r| r.method == "GET"))
                 .flatten()
         })
-    else {
-        let allow = routes
+        .map(|r| (Arc::clone(&r.handler), r.origin.name));
+    // A method the path does not take is answered after the middleware (as axum does), so
+    // that a guard refuses first and a tower layer (CORS preflight) sees every method.
+    let allow = match route {
+        Some(_) => String::new(),
+        None => routes
             .iter()
             .map(|r| r.method)
             .collect::<Vec<_>>()
-            .join(", ");
-        let mut r = Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-        if let Ok(v) = HeaderValue::from_str(&allow) {
-            r.headers.insert(ALLOW, v);
-        }
-        return r;
+            .join(", "),
     };
     let head = head(ctx, &parts, false, params);
-    let (handler, name) = (Arc::clone(&route.handler), route.origin.name);
     let conn = ctx.clone();
     // After the middleware: the body, within the server's bounds, then the handler.
     let endpoint: Endpoint = Box::new(move |mut request: Request| {
         Box::pin(async move {
+            let Some((handler, name)) = route else {
+                let mut r = Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    r.headers.insert(ALLOW, v);
+                }
+                return r;
+            };
             let settings = conn.routes.settings();
             // `_hold` keeps the body's share of `http_body_budget` until the handler is done.
             let mut _hold = None;
