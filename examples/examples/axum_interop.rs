@@ -252,6 +252,16 @@ mod tests {
         let (status, _) = request(addr, "POST", "/api/push/0-999999", "x").await;
         assert_eq!(status, 404);
 
+        // Counted in the metrics as the fallback's.
+        let (status, text) = request(addr, "GET", "/metrics", "").await;
+        assert_eq!(status, 200);
+        assert!(
+            text.lines().any(|l| l.starts_with("http_requests_total{")
+                && l.contains("route=\"(fallback)\"")
+                && l.contains("status=\"200\"")),
+            "{text}"
+        );
+
         assert!(running.shutdown().await);
     }
 }

@@ -8,8 +8,9 @@ pub use crate::di::{
 };
 pub use crate::error::{Origin, StartupError};
 pub use crate::future::BoxFuture;
-pub use crate::http::{HttpFallback, NextService};
+pub use crate::http::HttpFallback;
 pub use crate::http::{HttpHandler, Request};
+pub use crate::layer::NextService;
 pub use crate::middleware::{ErasedMiddlewareHandle, Next};
 pub use crate::registry::{
     ControllerDef, HttpFallbackDef, HttpRouteDef, MiddlewareDef, SingletonDef, CONTROLLERS,
@@ -145,5 +146,5 @@ where
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<crate::http::BoxError>,
 {
-    Arc::new(crate::http::LayerLink::new(layer))
+    Arc::new(crate::layer::LayerLink::new(layer))
 }

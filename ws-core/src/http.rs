@@ -29,9 +29,9 @@ pub use json::{Json, JsonRejection};
 pub use parts::{Html, IntoResponseParts};
 pub use sse::Sse;
 pub use tower::hand_over;
-pub(crate) use tower::{HandOver, LayerLink, Origin as Through};
 #[doc(hidden)]
-pub use tower::{HttpFallback, NextService};
+pub use tower::HttpFallback;
+pub(crate) use tower::{ErasedService, HandOver, Origin as Through, Shared};
 
 /// An HTTP request with its whole body (bounded by `max_http_body`): the [`RequestHead`]
 /// that middleware saw (its methods are available on the request), the body, and the app's

@@ -35,8 +35,10 @@
 //!                         reload, stop
 //!  registry/              the link-time records (linkme), their checks against the config
 //!  server/                listener + accept loop, routes, hyper service, handshake, admission
-//!                         limits, hook driver
-//!  user-facing API        Conn, Controller, Middleware, WebSocket, http::Request, jsonrpc
+//!                         limits, hook driver, streamed bodies, the fallback's hand-over
+//!  layer.rs               tower layers as middleware (over the rest of a request's way)
+//!  user-facing API        Conn, Controller, Middleware + Next, WebSocket, jsonrpc,
+//!                         http (Request, IntoResponse, Json, Body, Sse, tower fallback)
 //!  context.rs             AppContext: config in effect, singletons, settings, Sender, addresses
 //!  di.rs, settings.rs     Inject<T>, FromResolver (what #[inject] fills); [middleware.NAME] settings
 //!  push/                  Filter/Target/Envelope, the connection table, Broker seam, Sender
@@ -105,6 +107,7 @@ mod future;
 pub mod http;
 mod id;
 pub mod jsonrpc;
+mod layer;
 mod message;
 mod metrics;
 mod middleware;

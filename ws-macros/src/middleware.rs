@@ -156,6 +156,17 @@ fn expand_fn(mut args: Args, func: syn::ItemFn) -> TokenStream {
              middleware is an `async fn(req: Request, next: Next) -> impl IntoResponse`",
         ));
     }
+    let takes_next = sig.inputs.iter().any(|a| {
+        matches!(a, syn::FnArg::Typed(t) if matches!(t.ty.as_ref(), syn::Type::Path(p)
+            if p.path.segments.last().is_some_and(|s| s.ident == "Next")))
+    });
+    if layer && takes_next {
+        errors.push(syn::Error::new_spanned(
+            sig.fn_token,
+            "a wrapping middleware (one that takes `next: Next`) is an `async fn`; a plain \
+             middleware `fn` returns a tower `Layer` instead",
+        ));
+    }
     if !layer && sig.inputs.len() < 2 {
         errors.push(syn::Error::new_spanned(
             sig,
