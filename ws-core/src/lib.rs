@@ -35,8 +35,10 @@
 //!                         reload, stop
 //!  registry/              the link-time records (linkme), their checks against the config
 //!  server/                listener + accept loop, routes, hyper service, handshake, admission
-//!                         limits, hook driver
-//!  user-facing API        Conn, Controller, Middleware, WebSocket, http::Request, jsonrpc
+//!                         limits, hook driver, streamed bodies, the fallback's hand-over
+//!  layer.rs               tower layers as middleware (over the rest of a request's way)
+//!  user-facing API        Conn, Controller, Middleware + Next, WebSocket, jsonrpc,
+//!                         http (Request, IntoResponse, Json, Body, Sse, tower fallback)
 //!  context.rs             AppContext: config in effect, singletons, settings, Sender, addresses
 //!  di.rs, settings.rs     Inject<T>, FromResolver (what #[inject] fills); [middleware.NAME] settings
 //!  push/                  Filter/Target/Envelope, the connection table, Broker seam, Sender
@@ -72,10 +74,12 @@
 //! | connection ids | [`ConnId`], [`ConnInfo`] (`id.rs`) |
 //! | pushing to any connection, broadcast, rooms | [`Sender`], [`Room`], [`Filter`] (`push/`) |
 //! | reaching other nodes | [`broker`] (`push/broker.rs`) |
-//! | checks on every request of a server | [`Middleware`] (`middleware.rs`) |
+//! | checks on every request of a server, and wrappers that see the response | [`Middleware`], [`Next`] (`middleware.rs`) |
 //! | typed `[middleware.NAME]` settings and the config in effect, following reloads | [`Settings`], [`MiddlewareSettings`] (`settings.rs`), [`LiveConfig`] (`config/live.rs`) |
 //! | shared services, what is injected (`#[inject]`, `#[default]`, `provides = dyn Trait`) | `#[singleton]`, [`Inject`] (`di.rs`); the singleton graph (`app/singletons.rs`) |
-//! | plain HTTP routes | [`http`] (`http.rs`) |
+//! | plain HTTP routes; what they return (`Json`, tuples, streamed bodies, server-sent events) | [`http`] (`http.rs`, `http/`) |
+//! | tower and axum: a server's fallback service, layers as middleware, handing an upgrade to a controller | `#[http_fallback]`, [`http::hand_over`] (`http/tower.rs`, `server/handover.rs`), `layer.rs` |
+//! | streamed response bodies as bounded resources (`max_http_streams`, ended by a stop) | `server/stream.rs` |
 //! | path patterns (`/rooms/{id}`, `/files/{*path}`), typed query strings | [`RequestHead::param`], [`Conn::param`], [`RequestHead::query_as`]; matched in `server/routes.rs` with `matchit` |
 //! | JSON-RPC 2.0 over WebSocket | [`jsonrpc`] (`jsonrpc.rs`), `#[rpc_methods]` |
 //! | config layers and keys | [`Config`] (`config/`) |
@@ -105,6 +109,7 @@ mod future;
 pub mod http;
 mod id;
 pub mod jsonrpc;
+mod layer;
 mod message;
 mod metrics;
 mod middleware;
@@ -139,7 +144,7 @@ pub use error::{ConfigError, Origin, PathConflict, StartupError};
 pub use future::BoxFuture;
 pub use id::{ConnId, ConnInfo};
 pub use message::{Message, Utf8Bytes};
-pub use middleware::Middleware;
+pub use middleware::{Middleware, Next};
 pub use protocol::close::{CloseCode, CloseFrame};
 pub use push::{ClusterCount, Delivery, Filter, Room, Sender};
 pub use request::{QueryError, Rejection, RequestHead};
@@ -147,7 +152,9 @@ pub use server::Routes;
 pub use settings::{MiddlewareSettings, Settings};
 pub use websocket::{FrameError, HandlerOutput, Recv, RecvTimeout, WebSocket};
 
-pub use ws_macros::{http_route, middleware, rpc_methods, singleton, ws_controller, ws_handler};
+pub use ws_macros::{
+    http_fallback, http_route, middleware, rpc_methods, singleton, ws_controller, ws_handler,
+};
 
 /// Reaching the other nodes of a cluster: every delivery a [`Sender`] makes is an
 /// [`Envelope`](broker::Envelope), delivered to this node's connections directly and handed to

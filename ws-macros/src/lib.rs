@@ -4,6 +4,7 @@
 
 mod attr;
 mod controller;
+mod fallback;
 mod handler;
 mod middleware;
 mod register;
@@ -126,12 +127,19 @@ pub fn singleton(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("singleton", singleton::expand(attr.into(), item.into()))
 }
 
-/// Registers a struct implementing `ws_core::Middleware` on one server:
-/// `#[middleware(server = "ws", priority = 10)]` (lower priority runs first; default 0), or on
-/// every server: `#[middleware(global)]`. `paths = ["/push"]` makes it a guard of those routes
-/// of its server only (checked at start-up: each path must have a route there); it runs on
-/// the request head, before an HTTP body is read. It is built like a `#[ws_controller]`'s struct:
-/// `#[inject]` and `#[default]` fields, or `default` for its own `Default` impl.
+/// Registers a middleware on one server: `#[middleware(server = "ws", priority = 10)]` (lower
+/// priority runs first; default 0), or on every server: `#[middleware(global)]`.
+/// `paths = ["/push"]` makes it run on those routes of its server only (checked at start-up:
+/// each path must have a route there). Middleware runs on the request head, before an HTTP
+/// body is read. Two forms, which run as one list in priority order:
+///
+/// - a **guard**: a struct implementing `ws_core::Middleware`, built like a
+///   `#[ws_controller]`'s struct (`#[inject]` and `#[default]` fields, or `default` for its
+///   own `Default` impl); it lets the request through or refuses it with a `Rejection`;
+/// - a **wrapper**: an `async fn(req: ws_core::http::Request, next: ws_core::Next, ..) ->
+///   impl IntoResponse`, whose arguments after `next` are injected like an `#[http_route]`'s;
+///   it runs code before and after `next.run(req).await` and may change the response, or
+///   answer without calling it.
 #[proc_macro_attribute]
 pub fn middleware(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("middleware", middleware::expand(attr.into(), item.into()))
@@ -145,4 +153,15 @@ pub fn middleware(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn http_route(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("http_route", route::expand(attr.into(), item.into()))
+}
+
+/// Registers a tower service (an axum `Router`, a `tower::service_fn`, a layered service) as
+/// the fallback of one server: it answers every request that no route of ours takes, behind
+/// the server's middleware that has no `paths`:
+/// `#[http_fallback(server = "http")] fn api(..) -> axum::Router { .. }`. The function is
+/// called once at start-up, its arguments injected (`Inject<T>`, `Settings<T>`, `Sender`,
+/// `Config`, `LiveConfig`). At most one per server.
+#[proc_macro_attribute]
+pub fn http_fallback(attr: TokenStream, item: TokenStream) -> TokenStream {
+    debug("http_fallback", fallback::expand(attr.into(), item.into()))
 }

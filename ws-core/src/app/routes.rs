@@ -74,6 +74,12 @@ pub(crate) fn build_all(
                 Err(e) => errors.push(e),
             }
         }
+        for def in (registry.http_fallbacks.iter()).filter(|d| d.server == name.as_str()) {
+            match (def.build)(resolver) {
+                Ok(service) => routes.fallback = Some((def.origin, service)),
+                Err(e) => errors.push(e),
+            }
+        }
         // Global middleware (`server: None`) runs on every server.
         let applies = |d: &&MiddlewareDef| d.server.is_none_or(|s| s == name.as_str());
         for def in registry.middleware.iter().filter(applies) {

@@ -202,6 +202,11 @@ config_keys! {
             /// read or handled; a body that would go past it is answered 503 with
             /// `Retry-After`. **Default**: 64 MiB.
             http_body_budget: usize = 64 << 20, reload: Applied;
+            /// Most streamed HTTP response bodies (server-sent events, `Body::from_stream`, a
+            /// body a tower layer wraps) open on this server at once; a response that would go
+            /// past it is answered 503 with `Retry-After` instead. Every stream ends when the
+            /// server stops. `0`: no limit. **Default**: 10000.
+            max_http_streams: usize = 10_000, reload: Applied;
             /// Most requests in one JSON-RPC batch (`ws_core::jsonrpc`); a longer batch is
             /// answered with one -32600 error, and read no further than this many items.
             /// **Default**: 1000.
