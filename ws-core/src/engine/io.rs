@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 
 use fastwebsockets::OpCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::tcp::OwnedWriteHalf;
 
 use super::kill::killed;
 use super::signals::Signals;
@@ -55,9 +56,30 @@ impl<R: AsyncRead + Unpin> AsyncRead for ClientStream<'_, R> {
     }
 }
 
-/// The write half of a connection (boxed: plain TCP or hyper's upgraded stream).
+/// The write half of a connection: plain TCP's own half, or (boxed) a half of hyper's
+/// upgraded stream (TLS, HTTP/2, or a stream hyper could not hand back as TCP).
+pub(crate) enum WriteSide {
+    /// A plain TCP socket: the only kind another task may write to without waiting
+    /// ([`ClientSink::try_write_now`]).
+    Tcp(OwnedWriteHalf),
+    /// Anything else; written only through its own `poll_write` (a TLS session or an
+    /// HTTP/2 stream buffers and needs the task that flushes it).
+    Other(Box<dyn AsyncWrite + Send + Unpin>),
+}
+
+impl WriteSide {
+    #[inline]
+    fn pin(&mut self) -> Pin<&mut (dyn AsyncWrite + Send + Unpin)> {
+        match self {
+            Self::Tcp(tcp) => Pin::new(tcp),
+            Self::Other(other) => Pin::new(&mut **other),
+        }
+    }
+}
+
+/// The write half of a connection.
 pub(crate) struct ClientSink {
-    inner: Box<dyn AsyncWrite + Send + Unpin>,
+    inner: WriteSide,
 }
 
 impl std::fmt::Debug for ClientSink {
@@ -67,8 +89,29 @@ impl std::fmt::Debug for ClientSink {
 }
 
 impl ClientSink {
-    pub(crate) fn new(inner: Box<dyn AsyncWrite + Send + Unpin>) -> Self {
+    pub(crate) fn new(inner: WriteSide) -> Self {
         Self { inner }
+    }
+
+    /// Writes what the socket takes of `bufs` now, without waiting and without a task: the
+    /// fan-out's direct write. `None` when this is no plain TCP socket (the caller queues
+    /// instead); else the bytes taken (`WouldBlock` when none: the socket is full, or tokio
+    /// already knows it is not writable, which costs no system call). Progress counts for
+    /// the keep-alive sweeps as any write does.
+    #[inline]
+    pub(crate) fn try_write_now(
+        &mut self,
+        signals: &Signals,
+        bufs: &[IoSlice<'_>],
+    ) -> Option<io::Result<usize>> {
+        let WriteSide::Tcp(tcp) = &mut self.inner else {
+            return None;
+        };
+        let written = tcp.try_write_vectored(bufs);
+        if matches!(written, Ok(n) if n > 0) {
+            signals.keepalive.wrote();
+        }
+        Some(written)
     }
 
     /// Writes a whole text or binary message as one frame.
@@ -138,7 +181,7 @@ impl AsyncWrite for Tracked<'_> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let poll = Pin::new(&mut this.sink.inner).poll_write(cx, buf);
+        let poll = this.sink.inner.pin().poll_write(cx, buf);
         this.track(cx, poll)
     }
 
@@ -149,22 +192,25 @@ impl AsyncWrite for Tracked<'_> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let poll = Pin::new(&mut this.sink.inner).poll_write_vectored(cx, bufs);
+        let poll = this.sink.inner.pin().poll_write_vectored(cx, bufs);
         this.track(cx, poll)
     }
 
     #[inline]
     fn is_write_vectored(&self) -> bool {
-        self.sink.inner.is_write_vectored()
+        match &self.sink.inner {
+            WriteSide::Tcp(tcp) => tcp.is_write_vectored(),
+            WriteSide::Other(other) => other.is_write_vectored(),
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let poll = Pin::new(&mut this.sink.inner).poll_flush(cx);
+        let poll = this.sink.inner.pin().poll_flush(cx);
         this.track(cx, poll)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().sink.inner).poll_shutdown(cx)
+        self.get_mut().sink.inner.pin().poll_shutdown(cx)
     }
 }

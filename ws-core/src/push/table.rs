@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::fanout::{push_all, Outgoing};
 use super::target::{Action, Delivery, Envelope, Filter, Target};
-use crate::config::OutboundPolicy;
 use crate::engine::handle::OutboundTx;
 use crate::id::{ConnId, ConnInfo};
 
@@ -267,14 +267,7 @@ impl Table {
         let mut delivery = Delivery::default();
         let txs = self.targets(&envelope.target);
         match &envelope.action {
-            Action::Push(msg) => {
-                for tx in txs {
-                    match tx.try_push(msg.clone()) {
-                        Ok(()) => delivery.queued += 1,
-                        Err(_) => delivery.failed += 1,
-                    }
-                }
-            }
+            Action::Push(msg) => return Outgoing::new(msg.clone()).push_now(&txs),
             Action::Disconnect { code, reason } => {
                 for tx in txs {
                     if tx.is_open() {
@@ -289,25 +282,14 @@ impl Table {
         delivery
     }
 
-    /// Delivers an envelope to the connections of this node it names. A message is cloned by
-    /// reference count only: every receiver shares one payload.
+    /// Delivers an envelope to the connections of this node it names. Every receiver shares
+    /// one payload and one encoded frame, written straight into its socket when it has
+    /// nothing queued ([`fanout`](super::fanout)).
     pub(crate) async fn deliver(&self, envelope: &Envelope) -> Delivery {
         let mut delivery = Delivery::default();
         let txs = self.targets(&envelope.target);
         match &envelope.action {
-            Action::Push(msg) => {
-                for tx in txs {
-                    let sent = if tx.policy == OutboundPolicy::Wait {
-                        tx.send_wait(msg.clone()).await
-                    } else {
-                        tx.try_push(msg.clone())
-                    };
-                    match sent {
-                        Ok(()) => delivery.queued += 1,
-                        Err(_) => delivery.failed += 1,
-                    }
-                }
-            }
+            Action::Push(msg) => return push_all(txs, msg.clone()).await,
             Action::Disconnect { code, reason } => {
                 for tx in txs {
                     if tx.is_open() {
