@@ -22,6 +22,12 @@ use crate::{binaries, workspace};
 /// Entry point of the binary: returns 0 on success, 1 on any failure, 2 on a plan the
 /// command line does not make (an unknown server, a connection count of 0).
 pub fn main_with(cli: Cli) -> ExitCode {
+    if let Some(addr) = cli.fanout_client {
+        return crate::fanout::client_main(addr, cli.fanout_client_conns, cli.fanout_publishes);
+    }
+    if cli.fanout {
+        return crate::fanout::main_with(&cli);
+    }
     if cli.soak {
         return crate::soak::main_with(&cli);
     }
@@ -134,6 +140,11 @@ fn keep_sections(md: String, old: &str) -> String {
     }
     if let Some(provider) = report::tls_provider_section(old) {
         text = report::splice_tls_provider_section(&text, provider);
+    }
+    for heading in report::KEPT_HEADINGS {
+        if let Some(section) = report::named_section(old, heading) {
+            text = report::splice_named_section(&text, heading, section);
+        }
     }
     text
 }
