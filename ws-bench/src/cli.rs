@@ -110,6 +110,22 @@ pub struct Cli {
     /// default `ws-bench/uws`.
     #[arg(long)]
     pub uws_dir: Option<PathBuf>,
+    /// Scale run (no other mode runs): ours pinned to CPU 0 with `--scale-conns` `/echo`
+    /// connections held by `--fanout-procs` client processes; how many were opened or
+    /// refused, handshakes per second to get there, server RSS per connection and fds, then
+    /// 20 B echo on all of them for `--scale-window-ms`. Writes the "Scale" section of
+    /// BENCHMARKS.md (unless `--no-write`).
+    #[arg(long, conflicts_with_all = ["full", "quick", "soak", "cluster", "tls", "fanout"])]
+    pub scale: bool,
+    /// Connection counts of `--scale`.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 20_000])]
+    pub scale_conns: Vec<usize>,
+    /// Echo window of `--scale`, ms.
+    #[arg(long, default_value_t = 5_000)]
+    pub scale_window_ms: u64,
+    /// Internal: run as one client process of `--scale`, connecting to this address.
+    #[arg(long, hide = true)]
+    pub scale_client: Option<std::net::SocketAddr>,
     /// Internal: run as one client process of `--fanout`, connecting to this address.
     #[arg(long, hide = true)]
     pub fanout_client: Option<std::net::SocketAddr>,

@@ -25,6 +25,16 @@ pub fn main_with(cli: Cli) -> ExitCode {
     if let Some(addr) = cli.fanout_client {
         return crate::fanout::client_main(addr, cli.fanout_client_conns, cli.fanout_publishes);
     }
+    if let Some(addr) = cli.scale_client {
+        return crate::fanout::scale_client_main(
+            addr,
+            cli.fanout_client_conns,
+            std::time::Duration::from_millis(cli.scale_window_ms),
+        );
+    }
+    if cli.scale {
+        return crate::fanout::scale_main(&cli);
+    }
     if cli.fanout {
         return crate::fanout::main_with(&cli);
     }

@@ -12,6 +12,7 @@
 //! with the machine's load.
 
 mod client;
+mod scale_client;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ use crate::server::{taskset_available, Launch, ServerKind, ServerProcess, Valgri
 use crate::{callgrind, config, procfs, report, workspace};
 
 pub(crate) use client::main_with as client_main;
+pub(crate) use scale_client::main_with as scale_client_main;
 
 /// The heading of the section this mode writes into `BENCHMARKS.md`.
 pub(crate) const FANOUT_HEADING: &str = "## Fan-out";
@@ -230,10 +232,8 @@ fn start(
     match side.peer {
         Peer::Ours => {
             let cwd = dir.join(format!("ours-{}", side.cpus.replace(',', "-")));
-            let cfg = config::write_config(
-                &cwd,
-                &config::render_soak_config(&cli.ours_log_level, KEY),
-            )?;
+            let cfg =
+                config::write_config(&cwd, &config::render_soak_config(&cli.ours_log_level, KEY))?;
             let process = ServerProcess::start(&Launch {
                 kind: ServerKind::Ours,
                 bin: bin_path(cli, ServerKind::Ours),
@@ -265,7 +265,8 @@ fn start(
             })
         }
         Peer::Uws => {
-            let dir = uws.ok_or_else(|| BenchError::Server("uWebSockets.js not installed".into()))?;
+            let dir =
+                uws.ok_or_else(|| BenchError::Server("uWebSockets.js not installed".into()))?;
             let mut cmd = if pin {
                 let mut c = Command::new("taskset");
                 c.arg("-c").arg(side.cpus).arg("node");
@@ -312,7 +313,9 @@ struct Clients {
 impl Clients {
     fn spawn(cli: &Cli, ws: SocketAddr, n: usize, publishes: u64) -> Result<Self, BenchError> {
         let exe = std::env::current_exe()?;
-        let k = usize::try_from(cli.fanout_procs).unwrap_or(1).clamp(1, n.max(1));
+        let k = usize::try_from(cli.fanout_procs)
+            .unwrap_or(1)
+            .clamp(1, n.max(1));
         let (tx, lines) = unbounded_channel();
         let mut procs = Vec::with_capacity(k);
         for i in 0..k {
@@ -352,14 +355,20 @@ impl Clients {
     }
 
     /// Waits for a line starting with `prefix` from every process; returns the rest of each.
-    async fn from_each(&mut self, prefix: &str, within_: Duration) -> Result<Vec<String>, BenchError> {
+    async fn from_each(
+        &mut self,
+        prefix: &str,
+        within_: Duration,
+    ) -> Result<Vec<String>, BenchError> {
         let k = self.procs.len();
         let mut got: Vec<Option<String>> = vec![None; k];
         within(within_, prefix, async {
             while got.iter().any(Option::is_none) {
-                let (i, line) = self.lines.recv().await.ok_or_else(|| {
-                    BenchError::Echo("a fan-out client process ended".into())
-                })?;
+                let (i, line) = self
+                    .lines
+                    .recv()
+                    .await
+                    .ok_or_else(|| BenchError::Echo("a fan-out client process ended".into()))?;
                 if let Some(rest) = line.strip_prefix(prefix) {
                     got[i] = Some(rest.trim().to_owned());
                 }
@@ -381,7 +390,10 @@ async fn measure(
 ) -> Result<(Vec<f64>, Option<f64>, Option<f64>), BenchError> {
     let mut clients = Clients::spawn(cli, server.ws, n, publishes)?;
     clients
-        .from_each("ready", Duration::from_secs(120) + Duration::from_millis(n as u64 * 5))
+        .from_each(
+            "ready",
+            Duration::from_secs(120) + Duration::from_millis(n as u64 * 5),
+        )
         .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut http = TcpStream::connect(server.http).await?;
@@ -428,11 +440,7 @@ async fn measure(
         }
         _ => None,
     };
-    Ok((
-        times_ms,
-        per(server0, server1),
-        per(clients0, clients1),
-    ))
+    Ok((times_ms, per(server0, server1), per(clients0, clients1)))
 }
 
 /// Callgrind instructions of ours per delivered message: a run with
@@ -445,8 +453,15 @@ async fn callgrind_figure(cli: &Cli, dir: &Path) -> Result<f64, String> {
     let mut totals = Vec::new();
     for publishes in [0, CALLGRIND_PUBLISHES] {
         let out = dir.join(format!("callgrind.fanout.{publishes}.out"));
-        let server = start(cli, &side, false, dir, None, Some((Valgrind::Callgrind, out.clone())))
-            .map_err(|e| e.to_string())?;
+        let server = start(
+            cli,
+            &side,
+            false,
+            dir,
+            None,
+            Some((Valgrind::Callgrind, out.clone())),
+        )
+        .map_err(|e| e.to_string())?;
         if publishes > 0 {
             measure(cli, &server, CALLGRIND_RECEIVERS, publishes)
                 .await
@@ -459,14 +474,21 @@ async fn callgrind_figure(cli: &Cli, dir: &Path) -> Result<f64, String> {
                 .from_each("ready", Duration::from_secs(300))
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut http = TcpStream::connect(server.http).await.map_err(|e| e.to_string())?;
+            let mut http = TcpStream::connect(server.http)
+                .await
+                .map_err(|e| e.to_string())?;
             // One request, as the measured run makes, without a broadcast: a wrong key.
             let _ = crate::client::request(&mut http, "POST", "/push", &[], b"x").await;
             drop(clients);
         }
         let Running { _process, .. } = server;
         if let Process::Ours(p) = _process {
-            p.terminate(Duration::from_secs(60)).map_err(|e| e.to_string())?;
+            p.terminate(Duration::from_secs(60))
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(keep) = &cli.keep_valgrind {
+            let _ = std::fs::create_dir_all(keep);
+            let _ = std::fs::copy(&out, keep.join(format!("callgrind.fanout.{publishes}.out")));
         }
         let text = std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
         totals.push(callgrind::parse_total_ir(&text).ok_or("no totals in the callgrind output")?);
@@ -542,4 +564,255 @@ fn percentile(values: &[f64], p: f64) -> Option<f64> {
     }
     let rank = ((p / 100.0) * n as f64).ceil() as usize;
     sorted.get(rank.clamp(1, n) - 1).copied()
+}
+
+/// The heading of the section `--scale` writes.
+pub(crate) const SCALE_HEADING: &str = "## Scale";
+
+/// One row of `--scale`.
+#[derive(Debug, Clone)]
+struct ScaleRow {
+    asked: usize,
+    opened: usize,
+    refused: usize,
+    open_ms: u64,
+    rss_kib_per_conn: Option<f64>,
+    rss_mib: Option<f64>,
+    fds: Option<u64>,
+    echoes: u64,
+    window: Duration,
+    p50_us: u64,
+    p99_us: u64,
+    errors: u64,
+    cpu_us: Option<f64>,
+}
+
+/// Entry point of `--scale`.
+pub(crate) fn scale_main(cli: &Cli) -> ExitCode {
+    let mut unpinned = cli.clone();
+    unpinned.no_pin = true;
+    let env = Env::prepare(&unpinned, 4_096);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ws-bench: cannot build runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(until_interrupted(scale_run(cli, &env))) {
+        Ok(md) => {
+            println!("{md}");
+            if !cli.no_write {
+                let out = cli.output.clone().unwrap_or_else(workspace::default_output);
+                let old = std::fs::read_to_string(&out).unwrap_or_default();
+                let text = report::splice_named_section(&old, SCALE_HEADING, &md);
+                if let Err(e) = std::fs::write(&out, text) {
+                    eprintln!("ws-bench: cannot write {}: {e}", out.display());
+                    return ExitCode::FAILURE;
+                }
+                eprintln!("ws-bench: wrote the scale section of {}", out.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ws-bench: scale: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn scale_run(cli: &Cli, env: &Env) -> Result<String, BenchError> {
+    let tmp = TempDir::create()?;
+    let pin = taskset_available() && env.cores >= 2;
+    let side = Side {
+        peer: Peer::Ours,
+        cpus: "0",
+    };
+    let window = Duration::from_millis(cli.scale_window_ms);
+    let mut rows = Vec::new();
+    let mut limits = String::new();
+    for &n in &cli.scale_conns {
+        let server = start(cli, &side, pin, tmp.path(), None, None)?;
+        if limits.is_empty() {
+            limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid))
+                .ok()
+                .and_then(|l| {
+                    l.lines()
+                        .find(|l| l.starts_with("Max open files"))
+                        .map(|l| {
+                            l.split_whitespace()
+                                .skip(3)
+                                .take(2)
+                                .collect::<Vec<_>>()
+                                .join(" / ")
+                        })
+                })
+                .unwrap_or_default();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let rss0 = procfs::read_rss_kib(server.pid);
+        let exe = std::env::current_exe()?;
+        let k = usize::try_from(cli.fanout_procs)
+            .unwrap_or(1)
+            .clamp(1, n.max(1));
+        let (tx, lines) = unbounded_channel();
+        let mut procs = Vec::with_capacity(k);
+        let mut stdins = Vec::with_capacity(k);
+        for i in 0..k {
+            let share = n / k + usize::from(i < n % k);
+            let mut child = Command::new(&exe)
+                .arg("--scale-client")
+                .arg(server.ws.to_string())
+                .arg("--fanout-client-conns")
+                .arg(share.to_string())
+                .arg("--scale-window-ms")
+                .arg(cli.scale_window_ms.to_string())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()?;
+            stdins.push(child.stdin.take());
+            if let Some(out) = child.stdout.take() {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(out).lines() {
+                        let Ok(line) = line else { break };
+                        if tx.send((i, line)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            procs.push(Killed(child));
+        }
+        let mut clients = Clients { procs, lines };
+        let ready = clients
+            .from_each("ready ", Duration::from_secs(600))
+            .await?;
+        let mut row = ScaleRow {
+            asked: n,
+            opened: 0,
+            refused: 0,
+            open_ms: 0,
+            rss_kib_per_conn: None,
+            rss_mib: None,
+            fds: None,
+            echoes: 0,
+            window,
+            p50_us: 0,
+            p99_us: 0,
+            errors: 0,
+            cpu_us: None,
+        };
+        for r in &ready {
+            let f: Vec<u64> = r
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if let [opened, refused, ms] = f[..] {
+                row.opened += opened as usize;
+                row.refused += refused as usize;
+                row.open_ms = row.open_ms.max(ms);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rss1 = procfs::read_rss_kib(server.pid);
+        row.fds = procfs::read_fd_count(server.pid);
+        if let (Some(a), Some(b)) = (rss0, rss1) {
+            row.rss_mib = Some(b as f64 / 1024.0);
+            if row.opened > 0 {
+                row.rss_kib_per_conn = Some(b.saturating_sub(a) as f64 / row.opened as f64);
+            }
+        }
+        let clk = procfs::clock_ticks_per_sec();
+        let cpu0 = procfs::read_cpu_ticks(server.pid);
+        for stdin in &mut stdins {
+            if let Some(s) = stdin {
+                use std::io::Write;
+                let _ = s.write_all(b"go\n");
+                let _ = s.flush();
+            }
+        }
+        let echoes = clients
+            .from_each("echo ", window + Duration::from_secs(120))
+            .await?;
+        let cpu1 = procfs::read_cpu_ticks(server.pid);
+        let mut p50s = Vec::new();
+        for e in &echoes {
+            let f: Vec<u64> = e
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if let [count, p50, p99, errors] = f[..] {
+                row.echoes += count;
+                p50s.push(p50 as f64);
+                row.p99_us = row.p99_us.max(p99);
+                row.errors += errors;
+            }
+        }
+        row.p50_us = percentile(&p50s, 50.0).unwrap_or(0.0) as u64;
+        if let (Some(a), Some(b)) = (cpu0, cpu1) {
+            if row.echoes > 0 && clk > 0 {
+                row.cpu_us =
+                    Some(b.saturating_sub(a) as f64 * 1e6 / clk as f64 / row.echoes as f64);
+            }
+        }
+        eprintln!("ws-bench: scale {n}: {row:?}");
+        rows.push(row);
+        drop(clients);
+        drop(server);
+    }
+    Ok(render_scale(cli, env, &rows, &limits))
+}
+
+fn render_scale(cli: &Cli, env: &Env, rows: &[ScaleRow], limits: &str) -> String {
+    let mut md = format!(
+        "{SCALE_HEADING}\n\nOurs (the demo, default config: `fd_reserve = 64`, no `max_connections`) pinned to CPU 0, the connections to `/echo` opened by {} client processes (unpinned), 64 handshakes in flight in each. Generated {} by `cargo run --release -p ws-bench -- --scale{}` on {}. The server's `RLIMIT_NOFILE` (soft / hard): {limits}.\n\n",
+        cli.fanout_procs,
+        report::fmt_utc(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        ),
+        if cli.scale_conns == [10_000, 20_000] {
+            String::new()
+        } else {
+            format!(
+                " --scale-conns {}",
+                cli.scale_conns.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+            )
+        },
+        env.line().replace(", not pinned", ""),
+    );
+    md.push_str("| connections asked for | opened | refused (503) | handshakes/s to get there | server RSS, MiB | RSS per connection, KiB | server fds | echo 20 B, msg/s | echo p50 / p99, ms | server CPU per echo, µs | echo errors |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for r in rows {
+        let rate = if r.open_ms > 0 {
+            report::fmt_num((r.opened + r.refused) as f64 * 1000.0 / r.open_ms as f64)
+        } else {
+            "–".into()
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} |\n",
+            report::fmt_count(r.asked),
+            report::fmt_count(r.opened),
+            report::fmt_count(r.refused),
+            rate,
+            ms(r.rss_mib),
+            ms(r.rss_kib_per_conn),
+            r.fds.map_or("–".into(), |f| report::fmt_count(f as usize)),
+            report::fmt_num(r.echoes as f64 / r.window.as_secs_f64()),
+            report::fmt_num(r.p50_us as f64 / 1e3),
+            report::fmt_num(r.p99_us as f64 / 1e3),
+            ms(r.cpu_us),
+            r.errors,
+        ));
+    }
+    md.push_str(&format!(
+        "\nEcho: every connection sends 20 B and awaits the echo, repeatedly, for {} ms; p50 is the median of the client processes' medians, p99 the largest of their p99s. RSS per connection: the server's VmRSS after the connections were opened (each idle, no message yet) minus before, ÷ opened. Handshakes/s: connections attempted ÷ the longest client process's opening time (connect + upgrade, 64 at a time per process).\n",
+        cli.scale_window_ms
+    ));
+    md
 }
