@@ -527,18 +527,43 @@ fn render(cli: &Cli, env: &Env, rows: &[Row], instructions: Option<Result<f64, S
         },
         env.line().replace(", not pinned", ""),
     ));
-    md.push_str("| server | receivers | publish → last receipt p50 / p99 / max, ms | server CPU per delivered message, µs | clients' CPU per delivered message, µs | load average at start |\n|---|---:|---:|---:|---:|---:|\n");
+    md.push_str(&format!(
+        "Each row: the median over {} repetition(s) (servers alternated within each) of each repetition's p50 and p99 of the time from a publish to its last receipt, and of the server's and the client processes' CPU per delivered message, with the range of the server's over the repetitions.\n\n",
+        cli.fanout_reps.max(1)
+    ));
+    md.push_str("| server | receivers | publish → last receipt p50 / p99, ms | server CPU per delivered message, µs (range) | clients' CPU per delivered message, µs | load average at start |\n|---|---:|---:|---:|---:|---:|\n");
+    let mut groups: Vec<(&str, usize)> = Vec::new();
     for r in rows {
+        if !groups.contains(&(r.label.as_str(), r.receivers)) {
+            groups.push((r.label.as_str(), r.receivers));
+        }
+    }
+    for (label, receivers) in groups {
+        let reps: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.label == label && r.receivers == receivers)
+            .collect();
+        let med = |f: &dyn Fn(&Row) -> Option<f64>| {
+            let v: Vec<f64> = reps.iter().filter_map(|r| f(r)).collect();
+            percentile(&v, 50.0)
+        };
+        let servers: Vec<f64> = reps.iter().filter_map(|r| r.server_us).collect();
+        let range = match (
+            servers.iter().copied().reduce(f64::min),
+            servers.iter().copied().reduce(f64::max),
+        ) {
+            (Some(a), Some(b)) => format!(" ({}–{})", report::fmt_num(a), report::fmt_num(b)),
+            _ => String::new(),
+        };
+        let loads: Vec<&str> = reps.iter().map(|r| r.load.as_str()).collect();
         md.push_str(&format!(
-            "| {} | {} | {} / {} / {} | {} | {} | {} |\n",
-            r.label,
-            report::fmt_count(r.receivers),
-            ms(percentile(&r.times_ms, 50.0)),
-            ms(percentile(&r.times_ms, 99.0)),
-            ms(r.times_ms.iter().copied().reduce(f64::max)),
-            ms(r.server_us),
-            ms(r.clients_us),
-            r.load,
+            "| {label} | {} | {} / {} | {}{range} | {} | {} |\n",
+            report::fmt_count(receivers),
+            ms(med(&|r| percentile(&r.times_ms, 50.0))),
+            ms(med(&|r| percentile(&r.times_ms, 99.0))),
+            ms(med(&|r| r.server_us)),
+            ms(med(&|r| r.clients_us)),
+            loads.join(", "),
         ));
     }
     match instructions {

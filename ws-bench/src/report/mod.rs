@@ -33,8 +33,15 @@ pub use tls::{
     tls_section, TLS_HEADING, TLS_PROVIDER_HEADING,
 };
 /// Sections of `BENCHMARKS.md` written by a mode or by hand that the echo modes keep:
-/// "Fan-out" (`--fanout`), "Scale" and "Sizing a node" (by hand).
-pub const KEPT_HEADINGS: [&str; 3] = ["## Fan-out", "## Scale", "## Sizing a node"];
+/// "Fan-out" (`--fanout`), "Scale" (`--scale`), and by hand "Fan-out before and after",
+/// "Sizing a node" and "Echo: system calls and allocations".
+pub const KEPT_HEADINGS: [&str; 5] = [
+    "## Fan-out",
+    "## Fan-out before and after",
+    "## Scale",
+    "## Sizing a node",
+    "## Echo: system calls and allocations",
+];
 
 /// The section of `doc` under `heading` (a `## ` line), if any.
 pub fn named_section<'a>(doc: &'a str, heading: &str) -> Option<&'a str> {

@@ -13,8 +13,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use fastwebsockets::OpCode;
+use socket2::SockRef;
+use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
 
 use super::kill::killed;
 use super::signals::Signals;
@@ -75,6 +78,49 @@ impl WriteSide {
             Self::Other(other) => Pin::new(&mut **other),
         }
     }
+
+    /// Writes `bufs`: over TCP with `sendmsg` ([`send_now`]), else the stream's own
+    /// vectored write.
+    #[inline]
+    fn poll_send(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        match self {
+            Self::Tcp(tcp) => {
+                let stream: &TcpStream = tcp.as_ref();
+                loop {
+                    match stream.poll_write_ready(cx) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                    match send_now(stream, bufs) {
+                        // tokio cleared the readiness: the next poll waits for it.
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        done => return Poll::Ready(done),
+                    }
+                }
+            }
+            Self::Other(other) => Pin::new(&mut **other).poll_write_vectored(cx, bufs),
+        }
+    }
+}
+
+/// `MSG_NOSIGNAL`: a peer that is gone is an `EPIPE`, not a `SIGPIPE` (std's and mio's own
+/// sends do the same).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const NO_SIGPIPE: std::ffi::c_int = 0x4000;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const NO_SIGPIPE: std::ffi::c_int = 0;
+
+/// One non-blocking `sendmsg` of `bufs` on a socket tokio owns, keeping tokio's readiness
+/// right (cleared on `WouldBlock`, so the next poll waits for the socket). Not tokio's own
+/// `writev`: a write(2)-family call on a socket goes through the VFS first (the file's
+/// position lock, fsnotify), a cost paid per frame; `send`/`sendmsg` go to the socket
+/// directly, as fastwebsockets' writes (through hyper and mio's `send`) and uWebSockets' do.
+#[inline]
+fn send_now(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    stream.try_io(Interest::WRITABLE, || {
+        SockRef::from(stream).send_vectored_with_flags(bufs, NO_SIGPIPE)
+    })
 }
 
 /// The write half of a connection.
@@ -107,7 +153,7 @@ impl ClientSink {
         let WriteSide::Tcp(tcp) = &mut self.inner else {
             return None;
         };
-        let written = tcp.try_write_vectored(bufs);
+        let written = send_now(tcp.as_ref(), bufs);
         if matches!(written, Ok(n) if n > 0) {
             signals.keepalive.wrote();
         }
@@ -181,7 +227,7 @@ impl AsyncWrite for Tracked<'_> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let poll = this.sink.inner.pin().poll_write(cx, buf);
+        let poll = this.sink.inner.poll_send(cx, &[IoSlice::new(buf)]);
         this.track(cx, poll)
     }
 
@@ -192,7 +238,7 @@ impl AsyncWrite for Tracked<'_> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let poll = this.sink.inner.pin().poll_write_vectored(cx, bufs);
+        let poll = this.sink.inner.poll_send(cx, bufs);
         this.track(cx, poll)
     }
 
