@@ -126,6 +126,9 @@ pub struct Cli {
     /// Internal: run as one client process of `--scale`, connecting to this address.
     #[arg(long, hide = true)]
     pub scale_client: Option<std::net::SocketAddr>,
+    /// Internal: the source address of a `--scale-client` process.
+    #[arg(long, hide = true)]
+    pub client_source: Option<std::net::IpAddr>,
     /// Internal: run as one client process of `--fanout`, connecting to this address.
     #[arg(long, hide = true)]
     pub fanout_client: Option<std::net::SocketAddr>,

@@ -30,6 +30,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             addr,
             cli.fanout_client_conns,
             std::time::Duration::from_millis(cli.scale_window_ms),
+            cli.client_source,
         );
     }
     if cli.scale {

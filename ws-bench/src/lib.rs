@@ -25,6 +25,7 @@
 //!   under load; one file per measurement;
 //! * `fanout/*`: `--fanout`, broadcast fan-out with the receivers held by several client
 //!   processes (this binary again), ours on one core and on two, and the uWebSockets.js peer;
+//!   `--scale`, up to 20,000 connections held by several client processes;
 //! * [`client`], [`server`], [`config`], [`procfs`], [`callgrind`], [`massif`], [`stats`]:
 //!   the load generator, server processes and the parsers the measurements use; [`tls`]:
 //!   the certificate of a run with TLS servers, the peers' acceptor, the client's connector.

@@ -695,6 +695,8 @@ async fn scale_run(cli: &Cli, env: &Env) -> Result<String, BenchError> {
                 .arg(share.to_string())
                 .arg("--scale-window-ms")
                 .arg(cli.scale_window_ms.to_string())
+                .arg("--client-source")
+                .arg(format!("127.0.0.{}", 2 + i % 250))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -795,7 +797,7 @@ async fn scale_run(cli: &Cli, env: &Env) -> Result<String, BenchError> {
 
 fn render_scale(cli: &Cli, env: &Env, rows: &[ScaleRow], limits: &str) -> String {
     let mut md = format!(
-        "{SCALE_HEADING}\n\nOurs (the demo, default config: `fd_reserve = 64`, no `max_connections`) pinned to CPU 0, the connections to `/echo` opened by {} client processes (unpinned), 64 handshakes in flight in each. Generated {} by `cargo run --release -p ws-bench -- --scale{}` on {}. The server's `RLIMIT_NOFILE` (soft / hard): {limits}.\n\n",
+        "{SCALE_HEADING}\n\nOurs (the demo, default config: `fd_reserve = 64`, no `max_connections`) pinned to CPU 0, the connections to `/echo` opened by {} client processes (unpinned), 64 handshakes in flight in each, each process from its own loopback source address (127.0.0.2, .3, ...). Generated {} by `cargo run --release -p ws-bench -- --scale{}` on {}. The server's `RLIMIT_NOFILE` (soft / hard): {limits}.\n\n",
         cli.fanout_procs,
         report::fmt_utc(
             std::time::SystemTime::now()

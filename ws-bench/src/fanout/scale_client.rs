@@ -1,11 +1,12 @@
 //! One client process of `--scale` (`ws-bench --scale-client ADDR`): opens up to its share of
-//! `/echo` connections one batch at a time, counting the upgrades the server refuses, and
+//! `/echo` connections one batch at a time (from its own loopback source address, so that the
+//! processes do not share one range of ephemeral ports), counting the upgrades the server refuses, and
 //! prints `ready OPENED REFUSED MS` (MS: how long the opening took); then, on a `go` line on
 //! its standard input, runs 20 B round trips on every connection for `--scale-window-ms` and
 //! prints `echo COUNT P50_US P99_US ERRORS`. It ends when its parent kills it.
 
 use std::io::{BufRead, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,12 @@ use crate::error::BenchError;
 use crate::stats;
 
 /// Entry point of a client process.
-pub(crate) fn main_with(addr: SocketAddr, conns: usize, window: Duration) -> ExitCode {
+pub(crate) fn main_with(
+    addr: SocketAddr,
+    conns: usize,
+    window: Duration,
+    source: Option<IpAddr>,
+) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -27,7 +33,7 @@ pub(crate) fn main_with(addr: SocketAddr, conns: usize, window: Duration) -> Exi
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(addr, conns, window)) {
+    match rt.block_on(run(addr, conns, window, source)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ws-bench scale client: {e}");
@@ -43,7 +49,12 @@ fn say(line: &str) -> Result<(), BenchError> {
     Ok(())
 }
 
-async fn run(addr: SocketAddr, conns: usize, window: Duration) -> Result<(), BenchError> {
+async fn run(
+    addr: SocketAddr,
+    conns: usize,
+    window: Duration,
+    source: Option<IpAddr>,
+) -> Result<(), BenchError> {
     let target = Target {
         addr,
         path: "/echo".into(),
@@ -59,7 +70,7 @@ async fn run(addr: SocketAddr, conns: usize, window: Duration) -> Result<(), Ben
         let mut set = JoinSet::new();
         for _ in next..end {
             let t = target.clone();
-            set.spawn(async move { open(&t, None).await });
+            set.spawn(async move { open(&t, source).await });
         }
         while let Some(r) = set.join_next().await {
             match r {

@@ -14,8 +14,7 @@ use std::task::{Context, Poll};
 
 use fastwebsockets::OpCode;
 use socket2::SockRef;
-use tokio::io::Interest;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 
