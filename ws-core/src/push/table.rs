@@ -234,6 +234,14 @@ impl Table {
 
     /// The outbound queues `target` names on this node.
     fn targets(&self, target: &Target) -> Vec<OutboundTx> {
+        let mut txs = self.targets_unordered(target);
+        // In the order the connections were opened (the order of their ids on this node), as
+        // uWebSockets' topics keep their subscribers; the maps' own order is their hashes'.
+        txs.sort_unstable_by_key(|tx| tx.id);
+        txs
+    }
+
+    fn targets_unordered(&self, target: &Target) -> Vec<OutboundTx> {
         let state = self.read();
         match target {
             Target::Conn(id) => state
