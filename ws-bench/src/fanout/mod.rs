@@ -355,7 +355,7 @@ impl Clients {
     }
 
     /// Waits for a line starting with `prefix` from every process; returns the rest of each.
-    async fn from_each(
+    async fn lines_from_each(
         &mut self,
         prefix: &str,
         within_: Duration,
@@ -390,7 +390,7 @@ async fn measure(
 ) -> Result<(Vec<f64>, Option<f64>, Option<f64>), BenchError> {
     let mut clients = Clients::spawn(cli, server.ws, n, publishes)?;
     clients
-        .from_each(
+        .lines_from_each(
             "ready",
             Duration::from_secs(120) + Duration::from_millis(n as u64 * 5),
         )
@@ -419,7 +419,7 @@ async fn measure(
             )));
         }
         let lasts = clients
-            .from_each(
+            .lines_from_each(
                 &format!("got {seq} "),
                 Duration::from_secs(30) + Duration::from_millis(n as u64),
             )
@@ -471,7 +471,7 @@ async fn callgrind_figure(cli: &Cli, dir: &Path) -> Result<f64, String> {
             let mut clients = Clients::spawn(cli, server.ws, CALLGRIND_RECEIVERS, 1)
                 .map_err(|e| e.to_string())?;
             clients
-                .from_each("ready", Duration::from_secs(300))
+                .lines_from_each("ready", Duration::from_secs(300))
                 .await
                 .map_err(|e| e.to_string())?;
             let mut http = TcpStream::connect(server.http)
@@ -499,7 +499,7 @@ async fn callgrind_figure(cli: &Cli, dir: &Path) -> Result<f64, String> {
 }
 
 fn ms(v: Option<f64>) -> String {
-    v.map_or("–".into(), |v| report::fmt_num(v))
+    v.map_or("–".into(), report::fmt_num)
 }
 
 fn render(cli: &Cli, env: &Env, rows: &[Row], instructions: Option<Result<f64, String>>) -> String {
@@ -717,7 +717,7 @@ async fn scale_run(cli: &Cli, env: &Env) -> Result<String, BenchError> {
         }
         let mut clients = Clients { procs, lines };
         let ready = clients
-            .from_each("ready ", Duration::from_secs(600))
+            .lines_from_each("ready ", Duration::from_secs(600))
             .await?;
         let mut row = ScaleRow {
             asked: n,
@@ -756,15 +756,13 @@ async fn scale_run(cli: &Cli, env: &Env) -> Result<String, BenchError> {
         }
         let clk = procfs::clock_ticks_per_sec();
         let cpu0 = procfs::read_cpu_ticks(server.pid);
-        for stdin in &mut stdins {
-            if let Some(s) = stdin {
-                use std::io::Write;
-                let _ = s.write_all(b"go\n");
-                let _ = s.flush();
-            }
+        for s in stdins.iter_mut().flatten() {
+            use std::io::Write;
+            let _ = s.write_all(b"go\n");
+            let _ = s.flush();
         }
         let echoes = clients
-            .from_each("echo ", window + Duration::from_secs(120))
+            .lines_from_each("echo ", window + Duration::from_secs(120))
             .await?;
         let cpu1 = procfs::read_cpu_ticks(server.pid);
         let mut p50s = Vec::new();
