@@ -60,8 +60,10 @@
 //!            -> server::driver's read loop: a message to Controller::on_message(&mut Conn,
 //!               Message); a ping or close frame to engine::driver::answer
 //!  Conn::send -> engine::handle::OutboundTx (direct write, or the bounded queue + drainer)
-//!            -> engine::io::ClientSink -> protocol::writer (header + payload, one writev)
-//!  Sender::broadcast -> push::table (local queues) + push::broker (other nodes)
+//!            -> engine::io::ClientSink -> protocol::writer (header + payload, one sendmsg)
+//!  Sender::broadcast -> push::table (the receivers) -> push::fanout (the frame encoded once,
+//!               written into each idle socket from this task, else queued + drainer)
+//!               + push::broker (other nodes)
 //! ```
 //!
 //! ## Tour

@@ -32,4 +32,25 @@ pub use tls::{
     render_tls_section, splice_tls_provider_section, splice_tls_section, tls_provider_section,
     tls_section, TLS_HEADING, TLS_PROVIDER_HEADING,
 };
+/// Sections of `BENCHMARKS.md` written by a mode or by hand that the echo modes keep:
+/// "Fan-out" (`--fanout`), "Scale" (`--scale`), and by hand "Fan-out before and after",
+/// "Sizing a node" and "Echo: system calls and allocations".
+pub const KEPT_HEADINGS: [&str; 5] = [
+    "## Fan-out",
+    "## Fan-out before and after",
+    "## Scale",
+    "## Sizing a node",
+    "## Echo: system calls and allocations",
+];
+
+/// The section of `doc` under `heading` (a `## ` line), if any.
+pub fn named_section<'a>(doc: &'a str, heading: &str) -> Option<&'a str> {
+    section::section(doc, heading)
+}
+
+/// `doc` with its section under `heading` replaced by `section` (appended if it has none).
+pub fn splice_named_section(doc: &str, heading: &str, section: &str) -> String {
+    section::splice_section(doc, heading, section)
+}
+
 pub use units::{fmt_count, fmt_num, fmt_ratio, fmt_size, fmt_utc, parse_size};

@@ -12,13 +12,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncWrite, ReadHalf};
+use tokio::io::ReadHalf;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio_util::either::Either;
 
 use super::handle::OutboundTx;
-use super::io::{ClientSink, ClientStream};
+use super::io::{ClientSink, ClientStream, WriteSide};
 use super::outbox::{NotQueued, Outbound, Shared};
 use crate::config::ServerConfig;
 use crate::id::ConnId;
@@ -33,9 +33,6 @@ use crate::protocol::reader::FrameReader;
 /// either way, so a connection's future is one state machine).
 pub(crate) type ReadSide = Either<OwnedReadHalf, ReadHalf<TokioIo<Upgraded>>>;
 
-/// The write half, boxed.
-pub(crate) type WriteSide = Box<dyn AsyncWrite + Send + Unpin>;
-
 /// Reads a connection's messages; borrows the connection's signals for each read.
 pub(crate) type Reader<'a> = MessageReader<ClientStream<'a, ReadSide>>;
 
@@ -45,11 +42,15 @@ pub(crate) fn split(upgraded: Upgraded) -> (Bytes, ReadSide, WriteSide) {
     match upgraded.downcast::<TokioIo<TcpStream>>() {
         Ok(parts) => {
             let (r, w) = parts.io.into_inner().into_split();
-            (parts.read_buf, Either::Left(r), Box::new(w))
+            (parts.read_buf, Either::Left(r), WriteSide::Tcp(w))
         }
         Err(upgraded) => {
             let (r, w) = tokio::io::split(TokioIo::new(upgraded));
-            (Bytes::new(), Either::Right(r), Box::new(w))
+            (
+                Bytes::new(),
+                Either::Right(r),
+                WriteSide::Other(Box::new(w)),
+            )
         }
     }
 }

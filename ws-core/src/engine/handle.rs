@@ -15,7 +15,7 @@ use crate::id::ConnId;
 use crate::message::Message;
 use crate::metrics::{FullPolicy, SlowReason};
 use crate::protocol::close::{truncate_reason, CloseCode};
-use crate::protocol::writer::Written;
+use crate::protocol::writer::{FrameHead, Written};
 
 /// A handle that sends to one connection.
 #[derive(Debug, Clone)]
@@ -105,15 +105,22 @@ impl OutboundTx {
         self.try_push(msg)
     }
 
-    /// Queues `msg` without waiting; a full queue follows the policy (`wait` acts as `drop`).
+    /// Sends `msg` without waiting (written at once when the socket takes it, else queued);
+    /// a full queue follows the policy (`wait` acts as `drop`).
     pub(crate) fn try_push(&self, msg: Message) -> Result<(), SendError> {
-        if self.shared.signals.is_closing() {
-            return Err(SendError::Closed {
-                id: self.id,
-                message: msg,
-            });
-        }
-        match self.try_enqueue(Outbound::Message(msg)) {
+        let head = FrameHead::message(matches!(msg, Message::Text(_)), msg.as_bytes());
+        self.try_push_encoded(&msg, &head)
+    }
+
+    /// [`try_push`](Self::try_push) of a message whose frame header is formatted already (a
+    /// broadcast formats it once for all its receivers). `msg` is cloned only when it is
+    /// queued or given back in the error.
+    pub(crate) fn try_push_encoded(
+        &self,
+        msg: &Message,
+        head: &FrameHead,
+    ) -> Result<(), SendError> {
+        match self.shared.try_send(msg, head) {
             Ok(()) => Ok(()),
             Err(NotQueued::Closed(item)) => Err(SendError::Closed {
                 id: self.id,

@@ -24,16 +24,55 @@ pub(crate) fn write_frame<W: AsyncWrite + Unpin>(
     opcode: OpCode,
     payload: &[u8],
 ) -> WriteFrame<'_, W> {
-    let mut head = [0u8; 14];
-    let n = Frame::new(fin, opcode, None, Payload::Borrowed(payload)).fmt_head(&mut head);
+    let FrameHead { bytes, len } = FrameHead::new(fin, opcode, payload);
     WriteFrame {
         vectored: io.is_write_vectored(),
         io,
-        head,
-        // A frame header is at most 14 bytes.
-        head_len: n as u8,
+        head: bytes,
+        head_len: len,
         payload,
         done: 0,
+    }
+}
+
+/// The header of one frame (RFC 6455 §5.2, unmasked: the server's), formatted once. A
+/// broadcast formats it once for every receiver, which all get the same header before the
+/// same payload.
+#[derive(Clone, Copy)]
+pub(crate) struct FrameHead {
+    bytes: [u8; 14],
+    /// Bytes of `bytes` in use (at most 14).
+    len: u8,
+}
+
+impl FrameHead {
+    /// The header of a frame with this `fin` bit, `opcode` and `payload`.
+    pub(crate) fn new(fin: bool, opcode: OpCode, payload: &[u8]) -> Self {
+        let mut bytes = [0u8; 14];
+        let n = Frame::new(fin, opcode, None, Payload::Borrowed(payload)).fmt_head(&mut bytes);
+        Self {
+            bytes,
+            // A frame header is at most 14 bytes.
+            len: n as u8,
+        }
+    }
+
+    /// The header of a whole text or binary message of `payload`.
+    #[inline]
+    pub(crate) fn message(text: bool, payload: &[u8]) -> Self {
+        Self::new(true, message_opcode(text), payload)
+    }
+
+    /// The header's bytes.
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for FrameHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("FrameHead").field(&self.as_bytes()).finish()
     }
 }
 
@@ -59,6 +98,15 @@ pub(crate) struct WriteFrame<'a, W> {
     payload: &'a [u8],
     /// Bytes of header and payload written so far.
     done: usize,
+}
+
+impl<W> WriteFrame<'_, W> {
+    /// Goes on from byte `done` of header and payload together: the first `done` bytes of
+    /// this frame were written already (a direct write that the socket took only part of).
+    pub(crate) fn resume_at(mut self, done: usize) -> Self {
+        self.done = done;
+        self
+    }
 }
 
 impl<W> std::fmt::Debug for WriteFrame<'_, W> {
