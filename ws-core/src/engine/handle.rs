@@ -15,6 +15,7 @@ use crate::id::ConnId;
 use crate::message::Message;
 use crate::metrics::{FullPolicy, SlowReason};
 use crate::protocol::close::{truncate_reason, CloseCode};
+use crate::protocol::deflate::Compressed;
 use crate::protocol::writer::Written;
 
 /// A handle that sends to one connection.
@@ -107,13 +108,38 @@ impl OutboundTx {
 
     /// Queues `msg` without waiting; a full queue follows the policy (`wait` acts as `drop`).
     pub(crate) fn try_push(&self, msg: Message) -> Result<(), SendError> {
+        self.try_push_item(msg, None)
+    }
+
+    /// [`try_push`](Self::try_push) for a message that goes to many connections, with the
+    /// store of its compressed forms that they share.
+    pub(crate) fn try_push_shared(
+        &self,
+        msg: Message,
+        forms: &Arc<Compressed>,
+    ) -> Result<(), SendError> {
+        self.try_push_item(msg, Some(forms))
+    }
+
+    fn try_push_item(
+        &self,
+        msg: Message,
+        forms: Option<&Arc<Compressed>>,
+    ) -> Result<(), SendError> {
         if self.shared.signals.is_closing() {
             return Err(SendError::Closed {
                 id: self.id,
                 message: msg,
             });
         }
-        match self.try_enqueue(Outbound::Message(msg)) {
+        let item = match forms {
+            Some(forms) => Outbound::Shared {
+                msg,
+                forms: Arc::clone(forms),
+            },
+            None => Outbound::Message(msg),
+        };
+        match self.try_enqueue(item) {
             Ok(()) => Ok(()),
             Err(NotQueued::Closed(item)) => Err(SendError::Closed {
                 id: self.id,
@@ -179,7 +205,7 @@ impl OutboundTx {
 
 fn take_message(item: Outbound, id: ConnId) -> Message {
     match item {
-        Outbound::Message(m) => m,
+        Outbound::Message(m) | Outbound::Shared { msg: m, .. } => m,
         _ => unreachable_message(id),
     }
 }

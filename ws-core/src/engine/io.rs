@@ -17,7 +17,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::kill::killed;
 use super::signals::Signals;
-use crate::protocol::writer::{message_opcode, write_frame, WriteFrame};
+use crate::protocol::deflate::{Compressed, Deflater};
+use crate::protocol::writer::{message_opcode, write_compressed, write_frame, WriteFrame};
 
 /// The read half of a connection, failing its pending read once the connection is killed.
 pub(crate) struct ClientStream<'a, R> {
@@ -55,9 +56,12 @@ impl<R: AsyncRead + Unpin> AsyncRead for ClientStream<'_, R> {
     }
 }
 
-/// The write half of a connection (boxed: plain TCP or hyper's upgraded stream).
+/// The write half of a connection (boxed: plain TCP or hyper's upgraded stream), with the
+/// connection's compressor when permessage-deflate is agreed (it travels with the write half,
+/// so whoever writes has it, one writer at a time).
 pub(crate) struct ClientSink {
     inner: Box<dyn AsyncWrite + Send + Unpin>,
+    deflater: Option<Box<Deflater>>,
 }
 
 impl std::fmt::Debug for ClientSink {
@@ -68,10 +72,20 @@ impl std::fmt::Debug for ClientSink {
 
 impl ClientSink {
     pub(crate) fn new(inner: Box<dyn AsyncWrite + Send + Unpin>) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            deflater: None,
+        }
     }
 
-    /// Writes a whole text or binary message as one frame.
+    /// Compresses the messages it writes with `deflater` (permessage-deflate agreed).
+    pub(crate) fn with_deflater(mut self, deflater: Deflater) -> Self {
+        self.deflater = Some(Box::new(deflater));
+        self
+    }
+
+    /// Writes a whole text or binary message as one frame (compressed, if agreed and worth
+    /// it).
     #[inline]
     pub(crate) fn write_message<'a>(
         &'a mut self,
@@ -79,7 +93,34 @@ impl ClientSink {
         text: bool,
         payload: &'a [u8],
     ) -> WriteFrame<'a, Tracked<'a>> {
-        self.write_frame(signals, true, message_opcode(text), payload)
+        self.write_shared(signals, text, payload, None)
+    }
+
+    /// [`write_message`](Self::write_message) for a message that goes to many connections:
+    /// `shared` holds its compressed forms, made once per parameter set.
+    #[inline]
+    pub(crate) fn write_shared<'a>(
+        &'a mut self,
+        signals: &'a Signals,
+        text: bool,
+        payload: &'a [u8],
+        shared: Option<&Compressed>,
+    ) -> WriteFrame<'a, Tracked<'a>> {
+        let compressed = match self.deflater.as_deref_mut() {
+            Some(d) => d.deflate(payload, shared),
+            None => None,
+        };
+        match compressed {
+            Some(bytes) => write_compressed(
+                Tracked {
+                    sink: self,
+                    signals,
+                },
+                message_opcode(text),
+                bytes,
+            ),
+            None => self.write_frame(signals, true, message_opcode(text), payload),
+        }
     }
 
     /// Writes one frame, reporting to the connection's `signals`.

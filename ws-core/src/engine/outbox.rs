@@ -31,12 +31,20 @@ use crate::id::ConnId;
 use crate::message::Message;
 use crate::metrics::traffic::Traffic;
 use crate::protocol::close::{close_payload, CloseCode};
+use crate::protocol::deflate::Compressed;
 use crate::protocol::writer::Written;
 
 /// One item for the drainer.
 #[derive(Debug)]
 pub(crate) enum Outbound {
     Message(Message),
+    /// A message pushed to many connections (a broadcast, a room): `forms` holds its
+    /// compressed forms, made once for all receivers that agreed on the same permessage-deflate
+    /// parameters.
+    Shared {
+        msg: Message,
+        forms: Arc<Compressed>,
+    },
     /// One frame of a fragmented message (`WebSocket::push_frame`): `first` frames carry the
     /// message's opcode, later ones are continuations.
     Fragment {
@@ -62,7 +70,7 @@ impl Outbound {
     /// frames count 0.
     fn payload_len(&self) -> usize {
         match self {
-            Self::Message(msg) => msg.len(),
+            Self::Message(msg) | Self::Shared { msg, .. } => msg.len(),
             Self::Fragment { payload, .. } => payload.len(),
             Self::Pong(_) | Self::Ping | Self::Close { .. } => 0,
         }
@@ -431,7 +439,7 @@ impl Outbox {
                 shared.changed.notify_waiters(); // a full queue has room again
             }
             match item {
-                Outbound::Message(msg) if self.in_fragment => {
+                Outbound::Message(msg) | Outbound::Shared { msg, .. } if self.in_fragment => {
                     // Never between the frames of a fragmented message: hold it until `fin`.
                     if self.deferred.len() >= shared.capacity() {
                         return Err(());
@@ -507,7 +515,9 @@ async fn drain(shared: Arc<Shared>) {
             return lease.retire();
         }
         match &item {
-            Outbound::Message(msg) => shared.traffic.sent(1, msg.len()),
+            Outbound::Message(msg) | Outbound::Shared { msg, .. } => {
+                shared.traffic.sent(1, msg.len());
+            }
             Outbound::Fragment { fin, payload, .. } => {
                 shared.traffic.sent(u64::from(*fin), payload.len());
             }
@@ -538,6 +548,11 @@ async fn write_item(ws: &mut ClientSink, signals: &Signals, item: &Outbound) -> 
     match item {
         Outbound::Message(msg) => {
             ws.write_message(signals, matches!(msg, Message::Text(_)), msg.as_bytes())
+                .await
+        }
+        Outbound::Shared { msg, forms } => {
+            let text = matches!(msg, Message::Text(_));
+            ws.write_shared(signals, text, msg.as_bytes(), Some(forms))
                 .await
         }
         Outbound::Fragment {

@@ -9,6 +9,7 @@ use super::target::{Action, Delivery, Envelope, Filter, Target};
 use crate::config::OutboundPolicy;
 use crate::engine::handle::OutboundTx;
 use crate::id::{ConnId, ConnInfo};
+use crate::protocol::deflate::Compressed;
 
 #[derive(Debug)]
 struct Entry {
@@ -268,8 +269,10 @@ impl Table {
         let txs = self.targets(&envelope.target);
         match &envelope.action {
             Action::Push(msg) => {
+                // Compressed at most once per parameter set (permessage-deflate).
+                let forms = Arc::new(Compressed::default());
                 for tx in txs {
-                    match tx.try_push(msg.clone()) {
+                    match tx.try_push_shared(msg.clone(), &forms) {
                         Ok(()) => delivery.queued += 1,
                         Err(_) => delivery.failed += 1,
                     }
@@ -296,11 +299,14 @@ impl Table {
         let txs = self.targets(&envelope.target);
         match &envelope.action {
             Action::Push(msg) => {
+                // Compressed at most once per parameter set (permessage-deflate) for the
+                // receivers it is queued for.
+                let forms = Arc::new(Compressed::default());
                 for tx in txs {
                     let sent = if tx.policy == OutboundPolicy::Wait {
                         tx.send_wait(msg.clone()).await
                     } else {
-                        tx.try_push(msg.clone())
+                        tx.try_push_shared(msg.clone(), &forms)
                     };
                     match sent {
                         Ok(()) => delivery.queued += 1,

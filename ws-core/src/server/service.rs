@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{
-    HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL,
-    SEC_WEBSOCKET_VERSION, UPGRADE,
+    HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
+    SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use http::{Extensions, StatusCode};
 use http_body_util::Full;
@@ -26,6 +26,7 @@ use crate::client_cert::ClientCert;
 use crate::context::AppContext;
 use crate::http::{Request, Response};
 use crate::params::{ParamError, PathParams};
+use crate::protocol::extension::{self, DeflateConfig};
 use crate::request::{Rejection, RequestHead};
 
 /// What every request of one TCP connection shares.
@@ -286,6 +287,13 @@ async fn upgrade(
     if let Err(rejection) = route.controller.handshake(&mut head).await {
         return rejection.into();
     }
+    // RFC 7692: the first permessage-deflate offer the server can take, on a route with
+    // compression (the route's own `compression = true`, or the server's key).
+    let (deflate, extensions) = if route.compression || settings.compression {
+        extension::negotiate(&head.headers, &DeflateConfig::of(&settings)).unzip()
+    } else {
+        (None, None)
+    };
 
     let accepted = Accepted {
         on_upgrade,
@@ -294,6 +302,7 @@ async fn upgrade(
             server: ctx.routes.name.clone(),
             path: route.path,
             subprotocol: subprotocol.clone(),
+            deflate,
             extensions: head.extensions,
             settings: ctx.routes.settings(),
             sender: ctx.app.sender.clone(),
@@ -324,6 +333,9 @@ async fn upgrade(
     r.headers.remove(CONTENT_TYPE);
     if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
         r.headers.insert(SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    if let Some(e) = extensions {
+        r.headers.insert(SEC_WEBSOCKET_EXTENSIONS, e);
     }
     r
 }
