@@ -28,6 +28,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
     if cli.cluster {
         return crate::cluster::main_with(&cli);
     }
+    if cli.deflate {
+        return crate::deflate::main_with(&cli);
+    }
     let plan = match Plan::from_cli(&cli) {
         Ok(p) => p,
         Err(e) => {
@@ -120,7 +123,7 @@ pub(crate) async fn until_interrupted<T>(
 }
 
 /// `md` with the sections of `old` that other modes write (or that are written by hand)
-/// put back: "Soak", "Cluster", "TLS", "TLS crypto provider".
+/// put back: "Soak", "Cluster", "TLS", "TLS crypto provider", "Compression".
 fn keep_sections(md: String, old: &str) -> String {
     let mut text = md;
     if let Some(soak) = report::soak_section(old) {
@@ -134,6 +137,9 @@ fn keep_sections(md: String, old: &str) -> String {
     }
     if let Some(provider) = report::tls_provider_section(old) {
         text = report::splice_tls_provider_section(&text, provider);
+    }
+    if let Some(compression) = report::compression_section(old) {
+        text = report::splice_compression_section(&text, compression);
     }
     text
 }

@@ -9,6 +9,7 @@
 //! the TLS run's ([`render_tls_section`], [`splice_tls_section`]).
 
 mod cluster;
+mod compression;
 mod lock;
 mod markdown;
 mod model;
@@ -21,6 +22,7 @@ pub use cluster::{
     cluster_section, render_cluster_markdown, splice_cluster_section, ClusterReport, Restart,
     RestartRow, Side, Spread, CLUSTER_HEADING,
 };
+pub use compression::{compression_section, splice_compression_section, COMPRESSION_HEADING};
 pub use lock::lock_versions;
 pub use markdown::render_markdown;
 pub use model::{CellSummary, Column, ColumnStatus, Entry, MetricRow, Report, Row};

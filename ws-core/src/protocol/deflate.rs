@@ -193,25 +193,22 @@ pub(crate) struct Deflater {
     level: u8,
     window_bits: u8,
     threshold: usize,
-    /// The connection's own stream, with context takeover; `None`: the thread's compressor.
+    /// The server keeps its context between messages (no `server_no_context_takeover`).
+    takeover: bool,
+    /// The connection's own stream, with context takeover, made by the first message that
+    /// is compressed (a connection that never sends one above the threshold holds none).
     stream: Option<Box<Compress>>,
 }
 
 impl Deflater {
     /// The compressor of a connection that agreed on `agreed`.
     pub(crate) fn new(agreed: &Agreed) -> Self {
-        let (level, window_bits) = (agreed.level.min(9), agreed.server_window_bits.clamp(9, 15));
         Self {
-            level,
-            window_bits,
+            level: agreed.level.min(9),
+            window_bits: agreed.server_window_bits.clamp(9, 15),
             threshold: agreed.threshold,
-            stream: (!agreed.server_no_context_takeover).then(|| {
-                Box::new(Compress::new_with_window_bits(
-                    Compression::new(u32::from(level)),
-                    false,
-                    window_bits,
-                ))
-            }),
+            takeover: !agreed.server_no_context_takeover,
+            stream: None,
         }
     }
 
@@ -222,12 +219,13 @@ impl Deflater {
         if payload.len() < self.threshold {
             return None;
         }
-        if let Some(stream) = self.stream.as_deref_mut() {
+        let key = (self.level, self.window_bits);
+        if self.takeover {
             // The connection's context: every message above the threshold goes through it
             // (the client's decompressor follows the same stream).
+            let stream = self.stream.get_or_insert_with(|| Box::new(compressor(key)));
             return compress(stream, payload).map(Bytes::from);
         }
-        let key = (self.level, self.window_bits);
         match shared {
             Some(shared) => shared.get_or_compress(key, payload),
             None => compress_shared(key, payload),
@@ -260,6 +258,11 @@ fn compress_shared((level, bits): (u8, u8), payload: &[u8]) -> Option<Bytes> {
         let out = compress(c, payload)?;
         (out.len() < payload.len()).then(|| Bytes::from(out))
     })
+}
+
+/// A raw deflate compressor of `(level, window bits)`.
+fn compressor((level, bits): (u8, u8)) -> Compress {
+    Compress::new_with_window_bits(Compression::new(u32::from(level)), false, bits)
 }
 
 /// Compresses one message with a sync flush and takes the flush's tail off (§7.2.1); `None`
@@ -395,6 +398,7 @@ mod tests {
                     }
                 }
                 assert_eq!(deflater.holds_state(), !server_reset);
+                assert!(!Deflater::new(&a).holds_state(), "nothing before a message");
             }
         }
     }
