@@ -241,7 +241,7 @@ impl Deflater {
 
 /// Compresses `payload` with this thread's compressor for `(level, window bits)`; `None`
 /// when that does not make it smaller.
-fn compress_shared((level, bits): (u8, u8), payload: &[u8]) -> Option<Bytes> {
+fn compress_shared((level, bits): Key, payload: &[u8]) -> Option<Bytes> {
     DEFLATE.with(|cell| {
         let mut all = cell.borrow_mut();
         let i = match all.iter().position(|(l, b, _)| (*l, *b) == (level, bits)) {
@@ -261,7 +261,7 @@ fn compress_shared((level, bits): (u8, u8), payload: &[u8]) -> Option<Bytes> {
 }
 
 /// A raw deflate compressor of `(level, window bits)`.
-fn compressor((level, bits): (u8, u8)) -> Compress {
+fn compressor((level, bits): Key) -> Compress {
     Compress::new_with_window_bits(Compression::new(u32::from(level)), false, bits)
 }
 
@@ -290,16 +290,19 @@ fn compress(c: &mut Compress, payload: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
+/// What a compressed form depends on without context takeover: level and window bits.
+type Key = (u8, u8);
+
 /// The compressed forms of one message that goes to many connections, made on first use, one
 /// per `(level, window bits)` among the receivers that take no context over.
 #[derive(Debug, Default)]
 pub(crate) struct Compressed {
     /// `None`: compressing did not make it smaller, so it goes out as it is.
-    forms: Mutex<Vec<((u8, u8), Option<Bytes>)>>,
+    forms: Mutex<Vec<(Key, Option<Bytes>)>>,
 }
 
 impl Compressed {
-    fn get_or_compress(&self, key: (u8, u8), payload: &[u8]) -> Option<Bytes> {
+    fn get_or_compress(&self, key: Key, payload: &[u8]) -> Option<Bytes> {
         // Held while compressing: a second receiver with the same key waits for the first
         // one's result instead of compressing again.
         let mut forms = self.forms.lock().unwrap_or_else(PoisonError::into_inner);
