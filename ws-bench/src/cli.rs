@@ -63,6 +63,17 @@ pub struct Cli {
     /// "TLS" section of BENCHMARKS.md (unless `--no-write`), leaving the rest as it is.
     #[arg(long, conflicts_with_all = ["soak", "cluster"])]
     pub tls: bool,
+    /// permessage-deflate run (no other mode runs): our server with compression off, on
+    /// without contexts (the default) and on with contexts kept; echo throughput of 1 KiB and
+    /// 16 KiB text over `--deflate-conns` connections for `--window-ms` (default 2 s),
+    /// callgrind instructions per 20 B and 1 KiB echo, massif heap per idle connection at the
+    /// first `--massif-conns` (default 1,000). Writes the "Compression" section of
+    /// BENCHMARKS.md (unless `--no-write`).
+    #[arg(long, conflicts_with_all = ["soak", "cluster", "tls"])]
+    pub deflate: bool,
+    /// Connections of the `--deflate` echo throughput.
+    #[arg(long, default_value_t = 50)]
+    pub deflate_conns: usize,
     /// Cluster run (no other mode runs): a private `redis-server` and three of our nodes on
     /// it; push-by-id latency to the same node vs across nodes, fan-out to
     /// `--cluster-receivers` on one node vs spread over three, and messages lost or

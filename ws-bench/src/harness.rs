@@ -45,6 +45,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
     if cli.cluster {
         return crate::cluster::main_with(&cli);
     }
+    if cli.deflate {
+        return crate::deflate::main_with(&cli);
+    }
     let plan = match Plan::from_cli(&cli) {
         Ok(p) => p,
         Err(e) => {
@@ -137,7 +140,7 @@ pub(crate) async fn until_interrupted<T>(
 }
 
 /// `md` with the sections of `old` that other modes write (or that are written by hand)
-/// put back: "Soak", "Cluster", "TLS", "TLS crypto provider".
+/// put back: "Soak", "Cluster", "TLS", "TLS crypto provider", "Compression".
 fn keep_sections(md: String, old: &str) -> String {
     let mut text = md;
     if let Some(soak) = report::soak_section(old) {

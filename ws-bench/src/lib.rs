@@ -20,6 +20,8 @@
 //! * `soak/*`: `--soak`, a bounded soak and attack run of our server alone (echo load,
 //!   churn, a slow reader, a JSON-RPC abuser, slow bodies, a latency canary) with bounds on
 //!   RSS, canary p99 and fds; one file per client;
+//! * `deflate`: `--deflate`, permessage-deflate off, without contexts and with contexts:
+//!   echo throughput, callgrind, massif heap per idle compressed connection;
 //! * `cluster/*`: `--cluster`, three of our nodes on a private Redis: push latency on one
 //!   node vs across nodes, fan-out spread over three nodes vs on one, and a Redis restart
 //!   under load; one file per measurement;
@@ -38,6 +40,7 @@ pub mod cli;
 pub mod client;
 mod cluster;
 pub mod config;
+mod deflate;
 pub mod error;
 mod fanout;
 pub mod harness;

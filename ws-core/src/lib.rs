@@ -44,7 +44,8 @@
 //!  push/                  Filter/Target/Envelope, the connection table, Broker seam, Sender
 //!  engine/                one connection: signals, read/write halves, outbox + drainer,
 //!                         keep-alive sweeper, the steps of its life
-//!  protocol/              RFC 6455 only: frame reader, message assembly, frame writer, close codes
+//!  protocol/              RFC 6455 and permessage-deflate (RFC 7692): frame reader, message
+//!                         assembly, frame writer, close codes, negotiation, compression
 //!  config/, id.rs,        leaves: configuration (keys declared once, LiveConfig),
 //!  message.rs, error.rs,  ConnId/ConnInfo, Message, start-up errors, the Prometheus
 //!  metrics/, params.rs    registry and the per-route handles the engine counts into,
@@ -56,14 +57,17 @@
 //! ```text
 //!  TCP bytes -> engine::io::ClientStream (fails at a kill)
 //!            -> protocol::head + reader::FrameReader (one frame, every single-frame rule)
-//!            -> protocol::assemble::MessageReader (fragments, size limit, UTF-8)
+//!            -> protocol::assemble::MessageReader (fragments, size limit, UTF-8;
+//!               protocol::deflate decompresses a compressed message as it arrives)
 //!            -> server::driver's read loop: a message to Controller::on_message(&mut Conn,
 //!               Message); a ping or close frame to engine::driver::answer
 //!  Conn::send -> engine::handle::OutboundTx (direct write, or the bounded queue + drainer)
-//!            -> engine::io::ClientSink -> protocol::writer (header + payload, one sendmsg)
+//!            -> engine::io::ClientSink (compresses, if agreed)
+//!            -> protocol::writer (header + payload, one sendmsg)
 //!  Sender::broadcast -> push::table (the receivers) -> push::fanout (the frame encoded once,
-//!               written into each idle socket from this task, else queued + drainer)
-//!               + push::broker (other nodes)
+//!               written into each idle socket from this task, else queued + drainer; a
+//!               connection with permessage-deflate always queued, compressed once per
+//!               parameter set) + push::broker (other nodes)
 //! ```
 //!
 //! ## Tour

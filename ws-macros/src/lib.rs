@@ -25,7 +25,9 @@ fn debug(name: &str, out: proc_macro2::TokenStream) -> TokenStream {
 /// Registers a struct as the controller of a WebSocket route.
 ///
 /// `#[ws_controller(server = "ws", path = "/chat")]`, optionally with
-/// `protocol = "jsonrpc"` (or `["a", "b"]`), `protocol_required` and `default`. The struct
+/// `protocol = "jsonrpc"` (or `["a", "b"]`), `protocol_required`, `compression = true`
+/// (permessage-deflate on this route, whatever the server's `compression` key says) and
+/// `default`. The struct
 /// implements `ws_core::Controller` and is built once, at start-up:
 ///
 /// - a unit struct is itself;
@@ -66,8 +68,8 @@ pub fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Registers an `async fn(ws: ws_core::WebSocket, ..)` that owns the socket (Swoole's
 /// coroutine style) as a WebSocket route: `#[ws_handler(server = "ws", path = "/stream")]`,
-/// with the same optional `protocol`/`protocol_required` keys as `#[ws_controller]`. Arguments
-/// after the socket are injected: their types implement `FromResolver` (`Inject<T>`,
+/// with the same optional `protocol`/`protocol_required`/`compression` keys as
+/// `#[ws_controller]`. Arguments after the socket are injected: their types implement `FromResolver` (`Inject<T>`,
 /// `Settings<T>`, `Sender`, `Config`, `LiveConfig`). They are resolved once at start-up and
 /// cloned for each connection. The function returns `()` or `Result<(), E: Display>`.
 #[proc_macro_attribute]

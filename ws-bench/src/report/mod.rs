@@ -9,6 +9,7 @@
 //! the TLS run's ([`render_tls_section`], [`splice_tls_section`]).
 
 mod cluster;
+mod compression;
 mod lock;
 mod markdown;
 mod model;
@@ -21,6 +22,7 @@ pub use cluster::{
     cluster_section, render_cluster_markdown, splice_cluster_section, ClusterReport, Restart,
     RestartRow, Side, Spread, CLUSTER_HEADING,
 };
+pub use compression::COMPRESSION_HEADING;
 pub use lock::lock_versions;
 pub use markdown::render_markdown;
 pub use model::{CellSummary, Column, ColumnStatus, Entry, MetricRow, Report, Row};
@@ -35,7 +37,8 @@ pub use tls::{
 /// Sections of `BENCHMARKS.md` written by a mode or by hand that the echo modes keep:
 /// "Fan-out" (`--fanout`), "Scale" (`--scale`), and by hand "Fan-out before and after",
 /// "Sizing a node" and "Echo: system calls and allocations".
-pub const KEPT_HEADINGS: [&str; 5] = [
+pub const KEPT_HEADINGS: [&str; 6] = [
+    compression::COMPRESSION_HEADING,
     "## Fan-out",
     "## Fan-out before and after",
     "## Scale",

@@ -41,6 +41,7 @@ pub(crate) fn build_all(
                         path: def.path,
                         protocols: def.protocols,
                         protocol_required: def.protocol_required,
+                        compression: def.compression,
                         controller,
                         metrics: metrics.route(name.as_str(), def.path),
                     };

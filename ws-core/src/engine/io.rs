@@ -20,7 +20,8 @@ use tokio::net::TcpStream;
 
 use super::kill::killed;
 use super::signals::Signals;
-use crate::protocol::writer::{message_opcode, write_frame, WriteFrame};
+use crate::protocol::deflate::{Compressed, Deflater};
+use crate::protocol::writer::{message_opcode, write_compressed, write_frame, WriteFrame};
 
 /// The read half of a connection, failing its pending read once the connection is killed.
 pub(crate) struct ClientStream<'a, R> {
@@ -122,9 +123,11 @@ fn send_now(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     })
 }
 
-/// The write half of a connection.
+/// The write half of a connection, with the connection's compressor when permessage-deflate
+/// is agreed (it travels with the write half, so whoever writes has it, one writer at a time).
 pub(crate) struct ClientSink {
     inner: WriteSide,
+    deflater: Option<Box<Deflater>>,
 }
 
 impl std::fmt::Debug for ClientSink {
@@ -135,7 +138,23 @@ impl std::fmt::Debug for ClientSink {
 
 impl ClientSink {
     pub(crate) fn new(inner: WriteSide) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            deflater: None,
+        }
+    }
+
+    /// Compresses the messages it writes with `deflater` (permessage-deflate agreed).
+    pub(crate) fn with_deflater(mut self, deflater: Deflater) -> Self {
+        self.deflater = Some(Box::new(deflater));
+        self
+    }
+
+    /// Whether permessage-deflate is agreed: such a connection is not written directly by a
+    /// fan-out (its messages go through its compressor, which the writer holds).
+    #[inline]
+    pub(crate) fn compresses(&self) -> bool {
+        self.deflater.is_some()
     }
 
     /// Writes what the socket takes of `bufs` now, without waiting and without a task: the
@@ -167,7 +186,8 @@ impl ClientSink {
         Some(written)
     }
 
-    /// Writes a whole text or binary message as one frame.
+    /// Writes a whole text or binary message as one frame (compressed, if agreed and worth
+    /// it).
     #[inline]
     pub(crate) fn write_message<'a>(
         &'a mut self,
@@ -175,7 +195,34 @@ impl ClientSink {
         text: bool,
         payload: &'a [u8],
     ) -> WriteFrame<'a, Tracked<'a>> {
-        self.write_frame(signals, true, message_opcode(text), payload)
+        self.write_shared(signals, text, payload, None)
+    }
+
+    /// [`write_message`](Self::write_message) for a message that goes to many connections:
+    /// `shared` holds its compressed forms, made once per parameter set.
+    #[inline]
+    pub(crate) fn write_shared<'a>(
+        &'a mut self,
+        signals: &'a Signals,
+        text: bool,
+        payload: &'a [u8],
+        shared: Option<&Compressed>,
+    ) -> WriteFrame<'a, Tracked<'a>> {
+        let compressed = match self.deflater.as_deref_mut() {
+            Some(d) => d.deflate(payload, shared),
+            None => None,
+        };
+        match compressed {
+            Some(bytes) => write_compressed(
+                Tracked {
+                    sink: self,
+                    signals,
+                },
+                message_opcode(text),
+                bytes,
+            ),
+            None => self.write_frame(signals, true, message_opcode(text), payload),
+        }
     }
 
     /// Writes one frame, reporting to the connection's `signals`.

@@ -40,12 +40,20 @@ use crate::id::ConnId;
 use crate::message::Message;
 use crate::metrics::traffic::Traffic;
 use crate::protocol::close::{close_payload, CloseCode};
-use crate::protocol::writer::{FrameHead, Written};
+use crate::protocol::deflate::Compressed;
+use crate::protocol::writer::{message_opcode, FrameHead, Written};
 
 /// One item for the drainer.
 #[derive(Debug)]
 pub(crate) enum Outbound {
     Message(Message),
+    /// A message pushed to many connections (a broadcast, a room): `forms` holds its
+    /// compressed forms, made once for all receivers that agreed on the same permessage-deflate
+    /// parameters.
+    Shared {
+        msg: Message,
+        forms: Arc<Compressed>,
+    },
     /// The rest of a whole message whose first `written` bytes (header included) a direct
     /// write put into the socket. It is written before anything else and never dropped (not
     /// even for a slow consumer's close frame): the socket holds the start of its frame.
@@ -78,7 +86,7 @@ impl Outbound {
     /// frames count 0.
     fn payload_len(&self) -> usize {
         match self {
-            Self::Message(msg) | Self::Rest { msg, .. } => msg.len(),
+            Self::Message(msg) | Self::Shared { msg, .. } | Self::Rest { msg, .. } => msg.len(),
             Self::Fragment { payload, .. } => payload.len(),
             Self::Pong(_) | Self::Ping | Self::Close { .. } => 0,
         }
@@ -236,6 +244,7 @@ impl Shared {
         self: &Arc<Self>,
         msg: &Message,
         head: &FrameHead,
+        forms: Option<&Arc<Compressed>>,
     ) -> Result<(), NotQueued> {
         let start = {
             let mut o = self.outbox();
@@ -244,7 +253,9 @@ impl Shared {
             }
             let mut written = 0;
             if o.queue.is_empty() && !o.in_fragment && !o.draining {
-                if let Some(ws) = o.ws.as_mut() {
+                // A connection with permessage-deflate is written by its drainer, whose write
+                // half holds the compressor (and the shared compressed forms of a broadcast).
+                if let Some(ws) = o.ws.as_mut().filter(|ws| !ws.compresses()) {
                     let (head, payload) = (head.as_bytes(), msg.as_bytes());
                     let bufs = [IoSlice::new(head), IoSlice::new(payload)];
                     match ws.try_write_now(&self.signals, &bufs) {
@@ -277,7 +288,13 @@ impl Shared {
                     written,
                 }
             } else {
-                Outbound::Message(msg.clone())
+                match forms {
+                    Some(forms) => Outbound::Shared {
+                        msg: msg.clone(),
+                        forms: Arc::clone(forms),
+                    },
+                    None => Outbound::Message(msg.clone()),
+                }
             };
             self.admit(&mut o, item)?
         };
@@ -531,7 +548,7 @@ impl Outbox {
                 shared.changed.notify_waiters(); // a full queue has room again
             }
             match item {
-                Outbound::Message(msg) if self.in_fragment => {
+                Outbound::Message(msg) | Outbound::Shared { msg, .. } if self.in_fragment => {
                     // Never between the frames of a fragmented message: hold it until `fin`.
                     if self.deferred.len() >= shared.capacity() {
                         return Err(());
@@ -607,7 +624,7 @@ async fn drain(shared: Arc<Shared>) {
             return lease.retire();
         }
         match &item {
-            Outbound::Message(msg) | Outbound::Rest { msg, .. } => {
+            Outbound::Message(msg) | Outbound::Shared { msg, .. } | Outbound::Rest { msg, .. } => {
                 shared.traffic.sent(1, msg.len());
             }
             Outbound::Fragment { fin, payload, .. } => {
@@ -642,8 +659,15 @@ async fn write_item(ws: &mut ClientSink, signals: &Signals, item: &Outbound) -> 
             ws.write_message(signals, matches!(msg, Message::Text(_)), msg.as_bytes())
                 .await
         }
+        Outbound::Shared { msg, forms } => {
+            let text = matches!(msg, Message::Text(_));
+            ws.write_shared(signals, text, msg.as_bytes(), Some(forms))
+                .await
+        }
+        // Never compressed: only a connection without permessage-deflate is written directly.
         Outbound::Rest { msg, written } => {
-            ws.write_message(signals, matches!(msg, Message::Text(_)), msg.as_bytes())
+            let opcode = message_opcode(matches!(msg, Message::Text(_)));
+            ws.write_frame(signals, true, opcode, msg.as_bytes())
                 .resume_at(*written)
                 .await
         }
@@ -731,7 +755,7 @@ mod tests {
         let mut saw_rest = false;
         for seq in 0..=u8::MAX {
             let (msg, head) = numbered(seq);
-            match shared.try_send(&msg, &head) {
+            match shared.try_send(&msg, &head, None) {
                 Ok(()) => sent.push(seq),
                 Err(NotQueued::Full(_)) => break,
                 Err(NotQueued::Closed(_)) => panic!("closed at {seq}"),
@@ -803,7 +827,7 @@ mod tests {
         // Two more, queued behind the rest of that frame.
         for seq in [200, 201] {
             let (msg, head) = numbered(seq);
-            shared.try_send(&msg, &head).unwrap();
+            shared.try_send(&msg, &head, None).unwrap();
         }
         shared.close_slow(CloseCode::POLICY, "slow consumer");
         let (got, close) = read(client, usize::MAX).await;
@@ -849,7 +873,7 @@ mod tests {
         ));
         shared.attach(ClientSink::new(WriteSide::Other(Box::new(a))));
         let (msg, head) = numbered(7);
-        shared.try_send(&msg, &head).unwrap();
+        shared.try_send(&msg, &head, None).unwrap();
         assert!(shared.outbox().draining, "queued for a drainer");
         let mut ws = WebSocket::after_handshake(b, Role::Client);
         let frame = ws.read_frame().await.unwrap();

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::config::OutboundPolicy;
 use crate::engine::handle::OutboundTx;
 use crate::message::Message;
+use crate::protocol::deflate::Compressed;
 use crate::protocol::writer::FrameHead;
 
 use super::target::Delivery;
@@ -28,28 +29,31 @@ use super::target::Delivery;
 /// and a wake-up per share, worth it only for hundreds of sockets.
 const SHARE_MIN: usize = 256;
 
-/// One message as every receiver gets it, encoded once: the payload (shared, not copied) and
-/// its frame header.
-///
-/// This is the place for other encodings of the same message that receivers may need: a
-/// permessage-deflate receiver would take a compressed variant, made lazily by the first such
-/// receiver (a `OnceLock` beside `head`) and shared by the others.
+/// One message as every receiver gets it, encoded once: the payload (shared, not copied), its
+/// frame header, and its compressed forms for the receivers with permessage-deflate (each made
+/// by the first receiver's drainer that needs it, then shared by the others that agreed on the
+/// same parameters).
 #[derive(Debug)]
 pub(crate) struct Outgoing {
     msg: Message,
     head: FrameHead,
+    forms: Arc<Compressed>,
 }
 
 impl Outgoing {
     pub(crate) fn new(msg: Message) -> Self {
         let head = FrameHead::message(matches!(msg, Message::Text(_)), msg.as_bytes());
-        Self { msg, head }
+        Self {
+            msg,
+            head,
+            forms: Arc::default(),
+        }
     }
 
     /// Sends to one receiver without waiting: written now if its socket takes it, else queued
     /// (a full queue follows the receiver's policy, `wait` acting as `drop`).
     fn try_push(&self, tx: &OutboundTx, delivery: &mut Delivery) {
-        match tx.try_push_encoded(&self.msg, &self.head) {
+        match tx.try_push_encoded(&self.msg, &self.head, Some(&self.forms)) {
             Ok(()) => delivery.queued += 1,
             Err(_) => delivery.failed += 1,
         }

@@ -57,6 +57,8 @@ pub struct ControllerDef {
     pub protocols: &'static [&'static str],
     /// Whether a client must agree on one of `protocols`.
     pub protocol_required: bool,
+    /// permessage-deflate on this route even when the server's `compression` is off.
+    pub compression: bool,
     /// The singletons its `#[inject]` fields (or a handler's arguments) need (`None` entries
     /// are other injected values).
     pub deps: &'static [Option<Dep>],

@@ -22,6 +22,8 @@ pub(crate) struct WsRoute {
     pub(crate) path: &'static str,
     pub(crate) protocols: &'static [&'static str],
     pub(crate) protocol_required: bool,
+    /// permessage-deflate on this route whatever the server's `compression` says.
+    pub(crate) compression: bool,
     pub(crate) controller: Arc<dyn ErasedControllerHandle>,
     /// The route's counters, resolved once.
     pub(crate) metrics: Arc<RouteMetrics>,
@@ -138,13 +140,14 @@ impl Routes {
                     }
                 )
             };
+            let compression = if r.compression { " compression" } else { "" };
             let off = if self.websocket {
                 ""
             } else {
                 " (websocket off)"
             };
             lines.push(format!(
-                "WS    {} -> {}{protocols}{off}",
+                "WS    {} -> {}{protocols}{compression}{off}",
                 r.path, r.origin.name
             ));
         }

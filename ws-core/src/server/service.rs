@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{
-    HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL,
-    SEC_WEBSOCKET_VERSION, UPGRADE,
+    HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
+    SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use http::{Extensions, StatusCode};
 use hyper::body::Incoming;
@@ -27,6 +27,7 @@ use crate::context::AppContext;
 use crate::http::{Body, Request, Response};
 use crate::middleware::{Endpoint, Next};
 use crate::params::{ParamError, PathParams};
+use crate::protocol::extension::{self, DeflateConfig};
 use crate::request::RequestHead;
 
 /// What every request of one TCP connection shares.
@@ -362,6 +363,13 @@ pub(crate) async fn upgrade<B>(
             ),
         );
     }
+    // RFC 7692: the first permessage-deflate offer the server can take, on a route with
+    // compression (the route's own `compression = true`, or the server's key).
+    let (deflate, extensions) = if route.compression || settings.compression {
+        extension::negotiate(&head.headers, &DeflateConfig::of(&settings)).unzip()
+    } else {
+        (None, None)
+    };
     let conn = ctx.clone();
     let (controller, path, metrics) = (
         Arc::clone(&route.controller),
@@ -381,6 +389,7 @@ pub(crate) async fn upgrade<B>(
                     server: conn.routes.name.clone(),
                     path,
                     subprotocol: subprotocol.clone(),
+                    deflate,
                     extensions: request.head.extensions,
                     settings: conn.routes.settings(),
                     sender: conn.app.sender.clone(),
@@ -390,7 +399,7 @@ pub(crate) async fn upgrade<B>(
                 },
             };
             conn.tracker.spawn(controller.serve(accepted));
-            switching(accept, subprotocol)
+            switching(accept, subprotocol, extensions)
         })
     });
     match way {
@@ -403,8 +412,12 @@ pub(crate) async fn upgrade<B>(
     }
 }
 
-/// The answer that completes a handshake.
-fn switching(accept: Accept, subprotocol: Option<String>) -> Response {
+/// The answer that completes a handshake: with the agreed subprotocol and extensions.
+fn switching(
+    accept: Accept,
+    subprotocol: Option<String>,
+    extensions: Option<HeaderValue>,
+) -> Response {
     let mut r = match accept {
         // RFC 6455 §4.2.2.
         Accept::Http1(accept) => {
@@ -424,6 +437,9 @@ fn switching(accept: Accept, subprotocol: Option<String>) -> Response {
     r.headers.remove(CONTENT_TYPE);
     if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
         r.headers.insert(SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    if let Some(e) = extensions {
+        r.headers.insert(SEC_WEBSOCKET_EXTENSIONS, e);
     }
     r
 }
