@@ -63,6 +63,17 @@ pub struct Cli {
     /// "TLS" section of BENCHMARKS.md (unless `--no-write`), leaving the rest as it is.
     #[arg(long, conflicts_with_all = ["soak", "cluster"])]
     pub tls: bool,
+    /// permessage-deflate run (no other mode runs): our server with compression off, on
+    /// without contexts (the default) and on with contexts kept; echo throughput of 1 KiB and
+    /// 16 KiB text over `--deflate-conns` connections for `--window-ms` (default 2 s),
+    /// callgrind instructions per 20 B and 1 KiB echo, massif heap per idle connection at the
+    /// first `--massif-conns` (default 1,000). Writes the "Compression" section of
+    /// BENCHMARKS.md (unless `--no-write`).
+    #[arg(long, conflicts_with_all = ["soak", "cluster", "tls"])]
+    pub deflate: bool,
+    /// Connections of the `--deflate` echo throughput.
+    #[arg(long, default_value_t = 50)]
+    pub deflate_conns: usize,
     /// Cluster run (no other mode runs): a private `redis-server` and three of our nodes on
     /// it; push-by-id latency to the same node vs across nodes, fan-out to
     /// `--cluster-receivers` on one node vs spread over three, and messages lost or
@@ -85,6 +96,56 @@ pub struct Cli {
     /// Seconds of load during the Redis restart (Redis is killed half-way).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(4..=600))]
     pub cluster_restart_secs: u64,
+    /// Fan-out run (no other mode runs): `--fanout-receivers` `/chat` receivers held by
+    /// `--fanout-procs` client processes, `--fanout-publishes` pushes through `POST /push`
+    /// each timed until the last receiver has it; ours pinned to CPU 0, then on both cores,
+    /// and the uWebSockets.js peer of `ws-bench/uws` on CPU 0 when it is installed
+    /// (`npm install --prefix ws-bench/uws`); server and clients' CPU per delivered message;
+    /// callgrind instructions per delivered message of ours unless `--no-callgrind`. Writes
+    /// the "Fan-out" section of BENCHMARKS.md (unless `--no-write`).
+    #[arg(long, conflicts_with_all = ["full", "quick", "soak", "cluster", "tls"])]
+    pub fanout: bool,
+    /// Receiver counts of `--fanout`.
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000usize, 10_000])]
+    pub fanout_receivers: Vec<usize>,
+    /// Client processes that hold the receivers in `--fanout`.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub fanout_procs: u64,
+    /// Publishes per row of `--fanout`.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub fanout_publishes: u64,
+    /// Repetitions of every row of `--fanout` (servers alternated).
+    #[arg(long, default_value_t = 1)]
+    pub fanout_reps: usize,
+    /// Directory of the uWebSockets.js peer (`fanout-server.js` and its `node_modules`);
+    /// default `ws-bench/uws`.
+    #[arg(long)]
+    pub uws_dir: Option<PathBuf>,
+    /// Scale run (no other mode runs): ours pinned to CPU 0 with `--scale-conns` `/echo`
+    /// connections held by `--fanout-procs` client processes; how many were opened or
+    /// refused, handshakes per second to get there, server RSS per connection and fds, then
+    /// 20 B echo on all of them for `--scale-window-ms`. Writes the "Scale" section of
+    /// BENCHMARKS.md (unless `--no-write`).
+    #[arg(long, conflicts_with_all = ["full", "quick", "soak", "cluster", "tls", "fanout"])]
+    pub scale: bool,
+    /// Connection counts of `--scale`.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 20_000])]
+    pub scale_conns: Vec<usize>,
+    /// Echo window of `--scale`, ms.
+    #[arg(long, default_value_t = 5_000)]
+    pub scale_window_ms: u64,
+    /// Internal: run as one client process of `--scale`, connecting to this address.
+    #[arg(long, hide = true)]
+    pub scale_client: Option<std::net::SocketAddr>,
+    /// Internal: the source address of a `--scale-client` process.
+    #[arg(long, hide = true)]
+    pub client_source: Option<std::net::IpAddr>,
+    /// Internal: run as one client process of `--fanout`, connecting to this address.
+    #[arg(long, hide = true)]
+    pub fanout_client: Option<std::net::SocketAddr>,
+    /// Internal: the receivers of a `--fanout-client` process.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub fanout_client_conns: usize,
     /// Servers to run (comma list of ours, fastwebsockets, tungstenite, axum, tcp, and the TLS
     /// ones ours-tls, fastwebsockets-tls, tungstenite-tls); default the first five (with
     /// `--tls`: ours, ours-tls, fastwebsockets, fastwebsockets-tls, tungstenite-tls).

@@ -22,11 +22,31 @@ use crate::{binaries, workspace};
 /// Entry point of the binary: returns 0 on success, 1 on any failure, 2 on a plan the
 /// command line does not make (an unknown server, a connection count of 0).
 pub fn main_with(cli: Cli) -> ExitCode {
+    if let Some(addr) = cli.fanout_client {
+        return crate::fanout::client_main(addr, cli.fanout_client_conns, cli.fanout_publishes);
+    }
+    if let Some(addr) = cli.scale_client {
+        return crate::fanout::scale_client_main(
+            addr,
+            cli.fanout_client_conns,
+            std::time::Duration::from_millis(cli.scale_window_ms),
+            cli.client_source,
+        );
+    }
+    if cli.scale {
+        return crate::fanout::scale_main(&cli);
+    }
+    if cli.fanout {
+        return crate::fanout::main_with(&cli);
+    }
     if cli.soak {
         return crate::soak::main_with(&cli);
     }
     if cli.cluster {
         return crate::cluster::main_with(&cli);
+    }
+    if cli.deflate {
+        return crate::deflate::main_with(&cli);
     }
     let plan = match Plan::from_cli(&cli) {
         Ok(p) => p,
@@ -120,7 +140,7 @@ pub(crate) async fn until_interrupted<T>(
 }
 
 /// `md` with the sections of `old` that other modes write (or that are written by hand)
-/// put back: "Soak", "Cluster", "TLS", "TLS crypto provider".
+/// put back: "Soak", "Cluster", "TLS", "TLS crypto provider", "Compression".
 fn keep_sections(md: String, old: &str) -> String {
     let mut text = md;
     if let Some(soak) = report::soak_section(old) {
@@ -134,6 +154,11 @@ fn keep_sections(md: String, old: &str) -> String {
     }
     if let Some(provider) = report::tls_provider_section(old) {
         text = report::splice_tls_provider_section(&text, provider);
+    }
+    for heading in report::KEPT_HEADINGS {
+        if let Some(section) = report::named_section(old, heading) {
+            text = report::splice_named_section(&text, heading, section);
+        }
     }
     text
 }

@@ -20,9 +20,14 @@
 //! * `soak/*`: `--soak`, a bounded soak and attack run of our server alone (echo load,
 //!   churn, a slow reader, a JSON-RPC abuser, slow bodies, a latency canary) with bounds on
 //!   RSS, canary p99 and fds; one file per client;
+//! * `deflate`: `--deflate`, permessage-deflate off, without contexts and with contexts:
+//!   echo throughput, callgrind, massif heap per idle compressed connection;
 //! * `cluster/*`: `--cluster`, three of our nodes on a private Redis: push latency on one
 //!   node vs across nodes, fan-out spread over three nodes vs on one, and a Redis restart
 //!   under load; one file per measurement;
+//! * `fanout/*`: `--fanout`, broadcast fan-out with the receivers held by several client
+//!   processes (this binary again), ours on one core and on two, and the uWebSockets.js peer;
+//!   `--scale`, up to 20,000 connections held by several client processes;
 //! * [`client`], [`server`], [`config`], [`procfs`], [`callgrind`], [`massif`], [`stats`]:
 //!   the load generator, server processes and the parsers the measurements use; [`tls`]:
 //!   the certificate of a run with TLS servers, the peers' acceptor, the client's connector.
@@ -35,7 +40,9 @@ pub mod cli;
 pub mod client;
 mod cluster;
 pub mod config;
+mod deflate;
 pub mod error;
+mod fanout;
 pub mod harness;
 mod machine;
 pub mod massif;

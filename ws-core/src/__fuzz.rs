@@ -25,7 +25,9 @@ use crate::jsonrpc::{self, Call, Limits, RpcError};
 use crate::message::Message;
 use crate::protocol::assemble::{Control, Inbound, MessageReader};
 use crate::protocol::close::{close_payload, parse_close_payload, truncate_reason, CloseCode};
+use crate::protocol::deflate::Inflater;
 use crate::protocol::error::classify;
+use crate::protocol::extension::Agreed;
 use crate::protocol::head::CONTROL_MAX;
 use crate::protocol::reader::FrameReader;
 use crate::server::handshake;
@@ -38,21 +40,34 @@ const MIN_FRAME: usize = 6;
 /// The first byte sets `max_message_size` (`1 + 4 * byte`: 1 to 1021 bytes); the second how
 /// many bytes each read hands over (`1 + byte % 128`), and, with its top bit, that every other
 /// read first returns `Pending`; the third how many of the rest are the bytes hyper read past
-/// the request (`byte % 32`). The rest is the stream.
+/// the request (`byte % 32`), and with its top bit that permessage-deflate is agreed (the next
+/// bit: without client context takeover), so that RSV1 frames are decompressed, within the
+/// limit. The rest is the stream.
 pub fn frames(data: &[u8]) {
-    let [size, step, prefix, rest @ ..] = data else {
+    let [size, step, prefix_len, rest @ ..] = data else {
         return;
     };
     let max = 1 + 4 * usize::from(*size);
-    let (prefix, stream) = rest.split_at(usize::from(*prefix % 32).min(rest.len()));
+    let (prefix, stream) = rest.split_at(usize::from(*prefix_len % 32).min(rest.len()));
     let source = Chunks {
         bytes: stream,
         step: 1 + usize::from(*step % 128),
         pending: step & 0x80 != 0,
         ready: false,
     };
+    let deflate = (*prefix_len & 0x80 != 0).then_some(Agreed {
+        server_no_context_takeover: true,
+        client_no_context_takeover: *prefix_len & 0x40 != 0,
+        server_window_bits: 15,
+        client_window_bits: 15,
+        level: 1,
+        threshold: 0,
+    });
     let frames = FrameReader::new(Bytes::copy_from_slice(prefix), source, max);
     let mut reader = MessageReader::new(frames);
+    if let Some(agreed) = &deflate {
+        reader = reader.with_inflater(Inflater::new(agreed));
+    }
     let seen_count = std::cell::Cell::new(0usize);
     let seen = || seen_count.set(seen_count.get() + 1);
     let mut cx = Context::from_waker(Waker::noop());

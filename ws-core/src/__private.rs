@@ -8,11 +8,13 @@ pub use crate::di::{
 };
 pub use crate::error::{Origin, StartupError};
 pub use crate::future::BoxFuture;
+pub use crate::http::HttpFallback;
 pub use crate::http::{HttpHandler, Request};
-pub use crate::middleware::ErasedMiddlewareHandle;
+pub use crate::layer::NextService;
+pub use crate::middleware::{ErasedMiddlewareHandle, Next};
 pub use crate::registry::{
-    ControllerDef, HttpRouteDef, MiddlewareDef, SingletonDef, CONTROLLERS, HTTP_ROUTES, MIDDLEWARE,
-    SINGLETONS,
+    ControllerDef, HttpFallbackDef, HttpRouteDef, MiddlewareDef, SingletonDef, CONTROLLERS,
+    HTTP_FALLBACKS, HTTP_ROUTES, MIDDLEWARE, SINGLETONS,
 };
 pub use crate::server::driver::ErasedControllerHandle;
 pub use crate::websocket::WebSocket;
@@ -22,7 +24,7 @@ use std::sync::Arc;
 
 use crate::controller::Controller;
 use crate::http::IntoResponse;
-use crate::middleware::Middleware;
+use crate::middleware::{Guard, Middleware, Wrap};
 use crate::websocket::{HandlerController, HandlerOutput};
 
 /// Erases a built controller (checks `C: Controller` with a readable error).
@@ -32,7 +34,23 @@ pub fn controller<C: Controller>(c: C) -> Arc<dyn ErasedControllerHandle> {
 
 /// Erases a built middleware.
 pub fn middleware<M: Middleware>(m: M) -> Arc<dyn ErasedMiddlewareHandle> {
-    Arc::new(m)
+    Arc::new(Guard(m))
+}
+
+/// A wrapping `#[middleware]` function (with its injected arguments captured) as the
+/// middleware the chain calls; checks that it returns an [`IntoResponse`].
+pub fn wrap<F, Fut>(f: F) -> Arc<dyn ErasedMiddlewareHandle>
+where
+    F: Fn(Request, Next) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: IntoResponse,
+{
+    Arc::new(Wrap(f))
+}
+
+/// Asserts at compile time that a wrapping middleware's second argument is the `Next`.
+pub fn next_arg(next: Next) -> Next {
+    next
 }
 
 /// The `TypeId` of a type (`dyn Trait` included).
@@ -93,4 +111,40 @@ where
 /// Asserts at compile time that a handler's first argument is the `WebSocket`.
 pub fn websocket_arg(ws: WebSocket) -> WebSocket {
     ws
+}
+
+/// An `#[http_fallback]` function's service, erased; checks that it is a tower `Service` of
+/// HTTP requests (an axum `Router`, `tower::service_fn(..)`, a layered service).
+pub fn fallback<S, B>(svc: S) -> HttpFallback
+where
+    S: tower_service::Service<http::Request<crate::http::Body>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<crate::http::BoxError>,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<crate::http::BoxError>,
+{
+    HttpFallback::new(svc)
+}
+
+/// A tower `Layer` returned by a `#[middleware]` function, as a link of the server's
+/// middleware list; checks that it layers HTTP services (tower-http's `TraceLayer`,
+/// `CorsLayer`, `TimeoutLayer`, `CompressionLayer`, ..).
+pub fn layer<L, B>(layer: L) -> Arc<dyn ErasedMiddlewareHandle>
+where
+    L: tower_layer::Layer<NextService>,
+    L::Service: tower_service::Service<http::Request<crate::http::Body>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    <L::Service as tower_service::Service<http::Request<crate::http::Body>>>::Future:
+        Send + 'static,
+    <L::Service as tower_service::Service<http::Request<crate::http::Body>>>::Error:
+        Into<crate::http::BoxError>,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<crate::http::BoxError>,
+{
+    Arc::new(crate::layer::LayerLink::new(layer))
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE};
+use http::header::CONTENT_TYPE;
 
 use crate::config::Config;
 use crate::context::AppContext;
@@ -17,7 +17,21 @@ use crate::future::BoxFuture;
 use crate::push::Sender;
 use crate::request::{QueryError, Rejection, RequestHead};
 
-pub use http::{header, HeaderMap, Method, StatusCode, Uri};
+mod body;
+mod json;
+mod parts;
+pub mod sse;
+mod tower;
+
+pub use body::{Body, BoxError};
+pub use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+pub use json::{Json, JsonRejection};
+pub use parts::{Html, IntoResponseParts};
+pub use sse::Sse;
+pub use tower::hand_over;
+#[doc(hidden)]
+pub use tower::HttpFallback;
+pub(crate) use tower::{ErasedService, HandOver, Origin as Through, Shared};
 
 /// An HTTP request with its whole body (bounded by `max_http_body`): the [`RequestHead`]
 /// that middleware saw (its methods are available on the request), the body, and the app's
@@ -26,6 +40,9 @@ pub use http::{header, HeaderMap, Method, StatusCode, Uri};
 pub struct Request {
     pub(crate) head: RequestHead,
     pub(crate) body: Bytes,
+    /// The body not read yet: middleware runs on the head before it is read (then `body`
+    /// is empty); the route gets it read.
+    pub(crate) unread: Option<Body>,
     pub(crate) ctx: Arc<AppContext>,
 }
 
@@ -34,9 +51,37 @@ impl Request {
     pub fn head(&self) -> &RequestHead {
         &self.head
     }
-    /// The body.
+    /// The body, read whole within the server's bounds before the route runs. In a
+    /// wrapping middleware, which runs before it is read (so that a refused client costs no
+    /// body memory), it is empty.
     pub fn body(&self) -> &Bytes {
         &self.body
+    }
+    /// The body as JSON, deserialized into `T`. The request must say
+    /// `Content-Type: application/json` (or `application/*+json`); the body was read within
+    /// `max_http_body` before the route ran. A [`JsonRejection`] is an HTTP response (415 for
+    /// another content type, 400 for malformed JSON, 422 for JSON that does not fit `T`,
+    /// each saying why), so a route can use `?` on it.
+    ///
+    /// ```
+    /// use ws_core::http::{Json, JsonRejection, Request};
+    ///
+    /// #[derive(serde::Deserialize, serde::Serialize)]
+    /// struct Note {
+    ///     text: String,
+    /// }
+    ///
+    /// async fn create(req: Request) -> Result<Json<Note>, JsonRejection> {
+    ///     let note: Note = req.json()?;
+    ///     Ok(Json(note))
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Another content type, malformed JSON, or JSON that does not fit `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, JsonRejection> {
+        json::from_request(&self.head, &self.body)
     }
     /// The handle for pushing to WebSocket connections.
     pub fn sender(&self) -> &Sender {
@@ -70,15 +115,23 @@ impl std::ops::Deref for Request {
     }
 }
 
+/// `extensions_mut` on the request itself (a wrapping middleware passes values on to the
+/// route).
+impl std::ops::DerefMut for Request {
+    fn deref_mut(&mut self) -> &mut RequestHead {
+        &mut self.head
+    }
+}
+
 /// An HTTP response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Response {
     /// Status code.
     pub status: StatusCode,
     /// Headers.
     pub headers: HeaderMap,
-    /// Body.
-    pub body: Bytes,
+    /// Body: bytes in memory, or a stream sent as it comes.
+    pub body: Body,
 }
 
 impl Response {
@@ -92,6 +145,15 @@ impl Response {
         Self {
             status,
             headers,
+            body: Body::from(body.into()),
+        }
+    }
+
+    /// A response with `status`, no headers, and `body`.
+    pub fn new(status: StatusCode, body: impl Into<Body>) -> Self {
+        Self {
+            status,
+            headers: HeaderMap::new(),
             body: body.into(),
         }
     }
@@ -113,11 +175,28 @@ impl Response {
     }
 }
 
-/// Anything an `#[http_route]` can return.
+/// Anything an `#[http_route]` (or a wrapping middleware) can return.
+///
+/// | type | response |
+/// | --- | --- |
+/// | `&'static str`, `String` | 200, `text/plain; charset=utf-8` |
+/// | `Bytes`, `Vec<u8>` | 200, `application/octet-stream` |
+/// | `()` | 200, empty |
+/// | [`Json<T>`] (`T: Serialize`) | 200, `application/json` (500 if it does not serialize) |
+/// | [`Html<T>`] | 200, `text/html; charset=utf-8` |
+/// | [`Body`] (e.g. [`Body::from_stream`]) | 200, the body as it is |
+/// | [`Sse<S>`](Sse) | 200, `text/event-stream`, each event sent as it comes |
+/// | `StatusCode` | that status, its reason as text |
+/// | [`Response`], `http::Response<B>` | as it is |
+/// | [`Rejection`], [`QueryError`], [`JsonRejection`] | their status, headers and text |
+/// | `HeaderMap`, `[(K, V); N]` ([`IntoResponseParts`]) | 200, empty, with those headers |
+/// | `(StatusCode, T)` | `T` with that status |
+/// | `(P1, .., T)`, `(StatusCode, P1, .., T)` (up to 3 parts) | `T` with the parts' headers (and that status) |
+/// | `Result<T, E>` (`T`, `E` of these) | `T` or `E` |
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an HTTP response",
     label = "an #[http_route] returns a type that implements `IntoResponse`",
-    note = "`Response`, `&'static str`, `String`, `StatusCode`, `Rejection`, `QueryError`, `(StatusCode, T)` and `Result<T, E>` of those do; or `impl IntoResponse for {Self}`"
+    note = "`Response`, `&'static str`, `String`, `Json<T>`, `Html<T>`, `Body`, `Sse<S>`, `StatusCode`, `Rejection`, `QueryError`, `(StatusCode, T)`, `(StatusCode, headers, T)` and `Result<T, E>` of those do; or `impl IntoResponse for {Self}`"
 )]
 pub trait IntoResponse {
     /// The response.
@@ -145,6 +224,82 @@ impl IntoResponse for String {
 impl IntoResponse for StatusCode {
     fn into_response(self) -> Response {
         Response::text(self, self.canonical_reason().unwrap_or(""))
+    }
+}
+
+impl IntoResponse for Bytes {
+    fn into_response(self) -> Response {
+        octets(self.into())
+    }
+}
+
+impl IntoResponse for Vec<u8> {
+    fn into_response(self) -> Response {
+        octets(self.into())
+    }
+}
+
+fn octets(body: Body) -> Response {
+    let mut r = Response::new(StatusCode::OK, body);
+    r.headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    r
+}
+
+impl IntoResponse for std::borrow::Cow<'static, str> {
+    fn into_response(self) -> Response {
+        match self {
+            std::borrow::Cow::Borrowed(s) => s.into_response(),
+            std::borrow::Cow::Owned(s) => s.into_response(),
+        }
+    }
+}
+
+/// 200 with an empty body.
+impl IntoResponse for () {
+    fn into_response(self) -> Response {
+        Response::new(StatusCode::OK, Body::empty())
+    }
+}
+
+/// 200 with this body (a stream is sent as it comes).
+impl IntoResponse for Body {
+    fn into_response(self) -> Response {
+        Response::new(StatusCode::OK, self)
+    }
+}
+
+impl IntoResponse for std::convert::Infallible {
+    fn into_response(self) -> Response {
+        match self {}
+    }
+}
+
+/// A response of `http`'s type (what tower services and axum handlers return); its
+/// extensions are dropped.
+impl<B> IntoResponse for http::Response<B>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn into_response(self) -> Response {
+        let (parts, body) = self.into_parts();
+        Response {
+            status: parts.status,
+            headers: parts.headers,
+            body: Body::new(body),
+        }
+    }
+}
+
+impl From<Response> for http::Response<Body> {
+    fn from(r: Response) -> Self {
+        let mut out = http::Response::new(r.body);
+        *out.status_mut() = r.status;
+        *out.headers_mut() = r.headers;
+        out
     }
 }
 

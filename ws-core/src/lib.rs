@@ -37,14 +37,17 @@
 //!                         reload, stop
 //!  registry/              the link-time records (linkme), their checks against the config
 //!  server/                listener + accept loop, routes, hyper service, handshake, admission
-//!                         limits, hook driver
-//!  user-facing API        Conn, Controller, Middleware, WebSocket, http::Request, jsonrpc
+//!                         limits, hook driver, streamed bodies, the fallback's hand-over
+//!  layer.rs               tower layers as middleware (over the rest of a request's way)
+//!  user-facing API        Conn, Controller, Middleware + Next, WebSocket, jsonrpc,
+//!                         http (Request, IntoResponse, Json, Body, Sse, tower fallback)
 //!  context.rs             AppContext: config in effect, singletons, settings, Sender, addresses
 //!  di.rs, settings.rs     Inject<T>, FromResolver (what #[inject] fills); [middleware.NAME] settings
 //!  push/                  Filter/Target/Envelope, the connection table, Broker seam, Sender
 //!  engine/                one connection: signals, read/write halves, outbox + drainer,
 //!                         keep-alive sweeper, the steps of its life
-//!  protocol/              RFC 6455 only: frame reader, message assembly, frame writer, close codes
+//!  protocol/              RFC 6455 and permessage-deflate (RFC 7692): frame reader, message
+//!                         assembly, frame writer, close codes, negotiation, compression
 //!  config/, id.rs,        leaves: configuration (keys declared once, LiveConfig),
 //!  message.rs, error.rs,  ConnId/ConnInfo, Message, start-up errors, the Prometheus
 //!  metrics/, params.rs    registry and the per-route handles the engine counts into,
@@ -56,12 +59,17 @@
 //! ```text
 //!  TCP bytes -> engine::io::ClientStream (fails at a kill)
 //!            -> protocol::head + reader::FrameReader (one frame, every single-frame rule)
-//!            -> protocol::assemble::MessageReader (fragments, size limit, UTF-8)
+//!            -> protocol::assemble::MessageReader (fragments, size limit, UTF-8;
+//!               protocol::deflate decompresses a compressed message as it arrives)
 //!            -> server::driver's read loop: a message to Controller::on_message(&mut Conn,
 //!               Message); a ping or close frame to engine::driver::answer
 //!  Conn::send -> engine::handle::OutboundTx (direct write, or the bounded queue + drainer)
-//!            -> engine::io::ClientSink -> protocol::writer (header + payload, one writev)
-//!  Sender::broadcast -> push::table (local queues) + push::broker (other nodes)
+//!            -> engine::io::ClientSink (compresses, if agreed)
+//!            -> protocol::writer (header + payload, one sendmsg)
+//!  Sender::broadcast -> push::table (the receivers) -> push::fanout (the frame encoded once,
+//!               written into each idle socket from this task, else queued + drainer; a
+//!               connection with permessage-deflate always queued, compressed once per
+//!               parameter set) + push::broker (other nodes)
 //! ```
 //!
 //! ## Tour
@@ -74,10 +82,12 @@
 //! | connection ids | [`ConnId`], [`ConnInfo`] (`id.rs`) |
 //! | pushing to any connection, broadcast, rooms | [`Sender`], [`Room`], [`Filter`] (`push/`) |
 //! | reaching other nodes | [`broker`] (`push/broker.rs`) |
-//! | checks on every request of a server | [`Middleware`] (`middleware.rs`) |
+//! | checks on every request of a server, and wrappers that see the response | [`Middleware`], [`Next`] (`middleware.rs`) |
 //! | typed `[middleware.NAME]` settings and the config in effect, following reloads | [`Settings`], [`MiddlewareSettings`] (`settings.rs`), [`LiveConfig`] (`config/live.rs`) |
 //! | shared services, what is injected (`#[inject]`, `#[default]`, `provides = dyn Trait`) | `#[singleton]`, [`Inject`] (`di.rs`); the singleton graph (`app/singletons.rs`) |
-//! | plain HTTP routes | [`http`] (`http.rs`) |
+//! | plain HTTP routes; what they return (`Json`, tuples, streamed bodies, server-sent events) | [`http`] (`http.rs`, `http/`) |
+//! | tower and axum: a server's fallback service, layers as middleware, handing an upgrade to a controller | `#[http_fallback]`, [`http::hand_over`] (`http/tower.rs`, `server/handover.rs`), `layer.rs` |
+//! | streamed response bodies as bounded resources (`max_http_streams`, ended by a stop) | `server/stream.rs` |
 //! | path patterns (`/rooms/{id}`, `/files/{*path}`), typed query strings | [`RequestHead::param`], [`Conn::param`], [`RequestHead::query_as`]; matched in `server/routes.rs` with `matchit` |
 //! | JSON-RPC 2.0 over WebSocket | [`jsonrpc`] (`jsonrpc.rs`), `#[rpc_methods]` |
 //! | config layers and keys | [`Config`] (`config/`) |
@@ -108,6 +118,7 @@ mod future;
 pub mod http;
 mod id;
 pub mod jsonrpc;
+mod layer;
 mod message;
 mod metrics;
 mod middleware;
@@ -144,7 +155,7 @@ pub use error::{ConfigError, Origin, PathConflict, StartupError};
 pub use future::BoxFuture;
 pub use id::{ConnId, ConnInfo};
 pub use message::{Message, Utf8Bytes};
-pub use middleware::Middleware;
+pub use middleware::{Middleware, Next};
 pub use protocol::close::{CloseCode, CloseFrame};
 pub use push::{ClusterCount, Delivery, Filter, Room, Sender};
 pub use request::{QueryError, Rejection, RequestHead};
@@ -152,7 +163,9 @@ pub use server::Routes;
 pub use settings::{MiddlewareSettings, Settings};
 pub use websocket::{FrameError, HandlerOutput, Recv, RecvTimeout, WebSocket};
 
-pub use ws_macros::{http_route, middleware, rpc_methods, singleton, ws_controller, ws_handler};
+pub use ws_macros::{
+    http_fallback, http_route, middleware, rpc_methods, singleton, ws_controller, ws_handler,
+};
 
 /// Reaching the other nodes of a cluster: every delivery a [`Sender`] makes is an
 /// [`Envelope`](broker::Envelope), delivered to this node's connections directly and handed to

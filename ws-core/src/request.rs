@@ -16,6 +16,7 @@ use crate::params::PathParams;
 /// extensions that travel on to the connection's context (WebSocket) or the HTTP handler.
 #[derive(Debug)]
 pub struct RequestHead {
+    pub(crate) version: http::Version,
     pub(crate) method: Method,
     pub(crate) uri: Uri,
     pub(crate) headers: HeaderMap,

@@ -4,6 +4,7 @@
 
 mod attr;
 mod controller;
+mod fallback;
 mod handler;
 mod middleware;
 mod register;
@@ -31,6 +32,7 @@ fn debug(name: &str, out: proc_macro2::TokenStream) -> TokenStream {
 /// | `path = "/rooms/{id}"`, `path = "/files/{*rest}"` | a pattern: read the values with `cx.param("id")` |
 /// | `protocol = "jsonrpc"` or `protocol = ["v2", "v1"]` | subprotocols it speaks, in order of preference: the first one the client offers is chosen |
 /// | `protocol_required` | a client that offers none of them is refused with 400 |
+/// | `compression = true` | permessage-deflate on this route, whatever the server's `compression` key says |
 /// | `default` | the struct's own `Default` impl builds it |
 ///
 /// The struct implements `ws_core::Controller` (every hook has a default) and is built once,
@@ -124,7 +126,7 @@ pub fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// | form | what it does |
 /// | --- | --- |
 /// | `#[ws_handler(server = "ws", path = "/stream")]` | the route; `path` may be a pattern (`ws.param("id")`) |
-/// | `protocol = ..`, `protocol_required` | as on `#[ws_controller]` |
+/// | `protocol = ..`, `protocol_required`, `compression = true` | as on `#[ws_controller]` |
 /// | `async fn f(mut ws: WebSocket)` | the socket alone |
 /// | `async fn f(mut ws: WebSocket, a: Inject<A>, s: Sender, c: Config, ..)` | arguments after the socket are injected: their types implement `FromResolver` (`Inject<T>`, `Settings<T>`, `Sender`, `Config`, `LiveConfig`); resolved once at start-up, cloned for each connection |
 /// | `-> ()` | the connection closes (1000) when the function returns |
@@ -347,9 +349,21 @@ pub fn singleton(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("singleton", singleton::expand(attr.into(), item.into()))
 }
 
-/// Registers a struct implementing `ws_core::Middleware`: it runs on the request head (the
-/// WebSocket handshake or an HTTP request, before any body is read) and may refuse it with a
-/// status.
+/// Registers a middleware on one server: `#[middleware(server = "ws", priority = 10)]` (lower
+/// priority runs first; default 0), or on every server: `#[middleware(global)]`.
+/// `paths = ["/push"]` makes it run on those routes of its server only (checked at start-up:
+/// each path must have a route there). Middleware runs on the request head, before an HTTP
+/// body is read. Three forms, which run as one list in priority order:
+///
+/// - a **guard**: a struct implementing `ws_core::Middleware`, built like a
+///   `#[ws_controller]`'s struct (`#[inject]` and `#[default]` fields, or `default` for its
+///   own `Default` impl); it lets the request through or refuses it with a `Rejection`;
+/// - a **wrapper**: an `async fn(req: ws_core::http::Request, next: ws_core::Next, ..) ->
+///   impl IntoResponse`, whose arguments after `next` are injected like an `#[http_route]`'s;
+///   it runs code before and after `next.run(req).await` and may change the response, or
+///   answer without calling it;
+/// - a **tower layer**: a plain `fn(..) -> impl tower::Layer<..>` (tower-http's trace, CORS,
+///   compression, timeout), on HTTP requests only (handshakes skip it).
 ///
 /// # Forms
 ///
@@ -360,9 +374,6 @@ pub fn singleton(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// | `#[middleware(global)]`, `#[middleware(global, priority = -100)]` | every request of every server |
 /// | `#[middleware(server = "http", paths = ["/admin", "/rooms/{id}"])]` | those routes of its server only (a guard; each path must be a route there, checked at start-up) |
 /// | `default` (with any of the above) | built by the struct's own `Default` impl |
-///
-/// It is built like a `#[ws_controller]`'s struct: `#[inject]` and `#[default]` fields, a
-/// unit struct, or `default`.
 ///
 /// ```
 /// use ws_core::http::{Request, StatusCode};
@@ -445,7 +456,7 @@ pub fn middleware(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// | `path = "/rooms/{id}"`, `path = "/files/{*path}"` | a pattern: `req.param("id")` |
 /// | `async fn f(req: Request)` | the request alone, taken by value (head, body, `sender()`, `config()`) |
 /// | `async fn f(req: Request, a: Inject<A>, s: Settings<T>, tx: Sender, c: Config, l: LiveConfig)` | injected arguments after the request: resolved once at start-up (a missing singleton stops start-up), cloned for each request |
-/// | `-> &'static str`, `String`, `StatusCode`, `(StatusCode, T)`, `Response`, `Rejection`, `QueryError`, `Result<T, E>` | anything that implements `IntoResponse` |
+/// | `-> &'static str`, `String`, `StatusCode`, `(StatusCode, T)`, `(StatusCode, headers, T)`, `Json<T>`, `Html<T>`, `Sse<S>`, `Body`, `Response`, `Rejection`, `QueryError`, `Result<T, E>` | anything that implements `IntoResponse` |
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -502,4 +513,15 @@ pub fn middleware(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn http_route(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("http_route", route::expand(attr.into(), item.into()))
+}
+
+/// Registers a tower service (an axum `Router`, a `tower::service_fn`, a layered service) as
+/// the fallback of one server: it answers every request that no route of ours takes, behind
+/// the server's middleware that has no `paths`:
+/// `#[http_fallback(server = "http")] fn api(..) -> axum::Router { .. }`. The function is
+/// called once at start-up, its arguments injected (`Inject<T>`, `Settings<T>`, `Sender`,
+/// `Config`, `LiveConfig`). At most one per server.
+#[proc_macro_attribute]
+pub fn http_fallback(attr: TokenStream, item: TokenStream) -> TokenStream {
+    debug("http_fallback", fallback::expand(attr.into(), item.into()))
 }

@@ -1,5 +1,6 @@
 //! What `#[ws_controller]` and `#[ws_handler]` share: the route arguments
-//! (`server`, `path`, `protocol`, `protocol_required`; `default` for a controller) and the
+//! (`server`, `path`, `protocol`, `protocol_required`, `compression`; `default` for a
+//! controller) and the
 //! `ControllerDef` registration.
 
 use proc_macro2::{Span, TokenStream};
@@ -8,8 +9,21 @@ use quote::quote;
 use crate::attr::{check_path_lit, Args};
 use crate::register::{origin, static_record};
 
-const KEYS: &[&str] = &["server", "path", "protocol", "protocol_required"];
-const CONTROLLER_KEYS: &[&str] = &["server", "path", "protocol", "protocol_required", "default"];
+const KEYS: &[&str] = &[
+    "server",
+    "path",
+    "protocol",
+    "protocol_required",
+    "compression",
+];
+const CONTROLLER_KEYS: &[&str] = &[
+    "server",
+    "path",
+    "protocol",
+    "protocol_required",
+    "compression",
+    "default",
+];
 
 /// The checked arguments of a WebSocket route attribute.
 pub(crate) struct WsRouteArgs {
@@ -17,6 +31,8 @@ pub(crate) struct WsRouteArgs {
     path: Option<syn::LitStr>,
     protocols: Vec<syn::LitStr>,
     required: bool,
+    /// `compression = true`: permessage-deflate on this route.
+    compression: bool,
     /// `default`: the struct is built by its own `Default` impl.
     pub(crate) default: Option<syn::Ident>,
     /// Every problem found, each on its token.
@@ -39,6 +55,7 @@ impl WsRouteArgs {
         let path = args.required_str("path", path_example, span);
         let protocols = args.optional_str_list("protocol");
         let required = args.optional_bool("protocol_required");
+        let compression = args.optional_bool("compression");
         let default = args.flag("default");
         let mut errors = std::mem::take(&mut args.errors);
         if let Some(p) = &path {
@@ -58,6 +75,7 @@ impl WsRouteArgs {
             path,
             protocols,
             required: required.is_some_and(|r| r.value),
+            compression: compression.is_some_and(|c| c.value),
             default,
             errors,
         }
@@ -78,7 +96,7 @@ impl WsRouteArgs {
             return None;
         };
         let origin = origin(ident);
-        let (protocols, required) = (&self.protocols, self.required);
+        let (protocols, required, compression) = (&self.protocols, self.required, self.compression);
         let support = quote! {
             const __ORIGIN: ::ws_core::__private::Origin = #origin;
             fn __build(
@@ -97,6 +115,7 @@ impl WsRouteArgs {
                 path: #path,
                 protocols: &[#(#protocols),*],
                 protocol_required: #required,
+                compression: #compression,
                 deps: #deps,
                 build: __build,
             }

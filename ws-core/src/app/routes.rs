@@ -41,6 +41,7 @@ pub(crate) fn build_all(
                         path: def.path,
                         protocols: def.protocols,
                         protocol_required: def.protocol_required,
+                        compression: def.compression,
                         controller,
                         metrics: metrics.route(name.as_str(), def.path),
                     };
@@ -71,6 +72,12 @@ pub(crate) fn build_all(
                         errors.push(conflict(def.server, "HTTP", c, def.path, def.origin));
                     }
                 }
+                Err(e) => errors.push(e),
+            }
+        }
+        for def in (registry.http_fallbacks.iter()).filter(|d| d.server == name.as_str()) {
+            match (def.build)(resolver) {
+                Ok(service) => routes.fallback = Some((def.origin, service)),
                 Err(e) => errors.push(e),
             }
         }

@@ -64,7 +64,8 @@ pub(crate) fn plan(registry: &Registry) -> Result<Vec<usize>, Vec<StartupError>>
         .map(|d| (d.origin, d.deps))
         .chain(registry.controllers.iter().map(|d| (d.origin, d.deps)))
         .chain(registry.middleware.iter().map(|d| (d.origin, d.deps)))
-        .chain(registry.http_routes.iter().map(|d| (d.origin, d.deps)));
+        .chain(registry.http_routes.iter().map(|d| (d.origin, d.deps)))
+        .chain(registry.http_fallbacks.iter().map(|d| (d.origin, d.deps)));
     for (origin, deps) in registrations {
         let mut seen = Vec::new();
         for dep in deps.iter().flatten() {
@@ -247,6 +248,7 @@ mod tests {
             singletons,
             middleware: &[],
             http_routes: &[],
+            http_fallbacks: &[],
         }
     }
 

@@ -170,11 +170,13 @@ pub(crate) fn debug_field<T: Value>(d: &mut fmt::DebugStruct<'_, '_>, key: &Key,
 /// }
 /// ```
 ///
-/// `reload:` is one of [`Effect`]'s variants; a key without it does not compile. Every key
+/// `reload:` is one of [`Effect`]'s variants; a key without it does not compile. A key whose
+/// type's [`Value::SAMPLE`] is its default or not a valid value gives its own test sample
+/// after its effect: `reload: Applied [sample "10"]`. Every key
 /// is a `pub` field; the layer gets an `Option` of the type's [`Value::Raw`] per key, then
 /// its own fields. The struct implements [`Keys`].
 macro_rules! config_keys {
-    (@key $key:ident: $ty:ty, $effect:ident $(, $flag:ident)?; $($doc:literal)*) => {
+    (@key $key:ident: $ty:ty, $effect:ident $(, $flag:ident)? $([sample $sample:literal])?; $($doc:literal)*) => {
         $crate::config::keys::Key {
             name: stringify!($key),
             env_string: <$ty as $crate::config::value::Value>::ENV_STRING,
@@ -183,9 +185,11 @@ macro_rules! config_keys {
             #[cfg(test)]
             doc: concat!($($doc, "\n",)*),
             #[cfg(test)]
-            sample: <$ty as $crate::config::value::Value>::SAMPLE,
+            sample: $crate::config::keys::config_keys!(@sample $ty $(, $sample)?),
         }
     };
+    (@sample $ty:ty) => { <$ty as $crate::config::value::Value>::SAMPLE };
+    (@sample $ty:ty, $sample:literal) => { $sample };
     (@secret) => { false };
     (@secret secret) => { true };
     (
@@ -194,7 +198,7 @@ macro_rules! config_keys {
             keys {
                 $(
                     $(#[doc = $doc:literal])*
-                    $key:ident: $ty:ty = $default:expr, reload: $effect:ident $(, $flag:ident)?;
+                    $key:ident: $ty:ty = $default:expr, reload: $effect:ident $(, $flag:ident)? $([sample $sample:literal])?;
                 )*
             }
             $(
@@ -239,7 +243,7 @@ macro_rules! config_keys {
             type Layer = $layer;
 
             const KEYS: &'static [$crate::config::keys::Key] = &[
-                $($crate::config::keys::config_keys!(@key $key: $ty, $effect $(, $flag)?; $($doc)*),)*
+                $($crate::config::keys::config_keys!(@key $key: $ty, $effect $(, $flag)? $([sample $sample])?; $($doc)*),)*
             ];
 
             fn defaults() -> Self {
@@ -274,7 +278,7 @@ macro_rules! config_keys {
                 $(
                     {
                         const KEY: &$crate::config::keys::Key =
-                            &$crate::config::keys::config_keys!(@key $key: $ty, $effect $(, $flag)?; $($doc)*);
+                            &$crate::config::keys::config_keys!(@key $key: $ty, $effect $(, $flag)? $([sample $sample])?; $($doc)*);
                         if let Some((from, to)) = $crate::config::keys::change(KEY, &self.$key, &new.$key) {
                             changed(KEY, from, to);
                         }
@@ -292,7 +296,7 @@ macro_rules! config_keys {
                 $(
                     {
                         const KEY: &$crate::config::keys::Key =
-                            &$crate::config::keys::config_keys!(@key $key: $ty, $effect $(, $flag)?; $($doc)*);
+                            &$crate::config::keys::config_keys!(@key $key: $ty, $effect $(, $flag)? $([sample $sample])?; $($doc)*);
                         each(KEY, $crate::config::keys::toml_value(KEY, &self.$key));
                     }
                 )*
@@ -302,7 +306,7 @@ macro_rules! config_keys {
                 $(
                     $crate::config::keys::debug_field(
                         d,
-                        &$crate::config::keys::config_keys!(@key $key: $ty, $effect $(, $flag)?; $($doc)*),
+                        &$crate::config::keys::config_keys!(@key $key: $ty, $effect $(, $flag)? $([sample $sample])?; $($doc)*),
                         &self.$key,
                     );
                 )*

@@ -322,6 +322,15 @@ impl Config {
             if s.max_message_size == 0 {
                 errors.push(invalid(key("max_message_size"), "must be at least 1 byte"));
             }
+            if s.compression_level > 9 {
+                errors.push(invalid(key("compression_level"), "must be 0 to 9"));
+            }
+            if !(9..=15).contains(&s.compression_window_bits) {
+                errors.push(invalid(
+                    key("compression_window_bits"),
+                    "must be 9 to 15 (zlib compresses raw deflate with no smaller window)",
+                ));
+            }
             if s.outbound_queue == 0 {
                 errors.push(invalid(key("outbound_queue"), "must be at least 1 message"));
             }

@@ -168,6 +168,27 @@ config_keys! {
             /// Largest message (all fragments together) a client may send, in bytes; larger
             /// closes with 1009. **Default**: 16 MiB.
             max_message_size: usize = 16 << 20, reload: Applied;
+            /// permessage-deflate (RFC 7692) on every WebSocket route of this server (a
+            /// controller's `compression = true` turns it on for its route alone): a client
+            /// that offers it gets compressed messages and may send them. **Default**: `false`.
+            compression: bool = false, reload: Applied [sample "true"];
+            /// zlib compression level of outgoing messages, 0 (stored) to 9 (smallest).
+            /// **Default**: 1 (fastest).
+            compression_level: usize = 1, reload: Applied;
+            /// Largest LZ77 window, as a power of two (9 to 15), that the server compresses
+            /// with and asks the client to compress with (when the client's offer lets it
+            /// ask): bounds the memory of a context kept between messages. **Default**: 15.
+            compression_window_bits: usize = 15, reload: Applied [sample "10"];
+            /// Whether compression contexts are kept between messages (when the client's offer
+            /// allows): a better ratio for streams of similar messages, for a dedicated
+            /// compressor (and decompressor) per connection. `false`: the server answers
+            /// `server_no_context_takeover` and `client_no_context_takeover`, and an idle
+            /// compressed connection holds no compression state (one compressor and one
+            /// decompressor per worker thread serve every connection). **Default**: `false`.
+            compression_context_takeover: bool = false, reload: Applied [sample "true"];
+            /// Messages the server sends that are smaller than this many bytes go out
+            /// uncompressed. **Default**: 1024.
+            compression_threshold: usize = 1024, reload: Applied;
             /// Time a client has to send its complete HTTP request head. **Default**: 10 s.
             handshake_timeout: Duration = Duration::from_secs(10), reload: Applied;
             /// A connection with no frame from the client for this long is closed (1001, "idle
@@ -202,6 +223,11 @@ config_keys! {
             /// read or handled; a body that would go past it is answered 503 with
             /// `Retry-After`. **Default**: 64 MiB.
             http_body_budget: usize = 64 << 20, reload: Applied;
+            /// Most streamed HTTP response bodies (server-sent events, `Body::from_stream`, a
+            /// body a tower layer wraps) open on this server at once; a response that would go
+            /// past it is answered 503 with `Retry-After` instead. Every stream ends when the
+            /// server stops. `0`: no limit. **Default**: 10000.
+            max_http_streams: usize = 10_000, reload: Applied;
             /// Most requests in one JSON-RPC batch (`ws_core::jsonrpc`); a longer batch is
             /// answered with one -32600 error, and read no further than this many items.
             /// **Default**: 1000.

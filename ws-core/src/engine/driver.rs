@@ -12,13 +12,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncWrite, ReadHalf};
+use tokio::io::ReadHalf;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio_util::either::Either;
 
 use super::handle::OutboundTx;
-use super::io::{ClientSink, ClientStream};
+use super::io::{ClientSink, ClientStream, WriteSide};
 use super::outbox::{NotQueued, Outbound, Shared};
 use crate::config::ServerConfig;
 use crate::id::ConnId;
@@ -26,15 +26,14 @@ use crate::metrics::traffic::Traffic;
 use crate::metrics::RouteMetrics;
 use crate::protocol::assemble::{Control, MessageReader};
 use crate::protocol::close::{parse_close_payload, CloseCode, CloseFrame};
+use crate::protocol::deflate::{Deflater, Inflater};
 use crate::protocol::error::{classify, ReadError, ReadFailure};
+use crate::protocol::extension::Agreed;
 use crate::protocol::reader::FrameReader;
 
 /// The read half of a connection: TCP's own, or a half of hyper's upgraded stream (one type
 /// either way, so a connection's future is one state machine).
 pub(crate) type ReadSide = Either<OwnedReadHalf, ReadHalf<TokioIo<Upgraded>>>;
-
-/// The write half, boxed.
-pub(crate) type WriteSide = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// Reads a connection's messages; borrows the connection's signals for each read.
 pub(crate) type Reader<'a> = MessageReader<ClientStream<'a, ReadSide>>;
@@ -45,27 +44,37 @@ pub(crate) fn split(upgraded: Upgraded) -> (Bytes, ReadSide, WriteSide) {
     match upgraded.downcast::<TokioIo<TcpStream>>() {
         Ok(parts) => {
             let (r, w) = parts.io.into_inner().into_split();
-            (parts.read_buf, Either::Left(r), Box::new(w))
+            (parts.read_buf, Either::Left(r), WriteSide::Tcp(w))
         }
         Err(upgraded) => {
             let (r, w) = tokio::io::split(TokioIo::new(upgraded));
-            (Bytes::new(), Either::Right(r), Box::new(w))
+            (
+                Bytes::new(),
+                Either::Right(r),
+                WriteSide::Other(Box::new(w)),
+            )
         }
     }
 }
 
 /// The connection's state with its write half attached, and the handle that sends to it.
 /// Must be called inside the Tokio runtime (drainers are spawned on it).
-/// `route` is what the connection counts its traffic into.
+/// `route` is what the connection counts its traffic into; `deflate`, the permessage-deflate
+/// parameters it agreed on, if any.
 pub(crate) fn attach(
     id: ConnId,
     settings: Arc<ServerConfig>,
     write: WriteSide,
     route: Arc<RouteMetrics>,
+    deflate: Option<Agreed>,
 ) -> (Arc<Shared>, OutboundTx) {
     let policy = settings.outbound_full;
     let shared = Arc::new(Shared::new(id, settings, Traffic::new(route)));
-    shared.attach(ClientSink::new(write));
+    let sink = ClientSink::new(write);
+    shared.attach(match deflate {
+        Some(agreed) => sink.with_deflater(Deflater::new(&agreed)),
+        None => sink,
+    });
     let out = OutboundTx {
         id,
         shared: Arc::clone(&shared),
@@ -74,14 +83,24 @@ pub(crate) fn attach(
     (shared, out)
 }
 
-/// The message reader of a connection: `prefix` (bytes already read) first, then `read`.
-pub(crate) fn reader<'a>(prefix: Bytes, read: ReadSide, shared: &'a Shared) -> Reader<'a> {
+/// The message reader of a connection: `prefix` (bytes already read) first, then `read`;
+/// compressed messages too with an `inflater` (permessage-deflate agreed).
+pub(crate) fn reader<'a>(
+    prefix: Bytes,
+    read: ReadSide,
+    shared: &'a Shared,
+    inflater: Option<Inflater>,
+) -> Reader<'a> {
     let read = ClientStream::new(read, &shared.signals);
-    MessageReader::new(FrameReader::new(
+    let reader = MessageReader::new(FrameReader::new(
         prefix,
         read,
         shared.settings.max_message_size,
-    ))
+    ));
+    match inflater {
+        Some(inflater) => reader.with_inflater(inflater),
+        None => reader,
+    }
 }
 
 /// Counts a frame from the client for the keep-alive sweeps: what the message reader calls

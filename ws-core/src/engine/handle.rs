@@ -15,7 +15,8 @@ use crate::id::ConnId;
 use crate::message::Message;
 use crate::metrics::{FullPolicy, SlowReason};
 use crate::protocol::close::{truncate_reason, CloseCode};
-use crate::protocol::writer::Written;
+use crate::protocol::deflate::Compressed;
+use crate::protocol::writer::{FrameHead, Written};
 
 /// A handle that sends to one connection.
 #[derive(Debug, Clone)]
@@ -105,15 +106,24 @@ impl OutboundTx {
         self.try_push(msg)
     }
 
-    /// Queues `msg` without waiting; a full queue follows the policy (`wait` acts as `drop`).
+    /// Sends `msg` without waiting (written at once when the socket takes it, else queued);
+    /// a full queue follows the policy (`wait` acts as `drop`).
     pub(crate) fn try_push(&self, msg: Message) -> Result<(), SendError> {
-        if self.shared.signals.is_closing() {
-            return Err(SendError::Closed {
-                id: self.id,
-                message: msg,
-            });
-        }
-        match self.try_enqueue(Outbound::Message(msg)) {
+        let head = FrameHead::message(matches!(msg, Message::Text(_)), msg.as_bytes());
+        self.try_push_encoded(&msg, &head, None)
+    }
+
+    /// [`try_push`](Self::try_push) of a message whose frame header is formatted already (a
+    /// broadcast formats it once for all its receivers). `msg` is cloned only when it is
+    /// queued or given back in the error. `forms` holds the broadcast's compressed forms,
+    /// shared by the receivers that agreed on the same permessage-deflate parameters.
+    pub(crate) fn try_push_encoded(
+        &self,
+        msg: &Message,
+        head: &FrameHead,
+        forms: Option<&Arc<Compressed>>,
+    ) -> Result<(), SendError> {
+        match self.shared.try_send(msg, head, forms) {
             Ok(()) => Ok(()),
             Err(NotQueued::Closed(item)) => Err(SendError::Closed {
                 id: self.id,
@@ -179,7 +189,7 @@ impl OutboundTx {
 
 fn take_message(item: Outbound, id: ConnId) -> Message {
     match item {
-        Outbound::Message(m) => m,
+        Outbound::Message(m) | Outbound::Shared { msg: m, .. } => m,
         _ => unreachable_message(id),
     }
 }

@@ -13,11 +13,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use fastwebsockets::OpCode;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use socket2::SockRef;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
 
 use super::kill::killed;
 use super::signals::Signals;
-use crate::protocol::writer::{message_opcode, write_frame, WriteFrame};
+use crate::protocol::deflate::{Compressed, Deflater};
+use crate::protocol::writer::{message_opcode, write_compressed, write_frame, WriteFrame};
 
 /// The read half of a connection, failing its pending read once the connection is killed.
 pub(crate) struct ClientStream<'a, R> {
@@ -55,9 +59,75 @@ impl<R: AsyncRead + Unpin> AsyncRead for ClientStream<'_, R> {
     }
 }
 
-/// The write half of a connection (boxed: plain TCP or hyper's upgraded stream).
+/// The write half of a connection: plain TCP's own half, or (boxed) a half of hyper's
+/// upgraded stream (TLS, HTTP/2, or a stream hyper could not hand back as TCP).
+pub(crate) enum WriteSide {
+    /// A plain TCP socket: the only kind another task may write to without waiting
+    /// ([`ClientSink::try_write_now`]).
+    Tcp(OwnedWriteHalf),
+    /// Anything else; written only through its own `poll_write` (a TLS session or an
+    /// HTTP/2 stream buffers and needs the task that flushes it).
+    Other(Box<dyn AsyncWrite + Send + Unpin>),
+}
+
+impl WriteSide {
+    #[inline]
+    fn pin(&mut self) -> Pin<&mut (dyn AsyncWrite + Send + Unpin)> {
+        match self {
+            Self::Tcp(tcp) => Pin::new(tcp),
+            Self::Other(other) => Pin::new(&mut **other),
+        }
+    }
+
+    /// Writes `bufs`: over TCP with `sendmsg` ([`send_now`]), else the stream's own
+    /// vectored write.
+    #[inline]
+    fn poll_send(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        match self {
+            Self::Tcp(tcp) => {
+                let stream: &TcpStream = tcp.as_ref();
+                loop {
+                    match stream.poll_write_ready(cx) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                    match send_now(stream, bufs) {
+                        // tokio cleared the readiness: the next poll waits for it.
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        done => return Poll::Ready(done),
+                    }
+                }
+            }
+            Self::Other(other) => Pin::new(&mut **other).poll_write_vectored(cx, bufs),
+        }
+    }
+}
+
+/// `MSG_NOSIGNAL`: a peer that is gone is an `EPIPE`, not a `SIGPIPE` (std's and mio's own
+/// sends do the same).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const NO_SIGPIPE: std::ffi::c_int = 0x4000;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const NO_SIGPIPE: std::ffi::c_int = 0;
+
+/// One non-blocking `sendmsg` of `bufs` on a socket tokio owns, keeping tokio's readiness
+/// right (cleared on `WouldBlock`, so the next poll waits for the socket). Not tokio's own
+/// `writev`: a write(2)-family call on a socket goes through the VFS first (the file's
+/// position lock, fsnotify), a cost paid per frame; `send`/`sendmsg` go to the socket
+/// directly, as fastwebsockets' writes (through hyper and mio's `send`) and uWebSockets' do.
+#[inline]
+fn send_now(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    stream.try_io(Interest::WRITABLE, || {
+        SockRef::from(stream).send_vectored_with_flags(bufs, NO_SIGPIPE)
+    })
+}
+
+/// The write half of a connection, with the connection's compressor when permessage-deflate
+/// is agreed (it travels with the write half, so whoever writes has it, one writer at a time).
 pub(crate) struct ClientSink {
-    inner: Box<dyn AsyncWrite + Send + Unpin>,
+    inner: WriteSide,
+    deflater: Option<Box<Deflater>>,
 }
 
 impl std::fmt::Debug for ClientSink {
@@ -67,11 +137,57 @@ impl std::fmt::Debug for ClientSink {
 }
 
 impl ClientSink {
-    pub(crate) fn new(inner: Box<dyn AsyncWrite + Send + Unpin>) -> Self {
-        Self { inner }
+    pub(crate) fn new(inner: WriteSide) -> Self {
+        Self {
+            inner,
+            deflater: None,
+        }
     }
 
-    /// Writes a whole text or binary message as one frame.
+    /// Compresses the messages it writes with `deflater` (permessage-deflate agreed).
+    pub(crate) fn with_deflater(mut self, deflater: Deflater) -> Self {
+        self.deflater = Some(Box::new(deflater));
+        self
+    }
+
+    /// Whether permessage-deflate is agreed: such a connection is not written directly by a
+    /// fan-out (its messages go through its compressor, which the writer holds).
+    #[inline]
+    pub(crate) fn compresses(&self) -> bool {
+        self.deflater.is_some()
+    }
+
+    /// Writes what the socket takes of `bufs` now, without waiting and without a task: the
+    /// fan-out's direct write. `None` when this is no plain TCP socket (the caller queues
+    /// instead); else the bytes taken (`WouldBlock` when none: the socket is full). Progress
+    /// counts for the keep-alive sweeps as any write does.
+    #[inline]
+    pub(crate) fn try_write_now(
+        &mut self,
+        signals: &Signals,
+        bufs: &[IoSlice<'_>],
+    ) -> Option<io::Result<usize>> {
+        let WriteSide::Tcp(tcp) = &mut self.inner else {
+            return None;
+        };
+        let stream: &TcpStream = tcp.as_ref();
+        // Straight to the socket, without first reading tokio's readiness for it (a cache
+        // line less per receiver of a fan-out). A full socket is tried once more through
+        // tokio, which takes its readiness before the call and clears it on `WouldBlock`, so
+        // the drainer that takes over waits for the socket, and an `EPOLLOUT` that came
+        // between the two calls is not lost.
+        let mut written = SockRef::from(stream).send_vectored_with_flags(bufs, NO_SIGPIPE);
+        if matches!(&written, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            written = send_now(stream, bufs);
+        }
+        if matches!(written, Ok(n) if n > 0) {
+            signals.keepalive.wrote();
+        }
+        Some(written)
+    }
+
+    /// Writes a whole text or binary message as one frame (compressed, if agreed and worth
+    /// it).
     #[inline]
     pub(crate) fn write_message<'a>(
         &'a mut self,
@@ -79,7 +195,34 @@ impl ClientSink {
         text: bool,
         payload: &'a [u8],
     ) -> WriteFrame<'a, Tracked<'a>> {
-        self.write_frame(signals, true, message_opcode(text), payload)
+        self.write_shared(signals, text, payload, None)
+    }
+
+    /// [`write_message`](Self::write_message) for a message that goes to many connections:
+    /// `shared` holds its compressed forms, made once per parameter set.
+    #[inline]
+    pub(crate) fn write_shared<'a>(
+        &'a mut self,
+        signals: &'a Signals,
+        text: bool,
+        payload: &'a [u8],
+        shared: Option<&Compressed>,
+    ) -> WriteFrame<'a, Tracked<'a>> {
+        let compressed = match self.deflater.as_deref_mut() {
+            Some(d) => d.deflate(payload, shared),
+            None => None,
+        };
+        match compressed {
+            Some(bytes) => write_compressed(
+                Tracked {
+                    sink: self,
+                    signals,
+                },
+                message_opcode(text),
+                bytes,
+            ),
+            None => self.write_frame(signals, true, message_opcode(text), payload),
+        }
     }
 
     /// Writes one frame, reporting to the connection's `signals`.
@@ -138,7 +281,7 @@ impl AsyncWrite for Tracked<'_> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let poll = Pin::new(&mut this.sink.inner).poll_write(cx, buf);
+        let poll = this.sink.inner.poll_send(cx, &[IoSlice::new(buf)]);
         this.track(cx, poll)
     }
 
@@ -149,22 +292,25 @@ impl AsyncWrite for Tracked<'_> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let poll = Pin::new(&mut this.sink.inner).poll_write_vectored(cx, bufs);
+        let poll = this.sink.inner.poll_send(cx, bufs);
         this.track(cx, poll)
     }
 
     #[inline]
     fn is_write_vectored(&self) -> bool {
-        self.sink.inner.is_write_vectored()
+        match &self.sink.inner {
+            WriteSide::Tcp(tcp) => tcp.is_write_vectored(),
+            WriteSide::Other(other) => other.is_write_vectored(),
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let poll = Pin::new(&mut this.sink.inner).poll_flush(cx);
+        let poll = this.sink.inner.pin().poll_flush(cx);
         this.track(cx, poll)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().sink.inner).poll_shutdown(cx)
+        self.get_mut().sink.inner.pin().poll_shutdown(cx)
     }
 }

@@ -11,11 +11,20 @@
 //! Whoever writes takes the write half out from under the lock, so a frame is always written
 //! whole and frames never interleave.
 //!
+//! A push from another task to a plain TCP connection with nothing queued and no writer is
+//! not queued either: it is written into the socket there and then, without waiting
+//! ([`Shared::try_send`]); only what the socket does not take is queued (the rest of a frame
+//! the socket took part of goes first), and a drainer is started for it. A broadcast to 10,000
+//! connections so costs 10,000 non-blocking writes from the broadcasting task, not 10,000
+//! queued items and task spawns. TLS and HTTP/2 connections, whose write half is a session
+//! that needs its own task to flush, always take the queue.
+//!
 //! When the queue is full, pushes from other tasks follow `outbound_full`
 //! ([`OutboundPolicy`]): `close` (default) closes the slow connection with 1008, `drop` drops
 //! the message, `wait` waits for room. The connection's own hooks always wait.
 
 use std::collections::VecDeque;
+use std::io::{self, IoSlice};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -31,12 +40,27 @@ use crate::id::ConnId;
 use crate::message::Message;
 use crate::metrics::traffic::Traffic;
 use crate::protocol::close::{close_payload, CloseCode};
-use crate::protocol::writer::Written;
+use crate::protocol::deflate::Compressed;
+use crate::protocol::writer::{message_opcode, FrameHead, Written};
 
 /// One item for the drainer.
 #[derive(Debug)]
 pub(crate) enum Outbound {
     Message(Message),
+    /// A message pushed to many connections (a broadcast, a room): `forms` holds its
+    /// compressed forms, made once for all receivers that agreed on the same permessage-deflate
+    /// parameters.
+    Shared {
+        msg: Message,
+        forms: Arc<Compressed>,
+    },
+    /// The rest of a whole message whose first `written` bytes (header included) a direct
+    /// write put into the socket. It is written before anything else and never dropped (not
+    /// even for a slow consumer's close frame): the socket holds the start of its frame.
+    Rest {
+        msg: Message,
+        written: usize,
+    },
     /// One frame of a fragmented message (`WebSocket::push_frame`): `first` frames carry the
     /// message's opcode, later ones are continuations.
     Fragment {
@@ -62,7 +86,7 @@ impl Outbound {
     /// frames count 0.
     fn payload_len(&self) -> usize {
         match self {
-            Self::Message(msg) => msg.len(),
+            Self::Message(msg) | Self::Shared { msg, .. } | Self::Rest { msg, .. } => msg.len(),
             Self::Fragment { payload, .. } => payload.len(),
             Self::Pong(_) | Self::Ping | Self::Close { .. } => 0,
         }
@@ -179,22 +203,100 @@ impl Shared {
             if o.done || self.signals.kill.is_cancelled() || after_close {
                 return Err(NotQueued::Closed(item));
             }
-            let size = item.payload_len();
-            // One message larger than the byte bound still goes into an empty queue; control
-            // frames (size 0 here) never count against it.
-            let over_bytes = size > 0
-                && !o.queue.is_empty()
-                && o.bytes.saturating_add(size) > self.settings.outbound_bytes;
-            if o.queue.len() >= self.capacity() || over_bytes {
-                o.full = true;
-                return Err(NotQueued::Full(item));
+            self.admit(&mut o, item)?
+        };
+        if start {
+            self.spawn_drainer();
+        }
+        Ok(())
+    }
+
+    /// Puts `item` at the back of the queue if the bounds let it in; whether a drainer must
+    /// be started for it.
+    fn admit(&self, o: &mut Outbox, item: Outbound) -> Result<bool, NotQueued> {
+        let size = item.payload_len();
+        // One message larger than the byte bound still goes into an empty queue; control
+        // frames (size 0 here) never count against it.
+        let over_bytes = size > 0
+            && !o.queue.is_empty()
+            && o.bytes.saturating_add(size) > self.settings.outbound_bytes;
+        if o.queue.len() >= self.capacity() || over_bytes {
+            o.full = true;
+            return Err(NotQueued::Full(item));
+        }
+        o.bytes += size;
+        o.queue.push_back(item);
+        // With the write half out, its holder starts the drainer when it gives it back.
+        let start = !o.draining && o.ws.is_some();
+        o.draining |= start;
+        Ok(start)
+    }
+
+    /// Sends the whole message `msg`, whose frame header is `head`, from any task without
+    /// waiting. When the connection is plain TCP, nothing is queued ahead, no fragmented
+    /// message is under way and nobody holds the write half, the frame is written into the
+    /// socket here and now (a direct write: no queue, no task, no hop), under the outbox lock
+    /// so that nothing can be queued or written meanwhile; what the socket does not take is
+    /// queued for a drainer, the rest of a partly written frame ahead of anything else.
+    /// Otherwise `msg` is queued as by [`try_enqueue`](Self::try_enqueue), within the same
+    /// bounds. `msg` is cloned (a reference count) only when it is queued or given back.
+    pub(crate) fn try_send(
+        self: &Arc<Self>,
+        msg: &Message,
+        head: &FrameHead,
+        forms: Option<&Arc<Compressed>>,
+    ) -> Result<(), NotQueued> {
+        let start = {
+            let mut o = self.outbox();
+            if o.done || self.signals.kill.is_cancelled() || self.signals.is_closing() {
+                return Err(NotQueued::Closed(Outbound::Message(msg.clone())));
             }
-            o.bytes += size;
-            o.queue.push_back(item);
-            // With the write half out, its holder starts the drainer when it gives it back.
-            let start = !o.draining && o.ws.is_some();
-            o.draining |= start;
-            start
+            let mut written = 0;
+            if o.queue.is_empty() && !o.in_fragment && !o.draining {
+                // A connection with permessage-deflate is written by its drainer, whose write
+                // half holds the compressor (and the shared compressed forms of a broadcast).
+                if let Some(ws) = o.ws.as_mut().filter(|ws| !ws.compresses()) {
+                    let (head, payload) = (head.as_bytes(), msg.as_bytes());
+                    let bufs = [IoSlice::new(head), IoSlice::new(payload)];
+                    match ws.try_write_now(&self.signals, &bufs) {
+                        // Not plain TCP: the queue and its drainer write it.
+                        None => {}
+                        Some(Ok(n)) if n == head.len() + payload.len() => {
+                            // Counted while the write half is ours (under the lock).
+                            self.traffic.sent(1, payload.len());
+                            return Ok(());
+                        }
+                        Some(Ok(n)) => written = n,
+                        Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Some(Err(e)) => {
+                            tracing::debug!("write failed: {e}");
+                            o.done = true;
+                            let ws = o.ws.take();
+                            drop(o);
+                            drop(ws);
+                            self.changed.notify_waiters();
+                            self.kill(None);
+                            return Err(NotQueued::Closed(Outbound::Message(msg.clone())));
+                        }
+                    }
+                }
+            }
+            let item = if written > 0 {
+                // Into the empty queue: always admitted.
+                Outbound::Rest {
+                    msg: msg.clone(),
+                    written,
+                }
+            } else {
+                match forms {
+                    Some(forms) => Outbound::Shared {
+                        msg: msg.clone(),
+                        forms: Arc::clone(forms),
+                    },
+                    None => Outbound::Message(msg.clone()),
+                }
+            };
+            self.admit(&mut o, item)?
         };
         if start {
             self.spawn_drainer();
@@ -218,10 +320,19 @@ impl Shared {
                 self.kill(Some(code));
                 return;
             }
+            // The rest of a partly written frame stays: the socket holds its start.
+            let rest = match o.queue.front() {
+                Some(Outbound::Rest { .. }) => o.queue.pop_front(),
+                _ => None,
+            };
             o.queue.clear();
             o.deferred.clear();
             o.bytes = 0;
             o.full = false;
+            if let Some(rest) = rest {
+                o.bytes = rest.payload_len();
+                o.queue.push_back(rest);
+            }
             o.queue.push_back(Outbound::Close {
                 code,
                 reason: Bytes::from_static(reason.as_bytes()),
@@ -308,7 +419,13 @@ impl Shared {
                 None
             } else {
                 o.done = true;
-                o.ws.take()
+                if matches!(o.queue.front(), Some(Outbound::Rest { .. })) {
+                    // The socket holds the start of a frame: a close frame now would land
+                    // inside it.
+                    None
+                } else {
+                    o.ws.take()
+                }
             }
         };
         if let Some(mut ws) = ws {
@@ -431,7 +548,7 @@ impl Outbox {
                 shared.changed.notify_waiters(); // a full queue has room again
             }
             match item {
-                Outbound::Message(msg) if self.in_fragment => {
+                Outbound::Message(msg) | Outbound::Shared { msg, .. } if self.in_fragment => {
                     // Never between the frames of a fragmented message: hold it until `fin`.
                     if self.deferred.len() >= shared.capacity() {
                         return Err(());
@@ -507,7 +624,9 @@ async fn drain(shared: Arc<Shared>) {
             return lease.retire();
         }
         match &item {
-            Outbound::Message(msg) => shared.traffic.sent(1, msg.len()),
+            Outbound::Message(msg) | Outbound::Shared { msg, .. } | Outbound::Rest { msg, .. } => {
+                shared.traffic.sent(1, msg.len());
+            }
             Outbound::Fragment { fin, payload, .. } => {
                 shared.traffic.sent(u64::from(*fin), payload.len());
             }
@@ -540,6 +659,18 @@ async fn write_item(ws: &mut ClientSink, signals: &Signals, item: &Outbound) -> 
             ws.write_message(signals, matches!(msg, Message::Text(_)), msg.as_bytes())
                 .await
         }
+        Outbound::Shared { msg, forms } => {
+            let text = matches!(msg, Message::Text(_));
+            ws.write_shared(signals, text, msg.as_bytes(), Some(forms))
+                .await
+        }
+        // Never compressed: only a connection without permessage-deflate is written directly.
+        Outbound::Rest { msg, written } => {
+            let opcode = message_opcode(matches!(msg, Message::Text(_)));
+            ws.write_frame(signals, true, opcode, msg.as_bytes())
+                .resume_at(*written)
+                .await
+        }
         Outbound::Fragment {
             text,
             first,
@@ -559,5 +690,196 @@ async fn write_item(ws: &mut ClientSink, signals: &Signals, item: &Outbound) -> 
             let payload = close_payload(*code, reason);
             ws.write_frame(signals, true, OpCode::Close, &payload).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use fastwebsockets::{Role, WebSocket};
+    use tokio::net::tcp::OwnedReadHalf;
+    use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+    use super::*;
+    use crate::engine::io::WriteSide;
+    use crate::metrics::{Metrics, RouteMetrics};
+
+    const SIZE: usize = 32 << 10;
+
+    /// A connection's state over a real TCP socket whose client has a small receive buffer
+    /// and reads nothing until asked: the server's writes soon find the socket full.
+    async fn pair() -> (
+        Arc<Shared>,
+        Arc<RouteMetrics>,
+        TcpStream,
+        KeepOpen<OwnedReadHalf>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let (client, server) = tokio::join!(
+            socket.connect(listener.local_addr().unwrap()),
+            listener.accept()
+        );
+        let (read, write) = server.unwrap().0.into_split();
+        let route = Metrics::new().route("ws", "/");
+        let settings = ServerConfig::default();
+        let shared = Arc::new(Shared::new(
+            ConnId::new(1, 1),
+            Arc::new(settings),
+            Traffic::new(Arc::clone(&route)),
+        ));
+        shared.attach(ClientSink::new(WriteSide::Tcp(write)));
+        (shared, route, client.unwrap(), KeepOpen(read))
+    }
+
+    /// The server's read half, kept (unread) for the test's length.
+    struct KeepOpen<T>(#[allow(dead_code)] T);
+
+    /// Message `seq`: `SIZE` bytes of its number.
+    fn numbered(seq: u8) -> (Message, FrameHead) {
+        let msg = Message::binary(vec![seq; SIZE]);
+        let head = FrameHead::message(false, msg.as_bytes());
+        (msg, head)
+    }
+
+    fn rest_in_front(shared: &Shared) -> bool {
+        matches!(shared.outbox().queue.front(), Some(Outbound::Rest { .. }))
+    }
+
+    /// Sends numbered messages until one is refused (or, with `stop_at_rest`, until the
+    /// socket took part of one); checks the bounds after every send. Returns the numbers sent.
+    fn fill(shared: &Arc<Shared>, stop_at_rest: bool) -> (Vec<u8>, bool) {
+        let mut sent = Vec::new();
+        let mut saw_rest = false;
+        for seq in 0..=u8::MAX {
+            let (msg, head) = numbered(seq);
+            match shared.try_send(&msg, &head, None) {
+                Ok(()) => sent.push(seq),
+                Err(NotQueued::Full(_)) => break,
+                Err(NotQueued::Closed(_)) => panic!("closed at {seq}"),
+            }
+            let o = shared.outbox();
+            assert!(o.queue.len() <= shared.capacity());
+            assert!(
+                o.bytes <= shared.settings.outbound_bytes + SIZE,
+                "{}",
+                o.bytes
+            );
+            drop(o);
+            saw_rest |= rest_in_front(shared);
+            if stop_at_rest && saw_rest {
+                break;
+            }
+        }
+        (sent, saw_rest)
+    }
+
+    /// Reads frames as a client until a close frame or `n` data frames: the numbers of the
+    /// data frames (each checked whole) and the close code.
+    async fn read(client: TcpStream, n: usize) -> (Vec<u8>, Option<u16>) {
+        let mut ws = WebSocket::after_handshake(client, Role::Client);
+        ws.set_auto_close(false);
+        let mut got = Vec::new();
+        while got.len() < n {
+            let frame = ws.read_frame().await.unwrap();
+            match frame.opcode {
+                OpCode::Binary => {
+                    assert_eq!(frame.payload.len(), SIZE);
+                    let seq = frame.payload[0];
+                    assert!(frame.payload.iter().all(|b| *b == seq), "frame {seq} mixed");
+                    got.push(seq);
+                }
+                OpCode::Close => {
+                    let code = u16::from_be_bytes([frame.payload[0], frame.payload[1]]);
+                    return (got, Some(code));
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        (got, None)
+    }
+
+    #[tokio::test]
+    async fn direct_writes_the_socket_takes_in_part_keep_order_and_bounds() {
+        let (shared, route, client, _keep) = pair().await;
+        let (sent, saw_rest) = fill(&shared, false);
+        assert!(saw_rest, "the socket took part of a frame");
+        assert!(
+            sent.len() > 1,
+            "some went into the socket at once: {sent:?}"
+        );
+        let (got, close) = read(client, sent.len()).await;
+        assert_eq!(got, sent, "every message sent arrives whole, in order");
+        assert_eq!(close, None);
+        shared.drained().await;
+        shared.traffic.flush();
+        assert_eq!(route.sent.get(), sent.len() as u64, "each counted once");
+        assert_eq!(route.bytes_sent.get(), (sent.len() * SIZE) as u64);
+    }
+
+    #[tokio::test]
+    async fn a_slow_consumers_close_waits_for_the_frame_the_socket_took_part_of() {
+        let (shared, _route, client, _keep) = pair().await;
+        let (sent, saw_rest) = fill(&shared, true);
+        assert!(saw_rest, "the socket took part of a frame");
+        // Two more, queued behind the rest of that frame.
+        for seq in [200, 201] {
+            let (msg, head) = numbered(seq);
+            shared.try_send(&msg, &head, None).unwrap();
+        }
+        shared.close_slow(CloseCode::POLICY, "slow consumer");
+        let (got, close) = read(client, usize::MAX).await;
+        // The queued ones are dropped for the close frame; the partly written one is not.
+        assert_eq!(got, sent);
+        assert_eq!(close, Some(1008));
+    }
+
+    #[tokio::test]
+    async fn a_kill_after_a_partial_write_writes_no_close_frame_inside_it() {
+        use tokio::io::AsyncReadExt;
+        let (shared, _route, mut client, _keep) = pair().await;
+        let (sent, saw_rest) = fill(&shared, true);
+        assert!(saw_rest);
+        let written = match shared.outbox().queue.front() {
+            Some(Outbound::Rest { written, .. }) => *written,
+            _ => unreachable!(),
+        };
+        shared.kill(Some(CloseCode::POLICY));
+        shared.drained().await;
+        // The client reads the whole frames and the start of the last one, which leaves the
+        // socket room for a close frame.
+        let head = numbered(0).1.as_bytes().len();
+        let mut bytes = vec![0; (sent.len() - 1) * (head + SIZE) + written];
+        client.read_exact(&mut bytes).await.unwrap();
+        shared.write_kill_close().await;
+        shared.release_writer();
+        // Then the end of the stream: no close frame inside the partial one (it would read as
+        // its payload).
+        let mut more = Vec::new();
+        client.read_to_end(&mut more).await.unwrap();
+        assert_eq!(more.len(), 0, "{more:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_is_not_tcp_is_always_written_by_the_drainer() {
+        let (a, b) = tokio::io::duplex(1 << 20);
+        let route = Metrics::new().route("ws", "/");
+        let shared = Arc::new(Shared::new(
+            ConnId::new(1, 2),
+            Arc::new(ServerConfig::default()),
+            Traffic::new(Arc::clone(&route)),
+        ));
+        shared.attach(ClientSink::new(WriteSide::Other(Box::new(a))));
+        let (msg, head) = numbered(7);
+        shared.try_send(&msg, &head, None).unwrap();
+        assert!(shared.outbox().draining, "queued for a drainer");
+        let mut ws = WebSocket::after_handshake(b, Role::Client);
+        let frame = ws.read_frame().await.unwrap();
+        assert_eq!(frame.payload.len(), SIZE);
+        shared.drained().await;
+        shared.traffic.flush();
+        assert_eq!(route.sent.get(), 1);
     }
 }

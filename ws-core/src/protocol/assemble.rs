@@ -14,6 +14,12 @@
 //!
 //! A message that arrives in one frame is handed over without a copy; fragments are gathered
 //! into one buffer.
+//!
+//! With permessage-deflate agreed, a message whose first frame has RSV1 set is decompressed
+//! frame by frame as it arrives ([`deflate`](super::deflate)): what it decompresses to counts
+//! against `max_message_size` (1009 once past it, having allocated no more than the limit),
+//! and its text is checked as above on the decompressed bytes. Bytes that do not decompress:
+//! 1007.
 
 use std::future::{poll_fn, Future};
 use std::task::{ready, Context, Poll};
@@ -22,7 +28,9 @@ use bytes::{Bytes, BytesMut};
 use fastwebsockets::OpCode;
 use tokio::io::AsyncRead;
 
+use super::deflate::Inflater;
 use super::error::{ReadError, Violation};
+use super::head::{compressed_bound, Room};
 use super::reader::FrameReader;
 use crate::message::{Message, Utf8Bytes};
 
@@ -49,14 +57,45 @@ pub(crate) struct MessageReader<R> {
     frames: FrameReader<R>,
     /// The fragmented message under way.
     partial: Option<Partial>,
+    /// The decompressor, when permessage-deflate is agreed (boxed: a pointer on connections
+    /// without it).
+    inflater: Option<Box<Inflater>>,
 }
 
 /// A fragmented message under way.
 #[derive(Debug)]
 struct Partial {
-    bytes: BytesMut,
+    bytes: Gathered,
     /// For text, how many of the leading bytes are checked UTF-8; `None` for binary.
     checked: Option<usize>,
+}
+
+/// The bytes of a fragmented message so far.
+#[derive(Debug)]
+enum Gathered {
+    Plain(BytesMut),
+    /// A compressed message: what its frames decompressed to, and how many compressed bytes
+    /// they had (the frame limit counts those).
+    Inflated {
+        bytes: Vec<u8>,
+        compressed: usize,
+    },
+}
+
+impl Gathered {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Plain(b) => b,
+            Self::Inflated { bytes, .. } => bytes,
+        }
+    }
+
+    fn freeze(self) -> Bytes {
+        match self {
+            Self::Plain(b) => b.freeze(),
+            Self::Inflated { bytes, .. } => Bytes::from(bytes),
+        }
+    }
 }
 
 impl Partial {
@@ -67,8 +106,9 @@ impl Partial {
         let Some(checked) = self.checked.as_mut() else {
             return Ok(());
         };
-        match simdutf8::compat::from_utf8(&self.bytes[*checked..]) {
-            Ok(_) => *checked = self.bytes.len(),
+        let bytes = self.bytes.as_slice();
+        match simdutf8::compat::from_utf8(&bytes[*checked..]) {
+            Ok(_) => *checked = bytes.len(),
             Err(e) if e.error_len().is_none() => *checked += e.valid_up_to(),
             Err(_) => return Err(Violation::InvalidUtf8),
         }
@@ -80,7 +120,11 @@ impl<R> std::fmt::Debug for MessageReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessageReader")
             .field("frames", &self.frames)
-            .field("partial", &self.partial.as_ref().map(|p| p.bytes.len()))
+            .field(
+                "partial",
+                &self.partial.as_ref().map(|p| p.bytes.as_slice().len()),
+            )
+            .field("inflater", &self.inflater)
             .finish()
     }
 }
@@ -91,6 +135,30 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
         Self {
             frames,
             partial: None,
+            inflater: None,
+        }
+    }
+
+    /// Reads compressed messages too (permessage-deflate agreed), with `inflater`.
+    pub(crate) fn with_inflater(mut self, inflater: Inflater) -> Self {
+        self.frames.allow_compressed();
+        self.inflater = Some(Box::new(inflater));
+        self
+    }
+
+    /// How many payload bytes the next data frame may carry.
+    fn room(&self) -> Room {
+        let max = self.frames.max();
+        match self.partial.as_ref().map(|p| &p.bytes) {
+            None => Room::after(max, 0),
+            Some(Gathered::Plain(b)) => Room::after(max, b.len()),
+            Some(Gathered::Inflated { compressed, .. }) => {
+                let left = compressed_bound(max).saturating_sub(*compressed);
+                Room {
+                    plain: left,
+                    compressed: left,
+                }
+            }
         }
     }
 
@@ -114,8 +182,7 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
         seen: &impl Fn(),
     ) -> Poll<Result<Inbound, ReadError>> {
         loop {
-            let used = self.partial.as_ref().map_or(0, |p| p.bytes.len());
-            let frame = ready!(self.frames.poll_frame(cx, used))?;
+            let frame = ready!(self.frames.poll_frame(cx, self.room()))?;
             seen();
             match frame.opcode {
                 OpCode::Ping => {
@@ -132,11 +199,22 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
                         return Poll::Ready(Err(Violation::Interleaved.into()));
                     }
                     let text = frame.opcode == OpCode::Text;
+                    let bytes = if frame.compressed {
+                        match self.inflate(&frame.payload, true, frame.fin, Vec::new()) {
+                            Ok(bytes) => Gathered::Inflated {
+                                bytes,
+                                compressed: frame.payload.len(),
+                            },
+                            Err(v) => return Poll::Ready(Err(v.into())),
+                        }
+                    } else {
+                        Gathered::Plain(frame.payload)
+                    };
                     if frame.fin {
-                        return Poll::Ready(message(text, frame.payload.freeze()));
+                        return Poll::Ready(message(text, bytes.freeze()));
                     }
                     let partial = self.partial.insert(Partial {
-                        bytes: frame.payload,
+                        bytes,
                         checked: text.then_some(0),
                     });
                     if let Err(v) = partial.check_utf8() {
@@ -144,23 +222,49 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
                     }
                 }
                 OpCode::Continuation => {
-                    let Some(partial) = self.partial.as_mut() else {
+                    let Some(mut partial) = self.partial.take() else {
                         return Poll::Ready(Err(Violation::NothingToContinue.into()));
                     };
-                    partial.bytes.extend_from_slice(&frame.payload);
+                    match &mut partial.bytes {
+                        Gathered::Plain(b) => b.extend_from_slice(&frame.payload),
+                        Gathered::Inflated { bytes, compressed } => {
+                            *compressed += frame.payload.len();
+                            let so_far = std::mem::take(bytes);
+                            match self.inflate(&frame.payload, false, frame.fin, so_far) {
+                                Ok(more) => *bytes = more,
+                                Err(v) => return Poll::Ready(Err(v.into())),
+                            }
+                        }
+                    }
                     if frame.fin {
                         // The whole text is checked once more as it becomes a message
                         // (also the end: no character may be left cut).
                         let text = partial.checked.is_some();
-                        let whole = self.partial.take().map(|p| p.bytes.freeze());
-                        return Poll::Ready(message(text, whole.unwrap_or_default()));
+                        return Poll::Ready(message(text, partial.bytes.freeze()));
                     }
-                    if let Err(v) = partial.check_utf8() {
+                    let checked = partial.check_utf8();
+                    self.partial = Some(partial);
+                    if let Err(v) = checked {
                         return Poll::Ready(Err(v.into()));
                     }
                 }
             }
         }
+    }
+
+    /// Decompresses one frame of a compressed message onto `out`.
+    fn inflate(
+        &mut self,
+        payload: &[u8],
+        first: bool,
+        fin: bool,
+        mut out: Vec<u8>,
+    ) -> Result<Vec<u8>, Violation> {
+        let max = self.frames.max();
+        // RSV1 is only accepted with an inflater (`with_inflater`).
+        let inflater = self.inflater.as_mut().ok_or(Violation::ReservedBits)?;
+        inflater.inflate(payload, first, fin, &mut out, max)?;
+        Ok(out)
     }
 }
 

@@ -8,7 +8,9 @@ use super::close::CloseCode;
 /// A frame rule the client broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum Violation {
-    /// RFC 6455 §5.2: no extension is negotiated, so the reserved bits must be 0.
+    /// RFC 6455 §5.2: reserved bits no extension gave a meaning (RSV1 means "compressed"
+    /// once permessage-deflate is agreed, on the first frame of a data message only: RFC
+    /// 7692 §6).
     #[error("reserved bits set")]
     ReservedBits,
     /// RFC 6455 §5.2: opcodes 3-7 and 11-15 are reserved.
@@ -39,6 +41,9 @@ pub(crate) enum Violation {
     /// A text message that is not UTF-8.
     #[error("text message is not valid UTF-8")]
     InvalidUtf8,
+    /// A compressed message (RFC 7692) whose bytes do not decompress.
+    #[error("compressed message does not decompress")]
+    BadDeflate,
 }
 
 impl Violation {
@@ -46,7 +51,7 @@ impl Violation {
     pub(crate) fn close_code(self) -> CloseCode {
         match self {
             Self::TooBig(_) => CloseCode::TOO_BIG,
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::BadDeflate => CloseCode::INVALID_PAYLOAD,
             _ => CloseCode::PROTOCOL,
         }
     }

@@ -18,7 +18,36 @@ pub(crate) struct Frame {
     /// Whether this is the last frame of its message.
     pub(crate) fin: bool,
     pub(crate) opcode: OpCode,
+    /// RSV1 on the first frame of a message: the message is compressed (RFC 7692 §6).
+    pub(crate) compressed: bool,
     pub(crate) payload: BytesMut,
+}
+
+/// How many payload bytes the next data frame may carry: `plain` for a frame without RSV1
+/// (an uncompressed message, or a continuation frame, which counts against the message under
+/// way), `compressed` for the first frame of a compressed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Room {
+    pub(crate) plain: usize,
+    pub(crate) compressed: usize,
+}
+
+impl Room {
+    /// The room of a message with `used` bytes so far under the limit `max` (a compressed
+    /// message's first frame may carry up to [`compressed_bound`] of `max`).
+    pub(crate) fn after(max: usize, used: usize) -> Self {
+        Self {
+            plain: max.saturating_sub(used),
+            compressed: compressed_bound(max),
+        }
+    }
+}
+
+/// The most compressed bytes a message of `max` bytes may take: deflate makes incompressible
+/// data a little larger (5 bytes per 64 KiB stored block), so a message at the limit still
+/// fits. What the message decompresses to is held to `max` itself.
+pub(crate) fn compressed_bound(max: usize) -> usize {
+    max.saturating_add(max / 16).saturating_add(64)
 }
 
 /// A frame header that has arrived whole and passed the rules.
@@ -26,6 +55,8 @@ pub(crate) struct Frame {
 pub(crate) struct Head {
     pub(crate) fin: bool,
     pub(crate) opcode: OpCode,
+    /// RSV1, on a text or binary frame of a connection with permessage-deflate.
+    pub(crate) compressed: bool,
     pub(crate) mask: [u8; 4],
     /// Bytes of the header itself.
     pub(crate) len: usize,
@@ -44,6 +75,7 @@ impl Head {
         Frame {
             fin: self.fin,
             opcode: self.opcode,
+            compressed: self.compressed,
             payload,
         }
     }
@@ -51,12 +83,19 @@ impl Head {
 
 /// Parses the frame header at the start of `bytes`: `None` while part of it has not arrived.
 /// A data frame's payload may be at most `room` bytes (what is left of the message limit
-/// `max`).
-pub(crate) fn parse_head(bytes: &[u8], room: usize, max: usize) -> Result<Option<Head>, Violation> {
+/// `max`). With `deflate` (permessage-deflate agreed), RSV1 may be set on a text or binary
+/// frame, the first of a message (RFC 7692 §6.1); never on a continuation or control frame.
+pub(crate) fn parse_head(
+    bytes: &[u8],
+    room: Room,
+    max: usize,
+    deflate: bool,
+) -> Result<Option<Head>, Violation> {
     let [b0, b1, ..] = *bytes else {
         return Ok(None);
     };
-    if b0 & 0x70 != 0 {
+    let compressed = deflate && b0 & 0x70 == 0x40 && matches!(b0 & 0x0f, 1 | 2);
+    if b0 & 0x70 != 0 && !compressed {
         return Err(Violation::ReservedBits);
     }
     let opcode = match b0 & 0x0f {
@@ -99,6 +138,11 @@ pub(crate) fn parse_head(bytes: &[u8], room: usize, max: usize) -> Result<Option
         return Err(Violation::ControlTooLarge(payload));
     }
     // (Only a limit near `usize::MAX` on a 32-bit target lets the second test matter.)
+    let room = if compressed {
+        room.compressed
+    } else {
+        room.plain
+    };
     if !control && (payload > room || payload.checked_add(len).is_none()) {
         return Err(Violation::TooBig(max));
     }
@@ -107,6 +151,7 @@ pub(crate) fn parse_head(bytes: &[u8], room: usize, max: usize) -> Result<Option
     Ok(Some(Head {
         fin,
         opcode,
+        compressed,
         mask,
         len,
         payload,

@@ -12,11 +12,14 @@
 //! Frame rules checked here, from the header, before any of the payload is read (all answered
 //! with 1002, except the size limit):
 //!
-//! - reserved bits set (no extension is negotiated) or a reserved opcode;
+//! - reserved bits set (RSV1 is allowed on the first frame of a data message once
+//!   permessage-deflate is agreed) or a reserved opcode;
 //! - an unmasked frame (a client must mask every frame);
 //! - a fragmented control frame, or one with more than 125 bytes of payload;
 //! - a payload length not in its shortest encoding, or with the top bit of its 64-bit form set;
-//! - a data frame that would take its message past `max_message_size`: 1009.
+//! - a data frame that would take its message past `max_message_size`: 1009 (for a compressed
+//!   message, its compressed bytes past [`compressed_bound`](super::head::compressed_bound);
+//!   what it decompresses to is bounded as it is decompressed).
 //!
 //! The rules about sequences of frames (fragments) and text are in
 //! [`assemble`](super::assemble).
@@ -30,7 +33,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::io::poll_read_buf;
 
 use super::error::ReadError;
-use super::head::{parse_head, Frame, MAX_HEAD};
+use super::head::{parse_head, Frame, Room, MAX_HEAD};
 
 /// How much one read from an idle connection takes at most (on the stack of the poll).
 const STACK_READ: usize = 16 * 1024;
@@ -48,6 +51,8 @@ pub(crate) struct FrameReader<R> {
     buf: BytesMut,
     /// `max_message_size`.
     max: usize,
+    /// permessage-deflate is agreed: RSV1 marks a compressed message.
+    deflate: bool,
 }
 
 impl<R> std::fmt::Debug for FrameReader<R> {
@@ -68,18 +73,28 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             // A copy: the prefix is a slice of hyper's read buffer, which it would keep alive.
             buf: BytesMut::from(&prefix[..]),
             max,
+            deflate: false,
         }
     }
 
-    /// The next frame; `used` is how many bytes the message under way has so far (the size
-    /// limit counts them). Cancel-safe: bytes read stay in the reader until their frame is
-    /// whole.
+    /// Accepts RSV1 on the first frame of a data message (permessage-deflate is agreed).
+    pub(crate) fn allow_compressed(&mut self) {
+        self.deflate = true;
+    }
+
+    /// `max_message_size`.
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// The next frame; `room` is how many payload bytes a data frame may carry (what the
+    /// message under way leaves of the size limit). Cancel-safe: bytes read stay in the
+    /// reader until their frame is whole.
     pub(crate) fn poll_frame(
         &mut self,
         cx: &mut Context<'_>,
-        used: usize,
+        room: Room,
     ) -> Poll<Result<Frame, ReadError>> {
-        let room = self.max.saturating_sub(used);
         loop {
             if self.buf.is_empty() {
                 if let Some(frame) = ready!(self.poll_read_idle(cx, room))? {
@@ -87,7 +102,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 }
                 continue;
             }
-            match parse_head(&self.buf, room, self.max)? {
+            match parse_head(&self.buf, room, self.max, self.deflate)? {
                 Some(head) if self.buf.len() >= head.total() => {
                     self.buf.advance(head.len);
                     let payload = self.buf.split_to(head.payload);
@@ -115,7 +130,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     fn poll_read_idle(
         &mut self,
         cx: &mut Context<'_>,
-        room: usize,
+        room: Room,
     ) -> Poll<Result<Option<Frame>, ReadError>> {
         let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
         let mut read = ReadBuf::uninit(&mut stack);
@@ -124,7 +139,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         if data.is_empty() {
             return Poll::Ready(Err(ReadError::Closed));
         }
-        if let Some(head) = parse_head(data, room, self.max)? {
+        if let Some(head) = parse_head(data, room, self.max, self.deflate)? {
             if let (Some(payload), Some(rest)) =
                 (data.get(head.len..head.total()), data.get(head.total()..))
             {
@@ -206,7 +221,7 @@ mod tests {
     }
 
     async fn next(r: &mut FrameReader<Trickle>) -> Result<Frame, ReadError> {
-        poll_fn(|cx| r.poll_frame(cx, 0)).await
+        poll_fn(|cx| r.poll_frame(cx, Room::after(r.max, 0))).await
     }
 
     fn payload(len: usize) -> Vec<u8> {
@@ -296,7 +311,7 @@ mod tests {
 
     async fn violation(bytes: Vec<u8>, max: usize, used: usize) -> Violation {
         let mut r = reader(&[], bytes, usize::MAX, max);
-        match poll_fn(|cx| r.poll_frame(cx, used)).await {
+        match poll_fn(|cx| r.poll_frame(cx, Room::after(max, used))).await {
             Err(ReadError::Violation(v)) => v,
             other => panic!("expected a violation, got {other:?}"),
         }
@@ -353,7 +368,9 @@ mod tests {
         // A fragment counts what the message has so far; control frames do not count.
         assert_eq!(violation(head(3), 10, 8).await, Violation::TooBig(10));
         let mut r = reader(&[], frame(0x89, &[1; 100]), usize::MAX, 10);
-        let ping = poll_fn(|cx| r.poll_frame(cx, 8)).await.expect("ping");
+        let ping = poll_fn(|cx| r.poll_frame(cx, Room::after(10, 8)))
+            .await
+            .expect("ping");
         assert_eq!(ping.payload.len(), 100);
     }
 

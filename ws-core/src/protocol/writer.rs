@@ -6,14 +6,20 @@
 //! vectored write, straight from the message's bytes: no copy, no buffer held by the
 //! connection, and a write future of a few dozen bytes (fastwebsockets' own write future
 //! takes a few hundred, and it sits in every connection's task through the hooks that send).
+//! A compressed message (permessage-deflate) is written the same way from the compressed
+//! bytes, which the write holds, with RSV1 set on its one frame.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, Payload};
 use tokio::io::AsyncWrite;
+
+/// RSV1 in the first header byte: "this message is compressed" (RFC 7692 §6).
+const RSV1: u8 = 0x40;
 
 /// Starts writing one frame to `io`: header and payload together when `io` takes vectored
 /// writes (TCP does), else one after the other. Nothing is flushed: the streams a connection
@@ -24,16 +30,93 @@ pub(crate) fn write_frame<W: AsyncWrite + Unpin>(
     opcode: OpCode,
     payload: &[u8],
 ) -> WriteFrame<'_, W> {
-    let mut head = [0u8; 14];
-    let n = Frame::new(fin, opcode, None, Payload::Borrowed(payload)).fmt_head(&mut head);
+    start(io, fin, opcode, false, Body::Borrowed(payload))
+}
+
+/// Starts writing a whole message compressed by permessage-deflate: one frame, RSV1 set,
+/// `payload` the compressed bytes.
+pub(crate) fn write_compressed<'a, W: AsyncWrite + Unpin>(
+    io: W,
+    opcode: OpCode,
+    payload: Bytes,
+) -> WriteFrame<'a, W> {
+    start(io, true, opcode, true, Body::Owned(payload))
+}
+
+fn start<W: AsyncWrite + Unpin>(
+    io: W,
+    fin: bool,
+    opcode: OpCode,
+    rsv1: bool,
+    payload: Body<'_>,
+) -> WriteFrame<'_, W> {
+    let FrameHead { mut bytes, len } = FrameHead::new(fin, opcode, payload.as_slice());
+    if rsv1 {
+        bytes[0] |= RSV1;
+    }
     WriteFrame {
         vectored: io.is_write_vectored(),
         io,
-        head,
-        // A frame header is at most 14 bytes.
-        head_len: n as u8,
+        head: bytes,
+        head_len: len,
         payload,
         done: 0,
+    }
+}
+
+/// The header of one frame (RFC 6455 §5.2, unmasked: the server's), formatted once. A
+/// broadcast formats it once for every receiver, which all get the same header before the
+/// same payload.
+#[derive(Clone, Copy)]
+pub(crate) struct FrameHead {
+    bytes: [u8; 14],
+    /// Bytes of `bytes` in use (at most 14).
+    len: u8,
+}
+
+impl FrameHead {
+    /// The header of a frame with this `fin` bit, `opcode` and `payload`.
+    pub(crate) fn new(fin: bool, opcode: OpCode, payload: &[u8]) -> Self {
+        let mut bytes = [0u8; 14];
+        let n = Frame::new(fin, opcode, None, Payload::Borrowed(payload)).fmt_head(&mut bytes);
+        Self {
+            bytes,
+            // A frame header is at most 14 bytes.
+            len: n as u8,
+        }
+    }
+
+    /// The header of a whole text or binary message of `payload`.
+    #[inline]
+    pub(crate) fn message(text: bool, payload: &[u8]) -> Self {
+        Self::new(true, message_opcode(text), payload)
+    }
+
+    /// The header's bytes.
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for FrameHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("FrameHead").field(&self.as_bytes()).finish()
+    }
+}
+
+/// The payload of a write: the message's own bytes, or compressed bytes the write holds.
+enum Body<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Bytes),
+}
+
+impl Body<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Borrowed(b) => b,
+            Self::Owned(b) => b,
+        }
     }
 }
 
@@ -56,15 +139,27 @@ pub(crate) struct WriteFrame<'a, W> {
     head: [u8; 14],
     /// Bytes of `head` in use (at most 14; a byte keeps the future small).
     head_len: u8,
-    payload: &'a [u8],
+    payload: Body<'a>,
     /// Bytes of header and payload written so far.
     done: usize,
+}
+
+impl<W> WriteFrame<'_, W> {
+    /// Goes on from byte `done` of header and payload together: the first `done` bytes of
+    /// this frame were written already (a direct write that the socket took only part of).
+    pub(crate) fn resume_at(mut self, done: usize) -> Self {
+        self.done = done;
+        self
+    }
 }
 
 impl<W> std::fmt::Debug for WriteFrame<'_, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteFrame")
-            .field("len", &(usize::from(self.head_len) + self.payload.len()))
+            .field(
+                "len",
+                &(usize::from(self.head_len) + self.payload.as_slice().len()),
+            )
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -75,7 +170,7 @@ impl<W: AsyncWrite + Unpin> Future for WriteFrame<'_, W> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Written> {
         let this = self.get_mut();
-        let (n, payload) = (usize::from(this.head_len), this.payload);
+        let (n, payload) = (usize::from(this.head_len), this.payload.as_slice());
         while this.done < n + payload.len() {
             let done = this.done;
             let inner = Pin::new(&mut this.io);

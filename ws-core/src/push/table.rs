@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::fanout::{push_all, Outgoing};
 use super::target::{Action, Delivery, Envelope, Filter, Target};
-use crate::config::OutboundPolicy;
 use crate::engine::handle::OutboundTx;
 use crate::id::{ConnId, ConnInfo};
 
@@ -234,6 +234,14 @@ impl Table {
 
     /// The outbound queues `target` names on this node.
     fn targets(&self, target: &Target) -> Vec<OutboundTx> {
+        let mut txs = self.targets_unordered(target);
+        // In the order the connections were opened (the order of their ids on this node), as
+        // uWebSockets' topics keep their subscribers; the maps' own order is their hashes'.
+        txs.sort_unstable_by_key(|tx| tx.id);
+        txs
+    }
+
+    fn targets_unordered(&self, target: &Target) -> Vec<OutboundTx> {
         let state = self.read();
         match target {
             Target::Conn(id) => state
@@ -267,14 +275,7 @@ impl Table {
         let mut delivery = Delivery::default();
         let txs = self.targets(&envelope.target);
         match &envelope.action {
-            Action::Push(msg) => {
-                for tx in txs {
-                    match tx.try_push(msg.clone()) {
-                        Ok(()) => delivery.queued += 1,
-                        Err(_) => delivery.failed += 1,
-                    }
-                }
-            }
+            Action::Push(msg) => return Outgoing::new(msg.clone()).push_now(&txs),
             Action::Disconnect { code, reason } => {
                 for tx in txs {
                     if tx.is_open() {
@@ -289,25 +290,14 @@ impl Table {
         delivery
     }
 
-    /// Delivers an envelope to the connections of this node it names. A message is cloned by
-    /// reference count only: every receiver shares one payload.
+    /// Delivers an envelope to the connections of this node it names. Every receiver shares
+    /// one payload and one encoded frame, written straight into its socket when it has
+    /// nothing queued ([`fanout`](super::fanout)).
     pub(crate) async fn deliver(&self, envelope: &Envelope) -> Delivery {
         let mut delivery = Delivery::default();
         let txs = self.targets(&envelope.target);
         match &envelope.action {
-            Action::Push(msg) => {
-                for tx in txs {
-                    let sent = if tx.policy == OutboundPolicy::Wait {
-                        tx.send_wait(msg.clone()).await
-                    } else {
-                        tx.try_push(msg.clone())
-                    };
-                    match sent {
-                        Ok(()) => delivery.queued += 1,
-                        Err(_) => delivery.failed += 1,
-                    }
-                }
-            }
+            Action::Push(msg) => return push_all(txs, msg.clone()).await,
             Action::Disconnect { code, reason } => {
                 for tx in txs {
                     if tx.is_open() {

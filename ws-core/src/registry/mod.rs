@@ -1,5 +1,5 @@
-//! The link-time registry: what `#[ws_controller]`, `#[singleton]`, `#[middleware]` and
-//! `#[http_route]` register.
+//! The link-time registry: what `#[ws_controller]`, `#[singleton]`, `#[middleware]`,
+//! `#[http_route]` and `#[http_fallback]` register.
 //!
 //! # How registration works
 //!
@@ -37,7 +37,7 @@ use linkme::distributed_slice;
 
 use crate::di::{Binding, Dep, ErasedSingleton, Resolver};
 use crate::error::{Origin, StartupError};
-use crate::http::HttpHandler;
+use crate::http::{HttpFallback, HttpHandler};
 use crate::middleware::ErasedMiddlewareHandle;
 use crate::server::driver::ErasedControllerHandle;
 
@@ -57,6 +57,8 @@ pub struct ControllerDef {
     pub protocols: &'static [&'static str],
     /// Whether a client must agree on one of `protocols`.
     pub protocol_required: bool,
+    /// permessage-deflate on this route even when the server's `compression` is off.
+    pub compression: bool,
     /// The singletons its `#[inject]` fields (or a handler's arguments) need (`None` entries
     /// are other injected values).
     pub deps: &'static [Option<Dep>],
@@ -116,6 +118,21 @@ pub struct HttpRouteDef {
     pub build: BuildFn<HttpHandler>,
 }
 
+/// An `#[http_fallback]` registration: the tower service (an axum `Router`) that answers the
+/// requests of a server that no route of its takes.
+#[derive(Debug)]
+pub struct HttpFallbackDef {
+    /// The function that builds the service, and where it was registered.
+    pub origin: Origin,
+    /// The server.
+    pub server: &'static str,
+    /// The singletons its arguments inject (checked at start-up).
+    pub deps: &'static [Option<Dep>],
+    /// Resolves the injected arguments and calls the function, once at start-up.
+    #[doc(hidden)]
+    pub build: BuildFn<HttpFallback>,
+}
+
 /// Every `#[ws_controller]` in the linked crates.
 #[distributed_slice]
 pub static CONTROLLERS: [ControllerDef];
@@ -132,6 +149,10 @@ pub static MIDDLEWARE: [MiddlewareDef];
 #[distributed_slice]
 pub static HTTP_ROUTES: [HttpRouteDef];
 
+/// Every `#[http_fallback]` in the linked crates.
+#[distributed_slice]
+pub static HTTP_FALLBACKS: [HttpFallbackDef];
+
 /// All registrations, as one value (tests can build their own).
 #[derive(Debug, Clone, Copy)]
 pub struct Registry {
@@ -143,6 +164,8 @@ pub struct Registry {
     pub middleware: &'static [MiddlewareDef],
     /// HTTP routes.
     pub http_routes: &'static [HttpRouteDef],
+    /// Fallback services.
+    pub http_fallbacks: &'static [HttpFallbackDef],
 }
 
 impl Registry {
@@ -153,11 +176,12 @@ impl Registry {
             singletons: &SINGLETONS,
             middleware: &MIDDLEWARE,
             http_routes: &HTTP_ROUTES,
+            http_fallbacks: &HTTP_FALLBACKS,
         }
     }
 
     /// Whether nothing at all is registered.
     pub fn is_empty(&self) -> bool {
-        self.controllers.is_empty() && self.http_routes.is_empty()
+        self.controllers.is_empty() && self.http_routes.is_empty() && self.http_fallbacks.is_empty()
     }
 }

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::error::{ConfigError, Origin, PathConflict, StartupError};
 use crate::metrics::OPS_PATHS;
 use crate::server::paths::PathTable;
+use crate::server::routes::FALLBACK;
 
 pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError> {
     let mut errors = Vec::new();
@@ -90,6 +91,17 @@ pub(crate) fn validate(registry: &Registry, config: &Config) -> Vec<StartupError
                 format!("{} {}", r.method, r.path),
                 r.origin,
                 r.path,
+            );
+        }
+    }
+    for f in registry.http_fallbacks {
+        if check_server(&mut errors, f.server, f.origin) {
+            claim(
+                &mut errors,
+                f.server,
+                "fallback".to_owned(),
+                f.origin,
+                FALLBACK,
             );
         }
     }

@@ -18,7 +18,6 @@ use bytes::{Bytes, BytesMut};
 use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, RETRY_AFTER};
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use crate::config::ServerConfig;
 use crate::http::Response;
@@ -70,7 +69,7 @@ impl Drop for BodyHold {
 /// rest of the body is not read.
 pub(crate) async fn read(
     headers: &HeaderMap,
-    mut body: Incoming,
+    mut body: crate::http::Body,
     settings: &ServerConfig,
     budget: &Arc<BodyBudget>,
 ) -> Result<(Bytes, BodyHold), Response> {
@@ -171,5 +170,59 @@ mod tests {
         assert_eq!(budget.in_flight(), 40);
         drop(b);
         assert_eq!(budget.in_flight(), 0);
+    }
+}
+
+/// A body streamed to a tower service: at most `max_http_body` bytes (past it the service's
+/// read fails with `http_body_util`'s `LengthLimitError`, which axum answers 413), ending
+/// with an error at `http_body_timeout` from now.
+pub(crate) fn bounded(body: crate::http::Body, settings: &ServerConfig) -> crate::http::Body {
+    let limited = http_body_util::Limited::new(body, settings.max_http_body);
+    crate::http::Body::new(Deadline {
+        body: limited,
+        timer: Box::pin(tokio::time::sleep(settings.http_body_timeout)),
+        timeout: settings.http_body_timeout,
+    })
+}
+
+struct Deadline<B> {
+    body: B,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+}
+
+/// Past `http_body_timeout`.
+#[derive(Debug, thiserror::Error)]
+#[error("request body not received within {0:?} (http_body_timeout)")]
+struct BodyTimeout(Duration);
+
+impl<B> http_body::Body for Deadline<B>
+where
+    B: http_body::Body<Data = Bytes, Error = crate::http::BoxError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = crate::http::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use std::future::Future as _;
+        if self.body.is_end_stream() {
+            return std::task::Poll::Ready(None);
+        }
+        if self.timer.as_mut().poll(cx).is_ready() {
+            let timeout = self.timeout;
+            return std::task::Poll::Ready(Some(Err(Box::new(BodyTimeout(timeout)))));
+        }
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }

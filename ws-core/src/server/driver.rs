@@ -28,6 +28,8 @@ use crate::id::{ConnId, ConnInfo};
 use crate::metrics::RouteMetrics;
 use crate::protocol::assemble::Inbound;
 use crate::protocol::close::CloseCode;
+use crate::protocol::deflate::Inflater;
+use crate::protocol::extension::Agreed;
 use crate::push::Sender;
 use crate::request::{Rejection, RequestHead};
 
@@ -47,6 +49,8 @@ pub(crate) struct Setup {
     pub(crate) server: ServerName,
     pub(crate) path: &'static str,
     pub(crate) subprotocol: Option<String>,
+    /// permessage-deflate, if agreed.
+    pub(crate) deflate: Option<Agreed>,
     pub(crate) extensions: Extensions,
     pub(crate) settings: Arc<ServerConfig>,
     pub(crate) sender: Sender,
@@ -113,6 +117,7 @@ fn drive<C: Controller>(
                     server,
                     path,
                     subprotocol,
+                    deflate,
                     extensions,
                     settings,
                     sender,
@@ -131,8 +136,9 @@ fn drive<C: Controller>(
             }
         };
         let (prefix, read, write) = engine::split(upgraded);
-        let (shared, out) = engine::attach(id, settings, write, metrics);
-        let mut reader = engine::reader(prefix, read, &shared);
+        let inflater = deflate.as_ref().map(Inflater::new);
+        let (shared, out) = engine::attach(id, settings, write, metrics, deflate);
+        let mut reader = engine::reader(prefix, read, &shared, inflater);
 
         let info = Arc::new(ConnInfo {
             id,

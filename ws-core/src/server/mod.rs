@@ -9,7 +9,9 @@
 //! | `routes.rs` | the routes and middleware of one server |
 //! | `service.rs` | one request: middleware, HTTP route or upgrade, 404/405 |
 //! | `body.rs` | HTTP request bodies: size, time and server-wide budget (413/408/503) |
+//! | `stream.rs` | streamed response bodies: counted against `max_http_streams`, ended by a stop |
 //! | `handshake.rs` | upgrade validation (RFC 6455 §4.2.1) and its statuses |
+//! | `handover.rs` | a handshake the fallback service hands to a WebSocket route (`http::hand_over`) |
 //! | `admission.rs` | limits on who may connect: origins, connection counts, rates, file descriptors |
 //! | `ops.rs` | the metrics server's `/metrics`, `/healthz` and `/readyz` |
 //! | `driver.rs` | a controller's hooks on one connection |
@@ -18,6 +20,7 @@
 pub(crate) mod admission;
 mod body;
 pub(crate) mod driver;
+mod handover;
 pub(crate) mod handshake;
 pub(crate) mod listener;
 #[cfg(feature = "testing")]
@@ -25,7 +28,8 @@ pub(crate) mod oneshot;
 mod ops;
 pub(crate) mod paths;
 pub(crate) mod routes;
-mod service;
+pub(crate) mod service;
+mod stream;
 pub(crate) mod tls;
 
 pub use routes::Routes;

@@ -8,12 +8,13 @@ use super::admission::ServerAdmission;
 use super::body::BodyBudget;
 use super::driver::ErasedControllerHandle;
 use super::paths::PathTable;
+use super::stream::StreamCount;
 use super::tls::LiveTls;
 use crate::config::{ServerConfig, ServerName};
 use crate::error::Origin;
-use crate::http::HttpHandler;
+use crate::http::{HttpFallback, HttpHandler};
 use crate::metrics::RouteMetrics;
-use crate::middleware::{ErasedMiddleware, ErasedMiddlewareHandle};
+use crate::middleware::{Chain, ErasedMiddleware, ErasedMiddlewareHandle};
 
 /// A WebSocket route: a built controller and its protocols.
 pub(crate) struct WsRoute {
@@ -21,6 +22,8 @@ pub(crate) struct WsRoute {
     pub(crate) path: &'static str,
     pub(crate) protocols: &'static [&'static str],
     pub(crate) protocol_required: bool,
+    /// permessage-deflate on this route whatever the server's `compression` says.
+    pub(crate) compression: bool,
     pub(crate) controller: Arc<dyn ErasedControllerHandle>,
     /// The route's counters, resolved once.
     pub(crate) metrics: Arc<RouteMetrics>,
@@ -32,6 +35,10 @@ pub(crate) struct HttpRoute {
     pub(crate) method: &'static str,
     pub(crate) handler: HttpHandler,
 }
+
+/// What a server's fallback is called in listings, errors and the metrics' `route` label; the
+/// middleware without `paths` runs on its requests.
+pub(crate) const FALLBACK: &str = "(fallback)";
 
 /// A built middleware and where it runs.
 pub(crate) struct MiddlewareRoute {
@@ -52,10 +59,14 @@ pub struct Routes {
     pub(crate) ws: PathTable<WsRoute>,
     /// HTTP routes by pattern, each pattern with its methods.
     pub(crate) http: PathTable<Vec<HttpRoute>>,
+    /// The tower service that answers what no route takes (`#[http_fallback]`).
+    pub(crate) fallback: Option<(Origin, HttpFallback)>,
     /// In the order they run: lower priority first, ties by type name.
     pub(crate) middleware: Vec<MiddlewareRoute>,
     /// Request bodies held now, against `http_body_budget`.
     pub(crate) bodies: Arc<BodyBudget>,
+    /// Streamed response bodies open now, against `max_http_streams`.
+    pub(crate) streams: Arc<StreamCount>,
     /// What the server counts to admit handshakes.
     pub(crate) admission: Arc<ServerAdmission>,
     /// The TLS config new connections get (`None`: plain TCP); replaced by a reload.
@@ -83,8 +94,10 @@ impl Routes {
             websocket: false,
             ws: PathTable::default(),
             http: PathTable::default(),
+            fallback: None,
             middleware: Vec::new(),
             bodies: Arc::default(),
+            streams: Arc::default(),
             admission: Arc::default(),
             tls: LiveTls::default(),
             ops: false,
@@ -127,13 +140,14 @@ impl Routes {
                     }
                 )
             };
+            let compression = if r.compression { " compression" } else { "" };
             let off = if self.websocket {
                 ""
             } else {
                 " (websocket off)"
             };
             lines.push(format!(
-                "WS    {} -> {}{protocols}{off}",
+                "WS    {} -> {}{protocols}{compression}{off}",
                 r.path, r.origin.name
             ));
         }
@@ -143,6 +157,9 @@ impl Routes {
             for r in routes {
                 lines.push(format!("{:<5} {path} -> {}", r.method, r.origin.name));
             }
+        }
+        if let Some((origin, _)) = &self.fallback {
+            lines.push(format!("ANY   {FALLBACK} -> {}", origin.name));
         }
         if self.ops {
             lines.extend(super::ops::describe());
@@ -174,16 +191,17 @@ impl Routes {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
     }
+}
 
-    /// The middleware that runs on a request to the route at `pattern` (as registered:
-    /// `paths = ["/rooms/{id}"]` guards every room), in order.
-    pub(crate) fn middleware<'a>(
-        &'a self,
-        pattern: &'a str,
-    ) -> impl Iterator<Item = &'a dyn ErasedMiddleware> + 'a {
+/// The middleware that runs on a request to the route at `pattern` (as registered:
+/// `paths = ["/rooms/{id}"]` guards every room), in order.
+impl Chain for Routes {
+    fn link(&self, from: usize, pattern: &str) -> Option<(usize, &dyn ErasedMiddleware)> {
         self.middleware
             .iter()
-            .filter(move |m| m.paths.is_empty() || m.paths.contains(&pattern))
-            .map(|m| m.handle.as_ref() as &dyn ErasedMiddleware)
+            .enumerate()
+            .skip(from)
+            .find(|(_, m)| m.paths.is_empty() || m.paths.contains(&pattern))
+            .map(|(i, m)| (i, m.handle.as_ref() as &dyn ErasedMiddleware))
     }
 }

@@ -7,11 +7,10 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{
-    HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL,
-    SEC_WEBSOCKET_VERSION, UPGRADE,
+    HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS,
+    SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use http::{Extensions, StatusCode};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -21,12 +20,15 @@ use super::body;
 use super::driver::{Accepted, Setup};
 use super::handshake::{self, Accept, HandshakeError};
 use super::ops;
-use super::routes::{HttpRoute, Routes, WsRoute};
+use super::routes::{HttpRoute, Routes, WsRoute, FALLBACK};
+use super::stream;
 use crate::client_cert::ClientCert;
 use crate::context::AppContext;
-use crate::http::{Request, Response};
+use crate::http::{Body, Request, Response};
+use crate::middleware::{Endpoint, Next};
 use crate::params::{ParamError, PathParams};
-use crate::request::{Rejection, RequestHead};
+use crate::protocol::extension::{self, DeflateConfig};
+use crate::request::RequestHead;
 
 /// What every request of one TCP connection shares.
 #[derive(Clone)]
@@ -40,7 +42,7 @@ pub(crate) struct ConnCtx {
     pub(crate) client_cert: Option<ClientCert>,
 }
 
-pub(crate) type HyperResponse = hyper::Response<Full<Bytes>>;
+pub(crate) type HyperResponse = hyper::Response<Body>;
 
 /// What a request is counted as in the metrics.
 enum Counted {
@@ -55,6 +57,7 @@ enum Target<'r> {
     Ws(&'r WsRoute, Option<PathParams>),
     Op(ops::Op),
     Http(&'static str, &'r [HttpRoute], Option<PathParams>),
+    Fallback,
     NotFound,
 }
 
@@ -84,6 +87,7 @@ pub(crate) async fn handle(
     // An upgrade request to a path that only an HTTP route has is served (and counted) by it.
     let mut counted = match http_path.or(op.map(ops::Op::path)) {
         None if wants_upgrade => Counted::Handshake,
+        None if ctx.routes.fallback.is_some() => Counted::Http(FALLBACK),
         route => Counted::Http(route.unwrap_or("unmatched")),
     };
     // A plain request to a path that both kinds take goes to the HTTP route.
@@ -95,6 +99,7 @@ pub(crate) async fn handle(
         (_, Some(http)) => {
             decode(&http.params).map(|p| Target::Http(http.pattern, http.value.as_slice(), p))
         }
+        (_, None) if ctx.routes.fallback.is_some() => Ok(Target::Fallback),
         (_, None) => Ok(Target::NotFound),
     };
     let response = match (origin, target) {
@@ -102,12 +107,13 @@ pub(crate) async fn handle(
         (Ok(()), Err(bad)) => Response::text(StatusCode::BAD_REQUEST, format!("{bad}\n")),
         (Ok(()), Ok(Target::Ws(route, params))) => {
             counted = Counted::Handshake;
-            upgrade(&ctx, route, req, params).await
+            upgrade(&ctx, route, req, params, Way::Direct).await
         }
         (Ok(()), Ok(Target::Op(op))) => ops_route(&ctx, op, req).await,
         (Ok(()), Ok(Target::Http(pattern, routes, params))) => {
             http_route(&ctx, req, pattern, routes, params).await
         }
+        (Ok(()), Ok(Target::Fallback)) => fallback(&ctx, req, wants_upgrade).await,
         (Ok(()), Ok(Target::NotFound)) => Response::text(
             StatusCode::NOT_FOUND,
             format!("no route for {}\n", req.uri().path()),
@@ -129,27 +135,40 @@ pub(crate) async fn handle(
             started.elapsed().as_secs_f64(),
         ),
     }
-    Ok(to_hyper(response))
+    let max = ctx.routes.settings().max_http_streams;
+    let response = stream::bound(response, &ctx.routes.streams, max, &ctx.shutdown);
+    Ok(response.into())
 }
 
 /// An operations route (`/metrics`, `/healthz`, `/readyz`), behind the server's middleware.
 async fn ops_route(ctx: &ConnCtx, op: ops::Op, req: hyper::Request<Incoming>) -> Response {
     let (parts, _body) = req.into_parts();
-    let mut head = head(ctx, &parts, false, None);
-    if let Err(rejection) = run_middleware(ctx, &mut head, op.path()).await {
-        return rejection.into();
+    let head = head(ctx, &parts, false, None);
+    let app = Arc::clone(&ctx.app);
+    let method = parts.method;
+    let endpoint: Endpoint =
+        Box::new(move |_req| Box::pin(async move { ops::answer(&app, op, &method) }));
+    chain(ctx, op.path(), endpoint)
+        .run(request(ctx, head, None))
+        .await
+}
+
+/// The way of a request to the route at `pattern`: the server's middleware, then `endpoint`.
+fn chain(ctx: &ConnCtx, pattern: &'static str, endpoint: Endpoint) -> Next {
+    Next::new(Arc::clone(&ctx.routes) as _, pattern, endpoint)
+}
+
+/// The request as the middleware sees it: the head, its body not read yet.
+fn request(ctx: &ConnCtx, head: RequestHead, unread: Option<Incoming>) -> Request {
+    Request {
+        head,
+        body: Bytes::new(),
+        unread: unread.map(Body::new),
+        ctx: Arc::clone(&ctx.app),
     }
-    ops::answer(&ctx.app, op, &parts.method)
 }
 
-fn to_hyper(r: Response) -> HyperResponse {
-    let mut out = hyper::Response::new(Full::new(r.body));
-    *out.status_mut() = r.status;
-    *out.headers_mut() = r.headers;
-    out
-}
-
-fn head(
+pub(crate) fn head(
     ctx: &ConnCtx,
     parts: &http::request::Parts,
     upgrade: bool,
@@ -163,6 +182,7 @@ fn head(
         extensions.insert(params);
     }
     RequestHead {
+        version: parts.version,
         method: parts.method.clone(),
         uri: parts.uri.clone(),
         headers: parts.headers.clone(),
@@ -178,28 +198,51 @@ fn head(
     }
 }
 
-/// The server's middleware for the route at `pattern`, in order, on the head (before any
-/// body).
-async fn run_middleware(
-    ctx: &ConnCtx,
-    head: &mut RequestHead,
-    pattern: &str,
-) -> Result<(), Rejection> {
-    for m in ctx.routes.middleware(pattern) {
-        m.handle(head).await?;
-    }
-    Ok(())
+/// A request no route takes, to the server's fallback service (behind the middleware that
+/// runs on every request of the server); its body streams to the service within
+/// `max_http_body` and `http_body_timeout`.
+async fn fallback(ctx: &ConnCtx, req: hyper::Request<Incoming>, upgrade: bool) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut head = head(ctx, &parts, upgrade, None);
+    // hyper's (the upgrade, HTTP/2's `:protocol`) go on to the service.
+    head.extensions.extend(parts.extensions);
+    let conn = ctx.clone();
+    let endpoint: Endpoint = Box::new(move |mut request: Request| {
+        Box::pin(async move {
+            let Some((_, service)) = &conn.routes.fallback else {
+                return Response::text(StatusCode::NOT_FOUND, "no fallback\n");
+            };
+            let settings = conn.routes.settings();
+            let body = match request.unread.take() {
+                Some(unread) => body::bounded(unread, &settings),
+                None => Body::from(std::mem::take(&mut request.body)),
+            };
+            let head = request.head;
+            let mut out = http::Request::new(body);
+            *out.method_mut() = head.method;
+            *out.uri_mut() = head.uri;
+            *out.headers_mut() = head.headers;
+            *out.version_mut() = head.version;
+            *out.extensions_mut() = head.extensions;
+            out.extensions_mut()
+                .insert(crate::http::Through(Arc::new(conn.clone())));
+            service.0.call(out).await
+        })
+    });
+    chain(ctx, FALLBACK, endpoint)
+        .run(request(ctx, head, Some(body)))
+        .await
 }
 
 async fn http_route(
     ctx: &ConnCtx,
     req: hyper::Request<Incoming>,
-    pattern: &str,
+    pattern: &'static str,
     routes: &[HttpRoute],
     params: Option<PathParams>,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let Some(route) = routes
+    let route = routes
         .iter()
         .find(|r| r.method == parts.method.as_str())
         .or_else(|| {
@@ -208,43 +251,78 @@ async fn http_route(
                 .then(|| routes.iter().find(|r| r.method == "GET"))
                 .flatten()
         })
-    else {
-        let allow = routes
+        .map(|r| (Arc::clone(&r.handler), r.origin.name));
+    // A method the path does not take is answered after the middleware (as axum does), so
+    // that a guard refuses first and a tower layer (CORS preflight) sees every method.
+    let allow = match route {
+        Some(_) => String::new(),
+        None => routes
             .iter()
             .map(|r| r.method)
             .collect::<Vec<_>>()
-            .join(", ");
-        let mut r = Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-        if let Ok(v) = HeaderValue::from_str(&allow) {
-            r.headers.insert(ALLOW, v);
-        }
-        return r;
+            .join(", "),
     };
-    let mut head = head(ctx, &parts, false, params);
-    if let Err(rejection) = run_middleware(ctx, &mut head, pattern).await {
-        return rejection.into();
-    }
-    let settings = ctx.routes.settings();
-    let (body, _hold) = match body::read(&parts.headers, body, &settings, &ctx.routes.bodies).await
-    {
-        Ok(read) => read,
-        Err(refusal) => return refusal,
-    };
-    let request = Request {
-        head,
-        body,
-        ctx: Arc::clone(&ctx.app),
-    };
-    tracing::debug!(peer = %ctx.peer, "{} {} -> {}", parts.method, parts.uri, route.origin.name);
-    // `_hold` keeps the body's share of `http_body_budget` until the handler is done.
-    (route.handler)(request).await
+    let head = head(ctx, &parts, false, params);
+    let conn = ctx.clone();
+    // After the middleware: the body, within the server's bounds, then the handler.
+    let endpoint: Endpoint = Box::new(move |mut request: Request| {
+        Box::pin(async move {
+            let Some((handler, name)) = route else {
+                let mut r = Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    r.headers.insert(ALLOW, v);
+                }
+                return r;
+            };
+            let settings = conn.routes.settings();
+            // `_hold` keeps the body's share of `http_body_budget` until the handler is done.
+            let mut _hold = None;
+            if let Some(unread) = request.unread.take() {
+                match body::read(
+                    &request.head.headers,
+                    unread,
+                    &settings,
+                    &conn.routes.bodies,
+                )
+                .await
+                {
+                    Ok((bytes, hold)) => {
+                        request.body = bytes;
+                        _hold = Some(hold);
+                    }
+                    Err(refusal) => return refusal,
+                }
+            }
+            tracing::debug!(
+                peer = %conn.peer,
+                "{} {} -> {name}",
+                request.head.method,
+                request.head.uri
+            );
+            handler(request).await
+        })
+    });
+    chain(ctx, pattern, endpoint)
+        .run(request(ctx, head, Some(body)))
+        .await
 }
 
-async fn upgrade(
+/// How a handshake reached its route.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Way {
+    /// On the route's own path: the server's middleware runs.
+    Direct,
+    /// Handed over by the fallback's handler ([`hand_over`](crate::http::hand_over)): the
+    /// middleware ran on its way to the fallback; its extensions become the context.
+    HandedOver,
+}
+
+pub(crate) async fn upgrade<B>(
     ctx: &ConnCtx,
     route: &WsRoute,
-    mut req: hyper::Request<Incoming>,
+    mut req: http::Request<B>,
     params: Option<PathParams>,
+    way: Way,
 ) -> Response {
     let accept = match handshake::validate(&req) {
         Ok(accept) => accept,
@@ -264,6 +342,11 @@ async fn upgrade(
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (parts, _body) = req.into_parts();
     let mut head = head(ctx, &parts, true, params);
+    if way == Way::HandedOver {
+        let mut extensions = parts.extensions;
+        extensions.remove::<crate::http::Through>();
+        head.extensions.extend(extensions);
+    }
 
     // RFC 6455 §4.2.2: echo the first protocol the client offers that the route speaks.
     let subprotocol = head
@@ -280,31 +363,61 @@ async fn upgrade(
             ),
         );
     }
-    if let Err(rejection) = run_middleware(ctx, &mut head, route.path).await {
-        return rejection.into();
-    }
-    if let Err(rejection) = route.controller.handshake(&mut head).await {
-        return rejection.into();
-    }
-
-    let accepted = Accepted {
-        on_upgrade,
-        setup: Setup {
-            peer: ctx.peer,
-            server: ctx.routes.name.clone(),
-            path: route.path,
-            subprotocol: subprotocol.clone(),
-            extensions: head.extensions,
-            settings: ctx.routes.settings(),
-            sender: ctx.app.sender.clone(),
-            shutdown: ctx.shutdown.clone(),
-            admitted,
-            metrics: Arc::clone(&route.metrics),
-        },
+    // RFC 7692: the first permessage-deflate offer the server can take, on a route with
+    // compression (the route's own `compression = true`, or the server's key).
+    let (deflate, extensions) = if route.compression || settings.compression {
+        extension::negotiate(&head.headers, &DeflateConfig::of(&settings)).unzip()
+    } else {
+        (None, None)
     };
-    ctx.tracker
-        .spawn(Arc::clone(&route.controller).serve(accepted));
+    let conn = ctx.clone();
+    let (controller, path, metrics) = (
+        Arc::clone(&route.controller),
+        route.path,
+        Arc::clone(&route.metrics),
+    );
+    // After the middleware: the controller's `on_handshake`, then the upgrade.
+    let endpoint: Endpoint = Box::new(move |mut request: Request| {
+        Box::pin(async move {
+            if let Err(rejection) = controller.handshake(&mut request.head).await {
+                return rejection.into();
+            }
+            let accepted = Accepted {
+                on_upgrade,
+                setup: Setup {
+                    peer: conn.peer,
+                    server: conn.routes.name.clone(),
+                    path,
+                    subprotocol: subprotocol.clone(),
+                    deflate,
+                    extensions: request.head.extensions,
+                    settings: conn.routes.settings(),
+                    sender: conn.app.sender.clone(),
+                    shutdown: conn.shutdown.clone(),
+                    admitted,
+                    metrics,
+                },
+            };
+            conn.tracker.spawn(controller.serve(accepted));
+            switching(accept, subprotocol, extensions)
+        })
+    });
+    match way {
+        Way::Direct => {
+            chain(ctx, route.path, endpoint)
+                .run(request(ctx, head, None))
+                .await
+        }
+        Way::HandedOver => endpoint(request(ctx, head, None)).await,
+    }
+}
 
+/// The answer that completes a handshake: with the agreed subprotocol and extensions.
+fn switching(
+    accept: Accept,
+    subprotocol: Option<String>,
+    extensions: Option<HeaderValue>,
+) -> Response {
     let mut r = match accept {
         // RFC 6455 §4.2.2.
         Accept::Http1(accept) => {
@@ -324,6 +437,9 @@ async fn upgrade(
     r.headers.remove(CONTENT_TYPE);
     if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
         r.headers.insert(SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    if let Some(e) = extensions {
+        r.headers.insert(SEC_WEBSOCKET_EXTENSIONS, e);
     }
     r
 }

@@ -3,7 +3,7 @@ use ws_core::{ws_controller, Controller, Inject, Sender, singleton};
 #[singleton]
 pub struct Rooms;
 
-#[ws_controller(server = "ws", path = "/rpc", protocol = ["jsonrpc", "v2"], protocol_required = true)]
+#[ws_controller(server = "ws", path = "/rpc", protocol = ["jsonrpc", "v2"], protocol_required = true, compression = true)]
 pub struct Rpc {
     #[default]
     _rooms: Option<Inject<Rooms>>,

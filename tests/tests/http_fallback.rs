@@ -1,0 +1,156 @@
+//! A server's fallback tower service (an axum `Router`): it gets what no route takes, behind
+//! the server's middleware (not the `paths` guards of other routes), with its bodies bounded
+//! by `max_http_body`; `hand_over` refuses a path with no WebSocket route; two fallbacks on
+//! one server stop the start, naming both.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use axum::extract::Request as AxumRequest;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use ws_core::http::{hand_over, Request};
+use ws_core::registry::{HttpFallbackDef, Registry};
+use ws_core::{http_fallback, http_route, middleware, App, Middleware, Rejection, RequestHead};
+use ws_tests::{http_get, http_raw, start, test_config};
+
+#[http_fallback(server = "http")]
+fn api() -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/api/who",
+            get(|req: AxumRequest| async move {
+                // What our middleware set reaches the service in its extensions.
+                let who = req.extensions().get::<Who>().map_or("?", |w| w.0);
+                format!("axum sees {who}")
+            }),
+        )
+        .route("/api/echo", post(|body: String| async move { body }))
+        .route(
+            "/api/nowhere",
+            get(|req: AxumRequest| async move {
+                hand_over(req, "/no-such-route").await.into_response()
+            }),
+        )
+}
+
+#[http_route(server = "http", path = "/ours")]
+async fn ours(_req: Request) -> &'static str {
+    "ours"
+}
+
+#[derive(Debug, Clone)]
+struct Who(&'static str);
+
+/// On every request of server `http`: refuses `x-deny`, marks the rest.
+#[middleware(server = "http")]
+#[derive(Debug)]
+pub struct Mark;
+impl Middleware for Mark {
+    async fn handle(&self, req: &mut RequestHead) -> Result<(), Rejection> {
+        if req.header("x-deny").is_some() {
+            return Err(Rejection::forbidden("denied\n"));
+        }
+        req.extensions_mut().insert(Who("the mark"));
+        Ok(())
+    }
+}
+
+/// A guard of `/ours` only: not on the fallback's requests.
+#[middleware(server = "http", paths = ["/ours"])]
+#[derive(Debug)]
+pub struct OursOnly;
+impl Middleware for OursOnly {
+    async fn handle(&self, _req: &mut RequestHead) -> Result<(), Rejection> {
+        Err(Rejection::forbidden("ours is closed\n"))
+    }
+}
+
+fn body(text: &str) -> &str {
+    text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+#[tokio::test]
+async fn the_fallback_answers_what_no_route_takes_behind_the_middleware() {
+    let mut config = test_config();
+    config.servers.get_mut("http").unwrap().max_http_body = 64;
+    let running = start(config).await;
+    let addr = running.local_addr("http").unwrap();
+
+    let (status, text) = http_get(addr, "/api/who").await;
+    assert_eq!((status, body(&text)), (200, "axum sees the mark"), "{text}");
+    let (status, text) = http_get(addr, "/ours").await;
+    assert_eq!((status, body(&text)), (403, "ours is closed\n"), "{text}");
+    let (status, _) = http_get(addr, "/nothing/here").await;
+    assert_eq!(status, 404, "axum's own 404");
+    let deny =
+        format!("GET /api/who HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nX-Deny: 1\r\n\r\n");
+    let (status, text) = http_raw(addr, &deny).await;
+    assert_eq!((status, body(&text)), (403, "denied\n"), "{text}");
+
+    let post = |body: &str| {
+        format!(
+            "POST /api/echo HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+             Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let (status, text) = http_raw(addr, &post("small")).await;
+    assert_eq!((status, body(&text)), (200, "small"), "{text}");
+    // Over `max_http_body`: axum reads the limit's error and answers 413.
+    let (status, text) = http_raw(addr, &post(&"x".repeat(100))).await;
+    assert_eq!(status, 413, "{text}");
+
+    // A hand-over to a path with no WebSocket route.
+    let handshake = format!(
+        "GET /api/nowhere HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let (status, text) = http_raw(addr, &handshake).await;
+    assert_eq!(status, 404, "{text}");
+    assert!(
+        body(&text).contains("no WebSocket route `/no-such-route` on server `http`"),
+        "{text}"
+    );
+    running.shutdown().await;
+}
+
+fn build_b() -> Result<ws_core::__private::HttpFallback, ws_core::StartupError> {
+    Ok(ws_core::__private::fallback(api()))
+}
+
+static SECOND: [HttpFallbackDef; 2] = [
+    HttpFallbackDef {
+        origin: ws_core::Origin {
+            name: "first::api",
+            file: "first.rs",
+            line: 1,
+        },
+        server: "http",
+        deps: &[],
+        build: |_| build_b(),
+    },
+    HttpFallbackDef {
+        origin: ws_core::Origin {
+            name: "second::api",
+            file: "second.rs",
+            line: 2,
+        },
+        server: "http",
+        deps: &[],
+        build: |_| build_b(),
+    },
+];
+
+#[test]
+fn two_fallbacks_on_one_server_stop_the_start() {
+    let registry = Registry {
+        http_fallbacks: &SECOND,
+        ..Registry::linked()
+    };
+    let err = App::from_registry(registry, test_config())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("first::api"), "{err}");
+    assert!(err.contains("second::api"), "{err}");
+    assert!(err.contains("server `http`"), "{err}");
+}

@@ -1,0 +1,316 @@
+//! One `IntoResponse` for everything a route returns: `Json<T>` out and in (415/400/422 that
+//! say why, `max_http_body` still first), `(StatusCode, headers, body)` tuples, `Result<T, E>`,
+//! streamed bodies and server-sent events read by a real client as they arrive, bounded by
+//! `max_http_streams` and ended by the server's stop.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use ws_core::http::header::LOCATION;
+use ws_core::http::sse::{self, Event, EventStream, KeepAlive};
+use ws_core::http::{Body, Json, JsonRejection, Request, Sse, StatusCode};
+use ws_core::{http_route, singleton, Inject};
+use ws_tests::{http_raw, start, test_config, within};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Note {
+    text: String,
+    stars: u8,
+}
+
+/// `POST /notes`: a note in, 201 with its location and the note out.
+#[http_route(server = "http", method = "POST", path = "/notes")]
+async fn create(
+    req: Request,
+) -> Result<(StatusCode, [(&'static str, String); 1], Json<Note>), JsonRejection> {
+    let note: Note = req.json()?;
+    let location = format!("/notes/{}", note.stars);
+    Ok((
+        StatusCode::CREATED,
+        [(LOCATION.as_str(), location)],
+        Json(note),
+    ))
+}
+
+/// `GET /teapot?ok=..`: `Result<T, E>` with a tuple as the error.
+#[http_route(server = "http", path = "/teapot")]
+async fn teapot(req: Request) -> Result<Json<Vec<u8>>, (StatusCode, String)> {
+    match req.query() {
+        Some("ok=1") => Ok(Json(vec![1, 2, 3])),
+        other => Err((StatusCode::IM_A_TEAPOT, format!("no: {other:?}\n"))),
+    }
+}
+
+/// What the event routes wait on: the test says when the next event goes.
+#[singleton]
+#[derive(Debug)]
+pub struct Trigger {
+    #[default]
+    next: Notify,
+}
+
+/// `GET /events`: `first` at once, `second` only once the test posts to `/events/next`.
+#[http_route(server = "http", path = "/events")]
+async fn events(_req: Request, trigger: Inject<Trigger>) -> Sse<EventStream> {
+    let (tx, sse) = sse::channel(4);
+    tokio::spawn(async move {
+        let _ = tx
+            .send(Event::default().event("greeting").data("first"))
+            .await;
+        trigger.next.notified().await;
+        let _ = tx.send(Event::default().id("2").data("second\nline")).await;
+    });
+    sse
+}
+
+#[http_route(server = "http", method = "POST", path = "/events/next")]
+async fn next_event(_req: Request, trigger: Inject<Trigger>) -> StatusCode {
+    trigger.next.notify_one();
+    StatusCode::NO_CONTENT
+}
+
+/// `GET /forever`: one event, then only keep-alive comments until the server stops.
+#[http_route(server = "http", path = "/forever")]
+async fn forever(_req: Request) -> Sse<EventStream> {
+    let (tx, sse) = sse::channel(1);
+    tokio::spawn(async move {
+        let _ = tx.send(Event::default().data("hello")).await;
+        tx.closed().await;
+    });
+    sse.keep_alive(KeepAlive::new(Duration::from_millis(100)).text("still here"))
+}
+
+/// `GET /chunks`: a body of three chunks from a stream.
+#[http_route(server = "http", path = "/chunks")]
+async fn chunks(_req: Request) -> Body {
+    struct Three(u8);
+    impl futures_util::Stream for Three {
+        type Item = Result<String, std::convert::Infallible>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            self.0 += 1;
+            std::task::Poll::Ready((self.0 <= 3).then(|| Ok(format!("chunk {}\n", self.0))))
+        }
+    }
+    Body::from_stream(Three(0))
+}
+
+fn post_json(addr: SocketAddr, content_type: &str, body: &str) -> String {
+    format!(
+        "POST /notes HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn body(text: &str) -> &str {
+    text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+#[tokio::test]
+async fn json_in_and_out_with_status_and_headers() {
+    let mut config = test_config();
+    config.servers.get_mut("http").unwrap().max_http_body = 100;
+    let running = start(config).await;
+    let addr = running.local_addr("http").unwrap();
+
+    let note = r#"{"text": "hi", "stars": 5}"#;
+    let (status, text) = http_raw(addr, &post_json(addr, "application/json", note)).await;
+    assert_eq!(status, 201, "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("location: /notes/5"),
+        "{text}"
+    );
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{text}"
+    );
+    assert_eq!(body(&text), r#"{"text":"hi","stars":5}"#);
+
+    // `; charset=..` and `+json` types are JSON too.
+    let (status, _) = http_raw(
+        addr,
+        &post_json(addr, "application/vnd.api+json; charset=utf-8", note),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    let (status, text) = http_raw(addr, &post_json(addr, "text/plain", note)).await;
+    assert_eq!(status, 415, "{text}");
+    assert!(
+        body(&text).contains("Content-Type: application/json"),
+        "{text}"
+    );
+    assert!(body(&text).contains("`text/plain`"), "{text}");
+
+    let (status, text) = http_raw(addr, &post_json(addr, "application/json", r#"{"text": "#)).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(body(&text).starts_with("malformed JSON body: "), "{text}");
+
+    let (status, text) = http_raw(
+        addr,
+        &post_json(addr, "application/json", r#"{"text": "hi", "stars": 300}"#),
+    )
+    .await;
+    assert_eq!(status, 422, "{text}");
+    assert!(body(&text).contains("the JSON body does not fit"), "{text}");
+    assert!(body(&text).contains("300"), "{text}");
+
+    // The body limit still applies before any parsing.
+    let big = format!(r#"{{"text": "{}", "stars": 1}}"#, "x".repeat(200));
+    let (status, text) = http_raw(addr, &post_json(addr, "application/json", &big)).await;
+    assert_eq!(status, 413, "{text}");
+
+    // `Result<T, E>`: each side is a response.
+    let (status, text) = ws_tests::http_get(addr, "/teapot?ok=1").await;
+    assert_eq!((status, body(&text)), (200, "[1,2,3]"), "{text}");
+    let (status, text) = ws_tests::http_get(addr, "/teapot?ok=0").await;
+    assert_eq!(status, 418, "{text}");
+    assert_eq!(body(&text), "no: Some(\"ok=0\")\n");
+    running.shutdown().await;
+}
+
+/// A client of a streamed response on a raw socket: what has arrived so far.
+struct Streamed {
+    stream: TcpStream,
+    seen: String,
+}
+
+impl Streamed {
+    async fn get(addr: SocketAddr, path: &str) -> Self {
+        let mut stream = within("connect", TcpStream::connect(addr)).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        Self {
+            stream,
+            seen: String::new(),
+        }
+    }
+
+    /// Reads until `what` has arrived (it must, within the timeout).
+    async fn until(&mut self, what: &str) {
+        let mut chunk = [0u8; 4096];
+        while !self.seen.contains(what) {
+            let n = within(
+                &format!("{what:?} after {:?}", self.seen),
+                self.stream.read(&mut chunk),
+            )
+            .await
+            .unwrap();
+            assert!(n > 0, "closed before {what:?}: {:?}", self.seen);
+            self.seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    }
+
+    /// Reads until the server closes the connection or ends the chunked body.
+    async fn read_to_end(&mut self) {
+        let mut chunk = [0u8; 4096];
+        while !self.seen.ends_with("0\r\n\r\n") {
+            let n = within("the end of the stream", self.stream.read(&mut chunk))
+                .await
+                .unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            self.seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    }
+}
+
+#[tokio::test]
+async fn server_sent_events_arrive_as_they_are_sent() {
+    let running = start(test_config()).await;
+    let addr = running.local_addr("http").unwrap();
+    let mut client = Streamed::get(addr, "/events").await;
+    client.until("data: first\n\n").await;
+    let head = client.seen.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+    assert!(head.contains("cache-control: no-cache"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(
+        client.seen.contains("event: greeting\ndata: first\n\n"),
+        "{}",
+        client.seen
+    );
+    // The second event is not sent until the test asks for it.
+    assert!(!client.seen.contains("second"), "{}", client.seen);
+    let next = format!("POST /events/next HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(http_raw(addr, &next).await.0, 204);
+    client.until("id: 2\ndata: second\ndata: line\n\n").await;
+    // Then the stream ends: every sender is gone.
+    client.read_to_end().await;
+    assert!(client.seen.ends_with("0\r\n\r\n"), "{}", client.seen);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_body_is_sent_in_chunks() {
+    let running = start(test_config()).await;
+    let addr = running.local_addr("http").unwrap();
+    let mut client = Streamed::get(addr, "/chunks").await;
+    client.read_to_end().await;
+    let text = &client.seen;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    for n in 1..=3 {
+        assert!(text.contains(&format!("chunk {n}\n")), "{text}");
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn streams_are_bounded_by_max_http_streams_and_end_when_the_server_stops() {
+    let mut config = test_config();
+    let http = config.servers.get_mut("http").unwrap();
+    http.max_http_streams = 2;
+    let running = start(config).await;
+    let addr = running.local_addr("http").unwrap();
+    let mut first = Streamed::get(addr, "/forever").await;
+    first.until("data: hello\n\n").await;
+    first.until(":still here\n\n").await;
+    let mut second = Streamed::get(addr, "/forever").await;
+    second.until("data: hello\n\n").await;
+    // A third is refused while two are open.
+    let (status, text) = ws_tests::http_get(addr, "/forever").await;
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("max_http_streams"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("retry-after: 1"),
+        "{text}"
+    );
+    // One ends (its client goes): there is room again.
+    drop(second);
+    let mut third = None;
+    for _ in 0..100 {
+        let mut client = Streamed::get(addr, "/forever").await;
+        client.until("\r\n\r\n").await;
+        if client.seen.starts_with("HTTP/1.1 200") {
+            third = Some(client);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut third = third.expect("a stream once the second has gone");
+    third.until("data: hello\n\n").await;
+
+    // The stop ends both open streams (cleanly: the chunked body's end), and does not wait
+    // for the drain timeout on them.
+    let stop = tokio::spawn(running.shutdown());
+    first.read_to_end().await;
+    third.read_to_end().await;
+    assert!(first.seen.ends_with("0\r\n\r\n"), "{}", first.seen);
+    assert!(third.seen.ends_with("0\r\n\r\n"), "{}", third.seen);
+    assert!(
+        within("stop", stop).await.unwrap(),
+        "everything finished within drain_timeout"
+    );
+}
