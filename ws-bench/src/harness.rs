@@ -195,3 +195,24 @@ fn publish(cli: &Cli, report: &Report) -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sections_of_other_modes_and_by_hand_are_kept() {
+        let old = "# B\n\n## Notes\n\nold\n\n## Fan-out\n\nf\n\n## Fan-out before and after\n\nba\n\n## Scale\n\ns\n\n## Sizing a node\n\nz\n\n## Echo: system calls and allocations\n\ne\n";
+        let text = keep_sections("# B\n\n## Notes\n\nnew\n".to_string(), old);
+        for kept in [
+            "## Fan-out\n\nf\n",
+            "## Fan-out before and after\n\nba\n",
+            "## Scale\n\ns\n",
+            "## Sizing a node\n\nz\n",
+            "## Echo: system calls and allocations\n\ne\n",
+        ] {
+            assert!(text.contains(kept), "{kept:?} in {text:?}");
+        }
+        assert!(text.contains("new") && !text.contains("old"), "{text}");
+    }
+}

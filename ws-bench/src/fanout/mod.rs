@@ -836,7 +836,7 @@ fn render_scale(cli: &Cli, env: &Env, rows: &[ScaleRow], limits: &str) -> String
         ));
     }
     md.push_str(&format!(
-        "\nEcho: every connection sends 20 B and awaits the echo, repeatedly, for {} ms; p50 is the median of the client processes' medians, p99 the largest of their p99s. RSS per connection: the server's VmRSS after the connections were opened (each idle, no message yet) minus before, ÷ opened. Handshakes/s: connections attempted ÷ the longest client process's opening time (connect + upgrade, 64 at a time per process).\n",
+        "\nEcho: every connection sends 20 B and awaits the echo, repeatedly, for {} ms; p50 is the median of the client processes' medians, p99 the largest of their p99s. RSS per connection: the server's VmRSS after the connections were opened (each idle, no message yet) minus before, ÷ opened. Handshakes/s: connections attempted ÷ the longest client process's opening time (connect + upgrade, 64 at a time per process). The server, on one core, is saturated by the echo load: the mean round trip is connections ÷ msg/s (Little's law), and a p99 far above the p50 means some connections wait much longer than most.\n",
         cli.scale_window_ms
     ));
     md
