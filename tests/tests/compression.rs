@@ -47,7 +47,7 @@ const RSV1: u8 = 4; // in `encode`'s `rsv` (bits 6-4 of the first byte, shifted)
 
 /// Starts the demo (and the controllers above) with `toml` under `[servers.ws]`.
 async fn start_with(ws_keys: &str) -> (Running, SocketAddr) {
-    let config = test_config_with("compression", &format!("[servers.ws]\n{ws_keys}\n")).unwrap();
+    let config = test_config_with(&format!("[servers.ws]\n{ws_keys}\n")).unwrap();
     let running = start(config).await;
     let addr = running.local_addr("ws").unwrap();
     (running, addr)
