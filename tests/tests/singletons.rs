@@ -10,6 +10,10 @@ use ws_tests::test_config;
 
 static BUILT: AtomicUsize = AtomicUsize::new(0);
 
+/// The tests of this file build apps, which construct `Users` (counted in `BUILT`): they run
+/// one at a time so that one test's count is not moved by another's app.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Built with its own `Default` impl.
 #[singleton(default)]
 #[derive(Debug)]
@@ -88,6 +92,7 @@ async fn users(_req: ws_core::http::Request, users: Inject<Users>, config: Confi
 
 #[tokio::test]
 async fn http_routes_get_injected_arguments() {
+    let _serial = SERIAL.lock().await;
     let mut config = test_config();
     config.node_id = 3;
     let server = TestServer::start(config).await;
@@ -99,6 +104,7 @@ async fn http_routes_get_injected_arguments() {
 
 #[tokio::test]
 async fn constructors_run_in_dependency_order_once() {
+    let _serial = SERIAL.lock().await;
     let mut config = test_config();
     config.node_id = 7;
     let app = App::build(config.clone()).unwrap();
