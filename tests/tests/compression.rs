@@ -26,11 +26,17 @@ impl Controller for Zecho {
     }
 }
 
-/// `/zroom`: every message goes to every connection of the route (a broadcast).
+/// `/zroom`: says `joined` once in the connection table, then sends every message to every
+/// connection of the route (a broadcast).
 #[ws_controller(server = "ws", path = "/zroom", compression = true)]
 #[derive(Debug, Default)]
 pub struct Zroom;
 impl Controller for Zroom {
+    async fn on_open(&self, cx: &mut Conn) -> HookResult {
+        cx.send("joined").await?;
+        Ok(())
+    }
+
     async fn on_message(&self, cx: &mut Conn, msg: Message) -> HookResult {
         cx.sender()
             .broadcast(&Filter::route("ws", "/zroom"), msg)
@@ -496,10 +502,11 @@ async fn a_broadcast_reaches_every_parameter_set() {
     ];
     let mut clients = Vec::new();
     for offer in offers {
-        clients.push(Client::connect(addr, "/zroom", offer).await);
+        let mut c = Client::connect(addr, "/zroom", offer).await;
+        // In the table (which `on_open` follows) before the first broadcast.
+        assert_eq!(c.recv().await.1, b"joined");
+        clients.push(c);
     }
-    // Every client is in the table before the first broadcast.
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     for round in 0..3 {
         let msg = text(3000, round);
         clients[0].send_compressed(TEXT, &msg, 1).await;
