@@ -32,9 +32,9 @@ use crate::binaries;
 use crate::cli::Cli;
 use crate::config::write_config;
 use crate::error::{within, BenchError};
-use crate::harness::until_interrupted;
+use crate::harness::{finish_section, until_interrupted};
 use crate::server::{taskset_available, Launch, ServerKind, ServerProcess, Valgrind};
-use crate::{callgrind, massif, procfs, report, workspace};
+use crate::{callgrind, massif, procfs, report};
 
 /// The heading of the section this mode writes.
 use crate::report::COMPRESSION_HEADING as HEADING;
@@ -88,28 +88,8 @@ pub(crate) fn main_with(cli: &Cli) -> ExitCode {
         && std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2
         && taskset_available()
         && crate::server::pin_self("1");
-    match rt.block_on(until_interrupted(run(cli, pinned))) {
-        Ok(md) => {
-            println!("{md}");
-            if !cli.no_write {
-                let out = cli.output.clone().unwrap_or_else(workspace::default_output);
-                let old = std::fs::read_to_string(&out).unwrap_or_default();
-                if let Err(e) = std::fs::write(
-                    &out,
-                    report::splice_named_section(&old, report::COMPRESSION_HEADING, &md),
-                ) {
-                    eprintln!("ws-bench: cannot write {}: {e}", out.display());
-                    return ExitCode::FAILURE;
-                }
-                eprintln!("ws-bench: wrote {}", out.display());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("ws-bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let result = rt.block_on(until_interrupted(run(cli, pinned)));
+    finish_section(cli, report::COMPRESSION_HEADING, "compression", result)
 }
 
 /// What one variant measured.

@@ -119,6 +119,36 @@ async fn run(cli: &Cli, plan: &Plan, env: &Env) -> Result<Report, BenchError> {
     Ok(assemble::report(cli, env, started, bench, measured))
 }
 
+/// Ends a mode that writes one section of `BENCHMARKS.md` (`--fanout`, `--scale`,
+/// `--deflate`): prints the section, writes it under `heading` (unless `--no-write`; the file's
+/// other sections are kept), or reports the mode's error.
+pub(crate) fn finish_section<E: std::fmt::Display>(
+    cli: &Cli,
+    heading: &str,
+    mode: &str,
+    result: Result<String, E>,
+) -> ExitCode {
+    let md = match result {
+        Ok(md) => md,
+        Err(e) => {
+            eprintln!("ws-bench: {mode}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{md}");
+    if !cli.no_write {
+        let out = cli.output.clone().unwrap_or_else(workspace::default_output);
+        let old = std::fs::read_to_string(&out).unwrap_or_default();
+        let text = report::splice_named_section(&old, heading, &md);
+        if let Err(e) = std::fs::write(&out, text) {
+            eprintln!("ws-bench: cannot write {}: {e}", out.display());
+            return ExitCode::FAILURE;
+        }
+        eprintln!("ws-bench: wrote the {mode} section of {}", out.display());
+    }
+    ExitCode::SUCCESS
+}
+
 /// Runs `run` unless Ctrl-C or SIGTERM comes first ([`BenchError::Interrupted`]).
 pub(crate) async fn until_interrupted<T>(
     run: impl Future<Output = Result<T, BenchError>>,

@@ -27,7 +27,7 @@ use crate::bench::TempDir;
 use crate::binaries::bin_path;
 use crate::cli::Cli;
 use crate::error::{within, BenchError};
-use crate::harness::until_interrupted;
+use crate::harness::{finish_section, until_interrupted};
 use crate::machine::Env;
 use crate::server::{taskset_available, Launch, ServerKind, ServerProcess, Valgrind};
 use crate::{callgrind, config, procfs, report, workspace};
@@ -129,26 +129,8 @@ pub(crate) fn main_with(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(until_interrupted(run(cli, &env))) {
-        Ok(md) => {
-            println!("{md}");
-            if !cli.no_write {
-                let out = cli.output.clone().unwrap_or_else(workspace::default_output);
-                let old = std::fs::read_to_string(&out).unwrap_or_default();
-                let text = report::splice_named_section(&old, FANOUT_HEADING, &md);
-                if let Err(e) = std::fs::write(&out, text) {
-                    eprintln!("ws-bench: cannot write {}: {e}", out.display());
-                    return ExitCode::FAILURE;
-                }
-                eprintln!("ws-bench: wrote the fan-out section of {}", out.display());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("ws-bench: fan-out: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let result = rt.block_on(until_interrupted(run(cli, &env)));
+    finish_section(cli, FANOUT_HEADING, "fan-out", result)
 }
 
 /// Where the uWebSockets.js peer is: `--uws-dir`, else `ws-bench/uws` when its
@@ -627,26 +609,8 @@ pub(crate) fn scale_main(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(until_interrupted(scale_run(cli, &env))) {
-        Ok(md) => {
-            println!("{md}");
-            if !cli.no_write {
-                let out = cli.output.clone().unwrap_or_else(workspace::default_output);
-                let old = std::fs::read_to_string(&out).unwrap_or_default();
-                let text = report::splice_named_section(&old, SCALE_HEADING, &md);
-                if let Err(e) = std::fs::write(&out, text) {
-                    eprintln!("ws-bench: cannot write {}: {e}", out.display());
-                    return ExitCode::FAILURE;
-                }
-                eprintln!("ws-bench: wrote the scale section of {}", out.display());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("ws-bench: scale: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let result = rt.block_on(until_interrupted(scale_run(cli, &env)));
+    finish_section(cli, SCALE_HEADING, "scale", result)
 }
 
 async fn scale_run(cli: &Cli, env: &Env) -> Result<String, BenchError> {
