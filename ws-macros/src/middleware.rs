@@ -4,6 +4,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::{LitInt, LitStr};
 
 use crate::attr::Args;
 use crate::register::{
@@ -39,29 +40,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let paths = args.optional_str_list("paths");
     let default = args.flag("default");
     let mut errors = std::mem::take(&mut args.errors);
-    if let (Some(g), Some(_)) = (&global, &server) {
-        errors.push(syn::Error::new_spanned(
-            g,
-            "`global` runs on every server; remove it or remove `server = ..`",
-        ));
-    }
-    for p in &paths {
-        crate::attr::check_path_lit(p, &mut errors);
-    }
-    if let (Some(_), Some(p)) = (&global, paths.first()) {
-        errors.push(syn::Error::new_spanned(
-            p,
-            "`paths` names routes of one server; use `server = \"..\"` instead of `global`",
-        ));
-    }
-    if let Some(p) = &priority {
-        if let Err(e) = p.base10_parse::<i32>() {
-            errors.push(syn::Error::new_spanned(
-                p,
-                format!("`priority` must fit in an i32: {e}"),
-            ));
-        }
-    }
+    check_placement(&global, &server, &paths, &priority, &mut errors);
     no_generics(&strukt.generics, "middleware", &mut errors);
     let build = struct_build(&mut strukt, default.as_ref(), "middleware", &mut errors);
     if !errors.is_empty() || (server.is_none() && global.is_none()) {
@@ -123,29 +102,7 @@ fn expand_fn(mut args: Args, func: syn::ItemFn) -> TokenStream {
              values as arguments after `next`",
         ));
     }
-    if let (Some(g), Some(_)) = (&global, &server) {
-        errors.push(syn::Error::new_spanned(
-            g,
-            "`global` runs on every server; remove it or remove `server = ..`",
-        ));
-    }
-    for p in &paths {
-        crate::attr::check_path_lit(p, &mut errors);
-    }
-    if let (Some(_), Some(p)) = (&global, paths.first()) {
-        errors.push(syn::Error::new_spanned(
-            p,
-            "`paths` names routes of one server; use `server = \"..\"` instead of `global`",
-        ));
-    }
-    if let Some(p) = &priority {
-        if let Err(e) = p.base10_parse::<i32>() {
-            errors.push(syn::Error::new_spanned(
-                p,
-                format!("`priority` must fit in an i32: {e}"),
-            ));
-        }
-    }
+    check_placement(&global, &server, &paths, &priority, &mut errors);
     let sig = &func.sig;
     // A plain `fn` returns a tower layer, built once at start-up from its injected arguments.
     let layer = sig.asyncness.is_none();
@@ -316,4 +273,39 @@ fn expand_layer(
     };
     let reg = static_record(ident, "MIDDLEWARE", "MiddlewareDef", record, support);
     quote! { #func #reg }
+}
+
+/// The checks of where a middleware runs, the same for a guard, a wrapper and a layer: `global`
+/// or a `server`, `paths` only on one server (each a well-formed path), a `priority` that fits
+/// an `i32`.
+fn check_placement(
+    global: &Option<syn::Ident>,
+    server: &Option<LitStr>,
+    paths: &[LitStr],
+    priority: &Option<LitInt>,
+    errors: &mut Vec<syn::Error>,
+) {
+    if let (Some(g), Some(_)) = (global, server) {
+        errors.push(syn::Error::new_spanned(
+            g,
+            "`global` runs on every server; remove it or remove `server = ..`",
+        ));
+    }
+    for p in paths {
+        crate::attr::check_path_lit(p, errors);
+    }
+    if let (Some(_), Some(p)) = (global, paths.first()) {
+        errors.push(syn::Error::new_spanned(
+            p,
+            "`paths` names routes of one server; use `server = \"..\"` instead of `global`",
+        ));
+    }
+    if let Some(p) = priority {
+        if let Err(e) = p.base10_parse::<i32>() {
+            errors.push(syn::Error::new_spanned(
+                p,
+                format!("`priority` must fit in an i32: {e}"),
+            ));
+        }
+    }
 }
