@@ -1,8 +1,10 @@
 //! Reading one frame (RFC 6455 §5.2): its header, checked by every
 //! rule that concerns a single frame, and its unmasked payload.
 //!
-//! An idle connection holds no read buffer. A read goes into a buffer on the stack of the poll
-//! that makes it; a frame that arrived whole is copied out of it into a buffer of its own size,
+//! An idle connection holds no read buffer. A read goes into the receive buffer of the thread
+//! that makes it (64 KiB, one per worker thread, as uWebSockets' one per event loop, so a frame
+//! of up to 64 KiB arrives in one read); a frame that arrived whole is copied out of it into a
+//! buffer of its own size,
 //! and only bytes of a frame that is not complete yet stay with the connection, in a buffer
 //! sized for that frame (the rest of a large payload is read straight into it; past 1 MiB the
 //! buffer grows with the bytes that arrive, not with the length a header announces). The
@@ -24,6 +26,7 @@
 //! The rules about sequences of frames (fragments) and text are in
 //! [`assemble`](super::assemble).
 
+use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -35,8 +38,33 @@ use tokio_util::io::poll_read_buf;
 use super::error::ReadError;
 use super::head::{parse_head, Frame, Room, MAX_HEAD};
 
-/// How much one read from an idle connection takes at most (on the stack of the poll).
-const STACK_READ: usize = 16 * 1024;
+/// How much one read from an idle connection takes at most: the size of a thread's receive
+/// buffer. A frame's header, its payload and the mask must fit for the frame to arrive in one
+/// read (at 16 KiB, a 16 KiB message took two reads and a copy of a partial frame).
+const RECV_BUF: usize = 64 * 1024;
+
+/// A thread's receive buffer (see [`with_recv_buf`]).
+type RecvBuf = Box<[MaybeUninit<u8>]>;
+
+thread_local! {
+    /// The receive buffer of this thread, while no read is using it.
+    static RECV: Cell<Option<RecvBuf>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with this thread's receive buffer: taken out of the thread's slot for the call and
+/// put back after it, so a read never shares it (one made while another is under way, which a
+/// reader does not do, would get a buffer of its own). Allocated on a thread's first read.
+fn with_recv_buf<T>(f: impl FnOnce(&mut [MaybeUninit<u8>]) -> T) -> T {
+    let mut buf = RECV
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Box::new_uninit_slice(RECV_BUF));
+    let out = f(&mut buf);
+    // The thread is exiting when its slot is gone: the buffer is freed here.
+    let _ = RECV.try_with(|slot| slot.set(Some(buf)));
+    out
+}
 
 /// How far the buffer of a large frame grows ahead of the bytes that have arrived: a header
 /// alone does not make the server allocate the whole payload it announces (up to
@@ -125,32 +153,38 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// Reads with nothing buffered, into the stack: returns a frame that arrived whole and keeps
-    /// only the bytes after it; keeps everything when no frame is whole yet (`None`).
+    /// Reads with nothing buffered, into the thread's receive buffer: returns a frame that
+    /// arrived whole and keeps only the bytes after it; keeps everything when no frame is whole
+    /// yet (`None`).
     fn poll_read_idle(
         &mut self,
         cx: &mut Context<'_>,
         room: Room,
     ) -> Poll<Result<Option<Frame>, ReadError>> {
-        let mut stack = [MaybeUninit::<u8>::uninit(); STACK_READ];
-        let mut read = ReadBuf::uninit(&mut stack);
-        ready!(Pin::new(&mut self.source).poll_read(cx, &mut read))?;
-        let data = read.filled();
+        with_recv_buf(|recv| {
+            let mut read = ReadBuf::uninit(recv);
+            ready!(Pin::new(&mut self.source).poll_read(cx, &mut read))?;
+            Poll::Ready(self.take_read(read.filled(), room))
+        })
+    }
+
+    /// What [`poll_read_idle`](Self::poll_read_idle) does with the bytes it read.
+    fn take_read(&mut self, data: &[u8], room: Room) -> Result<Option<Frame>, ReadError> {
         if data.is_empty() {
-            return Poll::Ready(Err(ReadError::Closed));
+            return Err(ReadError::Closed);
         }
         if let Some(head) = parse_head(data, room, self.max, self.deflate)? {
             if let (Some(payload), Some(rest)) =
                 (data.get(head.len..head.total()), data.get(head.total()..))
             {
                 self.buf.extend_from_slice(rest);
-                return Poll::Ready(Ok(Some(head.frame(BytesMut::from(payload)))));
+                return Ok(Some(head.frame(BytesMut::from(payload))));
             }
             // Room for the frame, so the rest of it is read in place.
             self.buf.reserve(room_for(head.total(), data.len()));
         }
         self.buf.extend_from_slice(data);
-        Poll::Ready(Ok(None))
+        Ok(None)
     }
 }
 
@@ -273,6 +307,57 @@ mod tests {
         assert!(r.buf.capacity() > 0);
         assert_eq!(next(&mut r).await.expect("second").payload.len(), 1000);
         assert_eq!(r.buf.capacity(), 0);
+    }
+
+    /// Hands out all it has to each read, and counts the reads.
+    struct Counted {
+        bytes: VecDeque<u8>,
+        reads: usize,
+    }
+
+    impl AsyncRead for Counted {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.reads += 1;
+            let n = buf.remaining().min(self.bytes.len());
+            let chunk: Vec<u8> = self.bytes.drain(..n).collect();
+            buf.put_slice(&chunk);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_frame_that_fits_the_receive_buffer_takes_one_read() {
+        // 16 KiB and the largest payload whose frame (8-byte header with the mask) still fits.
+        for len in [16 * 1024, RECV_BUF - 8] {
+            let source = Counted {
+                bytes: frame(0x82, &payload(len)).into(),
+                reads: 0,
+            };
+            let mut r = FrameReader::new(Bytes::new(), source, 1 << 20);
+            let f = poll_fn(|cx| r.poll_frame(cx, Room::after(1 << 20, 0)))
+                .await
+                .expect("frame");
+            assert_eq!(&f.payload[..], &payload(len)[..]);
+            assert_eq!(r.source.reads, 1, "{len} bytes");
+            assert_eq!(r.buf.capacity(), 0, "nothing kept after a whole frame");
+        }
+    }
+
+    #[test]
+    fn a_read_inside_a_read_gets_a_buffer_of_its_own() {
+        let (outer, inner) = with_recv_buf(|outer| {
+            outer[0] = MaybeUninit::new(1);
+            let inner = with_recv_buf(|inner| inner.as_ptr() as usize);
+            (outer.as_ptr() as usize, inner)
+        });
+        assert_ne!(outer, inner);
+        // The thread keeps one of them for its next read.
+        let again = with_recv_buf(|buf| buf.as_ptr() as usize);
+        assert!(again == outer || again == inner);
     }
 
     #[tokio::test]
