@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::ops::ControlFlow;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -107,6 +108,25 @@ pub(crate) fn reader<'a>(
 /// for every frame it reads.
 pub(crate) fn frame_seen(shared: &Shared) -> impl Fn() + '_ {
     || shared.signals.keepalive.frame()
+}
+
+/// Runs a hook of a corked connection ([`Shared::cork`]): the first time the hook has to wait
+/// (for a timer, a database, room in the queue, anything), the connection is uncorked, so no
+/// reply already sent waits on it.
+pub(crate) async fn uncork_on_pending<F: Future + Unpin>(
+    mut hook: F,
+    shared: &Arc<Shared>,
+) -> F::Output {
+    let mut corked = true;
+    std::future::poll_fn(|cx| {
+        let poll = Pin::new(&mut hook).poll(cx);
+        if corked && poll.is_pending() {
+            corked = false;
+            shared.uncork();
+        }
+        poll
+    })
+    .await
 }
 
 /// Answers a control frame: a pong for a ping; for the client's close frame, the echo (or, if

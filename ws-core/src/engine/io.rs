@@ -157,6 +157,13 @@ impl ClientSink {
         self.deflater.is_some()
     }
 
+    /// Plain TCP without compression: what [`Shared::cork`](super::outbox::Shared::cork)
+    /// corks.
+    #[inline]
+    pub(crate) fn corkable(&self) -> bool {
+        matches!(self.inner, WriteSide::Tcp(_)) && self.deflater.is_none()
+    }
+
     /// Writes what the socket takes of `bufs` now, without waiting and without a task: the
     /// fan-out's direct write. `None` when this is no plain TCP socket (the caller queues
     /// instead); else the bytes taken (`WouldBlock` when none: the socket is full). Progress

@@ -43,6 +43,9 @@ use crate::protocol::close::{close_payload, CloseCode};
 use crate::protocol::deflate::Compressed;
 use crate::protocol::writer::{message_opcode, FrameHead, Written};
 
+/// Most queued messages the write at the end of a cork takes (the drainer writes the rest).
+pub(crate) const CORK_BATCH: usize = 32;
+
 /// One item for the drainer.
 #[derive(Debug)]
 pub(crate) enum Outbound {
@@ -109,8 +112,11 @@ struct Outbox {
     full: bool,
     /// Between the first and the last frame of a fragmented message.
     in_fragment: bool,
-    /// A drainer runs (or is about to).
+    /// A drainer runs (or is about to), or the connection is corked (its task stands in for
+    /// the drainer until it uncorks).
     draining: bool,
+    /// Corked ([`Shared::cork`]): what is sent is queued, for one write at the uncork.
+    corked: bool,
     /// Nothing more may be written: a write failed or was cut short, or a close frame went
     /// out.
     done: bool,
@@ -165,6 +171,7 @@ impl Shared {
                 full: false,
                 in_fragment: false,
                 draining: false,
+                corked: false,
                 done: false,
             }),
             changed: Notify::new(),
@@ -381,11 +388,127 @@ impl Shared {
     /// ahead, and no fragmented message is under way.
     pub(super) fn lease_for_direct_write(self: &Arc<Self>) -> Option<Lease<'_>> {
         let mut o = self.outbox();
-        if o.queue.is_empty() && !o.in_fragment && !self.signals.kill.is_cancelled() {
+        if o.queue.is_empty() && !o.in_fragment && !o.corked && !self.signals.kill.is_cancelled() {
             o.ws.take().map(|ws| Lease::new(self, ws, false))
         } else {
             None
         }
+    }
+
+    /// Corks the connection (uWebSockets' word) while the reader holds more whole frames from
+    /// the client than the one being handled: until [`uncork`](Self::uncork), what the hooks
+    /// send and what other tasks push is queued (no drainer starts), and the uncork writes the
+    /// queued messages with one `sendmsg` instead of one each. A client that pipelines N
+    /// messages in one write so gets its N replies in one, as from uWebSockets. Only a plain TCP
+    /// connection without permessage-deflate, with nothing queued and nobody writing, is
+    /// corked; returns whether it is.
+    pub(crate) fn cork(&self) -> bool {
+        let mut o = self.outbox();
+        // A small queue (`outbound_queue` under twice a batch) is not corked: what a cork
+        // holds back could fill it.
+        let roomy = self.capacity() >= 2 * CORK_BATCH;
+        let idle = o.queue.is_empty() && !o.draining && !o.in_fragment && !o.done;
+        let plain = o.ws.as_ref().is_some_and(ClientSink::corkable);
+        if roomy && idle && plain && !self.signals.kill.is_cancelled() {
+            o.draining = true;
+            o.corked = true;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Ends a [`cork`](Self::cork): writes the queued messages, as many as the socket takes
+    /// in one non-blocking call, and starts a drainer for what is left (the rest of a partly
+    /// written frame first). Does nothing when not corked.
+    pub(crate) fn uncork(self: &Arc<Self>) {
+        let (start, failed) = {
+            let mut o = self.outbox();
+            if !std::mem::take(&mut o.corked) {
+                return;
+            }
+            let failed = self.write_corked(&mut o);
+            let start = !o.queue.is_empty() && !o.done && o.ws.is_some();
+            o.draining = start;
+            (start, failed)
+        };
+        if let Some(ws) = failed {
+            drop(ws);
+            self.kill(None);
+        }
+        if start {
+            self.spawn_drainer();
+        } else {
+            // Waiters for the end of the drain (the wind-down of a closing connection).
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// The uncork's write (under the outbox lock, as [`try_send`](Self::try_send)'s): the
+    /// whole messages at the front of the queue, at most [`CORK_BATCH`], in one call. Returns
+    /// the write half when the write failed (to be dropped outside the lock).
+    fn write_corked(&self, o: &mut Outbox) -> Option<ClientSink> {
+        if self.signals.kill.is_cancelled() {
+            return None;
+        }
+        let o = &mut *o;
+        let ws = o.ws.as_mut()?;
+        let mut heads = [FrameHead::default(); CORK_BATCH];
+        let mut bufs = [IoSlice::new(&[]); 2 * CORK_BATCH];
+        let mut n = 0;
+        for item in o.queue.iter().take(CORK_BATCH) {
+            let Outbound::Message(msg) = item else {
+                break; // Control frames and the rest are the drainer's.
+            };
+            heads[n] = FrameHead::message(matches!(msg, Message::Text(_)), msg.as_bytes());
+            n += 1;
+        }
+        for (i, item) in o.queue.iter().take(n).enumerate() {
+            if let Outbound::Message(msg) = item {
+                bufs[2 * i] = IoSlice::new(heads[i].as_bytes());
+                bufs[2 * i + 1] = IoSlice::new(msg.as_bytes());
+            }
+        }
+        if n == 0 {
+            return None;
+        }
+        let mut left = match ws.try_write_now(&self.signals, &bufs[..2 * n]) {
+            Some(Ok(written)) => written,
+            // Full, or not plain TCP after all: the drainer writes it.
+            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return None,
+            None => return None,
+            Some(Err(e)) => {
+                tracing::debug!("write failed: {e}");
+                o.done = true;
+                return o.ws.take();
+            }
+        };
+        let took = left > 0;
+        for head in &heads[..n] {
+            let Some(Outbound::Message(msg)) = o.queue.front() else {
+                break;
+            };
+            let frame = head.as_bytes().len() + msg.len();
+            if left < frame {
+                if left > 0 {
+                    // The socket holds the start of this frame: its rest goes first.
+                    if let Some(Outbound::Message(msg)) = o.queue.pop_front() {
+                        o.queue.push_front(Outbound::Rest { msg, written: left });
+                    }
+                }
+                break;
+            }
+            left -= frame;
+            let len = msg.len();
+            o.queue.pop_front();
+            o.bytes = o.bytes.saturating_sub(len);
+            // Counted while the write half is ours (under the lock).
+            self.traffic.sent(1, len);
+        }
+        if took && std::mem::take(&mut o.full) {
+            self.changed.notify_waiters(); // a full queue has room again
+        }
+        None
     }
 
     fn spawn_drainer(self: &Arc<Self>) {
@@ -715,6 +838,19 @@ mod tests {
         TcpStream,
         KeepOpen<OwnedReadHalf>,
     ) {
+        pair_with(ServerConfig::default(), None).await
+    }
+
+    /// [`pair`] with these settings, and this send buffer size for the server's socket.
+    async fn pair_with(
+        settings: ServerConfig,
+        send_buffer: Option<usize>,
+    ) -> (
+        Arc<Shared>,
+        Arc<RouteMetrics>,
+        TcpStream,
+        KeepOpen<OwnedReadHalf>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let socket = TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(4096).unwrap();
@@ -722,9 +858,14 @@ mod tests {
             socket.connect(listener.local_addr().unwrap()),
             listener.accept()
         );
-        let (read, write) = server.unwrap().0.into_split();
+        let server = server.unwrap().0;
+        if let Some(size) = send_buffer {
+            socket2::SockRef::from(&server)
+                .set_send_buffer_size(size)
+                .unwrap();
+        }
+        let (read, write) = server.into_split();
         let route = Metrics::new().route("ws", "/");
-        let settings = ServerConfig::default();
         let shared = Arc::new(Shared::new(
             ConnId::new(1, 1),
             Arc::new(settings),
@@ -881,5 +1022,117 @@ mod tests {
         shared.drained().await;
         shared.traffic.flush();
         assert_eq!(route.sent.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_cork_queues_what_is_sent_and_the_uncork_writes_it_in_order_itself() {
+        let (shared, route, client, _keep) = pair().await;
+        assert!(shared.cork());
+        assert!(!shared.cork(), "corked once");
+        assert!(
+            shared.lease_for_direct_write().is_none(),
+            "no direct write while corked"
+        );
+        for seq in 0..10u8 {
+            let msg = Message::binary(vec![seq; 100]);
+            shared.try_enqueue(Outbound::Message(msg)).unwrap();
+        }
+        // A push from another task is queued behind them, not written.
+        let push = Message::binary(vec![10; 100]);
+        let head = FrameHead::message(false, push.as_bytes());
+        shared.try_send(&push, &head, None).unwrap();
+        let mut probe = [0u8; 1];
+        assert!(
+            matches!(client.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock),
+            "nothing written while corked"
+        );
+        shared.uncork();
+        {
+            // Written by the uncork itself: nothing left, no drainer started.
+            let o = shared.outbox();
+            assert!(o.queue.is_empty() && !o.draining && !o.corked && o.ws.is_some());
+            assert_eq!(o.bytes, 0);
+        }
+        let mut ws = WebSocket::after_handshake(client, Role::Client);
+        for seq in 0..=10u8 {
+            let frame = ws.read_frame().await.unwrap();
+            assert_eq!(frame.opcode, OpCode::Binary);
+            assert_eq!(&frame.payload[..], &[seq; 100][..], "frame {seq}");
+        }
+        shared.traffic.flush();
+        assert_eq!(route.sent.get(), 11, "each counted once");
+        assert_eq!(route.bytes_sent.get(), 1100);
+        // Uncorked: the next reply is a direct write again.
+        assert!(shared.lease_for_direct_write().is_some());
+    }
+
+    #[tokio::test]
+    async fn an_uncork_leaves_what_the_socket_did_not_take_to_a_drainer() {
+        // More than one batch, and more than the socket takes at once.
+        let settings = ServerConfig {
+            outbound_bytes: 8 << 20,
+            ..ServerConfig::default()
+        };
+        let (shared, route, client, _keep) = pair_with(settings, Some(64 << 10)).await;
+        assert!(shared.cork());
+        let sent: Vec<u8> = (0..(CORK_BATCH + 8) as u8).collect();
+        for &seq in &sent {
+            shared
+                .try_enqueue(Outbound::Message(numbered(seq).0))
+                .unwrap();
+        }
+        shared.uncork();
+        {
+            let o = shared.outbox();
+            assert!(o.draining, "a drainer writes the rest");
+            assert!(o.queue.len() >= 8, "at most a batch in the uncork's write");
+        }
+        // The socket took part of a frame (a 64 KiB send buffer, a 4 KiB receive buffer).
+        assert!(rest_in_front(&shared), "a partly written frame in front");
+        let (got, close) = read(client, sent.len()).await;
+        assert_eq!(
+            got, sent,
+            "whole and in order across the uncork and the drainer"
+        );
+        assert_eq!(close, None);
+        shared.drained().await;
+        shared.traffic.flush();
+        assert_eq!(route.sent.get(), sent.len() as u64, "each counted once");
+        assert_eq!(route.bytes_sent.get(), (sent.len() * SIZE) as u64);
+    }
+
+    #[tokio::test]
+    async fn a_killed_corked_connection_writes_nothing_and_winds_down() {
+        let (shared, _route, client, _keep) = pair().await;
+        assert!(shared.cork());
+        shared
+            .try_enqueue(Outbound::Message(Message::binary(vec![1; 10])))
+            .unwrap();
+        shared.kill(None);
+        shared.uncork();
+        // The drainer started for the queue stops at the kill; the wind-down does not hang.
+        tokio::time::timeout(std::time::Duration::from_secs(10), shared.drained())
+            .await
+            .expect("the drain after a kill ends");
+        let mut probe = [0u8; 1];
+        assert!(
+            matches!(client.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock),
+            "nothing written after the kill"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_small_queue_or_a_busy_one_is_not_corked() {
+        let settings = ServerConfig {
+            outbound_queue: 2 * CORK_BATCH - 1,
+            ..ServerConfig::default()
+        };
+        let (shared, _route, _client, _keep) = pair_with(settings, None).await;
+        assert!(!shared.cork(), "outbound_queue under two batches");
+        let (shared, _route, _client, _keep) = pair().await;
+        let lease = shared.lease_for_direct_write().unwrap();
+        assert!(!shared.cork(), "a writer holds the write half");
+        lease.give_back();
+        assert!(shared.cork());
     }
 }

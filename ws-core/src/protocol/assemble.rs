@@ -162,6 +162,12 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
         }
     }
 
+    /// Whether the next frame is here already (see [`FrameReader::frame_ready`]).
+    #[inline]
+    pub(crate) fn frame_ready(&self) -> bool {
+        self.frames.frame_ready()
+    }
+
     /// The next message or control frame; `seen` is called for every frame (fragments
     /// included). Cancel-safe: a frame leaves the frame reader only once it is whole, and the
     /// fragments of a message under way are kept here. (A plain future around

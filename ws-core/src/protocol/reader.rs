@@ -115,9 +115,24 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         self.max
     }
 
+    /// Whether a whole frame is already here (read with an earlier one, as when a client
+    /// pipelines): the next [`poll_frame`](Self::poll_frame) returns without reading. A frame
+    /// whose header breaks a rule counts as here (the next poll returns its error at once).
+    pub(crate) fn frame_ready(&self) -> bool {
+        if self.buf.is_empty() {
+            return false;
+        }
+        match parse_head(&self.buf, Room::after(self.max, 0), self.max, self.deflate) {
+            Ok(Some(head)) => self.buf.len() >= head.total(),
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+
     /// The next frame; `room` is how many payload bytes a data frame may carry (what the
     /// message under way leaves of the size limit). Cancel-safe: bytes read stay in the
     /// reader until their frame is whole.
+    #[inline]
     pub(crate) fn poll_frame(
         &mut self,
         cx: &mut Context<'_>,

@@ -66,8 +66,8 @@ fn start<W: AsyncWrite + Unpin>(
 
 /// The header of one frame (RFC 6455 §5.2, unmasked: the server's), formatted once. A
 /// broadcast formats it once for every receiver, which all get the same header before the
-/// same payload.
-#[derive(Clone, Copy)]
+/// same payload. The default is no header at all (no bytes).
+#[derive(Clone, Copy, Default)]
 pub(crate) struct FrameHead {
     bytes: [u8; 14],
     /// Bytes of `bytes` in use (at most 14).

@@ -22,7 +22,7 @@ use crate::config::{ServerConfig, ServerName};
 use crate::conn::Conn;
 use crate::controller::Controller;
 use crate::engine::driver as engine;
-use crate::engine::outbox::Shared;
+use crate::engine::outbox::{Shared, CORK_BATCH};
 use crate::future::BoxFuture;
 use crate::id::{ConnId, ConnInfo};
 use crate::metrics::RouteMetrics;
@@ -176,7 +176,17 @@ fn drive<C: Controller>(
             out.close(CloseCode::INTERNAL, "internal error");
         }
         let seen = engine::frame_seen(&shared);
+        // Corked while the reader holds whole frames beyond the one being handled (a client
+        // that pipelines): the replies to them go out in one write (`Shared::cork`).
+        // At most `CORK_BATCH` messages at a time, so what is queued meanwhile stays far
+        // below the queue's bound (pushes from other tasks find room).
+        let mut corked = false;
+        let mut corked_msgs = 0;
         let close = loop {
+            if corked && (corked_msgs >= CORK_BATCH || !reader.frame_ready()) {
+                corked = false;
+                shared.uncork();
+            }
             if shared.signals.kill.is_cancelled() {
                 break None;
             }
@@ -190,13 +200,33 @@ fn drive<C: Controller>(
                     if shared.signals.is_closing() {
                         continue; // Closing: data frames are read and dropped (RFC 6455 §5.5.1).
                     }
-                    if let Err(e) = controller.on_message(&mut cx, msg).await {
+                    if !corked && reader.frame_ready() {
+                        corked = shared.cork();
+                        corked_msgs = 0;
+                    }
+                    corked_msgs += 1;
+                    // The hook's future is made where it is awaited (a binding would move it,
+                    // a copy of its bytes per message).
+                    let done = if corked {
+                        // Boxed: only pipelined messages come here, and the connection's
+                        // future stays the size it has without corking.
+                        let hook = Box::pin(controller.on_message(&mut cx, msg));
+                        engine::uncork_on_pending(hook, &shared).await
+                    } else {
+                        controller.on_message(&mut cx, msg).await
+                    };
+                    if let Err(e) = done {
                         shared.traffic.route.hook_error("on_message");
                         e.log(&cx.info, "on_message");
                         out.close(CloseCode::INTERNAL, "internal error");
                     }
                 }
                 Inbound::Control(control) => {
+                    // Answered through the queue, which may have to wait for room: the
+                    // drainer must be free to make it.
+                    if std::mem::take(&mut corked) {
+                        shared.uncork();
+                    }
                     // Boxed: control frames are rare next to messages, and the future that
                     // answers them (a queue that may be full, the close handshake) would
                     // otherwise be the largest part of every connection's future.
@@ -207,6 +237,7 @@ fn drive<C: Controller>(
                 }
             }
         };
+        shared.uncork();
         // The connection stays in the table until its queue is written out: pushes find it
         // closing (and fail), and the keep-alive sweeps, which walk the table, still drop it
         // when a client that stopped reading holds the last writes for `write_timeout`.
