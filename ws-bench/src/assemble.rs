@@ -212,6 +212,12 @@ fn run_notes(plan: &Plan, measured_secs: f64, started: Instant) -> Vec<String> {
             "Callgrind and massif were not run (quick mode; `--callgrind` enables them).".into(),
         );
     }
+    if plan.pipeline > 1 {
+        notes.push(format!(
+            "Pipelined run: every echo connection writes {} frames in one write and then reads their {} echoes; msg/s and CPU per message count messages, the latency columns are the time of a whole burst.",
+            plan.pipeline, plan.pipeline
+        ));
+    }
     notes.push(format!(
         "Cells with more than {} MiB in flight (connections × payload) are skipped; each window is extended (up to 5×) until it holds ≥ 2 echoes per connection.",
         MAX_BYTES_IN_FLIGHT >> 20
@@ -266,6 +272,17 @@ fn settings(
             ),
         ),
         ("pinning".into(), pinning),
+        (
+            "messages in flight per echo connection".into(),
+            if plan.pipeline > 1 {
+                format!(
+                    "{} (each connection writes {} frames at once, then reads their echoes)",
+                    plan.pipeline, plan.pipeline
+                )
+            } else {
+                "1 (send, await the echo)".into()
+            },
+        ),
         ("payloads".into(), payloads.join(", ")),
         ("connections".into(), conns.join(", ")),
         ("clock ticks/s (CPU figures)".into(), clk.to_string()),

@@ -166,6 +166,11 @@ pub struct Cli {
     /// Override the (minimum) measured window, ms.
     #[arg(long)]
     pub window_ms: Option<u64>,
+    /// Messages each connection of the echo matrix writes at once (one write of N frames)
+    /// before it reads their N echoes: a pipelining client. 1, the default, sends one message
+    /// and awaits its echo.
+    #[arg(long, default_value_t = 1)]
+    pub pipeline: usize,
     /// Override the idle connections of the memory measurement (a list: one RSS row per
     /// count, each on a freshly started server).
     #[arg(long, value_delimiter = ',')]

@@ -25,6 +25,8 @@ pub struct Plan {
     pub warmup: Duration,
     /// Minimum window per run.
     pub window: Duration,
+    /// Messages each echo connection writes at once before reading their echoes.
+    pub pipeline: usize,
     /// Idle connection counts for the RSS figure (one row each).
     pub idle_conns: Vec<usize>,
     /// Idle connection counts for the massif heap figure (one row each).
@@ -89,6 +91,7 @@ impl Plan {
                     .unwrap_or(if full { 2_000 } else { 1_000 })
                     .max(100),
             ),
+            pipeline: cli.pipeline.max(1),
             idle_conns: or(
                 &cli.idle_conns,
                 if cli.tls {

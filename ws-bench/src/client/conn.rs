@@ -124,13 +124,19 @@ pub async fn open_with(target: &Target, opts: &OpenOptions<'_>) -> Result<Ws, Be
                 Stream::Tls(Box::new(s))
             }
         };
-        let mut ws = WebSocket::after_handshake(stream, Role::Client);
-        ws.set_auto_apply_mask(false);
-        ws.set_auto_pong(false);
-        ws.set_auto_close(!opts.manual_close);
-        Ok(FragmentCollector::new(ws))
+        Ok(client(stream, opts.manual_close))
     })
     .await
+}
+
+/// The client side of an opened connection's `stream` (frames pre-masked, no automatic
+/// pongs; close frames answered unless `manual_close`).
+pub(super) fn client(stream: Stream, manual_close: bool) -> Ws {
+    let mut ws = WebSocket::after_handshake(stream, Role::Client);
+    ws.set_auto_apply_mask(false);
+    ws.set_auto_pong(false);
+    ws.set_auto_close(!manual_close);
+    FragmentCollector::new(ws)
 }
 
 /// Opens `n` connections, `CONNECT_BATCH` at a time; with `warm` set, each
@@ -216,6 +222,89 @@ pub async fn round_trip(
         Ok(())
     })
     .await
+}
+
+/// A pipelined round trip on a connection's bare stream: writes `burst` (`n` frames of
+/// `msg`, one write) and reads the `n` echoes, each checked for opcode and length, the first
+/// byte for byte with `verify`. `buf` keeps bytes read past the last echo for the next call.
+pub(super) async fn burst_round_trip(
+    stream: &mut Stream,
+    burst: &[u8],
+    n: usize,
+    msg: &Message,
+    raw_tcp: bool,
+    verify: bool,
+    buf: &mut Vec<u8>,
+) -> Result<(), BenchError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    within(ECHO_TIMEOUT, "echo", async {
+        stream.write_all(burst).await?;
+        for i in 0..n {
+            // Header: 2 bytes, the extended length, a mask key on the raw TCP echo's frames.
+            let (head, len) = loop {
+                if let Some(parsed) = parse_head(buf) {
+                    break parsed;
+                }
+                read_more(stream, buf).await?;
+            };
+            while buf.len() < head + len {
+                read_more(stream, buf).await?;
+            }
+            let opcode = buf[0] & 0x0f;
+            if opcode != msg.opcode as u8 || len != msg.len() {
+                return Err(BenchError::Echo(format!(
+                    "expected opcode {} with {} bytes, got opcode {opcode} with {len} bytes",
+                    msg.opcode as u8,
+                    msg.len()
+                )));
+            }
+            if verify && i == 0 {
+                let expected: &[u8] = if raw_tcp { &msg.masked } else { &msg.plain };
+                if &buf[head..head + len] != expected {
+                    return Err(BenchError::Echo(format!(
+                        "{len} bytes with checksum {:016x}, expected checksum {:016x}",
+                        checksum(&buf[head..head + len]),
+                        checksum(expected)
+                    )));
+                }
+            }
+            buf.drain(..head + len);
+        }
+        Ok(())
+    })
+    .await?;
+
+    /// The header length and payload length of the frame at the start of `buf`, once its
+    /// header is whole.
+    fn parse_head(buf: &[u8]) -> Option<(usize, usize)> {
+        let b1 = *buf.get(1)?;
+        let mask = if b1 & 0x80 != 0 { 4 } else { 0 };
+        let (ext, len) = match b1 & 0x7f {
+            126 => (
+                2,
+                usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])),
+            ),
+            127 => {
+                let bytes: [u8; 8] = buf.get(2..10)?.try_into().ok()?;
+                (8, usize::try_from(u64::from_be_bytes(bytes)).ok()?)
+            }
+            n => (0, usize::from(n)),
+        };
+        let head = 2 + ext + mask;
+        (buf.len() >= head).then_some((head, len))
+    }
+
+    async fn read_more(stream: &mut Stream, buf: &mut Vec<u8>) -> Result<(), BenchError> {
+        let mut chunk = [0u8; 16 * 1024];
+        match stream.read(&mut chunk).await? {
+            0 => Err(BenchError::Echo("the server closed the connection".into())),
+            k => {
+                buf.extend_from_slice(&chunk[..k]);
+                Ok(())
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Sends a (masked) close frame and waits, bounded, for the reply or EOF.

@@ -7,8 +7,13 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use super::conn::{close, open, open_many, round_trip, Target, CLOSE_TIMEOUT, ECHO_TIMEOUT};
+use super::conn::Ws;
+use super::conn::{
+    burst_round_trip, client, close, open, open_many, round_trip, Target, CLOSE_TIMEOUT,
+    ECHO_TIMEOUT,
+};
 use super::message::Message;
+use super::stream::Stream;
 use super::workers::{sleep_unless_failed, Shared};
 use crate::error::BenchError;
 use crate::{procfs, stats};
@@ -27,6 +32,8 @@ pub struct LoadSpec {
     pub warmup: Duration,
     /// Minimum measured window.
     pub window: Duration,
+    /// Messages each connection writes at once (one write) before it reads their echoes.
+    pub pipeline: usize,
 }
 
 /// Result of one throughput run.
@@ -44,6 +51,15 @@ pub struct LoadResult {
     pub messages: u64,
 }
 
+/// One echo connection of a throughput run.
+enum Echoing {
+    /// Sends a message and awaits its echo.
+    One(Ws),
+    /// Writes a burst of messages at once, then reads their echoes (its buffer keeps what
+    /// was read past the last one).
+    Pipelined(Stream, Vec<u8>),
+}
+
 /// Runs `spec` against `target`: every connection sends and awaits its echo in
 /// a loop; counts echoes and server CPU over the window after the warm-up.
 ///
@@ -56,24 +72,39 @@ pub async fn run_load(
     clk_tck: u64,
 ) -> Result<LoadResult, BenchError> {
     let msg = Arc::new(Message::binary(spec.size));
+    let pipeline = spec.pipeline.max(1);
+    let burst: Arc<[u8]> = msg.wire().repeat(pipeline).into();
     let conns = open_many(target, spec.conns, None).await?;
     let shared = Arc::new(Shared::default());
     let cap = (MAX_SAMPLES / spec.conns.max(1)).max(100);
     let mut set = JoinSet::new();
-    for mut ws in conns {
+    for ws in conns {
         let msg = msg.clone();
+        let burst = Arc::clone(&burst);
         let shared = shared.clone();
         let raw = target.raw_tcp;
         set.spawn(async move {
             let mut samples = Vec::new();
             let mut first = true;
+            let mut conn = if pipeline > 1 {
+                // The bare stream: one write of the whole burst per round.
+                Echoing::Pipelined(ws.into_inner(), Vec::new())
+            } else {
+                Echoing::One(ws)
+            };
             let res = async {
                 while !shared.stop.load(Ordering::Relaxed) {
                     let t0 = Instant::now();
-                    round_trip(&mut ws, &msg, raw, first).await?;
+                    match &mut conn {
+                        Echoing::One(ws) => round_trip(ws, &msg, raw, first).await?,
+                        Echoing::Pipelined(stream, buf) => {
+                            burst_round_trip(stream, &burst, pipeline, &msg, raw, first, buf)
+                                .await?;
+                        }
+                    }
                     let dt = t0.elapsed();
                     first = false;
-                    shared.count.fetch_add(1, Ordering::Relaxed);
+                    shared.count.fetch_add(pipeline as u64, Ordering::Relaxed);
                     if shared.recording.load(Ordering::Relaxed) && samples.len() < cap {
                         samples.push(u64::try_from(dt.as_nanos()).unwrap_or(u64::MAX));
                     }
@@ -85,7 +116,11 @@ pub async fn run_load(
                 shared.failed.store(true, Ordering::Relaxed);
                 shared.stop.store(true, Ordering::Relaxed);
             } else {
-                close(ws).await;
+                close(match conn {
+                    Echoing::One(ws) => ws,
+                    Echoing::Pipelined(stream, _) => client(stream, false),
+                })
+                .await;
             }
             res.map(|()| samples)
         });

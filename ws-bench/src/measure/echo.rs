@@ -67,6 +67,7 @@ impl Bench<'_> {
             size,
             warmup: plan.warmup,
             window: plan.window,
+            pipeline: plan.pipeline,
         };
         let what = format!("echo {} x {conns}", report::fmt_size(size));
         self.alternate(&what, async |turn| {
