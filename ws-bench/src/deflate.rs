@@ -32,7 +32,7 @@ use crate::binaries;
 use crate::cli::Cli;
 use crate::config::write_config;
 use crate::error::{within, BenchError};
-use crate::harness::{finish_section, until_interrupted};
+use crate::mode::{finish_section, until_interrupted};
 use crate::server::{taskset_available, Launch, ServerKind, ServerProcess, Valgrind};
 use crate::{callgrind, massif, procfs, report};
 

@@ -28,6 +28,8 @@
 //! * `fanout/*`: `--fanout`, broadcast fan-out with the receivers held by several client
 //!   processes (this binary again), ours on one core and on two, and the uWebSockets.js peer;
 //!   `--scale`, up to 20,000 connections held by several client processes;
+//! * `mode`: what the modes above share (stopping at Ctrl-C or SIGTERM, writing their section
+//!   of `BENCHMARKS.md`);
 //! * [`client`], [`server`], [`config`], [`procfs`], [`callgrind`], [`massif`], [`stats`]:
 //!   the load generator, server processes and the parsers the measurements use; [`tls`]:
 //!   the certificate of a run with TLS servers, the peers' acceptor, the client's connector.
@@ -47,6 +49,7 @@ pub mod harness;
 mod machine;
 pub mod massif;
 mod measure;
+mod mode;
 pub mod peer;
 pub mod plan;
 pub mod procfs;

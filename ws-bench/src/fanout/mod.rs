@@ -27,8 +27,8 @@ use crate::bench::TempDir;
 use crate::binaries::bin_path;
 use crate::cli::Cli;
 use crate::error::{within, BenchError};
-use crate::harness::{finish_section, until_interrupted};
 use crate::machine::Env;
+use crate::mode::{finish_section, until_interrupted};
 use crate::server::{taskset_available, Launch, ServerKind, ServerProcess, Valgrind};
 use crate::{callgrind, config, procfs, report, workspace};
 
