@@ -942,6 +942,23 @@ mod tests {
         (got, None)
     }
 
+    /// Every message of `sent` (numbered, `SIZE` bytes) reaches the client whole and in order,
+    /// with no close frame, and the route counts each once when the drain is done.
+    async fn arrive_in_order_counted_once(
+        shared: &Shared,
+        route: &RouteMetrics,
+        client: TcpStream,
+        sent: &[u8],
+    ) {
+        let (got, close) = read(client, sent.len()).await;
+        assert_eq!(got, sent, "every message sent arrives whole, in order");
+        assert_eq!(close, None);
+        shared.drained().await;
+        shared.traffic.flush();
+        assert_eq!(route.sent.get(), sent.len() as u64, "each counted once");
+        assert_eq!(route.bytes_sent.get(), (sent.len() * SIZE) as u64);
+    }
+
     #[tokio::test]
     async fn direct_writes_the_socket_takes_in_part_keep_order_and_bounds() {
         let (shared, route, client, _keep) = pair().await;
@@ -951,13 +968,7 @@ mod tests {
             sent.len() > 1,
             "some went into the socket at once: {sent:?}"
         );
-        let (got, close) = read(client, sent.len()).await;
-        assert_eq!(got, sent, "every message sent arrives whole, in order");
-        assert_eq!(close, None);
-        shared.drained().await;
-        shared.traffic.flush();
-        assert_eq!(route.sent.get(), sent.len() as u64, "each counted once");
-        assert_eq!(route.bytes_sent.get(), (sent.len() * SIZE) as u64);
+        arrive_in_order_counted_once(&shared, &route, client, &sent).await;
     }
 
     #[tokio::test]
@@ -1089,16 +1100,7 @@ mod tests {
         }
         // The socket took part of a frame (a 64 KiB send buffer, a 4 KiB receive buffer).
         assert!(rest_in_front(&shared), "a partly written frame in front");
-        let (got, close) = read(client, sent.len()).await;
-        assert_eq!(
-            got, sent,
-            "whole and in order across the uncork and the drainer"
-        );
-        assert_eq!(close, None);
-        shared.drained().await;
-        shared.traffic.flush();
-        assert_eq!(route.sent.get(), sent.len() as u64, "each counted once");
-        assert_eq!(route.bytes_sent.get(), (sent.len() * SIZE) as u64);
+        arrive_in_order_counted_once(&shared, &route, client, &sent).await;
     }
 
     #[tokio::test]
