@@ -204,7 +204,9 @@ fn drive<C: Controller>(
                         corked = shared.cork();
                         corked_msgs = 0;
                     }
-                    corked_msgs += 1;
+                    if corked {
+                        corked_msgs += 1;
+                    }
                     // The hook's future is made where it is awaited (a binding would move it,
                     // a copy of its bytes per message).
                     let done = if corked {
