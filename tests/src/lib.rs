@@ -210,6 +210,25 @@ impl RawFrame {
     }
 }
 
+/// `over!(case)`: a module named after `case` with one `#[tokio::test]` per transport that
+/// runs `case(Transport::..)`; `over!(case: tcp Tcp, tls Tls)` for some transports only.
+#[macro_export]
+macro_rules! over {
+    ($case:ident) => {
+        $crate::over!($case: tcp Tcp, tls Tls, h2 H2, h2c H2c);
+    };
+    ($case:ident: $($name:ident $t:ident),+) => {
+        mod $case {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$case($crate::Transport::$t).await;
+                }
+            )+
+        }
+    };
+}
+
 /// Encodes a client frame; `mask` false sends it unmasked (a protocol error).
 pub fn encode(fin: bool, rsv: u8, opcode: u8, payload: &[u8], mask: bool) -> Vec<u8> {
     let mut v = vec![(u8::from(fin) << 7) | (rsv << 4) | opcode];

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use tokio::sync::Semaphore;
 use ws_core::{ws_controller, Conn, Controller, HookResult, Message};
-use ws_tests::{encode, start, start_demo_over, test_config, within, RawClient, Transport};
+use ws_tests::{encode, over, start, start_demo_over, test_config, within, RawClient, Transport};
 
 const TEXT: u8 = 1;
 const BINARY: u8 = 2;
@@ -36,29 +36,6 @@ fn opcode(i: usize) -> u8 {
     } else {
         BINARY
     }
-}
-
-macro_rules! over {
-    ($case:ident) => {
-        mod $case {
-            #[tokio::test]
-            async fn tcp() {
-                super::$case(ws_tests::Transport::Tcp).await;
-            }
-            #[tokio::test]
-            async fn tls() {
-                super::$case(ws_tests::Transport::Tls).await;
-            }
-            #[tokio::test]
-            async fn h2() {
-                super::$case(ws_tests::Transport::H2).await;
-            }
-            #[tokio::test]
-            async fn h2c() {
-                super::$case(ws_tests::Transport::H2c).await;
-            }
-        }
-    };
 }
 
 over!(pipelined_messages_come_back_whole_and_in_order);

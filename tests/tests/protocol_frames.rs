@@ -6,25 +6,9 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use ws_tests::{encode, start, start_demo_over, test_config_over, within, RawClient, Transport};
-
-/// `over!(case)`: a module named after `case` with one `#[tokio::test]` per transport that
-/// runs `case(Transport::..)`; `over!(case: tcp Tcp, tls Tls)` for some transports only.
-macro_rules! over {
-    ($case:ident) => {
-        over!($case: tcp Tcp, tls Tls, h2 H2, h2c H2c);
-    };
-    ($case:ident: $($name:ident $t:ident),+) => {
-        mod $case {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$case(ws_tests::Transport::$t).await;
-                }
-            )+
-        }
-    };
-}
+use ws_tests::{
+    encode, over, start, start_demo_over, test_config_over, within, RawClient, Transport,
+};
 
 const TEXT: u8 = 1;
 const BINARY: u8 = 2;

@@ -51,23 +51,8 @@ impl Message {
     /// This message's whole client frame as it goes on the wire: header, mask key, masked
     /// payload (for writing several frames in one write).
     pub(crate) fn wire(&self) -> Vec<u8> {
-        let len = self.masked.len();
-        let mut out = Vec::with_capacity(len + 14);
-        out.push(0x80 | self.opcode as u8);
-        match len {
-            0..=125 => out.push(0x80 | len as u8),
-            126..=0xffff => {
-                out.push(0x80 | 126);
-                out.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            _ => {
-                out.push(0x80 | 127);
-                out.extend_from_slice(&(len as u64).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(&MASK);
-        out.extend_from_slice(&self.masked);
-        out
+        let mut buf = Vec::new();
+        self.frame().write(&mut buf).to_vec()
     }
 
     /// The masked frame of this message.

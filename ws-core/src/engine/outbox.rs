@@ -463,14 +463,14 @@ impl Shared {
             heads[n] = FrameHead::message(matches!(msg, Message::Text(_)), msg.as_bytes());
             n += 1;
         }
+        if n == 0 {
+            return None;
+        }
         for (i, item) in o.queue.iter().take(n).enumerate() {
             if let Outbound::Message(msg) = item {
                 bufs[2 * i] = IoSlice::new(heads[i].as_bytes());
                 bufs[2 * i + 1] = IoSlice::new(msg.as_bytes());
             }
-        }
-        if n == 0 {
-            return None;
         }
         let mut left = match ws.try_write_now(&self.signals, &bufs[..2 * n]) {
             Some(Ok(written)) => written,

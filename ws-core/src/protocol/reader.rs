@@ -242,10 +242,11 @@ mod tests {
         out
     }
 
-    /// Hands out its bytes `step` at a time, then end of stream.
+    /// Hands out its bytes `step` at a time, then end of stream; counts the reads.
     struct Trickle {
         bytes: VecDeque<u8>,
         step: usize,
+        reads: usize,
     }
 
     impl AsyncRead for Trickle {
@@ -254,6 +255,7 @@ mod tests {
             _: &mut Context<'_>,
             buf: &mut ReadBuf<'_>,
         ) -> Poll<io::Result<()>> {
+            self.reads += 1;
             let n = self.step.min(buf.remaining()).min(self.bytes.len());
             let chunk: Vec<u8> = self.bytes.drain(..n).collect();
             buf.put_slice(&chunk);
@@ -265,6 +267,7 @@ mod tests {
         let source = Trickle {
             bytes: bytes.into(),
             step,
+            reads: 0,
         };
         FrameReader::new(Bytes::copy_from_slice(prefix), source, max)
     }
@@ -324,38 +327,12 @@ mod tests {
         assert_eq!(r.buf.capacity(), 0);
     }
 
-    /// Hands out all it has to each read, and counts the reads.
-    struct Counted {
-        bytes: VecDeque<u8>,
-        reads: usize,
-    }
-
-    impl AsyncRead for Counted {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            self.reads += 1;
-            let n = buf.remaining().min(self.bytes.len());
-            let chunk: Vec<u8> = self.bytes.drain(..n).collect();
-            buf.put_slice(&chunk);
-            Poll::Ready(Ok(()))
-        }
-    }
-
     #[tokio::test]
     async fn a_frame_that_fits_the_receive_buffer_takes_one_read() {
         // 16 KiB and the largest payload whose frame (8-byte header with the mask) still fits.
         for len in [16 * 1024, RECV_BUF - 8] {
-            let source = Counted {
-                bytes: frame(0x82, &payload(len)).into(),
-                reads: 0,
-            };
-            let mut r = FrameReader::new(Bytes::new(), source, 1 << 20);
-            let f = poll_fn(|cx| r.poll_frame(cx, Room::after(1 << 20, 0)))
-                .await
-                .expect("frame");
+            let mut r = reader(&[], frame(0x82, &payload(len)), usize::MAX, 1 << 20);
+            let f = next(&mut r).await.expect("frame");
             assert_eq!(&f.payload[..], &payload(len)[..]);
             assert_eq!(r.source.reads, 1, "{len} bytes");
             assert_eq!(r.buf.capacity(), 0, "nothing kept after a whole frame");
