@@ -5,6 +5,11 @@ use std::fmt;
 use bytes::Bytes;
 
 /// A complete WebSocket message (all fragments reassembled).
+///
+/// A received message of up to 1 KiB shares an 8 KiB chunk with the messages received around
+/// it on the same worker thread (no allocation per message; the chunk is freed with the last of
+/// them). One that is kept for long, in a history or a cache, keeps its chunk alive: keep
+/// [`msg.detach()`](Self::detach) instead, which holds only its own bytes.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Message {
     /// A text message; always valid UTF-8.
@@ -48,6 +53,24 @@ impl Message {
     /// Whether the payload is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The same message with its bytes in an allocation of their own (a copy), to keep for
+    /// long without keeping the chunk a small received message shares with others.
+    ///
+    /// ```
+    /// # use ws_core::Message;
+    /// let mut history = Vec::new();
+    /// let msg = Message::text("hello");
+    /// history.push(msg.detach());
+    /// assert_eq!(history[0].as_text(), Some("hello"));
+    /// ```
+    #[must_use]
+    pub fn detach(self) -> Self {
+        match self {
+            Self::Text(t) => Self::Text(Utf8Bytes(Bytes::copy_from_slice(&t.0))),
+            Self::Binary(b) => Self::Binary(Bytes::copy_from_slice(&b)),
+        }
     }
 
     pub(crate) fn into_parts(self) -> (bool, Bytes) {
@@ -158,5 +181,30 @@ impl From<String> for Utf8Bytes {
 impl From<&'static str> for Utf8Bytes {
     fn from(s: &'static str) -> Self {
         Self(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::slab;
+
+    #[test]
+    fn a_detached_message_holds_only_its_own_bytes() {
+        let received = slab::copy_out(b"from the chunk").freeze();
+        let neighbour = slab::copy_out(b"next").freeze();
+        let chunk = received.as_ptr() as usize..received.as_ptr() as usize + slab::CHUNK;
+        assert!(
+            chunk.contains(&(neighbour.as_ptr() as usize)),
+            "carved together"
+        );
+        for msg in [
+            Message::Binary(received.clone()),
+            Message::Text(Utf8Bytes::try_from_bytes(received.clone()).expect("utf-8")),
+        ] {
+            let kept = msg.clone().detach();
+            assert_eq!(kept, msg);
+            assert!(!chunk.contains(&(kept.as_bytes().as_ptr() as usize)));
+        }
     }
 }

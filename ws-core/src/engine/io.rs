@@ -9,6 +9,7 @@
 //! write half.
 
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -79,7 +80,7 @@ impl WriteSide {
         }
     }
 
-    /// Writes `bufs`: over TCP with `sendmsg` ([`send_now`]), else the stream's own
+    /// Writes `bufs`: over TCP with `send` or `sendmsg` ([`send_now`]), else the stream's own
     /// vectored write.
     #[inline]
     fn poll_send(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
@@ -111,16 +112,45 @@ const NO_SIGPIPE: std::ffi::c_int = 0x4000;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 const NO_SIGPIPE: std::ffi::c_int = 0;
 
-/// One non-blocking `sendmsg` of `bufs` on a socket tokio owns, keeping tokio's readiness
-/// right (cleared on `WouldBlock`, so the next poll waits for the socket). Not tokio's own
+/// One non-blocking send of `bufs` ([`send_bufs`]) on a socket tokio owns, keeping tokio's
+/// readiness right (cleared on `WouldBlock`, so the next poll waits for the socket).
+#[inline]
+fn send_now(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    stream.try_io(Interest::WRITABLE, || send_bufs(stream, bufs))
+}
+
+/// Up to this many bytes (a small frame's header and payload, a corked batch of small
+/// frames) are copied into one buffer and sent with `send` rather than `sendmsg` with one
+/// slice each: the kernel's `sendmsg` copies the message header and the slice array in
+/// from user space and fills the socket buffer slice by slice, which on loopback TCP cost
+/// 0.3-0.6 µs more per call than one `send` for 20 B to 4 KiB in total (measured on this
+/// project's 2-vCPU machine: 7.8 against 8.4 µs of CPU per 20 B frame, sender and receiver
+/// together); at 16 KiB the copy costs what it saves. fastwebsockets (through its write
+/// buffer) and uWebSockets (through its cork buffer) also copy a small frame and `send` it.
+const COALESCE: usize = 4096;
+
+/// Sends `bufs` with one non-blocking call, straight to the socket: `send` for one slice or
+/// up to [`COALESCE`] bytes in all (copied together), `sendmsg` for more. Not tokio's own
 /// `writev`: a write(2)-family call on a socket goes through the VFS first (the file's
 /// position lock, fsnotify), a cost paid per frame; `send`/`sendmsg` go to the socket
 /// directly, as fastwebsockets' writes (through hyper and mio's `send`) and uWebSockets' do.
 #[inline]
-fn send_now(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    stream.try_io(Interest::WRITABLE, || {
-        SockRef::from(stream).send_vectored_with_flags(bufs, NO_SIGPIPE)
-    })
+fn send_bufs(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let sock = SockRef::from(stream);
+    if let [one] = bufs {
+        return sock.send_with_flags(one, NO_SIGPIPE);
+    }
+    let total = bufs.iter().map(|b| b.len()).sum::<usize>();
+    if total > COALESCE {
+        return sock.send_vectored_with_flags(bufs, NO_SIGPIPE);
+    }
+    // On the stack, uninitialized: `ReadBuf` tracks what is filled.
+    let mut space = [MaybeUninit::<u8>::uninit(); COALESCE];
+    let mut buf = ReadBuf::uninit(&mut space);
+    for b in bufs {
+        buf.put_slice(b);
+    }
+    sock.send_with_flags(buf.filled(), NO_SIGPIPE)
 }
 
 /// The write half of a connection, with the connection's compressor when permessage-deflate
@@ -183,7 +213,7 @@ impl ClientSink {
         // tokio, which takes its readiness before the call and clears it on `WouldBlock`, so
         // the drainer that takes over waits for the socket, and an `EPOLLOUT` that came
         // between the two calls is not lost.
-        let mut written = SockRef::from(stream).send_vectored_with_flags(bufs, NO_SIGPIPE);
+        let mut written = send_bufs(stream, bufs);
         if matches!(&written, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
             written = send_now(stream, bufs);
         }
@@ -319,5 +349,47 @@ impl AsyncWrite for Tracked<'_> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.get_mut().sink.inner.pin().poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// Slices in every arrangement around [`COALESCE`] arrive whole and in order, in one call
+    /// each (a loopback socket's buffer takes them all).
+    #[tokio::test]
+    async fn slices_small_and_large_go_out_whole_in_one_call() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (client, server) = tokio::join!(
+            TcpStream::connect(listener.local_addr().unwrap()),
+            listener.accept()
+        );
+        let (mut client, server) = (client.unwrap(), server.unwrap().0);
+        let bytes = |len: usize, seed: usize| -> Vec<u8> {
+            (0..len).map(|i| ((i + seed) % 251) as u8).collect()
+        };
+        let cases: [&[usize]; 6] = [
+            &[20],
+            &[2, 20],
+            &[14, COALESCE - 14],
+            &[14, COALESCE - 13],
+            &[2, 300, 4, 5000, 2, 1],
+            &[0, 0, 3],
+        ];
+        for (i, lens) in cases.into_iter().enumerate() {
+            let parts: Vec<Vec<u8>> = lens.iter().map(|&n| bytes(n, i)).collect();
+            let bufs: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+            let total: usize = lens.iter().sum();
+            server.writable().await.unwrap();
+            assert_eq!(send_now(&server, &bufs).unwrap(), total, "{lens:?}");
+            let mut got = vec![0; total];
+            client.read_exact(&mut got).await.unwrap();
+            assert_eq!(got, parts.concat(), "{lens:?}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `head.rs` | a frame header, checked by every rule about a single frame |
 //! | `reader.rs` | one frame from a byte stream, buffering only a frame not yet complete |
+//! | `slab.rs` | the chunk a thread carves small payloads out of, instead of one allocation each |
 //! | `assemble.rs` | whole messages from frames: fragments, size limit, UTF-8 |
 //! | `error.rs` | the rules a client can break, read errors, and the close code for each |
 //! | `writer.rs` | one frame to a byte stream, header and payload in one vectored write |
@@ -20,4 +21,5 @@ pub(crate) mod error;
 pub(crate) mod extension;
 pub(crate) mod head;
 pub(crate) mod reader;
+pub(crate) mod slab;
 pub(crate) mod writer;

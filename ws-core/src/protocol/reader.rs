@@ -3,13 +3,14 @@
 //!
 //! An idle connection holds no read buffer. A read goes into the receive buffer of the thread
 //! that makes it (64 KiB, one per worker thread, as uWebSockets' one per event loop, so a frame
-//! of up to 64 KiB arrives in one read); a frame that arrived whole is copied out of it into a
-//! buffer of its own size,
-//! and only bytes of a frame that is not complete yet stay with the connection, in a buffer
-//! sized for that frame (the rest of a large payload is read straight into it; past 1 MiB the
-//! buffer grows with the bytes that arrive, not with the length a header announces). The
-//! buffer is released as soon as its bytes are handed out. fastwebsockets' reader, which this replaces,
-//! holds 8 KiB per connection for the connection's life.
+//! of up to 64 KiB arrives in one read); a frame that arrived whole is copied out of it (a
+//! small payload into the chunk the thread carves payloads from, [`slab`](super::slab), a
+//! larger one into a buffer of its size), and only bytes of a frame that is not complete yet
+//! stay with the connection, in a buffer sized for that frame (the rest of a large payload is
+//! read straight into it; past 1 MiB the buffer grows with the bytes that arrive, not with the
+//! length a header announces). The buffer is released as soon as its bytes are handed out.
+//! fastwebsockets' reader, which this replaces, holds 8 KiB per connection for the
+//! connection's life.
 //!
 //! Frame rules checked here, from the header, before any of the payload is read (all answered
 //! with 1002, except the size limit):
@@ -37,6 +38,7 @@ use tokio_util::io::poll_read_buf;
 
 use super::error::ReadError;
 use super::head::{parse_head, Frame, Room, MAX_HEAD};
+use super::slab;
 
 /// How much one read from an idle connection takes at most: the size of a thread's receive
 /// buffer. A frame's header, its payload and the mask must fit for the frame to arrive in one
@@ -193,7 +195,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 (data.get(head.len..head.total()), data.get(head.total()..))
             {
                 self.buf.extend_from_slice(rest);
-                return Ok(Some(head.frame(BytesMut::from(payload))));
+                // The first frame of a fragmented message gets its own buffer: the rest of the
+                // message is appended to it.
+                let payload = if head.fin {
+                    slab::copy_out(payload)
+                } else {
+                    BytesMut::from(payload)
+                };
+                return Ok(Some(head.frame(payload)));
             }
             // Room for the frame, so the rest of it is read in place.
             self.buf.reserve(room_for(head.total(), data.len()));
