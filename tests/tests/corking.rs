@@ -1,6 +1,6 @@
 //! Corking (uWebSockets' word): while the server holds whole frames a client pipelined beyond
 //! the one being handled, the replies to them are queued and written together once the frames
-//! run out (one `sendmsg` over plain TCP, `Shared::cork` in `ws-core`'s `engine::outbox`).
+//! run out (one send over plain TCP, `Shared::cork` in `ws-core`'s `engine::outbox`).
 //! What a client sees must not change: every reply whole and in order, a ping answered in its
 //! place, over every transport (TLS and HTTP/2 are not corked, and must behave the same); and
 //! no reply waits for a later message's hook that has to wait. (The single write itself is

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ws_core::testing::{ClientEvent, TestServer};
 use ws_core::{singleton, ws_handler, CloseCode, Filter, Inject, Message, Recv, Sender, WebSocket};
-use ws_tests::{test_config, within, RawClient};
+use ws_tests::{test_config, test_config_over, within, RawClient, Transport};
 
 /// What the handlers saw at the end of their connections (built by its `Default`).
 #[singleton(default)]
@@ -138,6 +138,42 @@ async fn stall(mut ws: WebSocket, ends: Inject<Ends>) {
     ends.0.lock().unwrap().push("stall: never refused".into());
 }
 
+/// Bytes of each push of `/patient`.
+const PATIENT_CHUNK: usize = 64 * 1024;
+
+/// Pushes numbered 64 KiB messages to a client that does not read, each push given 20 ms,
+/// until five have timed out; reports how many were accepted, then pushes `done` (text).
+#[ws_handler(server = "ws", path = "/patient")]
+async fn patient(mut ws: WebSocket, ends: Inject<Ends>) {
+    let _ = ws.recv().await;
+    let (mut accepted, mut timed_out) = (0, 0);
+    for i in 0..2_000u32 {
+        let mut chunk = vec![7u8; PATIENT_CHUNK];
+        chunk[..4].copy_from_slice(&i.to_be_bytes());
+        match tokio::time::timeout(Duration::from_millis(20), ws.push(Message::binary(chunk))).await
+        {
+            Ok(Ok(())) => accepted += 1,
+            Ok(Err(e)) => {
+                ends.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("patient: refused: {e}"));
+                return;
+            }
+            Err(_) => {
+                timed_out += 1;
+                if timed_out == 5 {
+                    break;
+                }
+            }
+        }
+    }
+    ends.0.lock().unwrap().push(format!(
+        "patient: {accepted} accepted, {timed_out} timed out"
+    ));
+    let _ = ws.push(Message::text("done")).await;
+}
+
 /// The first line in `Ends` that starts with `prefix`, once a handler has written it.
 async fn end_line(server: &TestServer, prefix: &str) -> String {
     let ends = server.app().singleton::<Ends>().unwrap();
@@ -239,17 +275,56 @@ async fn handler_error_closes_with_1011() {
     server.stop().await;
 }
 
+/// Over TLS (and HTTP/2, and with compression) a push is written by the task that sends
+/// it, through the session's own writes, and may be cut short in the middle of a frame.
 #[tokio::test]
 async fn a_push_cancelled_mid_write_fails_the_connection() {
-    let server = TestServer::start(test_config()).await;
-    let mut c = server.connect("ws", "/flood").await;
-    c.send_binary(&b"go"[..]).await; // then never read
+    let (config, _files) = test_config_over(Transport::Tls);
+    let server = TestServer::start(config).await;
+    let mut c = RawClient::connect_over(Transport::Tls, server.addr("ws"), "/flood", "").await;
+    c.send(true, 2, b"go").await; // then never read
     let line = end_line(&server, "flood:").await;
     assert!(
         line.starts_with("flood: refused after a cancelled push"),
         "{line}"
     );
     drop(c);
+    server.stop().await;
+}
+
+/// Over plain TCP a push is written into the socket without waiting (what the socket does
+/// not take is queued for a drainer), so cutting a push short only gives up its wait for
+/// room in a full queue: the connection goes on, and every push that returned `Ok`
+/// arrives whole and in order once the client reads again.
+#[tokio::test]
+async fn a_push_cut_short_over_tcp_loses_nothing_that_was_accepted() {
+    let server = TestServer::start(test_config()).await;
+    let mut c = RawClient::connect_over(Transport::Tcp, server.addr("ws"), "/patient", "").await;
+    c.send(true, 2, b"go").await; // then not read until the handler has given up
+    let line = end_line(&server, "patient:").await;
+    let accepted: u32 = line
+        .strip_prefix("patient: ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(line.ends_with("5 timed out"), "{line}");
+    let mut seen = Vec::new();
+    loop {
+        let f = c.recv().await.unwrap();
+        if f.opcode == 1 {
+            assert_eq!(f.payload, b"done");
+            break;
+        }
+        assert_eq!(
+            f.payload.len(),
+            PATIENT_CHUNK,
+            "message {} whole",
+            seen.len()
+        );
+        seen.push(u32::from_be_bytes(f.payload[..4].try_into().unwrap()));
+    }
+    assert_eq!(seen.len(), accepted as usize, "{line}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order: {seen:?}");
     server.stop().await;
 }
 

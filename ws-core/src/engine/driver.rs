@@ -72,14 +72,17 @@ pub(crate) fn attach(
     let policy = settings.outbound_full;
     let shared = Arc::new(Shared::new(id, settings, Traffic::new(route)));
     let sink = ClientSink::new(write);
-    shared.attach(match deflate {
+    let sink = match deflate {
         Some(agreed) => sink.with_deflater(Deflater::new(&agreed)),
         None => sink,
-    });
+    };
+    let direct = sink.corkable();
+    shared.attach(sink);
     let out = OutboundTx {
         id,
         shared: Arc::clone(&shared),
         policy,
+        direct,
     };
     (shared, out)
 }

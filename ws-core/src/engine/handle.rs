@@ -24,11 +24,19 @@ pub(crate) struct OutboundTx {
     pub(crate) id: ConnId,
     pub(crate) shared: Arc<Shared>,
     pub(crate) policy: OutboundPolicy,
+    /// Plain TCP without permessage-deflate: a message is written into the socket under the
+    /// outbox lock ([`Shared::try_send`]), by whichever task sends it.
+    pub(crate) direct: bool,
 }
 
 impl OutboundTx {
     /// Sends `msg`, waiting for room: written at once from this task when nothing is queued
-    /// ahead of it and the write half is free, else queued for the drainer.
+    /// ahead of it and the write half is free, else queued for the drainer. Over plain TCP
+    /// without compression the write never waits: it goes into the socket under the outbox
+    /// lock, as a push from another task does ([`Shared::try_send`]), and what the socket does
+    /// not take is queued (so only the wait for room in a full queue can be cut short, never
+    /// a frame half written). Over TLS and HTTP/2, or compressed, this task takes the write
+    /// half and writes through the session (a write cut short there fails the connection).
     /// (A plain function returning an `async` block: an `async fn` keeps a second copy of
     /// `msg` in its future, which sits in every hook's future that sends.)
     #[allow(clippy::manual_async_fn)] // On purpose: see above.
@@ -43,6 +51,26 @@ impl OutboundTx {
                     message: msg,
                 });
             }
+            if self.direct {
+                // One lock: written here and now when nothing is queued ahead and nobody
+                // writes, what the socket does not take queued for a drainer.
+                let head = FrameHead::message(matches!(msg, Message::Text(_)), msg.as_bytes());
+                let queued = match self.shared.try_send(&msg, &head, None) {
+                    Ok(()) => return Ok(()),
+                    Err(NotQueued::Closed(_)) => Err(msg),
+                    Err(NotQueued::Full(item)) => {
+                        self.shared.traffic.route.queue_full(FullPolicy::Wait);
+                        Box::pin(self.shared.wait_for_room(item))
+                            .await
+                            .map_err(|item| take_message(item, self.id))
+                    }
+                };
+                return queued.map_err(|message| SendError::Closed {
+                    id: self.id,
+                    message,
+                });
+            }
+            // TLS, HTTP/2, compression: the write half's own writes, from this task.
             if let Some(mut lease) = self.shared.lease_for_direct_write() {
                 let written = match lease.ws() {
                     Some(ws) => {

@@ -188,7 +188,8 @@ impl ClientSink {
     }
 
     /// Plain TCP without compression: what [`Shared::cork`](super::outbox::Shared::cork)
-    /// corks.
+    /// corks, and what any task writes into under the outbox lock
+    /// ([`Shared::try_send`](super::outbox::Shared::try_send)).
     #[inline]
     pub(crate) fn corkable(&self) -> bool {
         matches!(self.inner, WriteSide::Tcp(_)) && self.deflater.is_none()

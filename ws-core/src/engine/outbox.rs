@@ -398,7 +398,7 @@ impl Shared {
     /// Corks the connection (uWebSockets' word) while the reader holds more whole frames from
     /// the client than the one being handled: until [`uncork`](Self::uncork), what the hooks
     /// send and what other tasks push is queued (no drainer starts), and the uncork writes the
-    /// queued messages with one `sendmsg` instead of one each. A client that pipelines N
+    /// queued messages with one send instead of one each. A client that pipelines N
     /// messages in one write so gets its N replies in one, as from uWebSockets. Only a plain TCP
     /// connection without permessage-deflate, with nothing queued and nobody writing, is
     /// corked; returns whether it is.
