@@ -12,7 +12,10 @@ use std::net::SocketAddr;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use ws_core::{ws_controller, Conn, Controller, Filter, HookResult, Message, Running};
+use ws_core::{
+    ws_controller, ws_handler, Conn, Controller, Filter, HookResult, Message, Recv, Running,
+    WebSocket,
+};
 use ws_tests::{encode, start, test_config_with, within};
 
 /// Echoes every message; compression on for this route alone.
@@ -43,6 +46,32 @@ impl Controller for Zroom {
             .await;
         Ok(())
     }
+}
+
+/// `/zfrag`: answers every message with its bytes in three fragments (`push_frame`), the
+/// first third, the second, the rest; compression on for this route.
+#[ws_handler(server = "ws", path = "/zfrag", compression = true)]
+async fn zfrag(mut ws: WebSocket) -> Result<(), String> {
+    while let Recv::Message(msg) = ws.recv().await {
+        let text = matches!(msg, Message::Text(_));
+        let bytes = msg.as_bytes();
+        let (a, b) = (bytes.len() / 3, bytes.len() * 2 / 3);
+        for (i, part) in [&bytes[..a], &bytes[a..b], &bytes[b..]]
+            .into_iter()
+            .enumerate()
+        {
+            // The test's text is ASCII: any cut is on a character boundary.
+            let chunk = if text {
+                Message::text(String::from_utf8(part.to_vec()).map_err(|e| e.to_string())?)
+            } else {
+                Message::binary(part.to_vec())
+            };
+            ws.push_frame(chunk, i == 2)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
 }
 
 const TEXT: u8 = 1;
@@ -232,7 +261,39 @@ impl Client {
         if !f.rsv1 {
             return (f.opcode, f.payload, false);
         }
-        let mut input = f.payload;
+        (f.opcode, self.inflate_message(f.payload), true)
+    }
+
+    /// The next message sent in fragments: its frames (checked: continuations after the
+    /// first, RSV1 on the first alone), then the message, decompressed if it came
+    /// compressed, and whether it did.
+    async fn recv_fragmented(&mut self) -> (Vec<Frame>, Vec<u8>, bool) {
+        let mut frames = Vec::new();
+        loop {
+            let f = self.recv_frame().await.expect("a frame");
+            let fin = f.fin;
+            if frames.is_empty() {
+                assert!(f.opcode == TEXT || f.opcode == BINARY, "{f:?}");
+            } else {
+                assert_eq!(f.opcode, CONT, "{f:?}");
+                assert!(!f.rsv1, "RSV1 on a continuation frame");
+            }
+            frames.push(f);
+            if fin {
+                break;
+            }
+        }
+        let payload: Vec<u8> = frames.iter().flat_map(|f| f.payload.clone()).collect();
+        if !frames[0].rsv1 {
+            return (frames, payload, false);
+        }
+        let message = self.inflate_message(payload);
+        (frames, message, true)
+    }
+
+    /// A compressed message's payload, decompressed (the tail of the sync flush put back).
+    fn inflate_message(&mut self, payload: Vec<u8>) -> Vec<u8> {
+        let mut input = payload;
         input.extend_from_slice(&[0, 0, 0xff, 0xff]);
         let mut out = Vec::with_capacity(input.len() * 4 + 64);
         let mut rest = &input[..];
@@ -252,7 +313,7 @@ impl Client {
         if self.server_reset {
             self.inflate.reset(false);
         }
-        (f.opcode, out, true)
+        out
     }
 
     /// The close code the server sends next (data frames before it skipped).
@@ -394,6 +455,49 @@ async fn compressed_echo_in_each_parameter_combination() {
                 assert_eq!(c.recv().await.1, b"plain");
             }
         }
+    }
+    running.shutdown().await;
+}
+
+/// `push_frame` on a compressed connection: the message is compressed as one (RSV1 on its
+/// first frame only), each fragment in its turn, in every combination of context takeover
+/// and window bits; with a threshold the first fragment decides.
+#[tokio::test]
+async fn fragments_pushed_on_a_compressed_connection_are_compressed() {
+    let (running, addr) =
+        start_with("compression_context_takeover = true\ncompression_threshold = 0").await;
+    for server_reset in [false, true] {
+        for bits in [9, 15] {
+            let mut offer = format!("permessage-deflate; server_max_window_bits={bits}");
+            if server_reset {
+                offer.push_str("; server_no_context_takeover");
+            }
+            let mut c = Client::connect(addr, "/zfrag", Some(&offer)).await;
+            let agreed = c.agreed.clone().unwrap();
+            for (i, n) in [3, 300, 20_000, 200_000].into_iter().enumerate() {
+                let msg = text(n, i);
+                c.send_compressed(TEXT, &msg, 1).await;
+                let (frames, back, compressed) = c.recv_fragmented().await;
+                assert_eq!(frames.len(), 3, "{agreed}, {n} B");
+                assert!(frames[0].rsv1 && compressed, "{agreed}, {n} B");
+                assert_eq!(back, msg, "{agreed}, {n} B");
+                if n >= 20_000 {
+                    let sent: usize = frames.iter().map(|f| f.payload.len()).sum();
+                    assert!(sent < n / 2, "{agreed}: {n} B took {sent}");
+                }
+            }
+        }
+    }
+    running.shutdown().await;
+    // Above the threshold's first fragment: compressed; below it: the whole message plain.
+    let (running, addr) = start_with("compression_threshold = 1000").await;
+    let mut c = Client::connect(addr, "/zfrag", Some("permessage-deflate")).await;
+    for (n, expect) in [(30_000, true), (900, false)] {
+        let msg = text(n, 1);
+        c.send_compressed(BINARY, &msg, 1).await;
+        let (frames, back, compressed) = c.recv_fragmented().await;
+        assert_eq!((frames[0].opcode, compressed), (BINARY, expect), "{n} B");
+        assert_eq!(back, msg, "{n} B");
     }
     running.shutdown().await;
 }

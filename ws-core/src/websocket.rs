@@ -178,7 +178,9 @@ impl WebSocket {
     /// Sends one frame of a fragmented message: the first frame's type (text or binary) is
     /// the message's, the following ones must be the same type and go out as continuation
     /// frames; `fin` ends the message. Text chunks are each valid UTF-8. No other message of
-    /// this connection is written between the fragments.
+    /// this connection is written between the fragments. With permessage-deflate agreed, the
+    /// message is compressed when its first chunk is at least `compression_threshold` bytes,
+    /// each chunk as it is sent (the client can decompress it on arrival).
     pub async fn push_frame(&mut self, chunk: Message, fin: bool) -> Result<(), FrameError> {
         let (text, payload) = chunk.into_parts();
         let first = match self.fragmenting {

@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 
 use super::kill::killed;
 use super::signals::Signals;
-use crate::protocol::deflate::{Compressed, Deflater};
+use crate::protocol::deflate::{Compressed, Deflater, FragmentPayload};
 use crate::protocol::writer::{message_opcode, write_compressed, write_frame, WriteFrame};
 
 /// The read half of a connection, failing its pending read once the connection is killed.
@@ -122,11 +122,12 @@ fn send_now(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
 /// Up to this many bytes (a small frame's header and payload, a corked batch of small
 /// frames) are copied into one buffer and sent with `send` rather than `sendmsg` with one
 /// slice each: the kernel's `sendmsg` copies the message header and the slice array in
-/// from user space and fills the socket buffer slice by slice, which on loopback TCP cost
-/// 0.3-0.6 µs more per call than one `send` for 20 B to 4 KiB in total (measured on this
-/// project's 2-vCPU machine: 7.8 against 8.4 µs of CPU per 20 B frame, sender and receiver
-/// together); at 16 KiB the copy costs what it saves. fastwebsockets (through its write
-/// buffer) and uWebSockets (through its cork buffer) also copy a small frame and `send` it.
+/// from user space and fills the socket buffer slice by slice. On loopback TCP a two-slice
+/// `sendmsg` cost more CPU per frame than one `send` from 20 B (26.6 against 24.6 µs, sender
+/// and reader together) to 4 KiB (9.1 against 8.9 µs); at 16 KiB the copy costs more than it
+/// saves (11.8 against 12.2 µs): `ws-bench/scripts/send_vs_sendmsg.py`, BENCHMARKS.md.
+/// fastwebsockets (through its write buffer) and uWebSockets (through its cork buffer) also
+/// copy a small frame and `send` it.
 const COALESCE: usize = 4096;
 
 /// Sends `bufs` with one non-blocking call, straight to the socket: `send` for one slice or
@@ -256,10 +257,49 @@ impl ClientSink {
                     sink: self,
                     signals,
                 },
+                true,
                 message_opcode(text),
+                true,
                 bytes,
             ),
             None => self.write_frame(signals, true, message_opcode(text), payload),
+        }
+    }
+
+    /// Writes one frame of a fragmented message (`WebSocket::push_frame`), compressed when
+    /// permessage-deflate is agreed and the message is compressed
+    /// ([`Deflater::deflate_fragment`]); `None` when compressing failed in the middle of a
+    /// compressed message, which cannot be finished then.
+    pub(crate) fn write_fragment<'a>(
+        &'a mut self,
+        signals: &'a Signals,
+        text: bool,
+        first: bool,
+        fin: bool,
+        payload: &'a [u8],
+    ) -> Option<WriteFrame<'a, Tracked<'a>>> {
+        let opcode = match (first, text) {
+            (false, _) => OpCode::Continuation,
+            (true, true) => OpCode::Text,
+            (true, false) => OpCode::Binary,
+        };
+        let compressed = match self.deflater.as_deref_mut() {
+            Some(d) => d.deflate_fragment(payload, first, fin),
+            None => FragmentPayload::Plain,
+        };
+        match compressed {
+            FragmentPayload::Plain => Some(self.write_frame(signals, fin, opcode, payload)),
+            FragmentPayload::Compressed(bytes) => Some(write_compressed(
+                Tracked {
+                    sink: self,
+                    signals,
+                },
+                fin,
+                opcode,
+                first,
+                bytes,
+            )),
+            FragmentPayload::Failed => None,
         }
     }
 

@@ -799,14 +799,13 @@ async fn write_item(ws: &mut ClientSink, signals: &Signals, item: &Outbound) -> 
             first,
             fin,
             payload,
-        } => {
-            let opcode = match (first, text) {
-                (false, _) => OpCode::Continuation,
-                (true, true) => OpCode::Text,
-                (true, false) => OpCode::Binary,
-            };
-            ws.write_frame(signals, *fin, opcode, payload).await
-        }
+        } => match ws.write_fragment(signals, *text, *first, *fin, payload) {
+            Some(write) => write.await,
+            None => {
+                tracing::warn!("compressing a fragment failed: the message cannot be finished");
+                Written::Failed
+            }
+        },
         Outbound::Pong(payload) => ws.write_frame(signals, true, OpCode::Pong, payload).await,
         Outbound::Ping => ws.write_frame(signals, true, OpCode::Ping, b"").await,
         Outbound::Close { code, reason, .. } => {

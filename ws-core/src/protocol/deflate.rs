@@ -198,6 +198,30 @@ pub(crate) struct Deflater {
     /// The connection's own stream, with context takeover, made by the first message that
     /// is compressed (a connection that never sends one above the threshold holds none).
     stream: Option<Box<Compress>>,
+    /// The fragmented message under way (`WebSocket::push_frame`), if any.
+    fragmenting: Option<Fragmenting>,
+}
+
+/// A fragmented message being sent.
+#[derive(Debug)]
+struct Fragmenting {
+    /// Decided at its first fragment: the message is compressed (RSV1 on its first frame).
+    compressed: bool,
+    /// Without context takeover: the message's own stream, made at its first compressed
+    /// fragment and freed with its last.
+    own: Option<Box<Compress>>,
+}
+
+/// A fragment's payload as [`Deflater::deflate_fragment`] makes it.
+#[derive(Debug)]
+pub(crate) enum FragmentPayload {
+    /// The message is not compressed: the fragment goes out as it is.
+    Plain,
+    /// The fragment's part of the compressed message.
+    Compressed(Bytes),
+    /// zlib failed in the middle of a compressed message (it does not, on a stream used this
+    /// way): the message cannot be finished, so the connection must fail.
+    Failed,
 }
 
 impl Deflater {
@@ -209,7 +233,55 @@ impl Deflater {
             threshold: agreed.threshold,
             takeover: !agreed.server_no_context_takeover,
             stream: None,
+            fragmenting: None,
         }
+    }
+
+    /// One fragment of a message sent in fragments (`first`, `fin`: its place in the
+    /// message). The message is compressed when its first fragment is at least the threshold
+    /// (its whole size is not known in advance). Each compressed fragment ends with a sync
+    /// flush, so the client can decompress it as it arrives; the flush's tail comes off the
+    /// last fragment only (RFC 7692 §7.2.1). The stream is the connection's context with
+    /// context takeover; without it, one made for the message and freed at its last fragment
+    /// (so no zlib state outlives the message).
+    pub(crate) fn deflate_fragment(
+        &mut self,
+        payload: &[u8],
+        first: bool,
+        fin: bool,
+    ) -> FragmentPayload {
+        let key = (self.level, self.window_bits);
+        let fragmenting = match (&mut self.fragmenting, first) {
+            (Some(f), false) => f,
+            (slot, _) => slot.insert(Fragmenting {
+                compressed: payload.len() >= self.threshold,
+                own: None,
+            }),
+        };
+        let out = if !fragmenting.compressed {
+            FragmentPayload::Plain
+        } else {
+            let stream = match &mut self.stream {
+                Some(stream) if self.takeover => stream,
+                slot if self.takeover => slot.insert(Box::new(compressor(key))),
+                _ => fragmenting
+                    .own
+                    .get_or_insert_with(|| Box::new(compressor(key))),
+            };
+            match compress_fragment(stream, payload, fin) {
+                Some(bytes) => FragmentPayload::Compressed(Bytes::from(bytes)),
+                // Nothing was sent compressed yet: the message goes out as it is.
+                None if first => {
+                    fragmenting.compressed = false;
+                    FragmentPayload::Plain
+                }
+                None => FragmentPayload::Failed,
+            }
+        };
+        if fin {
+            self.fragmenting = None;
+        }
+        out
     }
 
     /// The payload to send for a message and whether it is compressed (RSV1): compressed
@@ -235,7 +307,7 @@ impl Deflater {
     /// Whether the connection holds a compressor now (for tests of idle memory).
     #[cfg(test)]
     fn holds_state(&self) -> bool {
-        self.stream.is_some()
+        self.stream.is_some() || self.fragmenting.as_ref().is_some_and(|f| f.own.is_some())
     }
 }
 
@@ -269,6 +341,35 @@ fn compressor((level, bits): Key) -> Compress {
 /// if zlib failed (it does not, on a stream used this way), so that the message goes out
 /// uncompressed.
 fn compress(c: &mut Compress, payload: &[u8]) -> Option<Vec<u8>> {
+    let mut out = flush_sync(c, payload)?;
+    out.ends_with(&TAIL).then(|| {
+        out.truncate(out.len() - TAIL.len());
+        out
+    })
+}
+
+/// Compresses one fragment of a message with a sync flush, whose tail comes off at the
+/// message's last fragment only. An empty fragment adds nothing: the stream is flushed
+/// already (a second flush without input is no flush to zlib), and the tail of the
+/// fragment before stays in place of the one the client appends.
+fn compress_fragment(c: &mut Compress, payload: &[u8], fin: bool) -> Option<Vec<u8>> {
+    if payload.is_empty() {
+        return Some(Vec::new());
+    }
+    let out = flush_sync(c, payload)?;
+    if !fin {
+        return Some(out);
+    }
+    let mut out = out;
+    out.ends_with(&TAIL).then(|| {
+        out.truncate(out.len() - TAIL.len());
+        out
+    })
+}
+
+/// `payload` through `c` with a sync flush: the compressed bytes, the flush's tail included;
+/// `None` if zlib failed.
+fn flush_sync(c: &mut Compress, payload: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(payload.len() / 2 + 64);
     let mut input = payload;
     loop {
@@ -284,10 +385,7 @@ fn compress(c: &mut Compress, payload: &[u8]) -> Option<Vec<u8>> {
             break;
         }
     }
-    out.ends_with(&TAIL).then(|| {
-        out.truncate(out.len() - TAIL.len());
-        out
-    })
+    Some(out)
 }
 
 /// What a compressed form depends on without context takeover: level and window bits.
@@ -356,6 +454,78 @@ mod tests {
         let mut out = Vec::new();
         run_inflate(d, payload, true, &mut out, usize::MAX).unwrap();
         out
+    }
+
+    /// A message sent in fragments (`push_frame`), in every mode: the client joins the
+    /// fragments' payloads and decompresses them as one message; each fragment decompresses
+    /// on arrival (a sync flush ends it); whole messages before and after share the context
+    /// when it is taken over; without takeover no stream outlives the message.
+    #[test]
+    fn fragments_round_trip_in_every_mode() {
+        let shapes: [&[usize]; 5] = [
+            &[3000, 5000, 200],
+            &[3000, 0, 4000],
+            &[3000, 4000, 0],
+            &[0, 0, 70_000],
+            &[100_000],
+        ];
+        for server_reset in [true, false] {
+            for bits in [9, 15] {
+                let a = agreed(server_reset, false, bits);
+                let mut deflater = Deflater::new(&a);
+                let mut peer = Decompress::new_with_window_bits(false, bits);
+                for (i, shape) in shapes.iter().enumerate() {
+                    let msg = text(shape.iter().sum::<usize>() + i);
+                    let mut sent = Vec::new();
+                    let mut at = 0;
+                    for (k, len) in shape.iter().enumerate() {
+                        let (first, fin) = (k == 0, k + 1 == shape.len());
+                        let len = if fin { msg.len() - at } else { *len };
+                        let part = &msg[at..at + len];
+                        at += len;
+                        let bytes = match deflater.deflate_fragment(part, first, fin) {
+                            FragmentPayload::Compressed(bytes) => bytes,
+                            other => panic!("{other:?}"),
+                        };
+                        if !fin && !part.is_empty() {
+                            assert!(bytes.ends_with(&TAIL), "a fragment ends with a sync flush");
+                        }
+                        sent.extend_from_slice(&bytes);
+                        assert!(fin || deflater.holds_state());
+                    }
+                    if server_reset {
+                        peer.reset(false);
+                    }
+                    let what = format!("{shape:?}, {bits} bits, reset {server_reset}");
+                    assert_eq!(client_inflate(&mut peer, &sent), msg, "{what}");
+                    assert_eq!(deflater.holds_state(), !server_reset, "{what}");
+                    // A whole message after it, on the same context.
+                    let whole = deflater.deflate(&msg, None).unwrap();
+                    if server_reset {
+                        peer.reset(false);
+                    }
+                    assert_eq!(client_inflate(&mut peer, &whole), msg, "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_fragmented_message_below_the_threshold_goes_as_it_is() {
+        let mut a = agreed(true, true, 15);
+        a.threshold = 100;
+        let mut deflater = Deflater::new(&a);
+        // Decided at the first fragment: small, so the whole message is plain.
+        for (part, first, fin) in [
+            (&b"tiny"[..], true, false),
+            (&[b'x'; 5000][..], false, true),
+        ] {
+            assert!(matches!(
+                deflater.deflate_fragment(part, first, fin),
+                FragmentPayload::Plain
+            ));
+        }
+        assert!(!deflater.holds_state());
     }
 
     #[test]

@@ -12,9 +12,10 @@
 //! message, and the chunks come and go with the messages.
 //!
 //! The cost, as with hyper's body chunks (slices of its read buffer): a small payload that
-//! is kept keeps its whole chunk, at most [`CHUNK`] bytes, alive. (A kept payload can be
-//! copied out with `Bytes::copy_from_slice` to hold only its own bytes.) A client cannot make
-//! the server keep a chunk: only what a hook keeps does. The first frames of fragmented
+//! is kept keeps its whole chunk, at most [`CHUNK`] bytes, alive. (A message to keep for long
+//! can be [`detach`](crate::Message::detach)ed, which holds only its own bytes.) A client
+//! cannot make the server keep a chunk past the hooks that handle its messages: only what a
+//! hook keeps does. The first frames of fragmented
 //! messages are not carved, since the rest of the message is appended to them.
 
 use std::cell::Cell;

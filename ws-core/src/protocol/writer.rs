@@ -33,14 +33,16 @@ pub(crate) fn write_frame<W: AsyncWrite + Unpin>(
     start(io, fin, opcode, false, Body::Borrowed(payload))
 }
 
-/// Starts writing a whole message compressed by permessage-deflate: one frame, RSV1 set,
-/// `payload` the compressed bytes.
+/// Starts writing a frame of a message compressed by permessage-deflate, `payload` the
+/// compressed bytes: RSV1 is set on the message's first frame (`first`) only.
 pub(crate) fn write_compressed<'a, W: AsyncWrite + Unpin>(
     io: W,
+    fin: bool,
     opcode: OpCode,
+    first: bool,
     payload: Bytes,
 ) -> WriteFrame<'a, W> {
-    start(io, true, opcode, true, Body::Owned(payload))
+    start(io, fin, opcode, first, Body::Owned(payload))
 }
 
 fn start<W: AsyncWrite + Unpin>(
