@@ -51,27 +51,13 @@ impl OutboundTx {
                     message: msg,
                 });
             }
-            if self.direct {
+            let sent = if self.direct {
                 // One lock: written here and now when nothing is queued ahead and nobody
                 // writes, what the socket does not take queued for a drainer.
                 let head = FrameHead::message(matches!(msg, Message::Text(_)), msg.as_bytes());
-                let queued = match self.shared.try_send(&msg, &head, None) {
-                    Ok(()) => return Ok(()),
-                    Err(NotQueued::Closed(_)) => Err(msg),
-                    Err(NotQueued::Full(item)) => {
-                        self.shared.traffic.route.queue_full(FullPolicy::Wait);
-                        Box::pin(self.shared.wait_for_room(item))
-                            .await
-                            .map_err(|item| take_message(item, self.id))
-                    }
-                };
-                return queued.map_err(|message| SendError::Closed {
-                    id: self.id,
-                    message,
-                });
-            }
-            // TLS, HTTP/2, compression: the write half's own writes, from this task.
-            if let Some(mut lease) = self.shared.lease_for_direct_write() {
+                self.shared.try_send(&msg, &head, None)
+            } else if let Some(mut lease) = self.shared.lease_for_direct_write() {
+                // TLS, HTTP/2, compression: the write half's own writes, from this task.
                 let written = match lease.ws() {
                     Some(ws) => {
                         ws.write_message(
@@ -99,9 +85,11 @@ impl OutboundTx {
                         })
                     }
                 };
-            }
-            // Not `self.enqueue(..)`: its future would sit in every hook's future that sends.
-            let queued = match self.try_enqueue(Outbound::Message(msg)) {
+            } else {
+                // Not `self.enqueue(..)`: its future would sit in every hook's future that sends.
+                self.try_enqueue(Outbound::Message(msg))
+            };
+            let queued = match sent {
                 Ok(()) => Ok(()),
                 Err(NotQueued::Closed(item)) => Err(item),
                 Err(NotQueued::Full(item)) => {

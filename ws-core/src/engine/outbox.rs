@@ -802,7 +802,10 @@ async fn write_item(ws: &mut ClientSink, signals: &Signals, item: &Outbound) -> 
         } => match ws.write_fragment(signals, *text, *first, *fin, payload) {
             Some(write) => write.await,
             None => {
-                tracing::warn!("compressing a fragment failed: the message cannot be finished");
+                tracing::warn!(
+                    "permessage-deflate: compressing a push_frame fragment failed, so its \
+                     message cannot be finished: dropping the connection"
+                );
                 Written::Failed
             }
         },

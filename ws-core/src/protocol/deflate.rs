@@ -341,11 +341,7 @@ fn compressor((level, bits): Key) -> Compress {
 /// if zlib failed (it does not, on a stream used this way), so that the message goes out
 /// uncompressed.
 fn compress(c: &mut Compress, payload: &[u8]) -> Option<Vec<u8>> {
-    let mut out = flush_sync(c, payload)?;
-    out.ends_with(&TAIL).then(|| {
-        out.truncate(out.len() - TAIL.len());
-        out
-    })
+    without_tail(flush_sync(c, payload)?)
 }
 
 /// Compresses one fragment of a message with a sync flush, whose tail comes off at the
@@ -357,10 +353,16 @@ fn compress_fragment(c: &mut Compress, payload: &[u8], fin: bool) -> Option<Vec<
         return Some(Vec::new());
     }
     let out = flush_sync(c, payload)?;
-    if !fin {
-        return Some(out);
+    if fin {
+        without_tail(out)
+    } else {
+        Some(out)
     }
-    let mut out = out;
+}
+
+/// Compressed bytes that end with a sync flush, without the flush's tail (§7.2.1); `None` if
+/// they do not end with one.
+fn without_tail(mut out: Vec<u8>) -> Option<Vec<u8>> {
     out.ends_with(&TAIL).then(|| {
         out.truncate(out.len() - TAIL.len());
         out
