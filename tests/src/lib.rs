@@ -55,6 +55,25 @@ pub async fn start(config: Config) -> Running {
     TestServer::start(config).await.into_running()
 }
 
+/// Opens `n` connections to the demo's `/chat` on server `ws` of `running`, and waits until
+/// the app's connection table has every one (so that a broadcast reaches them all).
+pub async fn chat_receivers(running: &Running, n: usize) -> Vec<RawClient> {
+    let ws = running.local_addr("ws").expect("ws server");
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        clients.push(RawClient::connect(ws, "/chat").await);
+    }
+    let sender = running.app().sender();
+    let chat = ws_core::Filter::route("ws", "/chat");
+    within("connections registered", async {
+        while sender.count(&chat) != n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    clients
+}
+
 /// Starts the demo on free ports and returns it with the `ws` server's address.
 pub async fn start_demo() -> (Running, SocketAddr) {
     let running = start(test_config()).await;

@@ -5,10 +5,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use std::time::Duration;
-
 use ws_core::{Filter, Message};
-use ws_tests::{start, test_config, within, RawClient};
+use ws_tests::{chat_receivers, start, test_config, within, RawClient};
 
 const RECEIVERS: usize = 1000;
 /// Receivers that read nothing until every message is published.
@@ -38,19 +36,9 @@ async fn check(n: usize, mut client: RawClient) -> RawClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_to_1000_sockets_reaches_every_one_whole_and_in_order() {
     let running = start(test_config()).await;
-    let ws = running.local_addr("ws").unwrap();
-    let mut clients = Vec::with_capacity(RECEIVERS);
-    for _ in 0..RECEIVERS {
-        clients.push(RawClient::connect(ws, "/chat").await);
-    }
+    let mut clients = chat_receivers(&running, RECEIVERS).await;
     let sender = running.app().sender().clone();
     let chat = Filter::route("ws", "/chat");
-    within("connections registered", async {
-        while sender.count(&chat) != RECEIVERS {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
     let slow: Vec<RawClient> = clients.drain(..SLOW).collect();
     let mut readers = tokio::task::JoinSet::new();
     for (n, client) in clients.into_iter().enumerate() {

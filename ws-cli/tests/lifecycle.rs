@@ -285,8 +285,47 @@ async fn daemon_status_reload_and_stop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_refuses_no_handshake() {
-    let mut env = Env::new("restart");
+    restart_under_new_connections("restart", CONFIG).await;
+}
+
+/// The same on I/O threads (`io_threads`): the old process's threads accept until it hands
+/// over, the new process's from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_refuses_no_handshake_on_io_threads() {
+    let config = format!("io_threads = 2\n{CONFIG}");
+    restart_under_new_connections("restart-io", &config).await;
+}
+
+/// The names of the threads of process `pid`.
+fn thread_names(pid: u32) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `restart` while four clients open connection after connection: none is refused, the
+/// long-lived one gets 1012. With `io_threads = N` in `config`, both processes serve on N
+/// I/O threads.
+async fn restart_under_new_connections(name: &str, config: &str) {
+    let io_threads: usize = config
+        .lines()
+        .find_map(|l| l.strip_prefix("io_threads = "))
+        .map_or(0, |n| n.parse().unwrap());
+    let has_io_threads = |pid: u32| {
+        let names = thread_names(pid);
+        let io = names.iter().filter(|n| n.starts_with("ws-io-")).count();
+        assert_eq!(io, io_threads, "threads of {pid}: {names:?}");
+    };
+    let mut env = Env::new(name);
+    env.write_config(config);
     let (old_pid, addrs) = env.start();
+    has_io_threads(old_pid);
     let ws_addr = addrs["ws"];
     let mut long_lived = connect(ws_addr, "/").await;
     assert_eq!(next(&mut long_lived).await, Some(Message::text("Opened")));
@@ -372,6 +411,7 @@ async fn restart_refuses_no_handshake() {
     assert!(ok.load(Ordering::Acquire) >= 40);
 
     assert!(wait_gone(old_pid), "the old process is still running");
+    has_io_threads(new_pid);
     let out = env.cli(&["status"]);
     assert!(
         text(&out).contains(&format!("running: pid {new_pid}")),

@@ -179,6 +179,16 @@ pub enum StartupError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The I/O threads (config `io_threads`) could not be started.
+    #[error("config key io_threads = {count} (from {source_name}): cannot start the I/O threads: {source}")]
+    IoThreads {
+        /// How many were asked for.
+        count: usize,
+        /// Where `io_threads` was configured.
+        source_name: ConfigSource,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The node could not join its cluster: the broker is unreachable, or the node id is
     /// taken.
     #[error(

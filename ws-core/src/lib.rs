@@ -45,7 +45,8 @@
 //!  di.rs, settings.rs     Inject<T>, FromResolver (what #[inject] fills); [middleware.NAME] settings
 //!  push/                  Filter/Target/Envelope, the connection table, Broker seam, Sender
 //!  engine/                one connection: signals, read/write halves, outbox + drainer,
-//!                         keep-alive sweeper, the steps of its life
+//!                         keep-alive sweeper, the steps of its life, the I/O threads it
+//!                         may live on
 //!  protocol/              RFC 6455 and permessage-deflate (RFC 7692): frame reader, message
 //!                         assembly, frame writer, close codes, negotiation, compression
 //!  config/, id.rs,        leaves: configuration (keys declared once, LiveConfig),
@@ -96,6 +97,7 @@
 //! | applying a new config to a running app | [`Running::reload`], [`reload`] |
 //! | frames, close codes | [`CloseCode`] (`protocol/`) |
 //! | outbound queue, keep-alive, the connection's task | `engine/`, `server/driver.rs` |
+//! | where connections run: the app's work-stealing runtime, or one thread each (`io_threads`, thread-per-core) | `engine/threads.rs`, handed out by `server/listener.rs` |
 //! | Prometheus metrics, `/metrics`, `/healthz`, `/readyz` | `metrics/`, `server/ops.rs` |
 //! | testing an app: a server on free ports, a WebSocket client, requests without a socket, a fake keep-alive clock (feature `testing`) | `testing` (`testing/`) |
 //!

@@ -21,6 +21,7 @@ use crate::cluster::{self, ClusterHandover, ClusterNode};
 use crate::config::{BrokerAddr, Config, LiveConfig, ServerName};
 use crate::context::AppContext;
 use crate::di::{Resolver, Singletons};
+use crate::engine::threads::IoThreads;
 use crate::error::StartupError;
 use crate::metrics::Metrics;
 use crate::push::{Broker, InProcess, Sender};
@@ -217,6 +218,16 @@ impl App {
                 );
             }
         }
+        let threads = match config.io_threads {
+            0 => None,
+            count => Some(
+                IoThreads::start(count).map_err(|source| StartupError::IoThreads {
+                    count,
+                    source_name: config.source_of("io_threads"),
+                    source,
+                })?,
+            ),
+        };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         // The metrics server's accept loop and HTTP connections: they keep serving through a
@@ -276,6 +287,7 @@ impl App {
                 "App::start called twice on the same App; addresses are the first start's"
             );
         }
+        let placer = threads.as_ref().map(IoThreads::placer);
         for (server, routes) in servers {
             let addr = server.local_addr;
             tracing::info!("{} listening at {}", server.name, routes.url(addr));
@@ -283,11 +295,13 @@ impl App {
                 tracing::debug!("{}: {line}", server.name);
             }
             let ctx = Arc::clone(&self.inner.ctx);
+            let placer = placer.clone();
             if routes.ops {
-                late.conns.spawn(server.serve(ctx, routes, late.clone()));
+                late.conns
+                    .spawn(server.serve(ctx, routes, late.clone(), placer));
             } else {
                 let stop = ServerStop::with_app(&shutdown, &tracker);
-                tracker.spawn(server.serve(ctx, routes, stop));
+                tracker.spawn(server.serve(ctx, routes, stop, placer));
             }
         }
         Ok(Running::new(
@@ -295,7 +309,7 @@ impl App {
             addrs,
             (shutdown, tracker),
             late,
-            listeners,
+            (listeners, threads),
         ))
     }
 }

@@ -12,7 +12,7 @@
 //! | `fd_reserve` | applied: the next handshake is checked against it |
 //! | certificate and key files of TLS servers | read again by every reload, changed or not: new connections get the new certificate; a pair that does not load fails the whole reload |
 //! | `log_level` | [`Effect::Caller`]: the process that owns logging applies it (ws-cli does) |
-//! | `host`, `port`, `websocket`, `enabled`, adding or removing a server, `worker_threads`, `node_id`, `broker`, `cluster`, `log_file`, `log_format`, `pid_file`, `control_socket`, `metrics`, `metrics_server` | need a restart (`restart` hands the listening sockets over, so no connection is refused) |
+//! | `host`, `port`, `websocket`, `enabled`, adding or removing a server, `worker_threads`, `io_threads`, `node_id`, `broker`, `cluster`, `log_file`, `log_format`, `pid_file`, `control_socket`, `metrics`, `metrics_server` | need a restart (`restart` hands the listening sockets over, so no connection is refused) |
 //!
 //! Each key's effect is declared with the key, in `config/mod.rs`; a test checks that this
 //! table names every key with that effect.

@@ -14,6 +14,7 @@ use super::App;
 use crate::cluster::ClusterHandover;
 use crate::config::{Config, ServerName};
 use crate::engine::driver::shutdown_reason;
+use crate::engine::threads::IoThreads;
 use crate::error::ConfigError;
 use crate::protocol::close::CloseCode;
 use crate::push::Filter;
@@ -33,6 +34,8 @@ pub struct Running {
     late: ServerStop,
     /// Second handles on the listening sockets, for [`Running::listener`].
     listeners: BTreeMap<ServerName, std::net::TcpListener>,
+    /// The I/O threads (`io_threads`): they stop when this is dropped, after the drain.
+    threads: Option<IoThreads>,
     /// Held by a reload, so that two reloads do not interleave.
     reloading: Mutex<()>,
 }
@@ -43,7 +46,10 @@ impl Running {
         addrs: BTreeMap<ServerName, SocketAddr>,
         (shutdown, tracker): (CancellationToken, TaskTracker),
         late: ServerStop,
-        listeners: BTreeMap<ServerName, std::net::TcpListener>,
+        (listeners, threads): (
+            BTreeMap<ServerName, std::net::TcpListener>,
+            Option<IoThreads>,
+        ),
     ) -> Self {
         Self {
             app,
@@ -52,6 +58,7 @@ impl Running {
             tracker,
             late,
             listeners,
+            threads,
             reloading: Mutex::new(()),
         }
     }
@@ -212,6 +219,8 @@ impl Running {
             );
         }
         self.app.leave_cluster().await;
+        // Whatever is still on the I/O threads (connections past the drain) is dropped.
+        self.threads.take();
         done
     }
 }

@@ -311,6 +311,12 @@ impl Config {
         if let Err(reason) = check_log_level(&self.log_level) {
             errors.push(invalid("log_level".to_owned(), &reason));
         }
+        if self.io_threads > MAX_IO_THREADS {
+            errors.push(invalid(
+                "io_threads".to_owned(),
+                &format!("must be at most {MAX_IO_THREADS} (one per CPU core is the intent)"),
+            ));
+        }
         if self.enabled_servers().next().is_none() {
             errors.push(invalid(
                 "servers".to_owned(),
@@ -357,6 +363,9 @@ impl Config {
         }
     }
 }
+
+/// The most `io_threads` a config may ask for: each is a thread with its own runtime.
+const MAX_IO_THREADS: usize = 1024;
 
 /// The level names of `log_level`, compared without regard to case.
 const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
@@ -505,14 +514,20 @@ mod tests {
     fn every_bad_value_is_reported_at_once() {
         let err = load_str(
             "[servers.ws]\nmax_message_size = 0\noutbound_queue = 0\n",
-            &[("WS_HTTP_PORT", "x"), ("WS_WS_IDLE_TIMEOUT", "-1")],
+            &[
+                ("WS_HTTP_PORT", "x"),
+                ("WS_WS_IDLE_TIMEOUT", "-1"),
+                ("WS_IO_THREADS", "1025"),
+            ],
         )
         .unwrap_err();
         let ConfigError::Many(all) = &err else {
             panic!("{err}");
         };
-        assert_eq!(all.len(), 4, "{err}");
+        assert_eq!(all.len(), 5, "{err}");
         let msg = err.to_string();
+        assert!(msg.contains("io_threads"), "{msg}");
+        assert!(msg.contains("must be at most 1024"), "{msg}");
         for key in [
             "WS_HTTP_PORT",
             "servers.ws.idle_timeout",

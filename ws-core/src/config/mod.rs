@@ -324,6 +324,13 @@ config_keys! {
             secret_key: Option<String> = None, reload: Applied, secret;
             /// Tokio worker threads; `0` uses one per CPU core. **Default**: 0.
             worker_threads: usize = 0, reload: Restart;
+            /// Threads that accept and serve the connections, each with its own
+            /// single-threaded Tokio runtime (thread-per-core): a connection stays on the thread
+            /// that accepted it, and its reads, writes, timers and hooks never hop threads.
+            /// `0` serves connections on the work-stealing runtime of `worker_threads`, which
+            /// then carries only the app's own tasks otherwise. See the README's "Threads".
+            /// **Default**: 0.
+            io_threads: usize = 0, reload: Restart;
             /// Id of this node in a cluster, part of every connection id; must differ per node
             /// (a node leases its id on the broker, and one started with an id in use exits
             /// with an error). **Default**: 0.

@@ -11,6 +11,7 @@
 //! | `handle.rs` | [`OutboundTx`](handle::OutboundTx): sending to one connection, the full-queue policy |
 //! | `error.rs` | [`SendError`] |
 //! | `sweeper.rs` | the one thread that sweeps every connection for timeouts and pings |
+//! | `threads.rs` | the I/O threads of the thread-per-core layout (`io_threads`), one runtime each |
 //! | `clock.rs` | (feature `testing`) the sweeps' clock when a test moves it by hand |
 //! | `driver.rs` | the steps of a connection's life around its hooks |
 
@@ -25,5 +26,6 @@ pub(crate) mod kill;
 pub(crate) mod outbox;
 pub(crate) mod signals;
 pub(crate) mod sweeper;
+pub(crate) mod threads;
 
 pub use error::SendError;

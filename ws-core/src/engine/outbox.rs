@@ -134,8 +134,10 @@ pub(crate) struct Shared {
     /// The server's settings when the connection opened (shared, not copied: this struct is
     /// per connection).
     pub(crate) settings: Arc<ServerConfig>,
-    /// Where drainers run.
+    /// Where drainers run: the runtime the connection lives on.
     runtime: tokio::runtime::Handle,
+    /// The I/O thread the connection lives on (`io_threads`), if any.
+    thread: Option<usize>,
     /// Messages and bytes in and out, and the route's counters.
     pub(crate) traffic: Traffic,
 }
@@ -177,8 +179,15 @@ impl Shared {
             changed: Notify::new(),
             settings,
             runtime: tokio::runtime::Handle::current(),
+            thread: super::threads::current(),
             traffic,
         }
+    }
+
+    /// The runtime the connection lives on, and its I/O thread if it lives on one: a
+    /// fan-out writes each thread's receivers from a task on that thread.
+    pub(crate) fn home(&self) -> (&tokio::runtime::Handle, Option<usize>) {
+        (&self.runtime, self.thread)
     }
 
     /// Queue capacity in messages (`outbound_queue`, at least 1).

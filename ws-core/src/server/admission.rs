@@ -40,6 +40,7 @@ use http::StatusCode;
 
 use crate::config::{ServerConfig, ServerName};
 use crate::context::AppContext;
+use crate::engine::threads::Placed;
 use crate::http::Response;
 
 /// Most addresses the rate table of one server holds.
@@ -122,6 +123,17 @@ pub(crate) struct AdmissionGuard {
     server: Arc<ServerAdmission>,
     ip: IpAddr,
     _socket: SocketHeld,
+    /// The connection's place on its I/O thread (`io_threads`), which counts it as served
+    /// there until the WebSocket connection ends, not only its HTTP connection.
+    _placed: Option<Arc<Placed>>,
+}
+
+impl AdmissionGuard {
+    /// Holds `placed` too, for as long as the guard.
+    pub(crate) fn holding(mut self, placed: Option<Arc<Placed>>) -> Self {
+        self._placed = placed;
+        self
+    }
 }
 
 impl Drop for AdmissionGuard {
@@ -197,6 +209,7 @@ pub(crate) fn admit(
         server: Arc::clone(server),
         ip,
         _socket: SocketHeld::new(app),
+        _placed: None,
     })
 }
 

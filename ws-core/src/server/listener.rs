@@ -23,6 +23,7 @@ use super::service;
 use super::tls;
 use crate::config::{Config, ServerConfig, ServerName};
 use crate::context::AppContext;
+use crate::engine::threads::Placer;
 use crate::error::StartupError;
 
 /// How a server's tasks stop.
@@ -123,8 +124,15 @@ impl Server {
 
     /// The accept loop; ends when `stop.accept` is cancelled. Each TCP connection is a task
     /// of `stop.conns`, each WebSocket connection one of `stop.tracker`, so that a graceful
-    /// stop can wait for all of them.
-    pub(crate) async fn serve(self, app: Arc<AppContext>, routes: Arc<Routes>, stop: ServerStop) {
+    /// stop can wait for all of them. With I/O threads (`placer`), each connection's task
+    /// runs on the thread serving the fewest, its socket registered with that thread's epoll.
+    pub(crate) async fn serve(
+        self,
+        app: Arc<AppContext>,
+        routes: Arc<Routes>,
+        stop: ServerStop,
+        placer: Option<Placer>,
+    ) {
         let mut backoff = Duration::from_millis(5);
         let mut failing = false;
         loop {
@@ -155,6 +163,8 @@ impl Server {
             };
             let held = SocketHeld::new(&app);
             let _ = stream.set_nodelay(true);
+            let placed = placer.as_ref().and_then(Placer::place).map(Arc::new);
+            let runtime = placed.as_ref().map(|p| p.runtime.clone());
             let conn = service::ConnCtx {
                 app: Arc::clone(&app),
                 routes: Arc::clone(&routes),
@@ -162,18 +172,33 @@ impl Server {
                 shutdown: stop.shutdown.clone(),
                 tracker: stop.tracker.clone(),
                 client_cert: None,
+                placed,
             };
             let shutdown = stop.accept.clone();
             let handshake_timeout = routes.settings().handshake_timeout;
-            stop.conns.spawn(serve_connection(
-                stream,
-                held,
-                peer,
-                conn,
-                shutdown,
-                handshake_timeout,
-                routes.tls.current(),
-            ));
+            let tls = routes.tls.current();
+            let serve = move |stream| {
+                serve_connection(stream, held, peer, conn, shutdown, handshake_timeout, tls)
+            };
+            let Some(runtime) = runtime else {
+                stop.conns.spawn(serve(stream));
+                continue;
+            };
+            // Moved to the I/O thread's epoll: out of this runtime's, into the thread's.
+            let stream = match stream.into_std() {
+                Ok(stream) => stream,
+                Err(e) => {
+                    tracing::debug!(%peer, "cannot hand the connection to an I/O thread: {e}");
+                    continue;
+                }
+            };
+            let on_thread = async move {
+                match TcpStream::from_std(stream) {
+                    Ok(stream) => serve(stream).await,
+                    Err(e) => tracing::debug!(%peer, "cannot serve on an I/O thread: {e}"),
+                }
+            };
+            stop.conns.spawn_on(on_thread, &runtime);
         }
     }
 }

@@ -33,6 +33,7 @@ pub(crate) async fn oneshot(
         shutdown: CancellationToken::new(),
         tracker: TaskTracker::new(),
         client_cert: None,
+        placed: None,
     };
     let (client, server) = tokio::io::duplex(64 * 1024);
     let serving = tokio::spawn(http1::Builder::new().serve_connection(

@@ -24,6 +24,7 @@ use super::routes::{HttpRoute, Routes, WsRoute, FALLBACK};
 use super::stream;
 use crate::client_cert::ClientCert;
 use crate::context::AppContext;
+use crate::engine::threads::Placed;
 use crate::http::{Body, Request, Response};
 use crate::middleware::{Endpoint, Next};
 use crate::params::{ParamError, PathParams};
@@ -40,6 +41,8 @@ pub(crate) struct ConnCtx {
     pub(crate) tracker: TaskTracker,
     /// The client's verified certificate (TLS servers with `tls_client_ca`).
     pub(crate) client_cert: Option<ClientCert>,
+    /// The connection's place on its I/O thread (`io_threads`), if it has one.
+    pub(crate) placed: Option<Arc<Placed>>,
 }
 
 pub(crate) type HyperResponse = hyper::Response<Body>;
@@ -336,7 +339,7 @@ pub(crate) async fn upgrade<B>(
     let settings = ctx.routes.settings();
     let (server, name) = (&ctx.routes.admission, &ctx.routes.name);
     let admitted = match admission::admit(&ctx.app, server, &settings, name, ctx.peer.ip()) {
-        Ok(guard) => guard,
+        Ok(guard) => guard.holding(ctx.placed.clone()),
         Err(refused) => return refused.into(),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
