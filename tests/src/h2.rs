@@ -96,6 +96,11 @@ impl H2Client {
         matches!(waited, Ok(Ok(_)))
     }
 
+    /// Whether the connection has ended (the server closed it, after a GOAWAY or not).
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
     /// `scheme://authority/path`.
     pub fn uri(&self, path: &str) -> String {
         format!("{}://{}{path}", self.scheme, self.authority)

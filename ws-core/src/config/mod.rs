@@ -189,7 +189,10 @@ config_keys! {
             /// Messages the server sends that are smaller than this many bytes go out
             /// uncompressed. **Default**: 1024.
             compression_threshold: usize = 1024, reload: Applied;
-            /// Time a client has to send its complete HTTP request head. **Default**: 10 s.
+            /// Time a client has to send its complete HTTP request head (the TLS handshake
+            /// included); also how long a kept-alive HTTP/1.1 connection waits for its next
+            /// head, and an HTTP/2 connection without an open stream stays before it is closed
+            /// (GOAWAY). **Default**: 10 s.
             handshake_timeout: Duration = Duration::from_secs(10), reload: Applied;
             /// A connection with no frame from the client for this long is closed (1001, "idle
             /// timeout"); `0` disables it. **Default**: 60 s.

@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use http::header::{HeaderMap, HeaderValue, ORIGIN, RETRY_AFTER};
 use http::StatusCode;
 
+use super::idle::StreamOpen;
 use crate::config::{ServerConfig, ServerName};
 use crate::context::AppContext;
 use crate::engine::threads::Placed;
@@ -126,12 +127,20 @@ pub(crate) struct AdmissionGuard {
     /// The connection's place on its I/O thread (`io_threads`), which counts it as served
     /// there until the WebSocket connection ends, not only its HTTP connection.
     _placed: Option<Arc<Placed>>,
+    /// Over HTTP/2: its stream, open until the WebSocket connection ends.
+    _stream: Option<StreamOpen>,
 }
 
 impl AdmissionGuard {
-    /// Holds `placed` too, for as long as the guard.
-    pub(crate) fn holding(mut self, placed: Option<Arc<Placed>>) -> Self {
+    /// Holds the connection's place on its I/O thread and its HTTP/2 stream too, for as long
+    /// as the guard.
+    pub(crate) fn holding(
+        mut self,
+        placed: Option<Arc<Placed>>,
+        stream: Option<StreamOpen>,
+    ) -> Self {
         self._placed = placed;
+        self._stream = stream;
         self
     }
 }
@@ -210,6 +219,7 @@ pub(crate) fn admit(
         ip,
         _socket: SocketHeld::new(app),
         _placed: None,
+        _stream: None,
     })
 }
 

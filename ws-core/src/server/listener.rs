@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::admission::SocketHeld;
+use super::idle::{self, Streams};
 use super::routes::Routes;
 use super::service;
 use super::tls;
@@ -25,6 +26,7 @@ use crate::config::{Config, ServerConfig, ServerName};
 use crate::context::AppContext;
 use crate::engine::threads::Placer;
 use crate::error::StartupError;
+use crate::http::Body;
 
 /// How a server's tasks stop.
 #[derive(Debug, Clone)]
@@ -322,20 +324,35 @@ impl HeadSeen {
     }
 }
 
-/// The service of one connection, which marks `head` at each request.
+/// A response as the service of a connection gives it to hyper.
+type Tracked = hyper::Response<idle::Tracked<Body>>;
+
+/// The service of one connection, which marks `head` at each request; with `streams` (HTTP/2)
+/// each request counts as an open stream until its response is sent, and a WebSocket
+/// handshake hands its count to the connection it opens (a request extension).
 fn service_of(
     conn: service::ConnCtx,
     head: &Arc<HeadSeen>,
+    streams: Option<&Arc<Streams>>,
 ) -> impl hyper::service::Service<
     hyper::Request<hyper::body::Incoming>,
-    Response = service::HyperResponse,
+    Response = Tracked,
     Error = std::convert::Infallible,
-    Future = impl Future<Output = Result<service::HyperResponse, std::convert::Infallible>> + Send,
+    Future = impl Future<Output = Result<Tracked, std::convert::Infallible>> + Send,
 > + Clone {
     let head = Arc::clone(head);
-    hyper::service::service_fn(move |req| {
+    let streams = streams.cloned();
+    hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         head.mark();
-        service::handle(conn.clone(), req)
+        let open = streams.as_ref().map(Streams::open);
+        if let Some(open) = &open {
+            req.extensions_mut().insert(open.clone());
+        }
+        let response = service::handle(conn.clone(), req);
+        async move {
+            let response = response.await?;
+            Ok(response.map(|body| idle::Tracked::new(body, open)))
+        }
     })
 }
 
@@ -355,7 +372,7 @@ where
     let mut http = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.handshake_timeout)
-        .serve_connection(TokioIo::new(io), service_of(conn, &head))
+        .serve_connection(TokioIo::new(io), service_of(conn, &head, None))
         .with_upgrades();
     let head_timer = tokio::time::sleep_until(limits.deadline);
     tokio::pin!(head_timer);
@@ -406,22 +423,28 @@ enum Stop {
 }
 
 /// HTTP/2 on one connection (TLS with ALPN `h2`, or h2c with prior knowledge): requests are
-/// streams, WebSocket connections are extended CONNECT streams (RFC 8441), so the connection
-/// lives until its last stream ends. Its first request must come within the deadline; a stop
-/// sends GOAWAY and lets the open streams finish (the app's stop closes their WebSockets).
+/// streams, WebSocket connections are extended CONNECT streams (RFC 8441). Its first request
+/// must come within the deadline; once no stream has been open for `handshake_timeout` it is
+/// closed (GOAWAY, see [`idle`]); a stop sends GOAWAY and lets the open streams finish (the
+/// app's stop closes their WebSockets).
 async fn serve_h2<I>(io: I, conn: service::ConnCtx, shutdown: CancellationToken, limits: Limits)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer = limits.peer;
     let head = Arc::new(HeadSeen::default());
+    let streams = Arc::new(Streams::default());
     let mut http = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         .enable_connect_protocol()
-        .serve_connection(TokioIo::new(io), service_of(conn, &head));
+        .serve_connection(TokioIo::new(io), service_of(conn, &head, Some(&streams)));
     let head_timer = tokio::time::sleep_until(limits.deadline);
     tokio::pin!(head_timer);
     let mut timing_head = true;
+    // Armed while no stream is open: at its end the connection is closed (GOAWAY).
+    let idle_timer = tokio::time::sleep_until(limits.deadline);
+    tokio::pin!(idle_timer);
+    let mut timing_idle = false;
     let mut stopping = false;
     loop {
         tokio::select! {
@@ -441,6 +464,26 @@ where
                         limits.handshake_timeout
                     );
                     return;
+                }
+            }
+            () = streams.changed() => {
+                let idle = streams.idle();
+                if idle && !timing_idle {
+                    idle_timer.as_mut().reset(Instant::now() + limits.handshake_timeout);
+                }
+                timing_idle = idle;
+            }
+            () = &mut idle_timer, if timing_idle && !stopping => {
+                timing_idle = false;
+                if streams.idle() {
+                    tracing::debug!(
+                        %peer,
+                        "HTTP/2 connection without a stream for {:?} (handshake_timeout): \
+                         closing it",
+                        limits.handshake_timeout
+                    );
+                    stopping = true;
+                    Pin::new(&mut http).graceful_shutdown();
                 }
             }
             () = shutdown.cancelled(), if !stopping => {

@@ -10,6 +10,7 @@
 //! | `service.rs` | one request: middleware, HTTP route or upgrade, 404/405 |
 //! | `body.rs` | HTTP request bodies: size, time and server-wide budget (413/408/503) |
 //! | `stream.rs` | streamed response bodies: counted against `max_http_streams`, ended by a stop |
+//! | `idle.rs` | the open streams of an HTTP/2 connection, which is closed after `handshake_timeout` without one |
 //! | `handshake.rs` | upgrade validation (RFC 6455 §4.2.1) and its statuses |
 //! | `handover.rs` | a handshake the fallback service hands to a WebSocket route (`http::hand_over`) |
 //! | `admission.rs` | limits on who may connect: origins, connection counts, rates, file descriptors |
@@ -22,6 +23,7 @@ mod body;
 pub(crate) mod driver;
 mod handover;
 pub(crate) mod handshake;
+pub(crate) mod idle;
 pub(crate) mod listener;
 #[cfg(feature = "testing")]
 pub(crate) mod oneshot;

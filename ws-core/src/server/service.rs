@@ -339,7 +339,8 @@ pub(crate) async fn upgrade<B>(
     let settings = ctx.routes.settings();
     let (server, name) = (&ctx.routes.admission, &ctx.routes.name);
     let admitted = match admission::admit(&ctx.app, server, &settings, name, ctx.peer.ip()) {
-        Ok(guard) => guard.holding(ctx.placed.clone()),
+        // Its HTTP/2 stream (if it came over one) counts as open for as long too.
+        Ok(guard) => guard.holding(ctx.placed.clone(), req.extensions_mut().remove()),
         Err(refused) => return refused.into(),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
