@@ -1,7 +1,7 @@
 //! One `IntoResponse` for everything a route returns: `Json<T>` out and in (415/400/422 that
 //! say why, `max_http_body` still first), `(StatusCode, headers, body)` tuples, `Result<T, E>`,
 //! streamed bodies and server-sent events read by a real client as they arrive, bounded by
-//! `max_http_streams` and ended by the server's stop.
+//! `max_http_streams` and ended by the server's stop, dropped when the client stops reading.
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
@@ -101,6 +101,14 @@ async fn chunks(_req: Request) -> Body {
         }
     }
     Body::from_stream(Three(0))
+}
+
+/// `GET /firehose`: 64 KiB chunks, as many as the client takes, never ending.
+#[http_route(server = "http", path = "/firehose")]
+async fn firehose(_req: Request) -> Body {
+    Body::from_stream(futures_util::stream::repeat_with(|| {
+        Ok::<_, std::convert::Infallible>("x".repeat(64 << 10))
+    }))
 }
 
 fn post_json(addr: SocketAddr, content_type: &str, body: &str) -> String {
@@ -313,4 +321,50 @@ async fn streams_are_bounded_by_max_http_streams_and_end_when_the_server_stops()
         within("stop", stop).await.unwrap(),
         "everything finished within drain_timeout"
     );
+}
+
+#[tokio::test]
+async fn a_stream_whose_client_stops_reading_is_dropped_after_write_timeout() {
+    let mut config = test_config();
+    let http = config.servers.get_mut("http").unwrap();
+    http.max_http_streams = 1;
+    let timeout = Duration::from_millis(500);
+    http.write_timeout = timeout;
+    let running = start(config).await;
+    let addr = running.local_addr("http").unwrap();
+    // The head, then nothing read: the socket buffers fill and hyper stops asking for chunks.
+    let mut stalled = Streamed::get(addr, "/firehose").await;
+    stalled.until("\r\n\r\n").await;
+    assert!(
+        stalled.seen.starts_with("HTTP/1.1 200"),
+        "{}",
+        &stalled.seen[..100]
+    );
+    let started = std::time::Instant::now();
+    // It holds the server's one place for a stream meanwhile.
+    let (status, text) = ws_tests::http_get(addr, "/forever").await;
+    assert_eq!(status, 503, "{text}");
+    // After `write_timeout` without progress its connection is dropped: the place is free.
+    let mut freed = None;
+    for _ in 0..200 {
+        let mut client = Streamed::get(addr, "/forever").await;
+        client.until("\r\n\r\n").await;
+        if client.seen.starts_with("HTTP/1.1 200") {
+            freed = Some(client);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut freed = freed.expect("the stalled stream's place, free again");
+    assert!(started.elapsed() >= timeout / 2, "{:?}", started.elapsed());
+    freed.until("data: hello\n\n").await;
+    // Reading again, the stalled client gets what was buffered, then the close: never the
+    // chunked body's end.
+    stalled.read_to_end().await;
+    assert!(
+        !stalled.seen.ends_with("0\r\n\r\n"),
+        "the body was cut, not ended"
+    );
+    drop(freed);
+    running.shutdown().await;
 }

@@ -205,7 +205,8 @@ config_keys! {
             /// **Default**: 5 s.
             close_timeout: Duration = Duration::from_secs(5), reload: Applied;
             /// A write to a client that makes no progress for this long (the client stopped
-            /// reading and its socket buffers are full) drops the connection; `0` disables it.
+            /// reading and its socket buffers are full) drops the connection, a WebSocket's or
+            /// one sending a streamed HTTP response; `0` disables it.
             /// **Default**: 60 s.
             write_timeout: Duration = Duration::from_secs(60), reload: Applied;
             /// Capacity of each connection's outbound queue, in messages. **Default**: 1024.

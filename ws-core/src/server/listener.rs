@@ -175,6 +175,7 @@ impl Server {
                 tracker: stop.tracker.clone(),
                 client_cert: None,
                 placed,
+                stalled: CancellationToken::new(),
             };
             let shutdown = stop.accept.clone();
             let handshake_timeout = routes.settings().handshake_timeout;
@@ -369,6 +370,7 @@ where
 {
     let peer = limits.peer;
     let head = Arc::new(HeadSeen::default());
+    let stalled = conn.stalled.clone();
     let mut http = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.handshake_timeout)
@@ -397,6 +399,7 @@ where
                     return;
                 }
             }
+            () = stalled.cancelled() => return,
             () = head.notify.notified(), if stop == Stop::AfterFirstHead => {
                 stop = Stop::Stopping;
                 Pin::new(&mut http).graceful_shutdown();
@@ -434,6 +437,7 @@ where
     let peer = limits.peer;
     let head = Arc::new(HeadSeen::default());
     let streams = Arc::new(Streams::default());
+    let stalled = conn.stalled.clone();
     let mut http = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         .enable_connect_protocol()
@@ -466,6 +470,7 @@ where
                     return;
                 }
             }
+            () = stalled.cancelled() => return,
             () = streams.changed() => {
                 let idle = streams.idle();
                 if idle && !timing_idle {

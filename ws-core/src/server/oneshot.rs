@@ -34,6 +34,7 @@ pub(crate) async fn oneshot(
         tracker: TaskTracker::new(),
         client_cert: None,
         placed: None,
+        stalled: CancellationToken::new(),
     };
     let (client, server) = tokio::io::duplex(64 * 1024);
     let serving = tokio::spawn(http1::Builder::new().serve_connection(

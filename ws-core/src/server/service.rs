@@ -43,6 +43,9 @@ pub(crate) struct ConnCtx {
     pub(crate) client_cert: Option<ClientCert>,
     /// The connection's place on its I/O thread (`io_threads`), if it has one.
     pub(crate) placed: Option<Arc<Placed>>,
+    /// Cancelled when a streamed response of this connection stalls past `write_timeout`:
+    /// the connection is dropped.
+    pub(crate) stalled: CancellationToken,
 }
 
 pub(crate) type HyperResponse = hyper::Response<Body>;
@@ -138,8 +141,14 @@ pub(crate) async fn handle(
             started.elapsed().as_secs_f64(),
         ),
     }
-    let max = ctx.routes.settings().max_http_streams;
-    let response = stream::bound(response, &ctx.routes.streams, max, &ctx.shutdown);
+    let settings = ctx.routes.settings();
+    let response = stream::bound(
+        response,
+        &ctx.routes.streams,
+        &settings,
+        &ctx.shutdown,
+        &ctx.stalled,
+    );
     Ok(response.into())
 }
 
