@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ws_core::Config;
 
@@ -10,7 +11,9 @@ use crate::args::{Args, Command};
 use crate::failure::Failure;
 use crate::remote::Target;
 use crate::serve::{Mode, Reloader, Report};
-use crate::{check, daemon, effective_config, logging, pidfile, project, remote, routes, serve};
+use crate::{
+    check, daemon, effective_config, logging, notify, pidfile, project, remote, routes, serve,
+};
 
 /// Runs with already-parsed arguments; `parser` is the command line they were parsed by.
 pub(crate) fn run(args: Args, parser: clap::Command) -> Result<(), Failure> {
@@ -65,6 +68,8 @@ pub(crate) fn run(args: Args, parser: clap::Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Start { daemon, .. } => {
+            // Before `-d` detaches: `WATCHDOG_PID` names the process systemd started.
+            let watchdog = notify::watchdog_from_env();
             let report = if daemon {
                 if let Some(pid) = pidfile::running(&config.pid_file) {
                     return Err(Failure::new(format!(
@@ -77,11 +82,24 @@ pub(crate) fn run(args: Args, parser: clap::Command) -> Result<(), Failure> {
             } else {
                 Report(None)
             };
-            serve_with(config, warnings, args.config, Mode::Start, report)
+            serve_with(
+                config,
+                warnings,
+                args.config,
+                (Mode::Start, watchdog),
+                report,
+            )
         }
         Command::Restart { .. } => {
+            let watchdog = notify::watchdog_from_env();
             let report = Report(Some(daemon::detach(&daemon_log(&config))?));
-            serve_with(config, warnings, args.config, Mode::Restart, report)
+            serve_with(
+                config,
+                warnings,
+                args.config,
+                (Mode::Restart, watchdog),
+                report,
+            )
         }
         Command::Stop
         | Command::Reload
@@ -107,7 +125,7 @@ fn serve_with(
     config: Config,
     warnings: Vec<String>,
     config_file: Option<PathBuf>,
-    mode: Mode,
+    (mode, watchdog): (Mode, Option<Duration>),
     mut report: Report,
 ) -> Result<(), Failure> {
     let log = logging::init(&config).map_err(|e| report.fail(e))?;
@@ -115,7 +133,7 @@ fn serve_with(
         tracing::warn!("{w}");
     }
     let reloader = Reloader { config_file, log };
-    Ok(serve::serve(config, mode, report, reloader)?)
+    Ok(serve::serve(config, mode, report, reloader, watchdog)?)
 }
 
 /// Where a daemon's output goes: `log_file`, else `ws.log` in the working directory.

@@ -15,7 +15,7 @@
 //! | `reload PATH` | the same with the config file at the absolute `PATH` (the rest of the line) instead of the server's; once it loads, the server keeps `PATH` for later reloads, and the reply's `reload` has `"config_file":PATH` |
 //! | `routes` | `{"ok":true,"pid":..,"routes":[{"name":..,"url":..,"lines":[..]}]}`: each server's bound address and routes, as `routes` prints them |
 //! | `stop` | `{"ok":true,"pid":..,"drain_timeout_secs":..}`, then, once stopped, `{"ok":true,"stopped":true,"drained":..}` just before the process exits |
-//! | `takeover` | `{"ok":true,"pid":..,"servers":[..]}` with the listening sockets attached (`SCM_RIGHTS`), in the order of `servers` (with a networked broker also `"cluster_lease":"..","next_seq":N`: the new process is the same node of the cluster); then the new process sends `handover`, and the old one releases the pid file, answers `{"ok":true}` and drains with 1012 |
+//! | `takeover` | `{"ok":true,"pid":..,"servers":[..]}` with the listening sockets attached (`SCM_RIGHTS`), in the order of `servers` (with a networked broker also `"cluster_lease":"..","next_seq":N`: the new process is the same node of the cluster; under systemd's watchdog `"watchdog_usec":N`, which the new process keeps); then the new process sends `handover`, and the old one releases the pid file, answers `{"ok":true}` and drains with 1012 |
 //!
 //! The socket is bound in a new private directory (mode 0700) next to `control_socket`, given
 //! mode 0600 there and renamed into place: nobody can reach it before its mode is set, a stale
@@ -75,6 +75,9 @@ pub(crate) struct Reply {
     /// process may hand out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) next_seq: Option<u64>,
+    /// `takeover` under systemd's watchdog: its interval, which the new process keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) watchdog_usec: Option<u64>,
 }
 
 impl Reply {
@@ -163,6 +166,8 @@ pub(crate) struct HandedOver {
     pub(crate) listeners: Vec<(String, OwnedFd)>,
     /// The node's lease and connection ids, with a networked broker.
     pub(crate) cluster: Option<ws_core::broker::ClusterHandover>,
+    /// systemd's watchdog interval, if the process keeps one.
+    pub(crate) watchdog: Option<std::time::Duration>,
 }
 
 /// A request for the main loop, which owns the running app.
@@ -540,13 +545,18 @@ async fn takeover(mut stream: UnixStream, requests: &mpsc::Sender<Request>) -> i
         .send(Request::Listeners(tx))
         .await
         .map_err(|_| stopping())?;
-    let HandedOver { listeners, cluster } = rx.await.map_err(|_| stopping())?;
+    let HandedOver {
+        listeners,
+        cluster,
+        watchdog,
+    } = rx.await.map_err(|_| stopping())?;
     let reply = Reply {
         ok: true,
         pid: Some(std::process::id()),
         servers: Some(listeners.iter().map(|(n, _)| n.clone()).collect()),
         next_seq: cluster.as_ref().map(|c| c.next_seq),
         cluster_lease: cluster.map(|c| c.lease),
+        watchdog_usec: watchdog.map(|w| u64::try_from(w.as_micros()).unwrap_or(u64::MAX)),
         ..Reply::default()
     };
     let fds: Vec<_> = listeners.iter().map(|(_, fd)| fd.as_raw_fd()).collect();

@@ -43,8 +43,9 @@
 //!
 //! Logging: ws-cli installs the `tracing` subscriber (`log_level`, `log_format`, `log_file`);
 //! an app adds its own layers to it (OpenTelemetry, say) with [`log_layer!`]. Under systemd
-//! (`NOTIFY_SOCKET` set), `start` and `restart` report readiness and the main pid, and a
-//! stop reports `STOPPING=1` (see `notify`).
+//! (`NOTIFY_SOCKET` set), `start` and `restart` report readiness and the main pid, a reload
+//! `RELOADING=1` then `READY=1`, a stop `STOPPING=1`, and under a watchdog (`WATCHDOG_USEC`)
+//! the process sends `WATCHDOG=1`, kept across `restart` (see `notify`).
 
 mod args;
 mod check;

@@ -32,6 +32,8 @@ pub(crate) struct Takeover {
     pub(crate) listeners: BTreeMap<ServerName, TcpListener>,
     /// Its place in the cluster (networked broker only): this process becomes the same node.
     pub(crate) cluster: Option<ClusterHandover>,
+    /// systemd's watchdog interval, if the old process kept one.
+    pub(crate) watchdog: Option<Duration>,
 }
 
 impl Takeover {
@@ -80,6 +82,10 @@ impl Takeover {
             old_pid: reply.pid.unwrap_or_default(),
             listeners,
             cluster,
+            watchdog: reply
+                .watchdog_usec
+                .filter(|&u| u > 0)
+                .map(Duration::from_micros),
         })
     }
 

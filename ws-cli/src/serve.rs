@@ -2,7 +2,7 @@
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use ws_core::reload::Effect;
@@ -54,12 +54,14 @@ pub(crate) struct Reloader {
     pub(crate) log: LogLevel,
 }
 
-/// Runs the app in `mode` until it stops. `report` learns when every server listens.
+/// Runs the app in `mode` until it stops. `report` learns when every server listens;
+/// `watchdog` is systemd's interval for this process, if it set one.
 pub(crate) fn serve(
     config: Config,
     mode: Mode,
     mut report: Report,
     reloader: Reloader,
+    watchdog: Option<Duration>,
 ) -> Result<(), String> {
     let started = Instant::now();
     let mut rt = tokio::runtime::Builder::new_multi_thread();
@@ -77,7 +79,15 @@ pub(crate) fn serve(
              (name it in the binary with `use my_controllers as _;`)"
         );
     }
-    let result = rt.block_on(run(app, config, mode, &mut report, reloader, started));
+    let result = rt.block_on(run(
+        app,
+        config,
+        mode,
+        &mut report,
+        reloader,
+        started,
+        watchdog,
+    ));
     // A `stop` client may still hold its control connection, waiting for the exit; don't wait
     // for anything else.
     rt.shutdown_background();
@@ -91,6 +101,7 @@ async fn run(
     report: &mut Report,
     mut reloader: Reloader,
     started: Instant,
+    watchdog: Option<Duration>,
 ) -> Result<(), String> {
     // First, so that a stop signal during start-up is a graceful stop once serving.
     let mut signals = Signals::listen()?;
@@ -119,6 +130,9 @@ async fn run(
     };
     let mut requests = control.1;
     let control = control.0;
+    // systemd gives the interval to the process it started; after a restart the old process
+    // hands it over.
+    let watchdog = watchdog.or(takeover.as_ref().and_then(|t| t.watchdog));
     let old_pid = match takeover {
         Some(mut t) => {
             t.listeners.clear();
@@ -159,6 +173,7 @@ async fn run(
     // pid by then.
     crate::notify::ready();
     report.ok(&message);
+    let pinging = watchdog.map(|interval| tokio::spawn(crate::notify::keep_watchdog(interval)));
 
     let (code, mut held) = loop {
         tokio::select! {
@@ -184,7 +199,7 @@ async fn run(
                     let _ = tx.send(crate::routes::of_running(&running));
                 }
                 Request::Listeners(tx) => {
-                    let _ = tx.send(listeners(&running));
+                    let _ = tx.send(listeners(&running, watchdog));
                 }
                 Request::Stop(mut stream) => {
                     tracing::info!("stop requested; draining");
@@ -203,6 +218,10 @@ async fn run(
                     // systemd its pid.
                     if let Some(p) = pidfile.take() {
                         p.release();
+                    }
+                    // The new process keeps systemd's watchdog from now on.
+                    if let Some(pinging) = &pinging {
+                        pinging.abort();
                     }
                     control::answer(&mut stream, &Reply { ok: true, pid: Some(pid), ..Reply::default() }).await;
                     break (CloseCode::RESTART, Some(stream));
@@ -317,7 +336,7 @@ fn status(running: &Running, started: Instant) -> Reply {
     }
 }
 
-fn listeners(running: &Running) -> HandedOver {
+fn listeners(running: &Running, watchdog: Option<Duration>) -> HandedOver {
     let mut out = Vec::new();
     for name in running.addrs().keys() {
         let Some(listener) = running.listener(name.as_str()) else {
@@ -331,6 +350,7 @@ fn listeners(running: &Running) -> HandedOver {
     HandedOver {
         listeners: out,
         cluster: running.hand_over_cluster(),
+        watchdog,
     }
 }
 
@@ -359,8 +379,15 @@ fn reload_from(running: &Running, reloader: &mut Reloader, file: Option<PathBuf>
 }
 
 /// Re-reads the config (from `file`, else the config file in use) and applies it; a bad
-/// config changes nothing.
+/// config changes nothing. systemd hears of it (`RELOADING=1`, then `READY=1`).
 fn reload(running: &Running, reloader: &Reloader, file: Option<&Path>) -> Reply {
+    crate::notify::reloading();
+    let reply = reload_config(running, reloader, file);
+    crate::notify::reloaded();
+    reply
+}
+
+fn reload_config(running: &Running, reloader: &Reloader, file: Option<&Path>) -> Reply {
     let loaded = Config::load(
         file.or(reloader.config_file.as_deref()),
         Some(Path::new(".env")),

@@ -1,5 +1,6 @@
 //! Operating the real binary (with the demo app): JSON logs, a `log_level` that is no level,
-//! disabled servers, and systemd's notify protocol against a fake `NOTIFY_SOCKET`.
+//! disabled servers, and systemd's notify protocol against a fake `NOTIFY_SOCKET` (readiness,
+//! reloads, the watchdog).
 //!
 //! Every server runs in its own temporary directory on ports picked by the kernel; a guard
 //! kills (by pid) every server process a test started, whatever happens. Waits are bounded.
@@ -48,7 +49,9 @@ impl Env {
             .env_remove("WS_SECRET_KEY")
             .env_remove("WS_LOG_LEVEL")
             .env_remove("WS_LOG_FORMAT")
-            .env_remove("NOTIFY_SOCKET");
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID");
         cmd
     }
 
@@ -325,4 +328,119 @@ fn systemd_hears_ready_the_main_pid_across_a_restart_and_stopping() {
             other.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
         ),
     }
+}
+
+/// The next datagram on the fake notify socket and the pid of its sender (the kernel's
+/// `SCM_CREDENTIALS`, as systemd reads them), skipping `WATCHDOG=1` unless `watchdog`.
+fn received_from(socket: &UnixDatagram, watchdog: bool) -> (String, u32) {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    use std::io::IoSliceMut;
+    use std::os::fd::AsRawFd;
+    loop {
+        let mut buf = [0u8; 4096];
+        let mut space = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<UnixAddr>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        )
+        .unwrap_or_else(|e| panic!("no notification within {WAIT:?}: {e}"));
+        let pid = msg
+            .cmsgs()
+            .unwrap()
+            .find_map(|c| match c {
+                ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid() as u32),
+                _ => None,
+            })
+            .expect("the sender's credentials");
+        let n = msg.bytes;
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if watchdog || text != "WATCHDOG=1" {
+            return (text, pid);
+        }
+    }
+}
+
+#[test]
+fn systemd_hears_reloads_and_the_watchdog_which_a_restart_keeps() {
+    let mut env = Env::new("watchdog", SERVERS);
+    let path = env.dir.join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::PassCred, &true).unwrap();
+    let path = path.to_str().unwrap();
+
+    // Under a watchdog of 200 ms (no WATCHDOG_PID: any process of the service).
+    let (old, _) = env.start(&[("NOTIFY_SOCKET", path), ("WATCHDOG_USEC", "200000")]);
+    let (ready, from) = received_from(&socket, false);
+    assert_eq!(
+        (lines(&ready), from),
+        (vec![format!("MAINPID={old}").as_str(), "READY=1"], old)
+    );
+    for _ in 0..3 {
+        assert_eq!(received_from(&socket, true), ("WATCHDOG=1".to_owned(), old));
+    }
+
+    // SIGHUP (what `Type=notify-reload` sends): RELOADING=1 with the monotonic clock, then
+    // READY=1 once the reload is done.
+    let status = Command::new("kill")
+        .args(["-HUP", &old.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (reloading, _) = received_from(&socket, false);
+    let reloading = lines(&reloading);
+    assert_eq!(reloading[1], "RELOADING=1", "{reloading:?}");
+    let usec: u64 = reloading[0]
+        .strip_prefix("MONOTONIC_USEC=")
+        .unwrap_or_else(|| panic!("{reloading:?}"))
+        .parse()
+        .unwrap();
+    assert!(usec > 0);
+    assert_eq!(received_from(&socket, false), ("READY=1".to_owned(), old));
+    // A `reload` request is a reload too.
+    let out = env.cli(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(received_from(&socket, false).0.contains("RELOADING=1"));
+    assert_eq!(received_from(&socket, false).0, "READY=1");
+
+    // `restart` without WATCHDOG_USEC (systemd gives it to the main process only): the new
+    // process keeps the old one's watchdog, which stops sending.
+    let out = env.cli_with(&["restart"], &[("NOTIFY_SOCKET", path)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (new, _) = parse_started(&String::from_utf8_lossy(&out.stdout));
+    env.dir.track(new);
+    let (ready, from) = received_from(&socket, false);
+    assert_eq!(
+        (lines(&ready), from),
+        (vec![format!("MAINPID={new}").as_str(), "READY=1"], new)
+    );
+    assert!(wait_gone(old), "the old process did not exit");
+    // Pings sent before the old process went may still be queued: skip them, then three in a
+    // row from the new process.
+    let mut from_new = 0;
+    for _ in 0..100 {
+        let (text, from) = received_from(&socket, true);
+        assert_eq!(text, "WATCHDOG=1");
+        if from == new {
+            from_new += 1;
+            if from_new == 3 {
+                break;
+            }
+        } else {
+            assert_eq!(from, old, "a ping from an unknown process");
+            assert_eq!(
+                from_new, 0,
+                "the old process pinged after the new one began"
+            );
+        }
+    }
+    assert_eq!(from_new, 3);
+    env.stop(new);
+    assert_eq!(
+        received_from(&socket, false),
+        ("STOPPING=1".to_owned(), new)
+    );
 }
