@@ -204,6 +204,20 @@ impl Streamed {
         }
     }
 
+    /// `GET path` again and again until it is answered 200 rather than 503 (there is room
+    /// for another stream), for up to 10 s.
+    async fn once_there_is_room(addr: SocketAddr, path: &str) -> Self {
+        for _ in 0..200 {
+            let mut client = Self::get(addr, path).await;
+            client.until("\r\n\r\n").await;
+            if client.seen.starts_with("HTTP/1.1 200") {
+                return client;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no room for a stream on {path} within 10 s");
+    }
+
     /// Reads until `what` has arrived (it must, within the timeout).
     async fn until(&mut self, what: &str) {
         let mut chunk = [0u8; 4096];
@@ -297,17 +311,7 @@ async fn streams_are_bounded_by_max_http_streams_and_end_when_the_server_stops()
     );
     // One ends (its client goes): there is room again.
     drop(second);
-    let mut third = None;
-    for _ in 0..100 {
-        let mut client = Streamed::get(addr, "/forever").await;
-        client.until("\r\n\r\n").await;
-        if client.seen.starts_with("HTTP/1.1 200") {
-            third = Some(client);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut third = third.expect("a stream once the second has gone");
+    let mut third = Streamed::once_there_is_room(addr, "/forever").await;
     third.until("data: hello\n\n").await;
 
     // The stop ends both open streams (cleanly: the chunked body's end), and does not wait
@@ -345,17 +349,7 @@ async fn a_stream_whose_client_stops_reading_is_dropped_after_write_timeout() {
     let (status, text) = ws_tests::http_get(addr, "/forever").await;
     assert_eq!(status, 503, "{text}");
     // After `write_timeout` without progress its connection is dropped: the place is free.
-    let mut freed = None;
-    for _ in 0..200 {
-        let mut client = Streamed::get(addr, "/forever").await;
-        client.until("\r\n\r\n").await;
-        if client.seen.starts_with("HTTP/1.1 200") {
-            freed = Some(client);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut freed = freed.expect("the stalled stream's place, free again");
+    let mut freed = Streamed::once_there_is_room(addr, "/forever").await;
     assert!(started.elapsed() >= timeout / 2, "{:?}", started.elapsed());
     freed.until("data: hello\n\n").await;
     // Reading again, the stalled client gets what was buffered, then the close: never the

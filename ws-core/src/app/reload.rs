@@ -8,7 +8,7 @@
 //! | `drain_timeout` | applied: the next stop uses it |
 //! | `secret_key` | applied: requests after the reload read the new key (`Request::config`) |
 //! | `[middleware.NAME]` tables | applied: [`Settings::get`](crate::Settings::get) returns the new value from then on; a table that does not fit its type fails the whole reload |
-//! | per server: `max_message_size`, `compression`, `compression_level`, `compression_window_bits`, `compression_context_takeover`, `compression_threshold`, `handshake_timeout`, `idle_timeout`, `ping_interval`, `close_timeout`, `write_timeout`, `outbound_queue`, `outbound_bytes`, `outbound_full`, `max_http_body`, `http_body_timeout`, `http_body_budget`, `max_http_streams`, `jsonrpc_max_batch`, `jsonrpc_max_reply`, `max_connections`, `max_connections_per_ip`, `handshake_rate_per_ip`, `allowed_origins`, `tls_cert`, `tls_key`, `tls_client_ca` | applied to new connections and requests; open connections keep the values they started with (a lowered limit closes none) |
+//! | per server: `max_message_size`, `compression`, `compression_level`, `compression_window_bits`, `compression_context_takeover`, `compression_threshold`, `handshake_timeout`, `idle_timeout`, `ping_interval`, `close_timeout`, `write_timeout`, `outbound_queue`, `outbound_bytes`, `outbound_full`, `max_http_body`, `http_body_timeout`, `http_body_budget`, `max_http_streams`, `http2_max_streams`, `http2_window`, `jsonrpc_max_batch`, `jsonrpc_max_reply`, `max_connections`, `max_connections_per_ip`, `handshake_rate_per_ip`, `allowed_origins`, `tls_cert`, `tls_key`, `tls_client_ca` | applied to new connections and requests; open connections keep the values they started with (a lowered limit closes none) |
 //! | `fd_reserve` | applied: the next handshake is checked against it |
 //! | certificate and key files of TLS servers | read again by every reload, changed or not: new connections get the new certificate; a pair that does not load fails the whole reload |
 //! | `log_level` | [`Effect::Caller`]: the process that owns logging applies it (ws-cli does) |
@@ -177,7 +177,7 @@ mod tests {
                 continue;
             };
             let names = keys.split('`').skip(1).step_by(2);
-            let names = names.filter(|w| w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            let names = names.filter(|w| crate::config::is_key_name(w));
             documented.extend(names.map(|name| (name, effect)));
         }
         let mut declared: Vec<_> = Config::KEYS

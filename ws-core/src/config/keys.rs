@@ -485,7 +485,7 @@ mod tests {
         text.split('`')
             .skip(1)
             .step_by(2)
-            .filter(|word| word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+            .filter(|word| crate::config::is_key_name(word))
             .collect()
     }
 

@@ -337,6 +337,18 @@ impl Config {
                     "must be 9 to 15 (zlib compresses raw deflate with no smaller window)",
                 ));
             }
+            if s.http2_max_streams == 0 || u32::try_from(s.http2_max_streams).is_err() {
+                errors.push(invalid(
+                    key("http2_max_streams"),
+                    "must be 1 to 4,294,967,295 streams",
+                ));
+            }
+            if !(HTTP2_MIN_WINDOW..=HTTP2_MAX_WINDOW).contains(&s.http2_window) {
+                errors.push(invalid(
+                    key("http2_window"),
+                    "must be 65,535 to 2,147,483,647 bytes (RFC 9113 §6.9)",
+                ));
+            }
             if s.outbound_queue == 0 {
                 errors.push(invalid(key("outbound_queue"), "must be at least 1 message"));
             }
@@ -363,6 +375,10 @@ impl Config {
         }
     }
 }
+
+/// The HTTP/2 flow-control window of a new connection, and the largest one (RFC 9113 §6.9).
+const HTTP2_MIN_WINDOW: usize = 65_535;
+const HTTP2_MAX_WINDOW: usize = (1 << 31) - 1;
 
 /// The most `io_threads` a config may ask for: each is a thread with its own runtime.
 const MAX_IO_THREADS: usize = 1024;
@@ -510,6 +526,13 @@ mod tests {
         assert_eq!(find("log_file").value, None);
     }
 
+    /// Whether one of `err`'s lines names `key` and says `what`.
+    fn msg_has(err: &ConfigError, key: &str, what: &str) -> bool {
+        err.to_string()
+            .lines()
+            .any(|l| l.contains(key) && l.contains(what))
+    }
+
     #[test]
     fn every_bad_value_is_reported_at_once() {
         let err = load_str(
@@ -518,13 +541,23 @@ mod tests {
                 ("WS_HTTP_PORT", "x"),
                 ("WS_WS_IDLE_TIMEOUT", "-1"),
                 ("WS_IO_THREADS", "1025"),
+                ("WS_WS_HTTP2_WINDOW", "1000"),
+                ("WS_HTTP_HTTP2_MAX_STREAMS", "0"),
             ],
         )
         .unwrap_err();
         let ConfigError::Many(all) = &err else {
             panic!("{err}");
         };
-        assert_eq!(all.len(), 5, "{err}");
+        assert_eq!(all.len(), 7, "{err}");
+        assert!(
+            msg_has(&err, "servers.ws.http2_window", "65,535 to 2,147,483,647"),
+            "{err}"
+        );
+        assert!(
+            msg_has(&err, "servers.http.http2_max_streams", "must be 1"),
+            "{err}"
+        );
         let msg = err.to_string();
         assert!(msg.contains("io_threads"), "{msg}");
         assert!(msg.contains("must be at most 1024"), "{msg}");

@@ -232,6 +232,16 @@ config_keys! {
             /// past it is answered 503 with `Retry-After` instead. Every stream ends when the
             /// server stops. `0`: no limit. **Default**: 10000.
             max_http_streams: usize = 10_000, reload: Applied;
+            /// Most streams one HTTP/2 connection may have open at once (its requests, and its
+            /// WebSockets over HTTP/2): the server's `SETTINGS_MAX_CONCURRENT_STREAMS`, so a
+            /// client waits for one to end before it opens another. At least 1.
+            /// **Default**: 200.
+            http2_max_streams: usize = 200, reload: Applied;
+            /// Bytes a client may send on one HTTP/2 connection, and on each of its streams,
+            /// before the server has read them (the flow-control windows): the most request or
+            /// WebSocket data the server buffers for one connection. 65,535 to 2,147,483,647.
+            /// **Default**: 1 MiB.
+            http2_window: usize = 1 << 20, reload: Applied [sample "300000"];
             /// Most requests in one JSON-RPC batch (`ws_core::jsonrpc`); a longer batch is
             /// answered with one -32600 error, and read no further than this many items.
             /// **Default**: 1000.
@@ -425,4 +435,15 @@ impl Config {
     pub fn source_of(&self, key: &str) -> ConfigSource {
         self.sources.get(key)
     }
+}
+
+/// Whether `word` has the shape of a config key as the docs spell one (`max_http_streams`,
+/// `http2_window`): lowercase letters, digits and `_`, starting with a letter. For the tests
+/// that read the docs' key lists.
+#[cfg(test)]
+pub(crate) fn is_key_name(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_lowercase())
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }

@@ -8,7 +8,8 @@
 //! With more than one runtime worker and enough receivers, the receivers are split into one
 //! share per worker: the publishing task writes the first share and a task per other share
 //! writes the others, in parallel. On I/O threads (`io_threads`) a share is the receivers of
-//! one thread, written by a task on that thread (the publishing task writes its own thread's); the fan-out completes when every share is written. A
+//! one thread, written by a task on that thread (the publishing task writes its own thread's).
+//! The fan-out completes when every share is written. A
 //! receiver is in one share only, so the frames of one connection keep their order; and since
 //! a publish returns only once all shares are done, two publishes from one task reach every
 //! receiver in the order they were made (unless the first one's future is dropped before it

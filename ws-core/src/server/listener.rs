@@ -326,7 +326,7 @@ impl HeadSeen {
 }
 
 /// A response as the service of a connection gives it to hyper.
-type Tracked = hyper::Response<idle::Tracked<Body>>;
+type TrackedResponse = hyper::Response<idle::Tracked<Body>>;
 
 /// The service of one connection, which marks `head` at each request; with `streams` (HTTP/2)
 /// each request counts as an open stream until its response is sent, and a WebSocket
@@ -337,9 +337,9 @@ fn service_of(
     streams: Option<&Arc<Streams>>,
 ) -> impl hyper::service::Service<
     hyper::Request<hyper::body::Incoming>,
-    Response = Tracked,
+    Response = TrackedResponse,
     Error = std::convert::Infallible,
-    Future = impl Future<Output = Result<Tracked, std::convert::Infallible>> + Send,
+    Future = impl Future<Output = Result<TrackedResponse, std::convert::Infallible>> + Send,
 > + Clone {
     let head = Arc::clone(head);
     let streams = streams.cloned();
@@ -399,6 +399,7 @@ where
                     return;
                 }
             }
+            // A streamed response stalled past `write_timeout` (`stream.rs`): drop it all.
             () = stalled.cancelled() => return,
             () = head.notify.notified(), if stop == Stop::AfterFirstHead => {
                 stop = Stop::Stopping;
@@ -438,8 +439,15 @@ where
     let head = Arc::new(HeadSeen::default());
     let streams = Arc::new(Streams::default());
     let stalled = conn.stalled.clone();
+    let settings = conn.routes.settings();
+    // In range: the config's checks saw to it.
+    let window = u32::try_from(settings.http2_window).unwrap_or(u32::MAX >> 1);
+    let max_streams = u32::try_from(settings.http2_max_streams).unwrap_or(u32::MAX);
     let mut http = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
+        .initial_stream_window_size(window)
+        .initial_connection_window_size(window)
+        .max_concurrent_streams(max_streams)
         .enable_connect_protocol()
         .serve_connection(TokioIo::new(io), service_of(conn, &head, Some(&streams)));
     let head_timer = tokio::time::sleep_until(limits.deadline);
