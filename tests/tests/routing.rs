@@ -8,7 +8,7 @@ use ws_core::http::Request;
 use ws_core::testing::TestServer;
 use ws_core::{
     http_route, middleware, ws_controller, ws_handler, Conn, Controller, HookResult, Message,
-    Middleware, QueryError, Recv, Rejection, RequestHead, WebSocket,
+    Middleware, ParamError, QueryError, Recv, Rejection, RequestHead, WebSocket,
 };
 use ws_tests::test_config;
 
@@ -51,6 +51,32 @@ struct Search {
 async fn search(req: Request) -> Result<String, QueryError> {
     let s: Search = req.query_as()?;
     Ok(format!("q={} limit={}", s.q, s.limit.unwrap_or(10)))
+}
+
+/// `GET /typed/{id}`: the parameter as a number, or 400 saying why.
+#[http_route(server = "http", path = "/typed/{id}")]
+async fn typed(req: Request) -> Result<String, ParamError> {
+    let id: u64 = req.param_as("id")?;
+    Ok(format!("id {id} + 1 = {}", id + 1))
+}
+
+/// Asks for a parameter its pattern does not have: a mistake of the app, 500.
+#[http_route(server = "http", path = "/untyped/{name}")]
+async fn untyped(req: Request) -> Result<String, ParamError> {
+    let id: u64 = req.param_as("id")?;
+    Ok(format!("id {id}"))
+}
+
+/// Counts up from its `{start}`; a start that is no number fails `on_open` (1011).
+#[ws_controller(server = "ws", path = "/count/{start}")]
+#[derive(Debug, Default)]
+pub struct CountFrom;
+impl Controller for CountFrom {
+    async fn on_open(&self, cx: &mut Conn) -> HookResult {
+        let start: u32 = cx.param_as("start")?;
+        cx.send(format!("{}", start + 1)).await?;
+        Ok(())
+    }
 }
 
 /// Reads its room in the handshake (refusing one) and for the connection's life.
@@ -210,5 +236,32 @@ async fn controllers_and_handlers_take_parameters() {
     let mut feed = server.connect("ws", "/feed/news").await;
     feed.send_text("one").await;
     assert_eq!(feed.recv_text().await, "news: one");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn parameters_parse_into_types() {
+    let server = TestServer::start(test_config()).await;
+    let r = server.get("http", "/typed/41").await;
+    assert_eq!(
+        (r.status().as_u16(), r.text()),
+        (200, "id 41 + 1 = 42"),
+        "{r:?}"
+    );
+    let r = server.get("http", "/typed/forty").await;
+    assert_eq!(r.status(), 400, "{r:?}");
+    assert!(
+        r.text()
+            .starts_with("path parameter `id`: \"forty\" is not valid: "),
+        "{r:?}"
+    );
+    let r = server.get("http", "/untyped/x").await;
+    assert_eq!(r.status(), 500, "{r:?}");
+    assert!(r.text().contains("has no such parameter"), "{r:?}");
+
+    let mut count = server.connect("ws", "/count/9").await;
+    assert_eq!(count.recv_text().await, "10");
+    let mut bad = server.connect("ws", "/count/nine").await;
+    bad.expect_close(ws_core::CloseCode::INTERNAL).await;
     server.stop().await;
 }

@@ -115,6 +115,20 @@ impl Conn {
     pub fn param(&self, name: &str) -> Option<&str> {
         self.extensions.get::<PathParams>()?.get(name)
     }
+    /// Path parameter `name` parsed as `T`, as
+    /// [`RequestHead::param_as`](crate::RequestHead::param_as) does; `?` in a hook turns a
+    /// [`ParamError`](crate::ParamError) into the hook's error.
+    ///
+    /// # Errors
+    ///
+    /// The parameter's value does not parse as `T`, or the route has no such parameter.
+    pub fn param_as<T>(&self, name: &str) -> Result<T, crate::ParamError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        crate::params::parse(self.extensions.get::<PathParams>(), name)
+    }
     /// The client's address.
     pub fn peer_addr(&self) -> SocketAddr {
         self.info.peer

@@ -130,6 +130,13 @@ impl From<std::io::Error> for HookError {
     }
 }
 
+/// `?` on [`Conn::param_as`](crate::Conn::param_as) in a hook.
+impl From<crate::ParamError> for HookError {
+    fn from(e: crate::ParamError) -> Self {
+        Self::new(e)
+    }
+}
+
 impl From<String> for HookError {
     fn from(e: String) -> Self {
         Self::new(e)

@@ -14,6 +14,7 @@ use http::header::CONTENT_TYPE;
 use crate::config::Config;
 use crate::context::AppContext;
 use crate::future::BoxFuture;
+use crate::params::ParamError;
 use crate::push::Sender;
 use crate::request::{QueryError, Rejection, RequestHead};
 
@@ -188,7 +189,7 @@ impl Response {
 /// | [`Sse<S>`](Sse) | 200, `text/event-stream`, each event sent as it comes |
 /// | `StatusCode` | that status, its reason as text |
 /// | [`Response`], `http::Response<B>` | as it is |
-/// | [`Rejection`], [`QueryError`], [`JsonRejection`] | their status, headers and text |
+/// | [`Rejection`], [`QueryError`], [`ParamError`], [`JsonRejection`] | their status, headers and text |
 /// | `HeaderMap`, `[(K, V); N]` ([`IntoResponseParts`]) | 200, empty, with those headers |
 /// | `(StatusCode, T)` | `T` with that status |
 /// | `(P1, .., T)`, `(StatusCode, P1, .., T)` (up to 3 parts) | `T` with the parts' headers (and that status) |
@@ -196,7 +197,7 @@ impl Response {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an HTTP response",
     label = "an #[http_route] returns a type that implements `IntoResponse`",
-    note = "`Response`, `&'static str`, `String`, `Json<T>`, `Html<T>`, `Body`, `Sse<S>`, `StatusCode`, `Rejection`, `QueryError`, `(StatusCode, T)`, `(StatusCode, headers, T)` and `Result<T, E>` of those do; or `impl IntoResponse for {Self}`"
+    note = "`Response`, `&'static str`, `String`, `Json<T>`, `Html<T>`, `Body`, `Sse<S>`, `StatusCode`, `Rejection`, `QueryError`, `ParamError`, `(StatusCode, T)`, `(StatusCode, headers, T)` and `Result<T, E>` of those do; or `impl IntoResponse for {Self}`"
 )]
 pub trait IntoResponse {
     /// The response.
@@ -329,6 +330,13 @@ impl IntoResponse for Rejection {
 
 /// 400 Bad Request, saying what is wrong with the query.
 impl IntoResponse for QueryError {
+    fn into_response(self) -> Response {
+        Rejection::from(self).into()
+    }
+}
+
+/// 400 Bad Request naming the path parameter and saying why (500 for one the route lacks).
+impl IntoResponse for ParamError {
     fn into_response(self) -> Response {
         Rejection::from(self).into()
     }

@@ -158,6 +158,7 @@ pub use future::BoxFuture;
 pub use id::{ConnId, ConnInfo};
 pub use message::{Message, Utf8Bytes};
 pub use middleware::{Middleware, Next};
+pub use params::ParamError;
 pub use protocol::close::{CloseCode, CloseFrame};
 pub use push::{ClusterCount, Delivery, Filter, Room, Sender};
 pub use request::{QueryError, Rejection, RequestHead};

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::client_cert::ClientCert;
 use crate::config::ServerName;
-use crate::params::PathParams;
+use crate::params::{ParamError, PathParams};
 
 /// The head of a request arriving at a server: method, URI, headers, peer, and typed
 /// extensions that travel on to the connection's context (WebSocket) or the HTTP handler.
@@ -57,6 +57,30 @@ impl RequestHead {
     /// ```
     pub fn param(&self, name: &str) -> Option<&str> {
         self.extensions.get::<PathParams>()?.get(name)
+    }
+    /// Path parameter `name` parsed as `T` (any [`FromStr`](std::str::FromStr) type: numbers,
+    /// `Uuid`, your own). A [`ParamError`] is a 400 [`Rejection`] naming the parameter and
+    /// saying why (500 when the route's pattern has no such parameter), and itself an HTTP
+    /// response, so a route or hook can use `?` on it.
+    ///
+    /// ```
+    /// # use ws_core::{ParamError, RequestHead};
+    /// // On `#[http_route(server = "http", path = "/rooms/{id}")]`: `/rooms/42` gives 42,
+    /// // `/rooms/abc` a 400 saying `id` is not valid.
+    /// fn room_id(req: &RequestHead) -> Result<u64, ParamError> {
+    ///     req.param_as("id")
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The parameter's value does not parse as `T`, or the route has no such parameter.
+    pub fn param_as<T>(&self, name: &str) -> Result<T, ParamError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        crate::params::parse(self.extensions.get::<PathParams>(), name)
     }
     /// The query string parsed into `T` (`application/x-www-form-urlencoded`, with
     /// `serde_urlencoded`); no query parses as an empty one, so optional fields and
@@ -142,6 +166,19 @@ impl QueryError {
 impl From<QueryError> for Rejection {
     fn from(e: QueryError) -> Self {
         Self::bad_request(format!("{e}\n"))
+    }
+}
+
+/// 400 Bad Request naming the parameter and saying why; 500 for a parameter the route's
+/// pattern does not have.
+impl From<ParamError> for Rejection {
+    fn from(e: ParamError) -> Self {
+        let status = if e.is_missing() {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        Self::new(status, format!("{e}\n"))
     }
 }
 

@@ -243,6 +243,19 @@ impl WebSocket {
             .get::<crate::params::PathParams>()?
             .get(name)
     }
+
+    /// Path parameter `name` parsed as `T`, as [`Conn::param_as`](crate::Conn::param_as).
+    ///
+    /// # Errors
+    ///
+    /// The parameter's value does not parse as `T`, or the route has no such parameter.
+    pub fn param_as<T>(&self, name: &str) -> Result<T, crate::ParamError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        crate::params::parse(self.extensions.get::<crate::params::PathParams>(), name)
+    }
 }
 
 /// What a handler function may return: `()` or `Result<(), E: Display>`. An error is logged

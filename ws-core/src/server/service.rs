@@ -27,7 +27,7 @@ use crate::context::AppContext;
 use crate::engine::threads::Placed;
 use crate::http::{Body, Request, Response};
 use crate::middleware::{Endpoint, Next};
-use crate::params::{ParamError, PathParams};
+use crate::params::{NotUtf8, PathParams};
 use crate::protocol::extension::{self, DeflateConfig};
 use crate::request::RequestHead;
 
@@ -68,7 +68,7 @@ enum Target<'r> {
 }
 
 /// The parameters a lookup matched, decoded; `None` (nothing allocated) for a route without.
-fn decode(params: &matchit::Params<'_, '_>) -> Result<Option<PathParams>, ParamError> {
+fn decode(params: &matchit::Params<'_, '_>) -> Result<Option<PathParams>, NotUtf8> {
     if params.is_empty() {
         return Ok(None);
     }
