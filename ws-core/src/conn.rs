@@ -14,7 +14,7 @@ use crate::engine::handle::OutboundTx;
 use crate::engine::SendError;
 use crate::id::{ConnId, ConnInfo};
 use crate::message::Message;
-use crate::params::PathParams;
+use crate::params::{ParamError, PathParams};
 use crate::protocol::close::CloseCode;
 use crate::push::Sender;
 
@@ -116,13 +116,13 @@ impl Conn {
         self.extensions.get::<PathParams>()?.get(name)
     }
     /// Path parameter `name` parsed as `T`, as
-    /// [`RequestHead::param_as`](crate::RequestHead::param_as) does; `?` in a hook turns a
-    /// [`ParamError`](crate::ParamError) into the hook's error.
+    /// `RequestHead::param_as` does; `?` in a hook turns a [`ParamError`] into the hook's
+    /// error.
     ///
     /// # Errors
     ///
     /// The parameter's value does not parse as `T`, or the route has no such parameter.
-    pub fn param_as<T>(&self, name: &str) -> Result<T, crate::ParamError>
+    pub fn param_as<T>(&self, name: &str) -> Result<T, ParamError>
     where
         T: std::str::FromStr,
         T::Err: std::fmt::Display,

@@ -5,6 +5,7 @@ use std::future::Future;
 use crate::conn::Conn;
 use crate::engine::SendError;
 use crate::message::Message;
+use crate::params::ParamError;
 use crate::protocol::close::CloseFrame;
 use crate::request::{Rejection, RequestHead};
 
@@ -130,9 +131,9 @@ impl From<std::io::Error> for HookError {
     }
 }
 
-/// `?` on [`Conn::param_as`](crate::Conn::param_as) in a hook.
-impl From<crate::ParamError> for HookError {
-    fn from(e: crate::ParamError) -> Self {
+/// `?` on [`Conn::param_as`] in a hook.
+impl From<ParamError> for HookError {
+    fn from(e: ParamError) -> Self {
         Self::new(e)
     }
 }

@@ -21,7 +21,7 @@ pub(crate) struct NotUtf8 {
 }
 
 /// A path parameter that does not parse as the type asked for (`param_as`), or that the route
-/// does not have. As a response (or a [`Rejection`](crate::Rejection)): 400 saying which
+/// does not have. As a response (or a `Rejection`): 400 saying which
 /// parameter and why, or 500 for a parameter the route's pattern lacks (a mistake in the
 /// app, not in the request).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

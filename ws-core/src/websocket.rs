@@ -244,12 +244,12 @@ impl WebSocket {
             .get(name)
     }
 
-    /// Path parameter `name` parsed as `T`, as [`Conn::param_as`](crate::Conn::param_as).
+    /// Path parameter `name` parsed as `T`, as [`Conn::param_as`].
     ///
     /// # Errors
     ///
     /// The parameter's value does not parse as `T`, or the route has no such parameter.
-    pub fn param_as<T>(&self, name: &str) -> Result<T, crate::ParamError>
+    pub fn param_as<T>(&self, name: &str) -> Result<T, crate::params::ParamError>
     where
         T: std::str::FromStr,
         T::Err: std::fmt::Display,
