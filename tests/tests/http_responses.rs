@@ -362,3 +362,37 @@ async fn a_stream_whose_client_stops_reading_is_dropped_after_write_timeout() {
     drop(freed);
     running.shutdown().await;
 }
+
+/// The same over HTTP/2: a client that stops reading one stream's body exhausts its flow
+/// control window, hyper stops asking for chunks, and after `write_timeout` the connection
+/// goes (GOAWAY or not: the stream's place is free again and the client sees it closed).
+#[tokio::test]
+async fn an_http2_stream_whose_client_stops_reading_is_dropped_after_write_timeout() {
+    let mut config = test_config();
+    let http = config.servers.get_mut("http").unwrap();
+    http.max_http_streams = 1;
+    http.write_timeout = Duration::from_millis(500);
+    let running = start(config).await;
+    let addr = running.local_addr("http").unwrap();
+    let mut client = ws_tests::h2c_client(addr).await;
+    let request = hyper::Request::builder()
+        .uri(client.uri("/firehose"))
+        .version(hyper::Version::HTTP_2)
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    // The head, and a body never read.
+    let response = client.send(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let (status, text) = ws_tests::http_get(addr, "/forever").await;
+    assert_eq!(status, 503, "{text}");
+    let mut freed = Streamed::once_there_is_room(addr, "/forever").await;
+    freed.until("data: hello\n\n").await;
+    within("the stalled connection closed", async {
+        while !client.is_closed() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    drop((response, freed));
+    running.shutdown().await;
+}
