@@ -60,10 +60,31 @@ async fn connections_are_spread_evenly_over_the_io_threads_and_stay_on_theirs() 
         served.into_values().collect::<Vec<_>>(),
         [CONNECTIONS / 2, CONNECTIONS / 2]
     );
-    // Plain HTTP is served on the I/O threads too.
+    // Plain HTTP is served on the I/O threads too; the metrics show each thread's share.
     let http = running.local_addr("http").unwrap();
     let (status, _) = http_get(http, "/health").await;
     assert_eq!(status, 200);
+    let (status, metrics) = http_get(http, "/metrics").await;
+    assert_eq!(status, 200);
+    let mut shares: Vec<u64> = (0..2)
+        .map(|t| {
+            let line = format!("ws_io_thread_connections{{thread=\"{t}\"}} ");
+            let at = metrics
+                .find(&line)
+                .unwrap_or_else(|| panic!("{line} in {metrics}"));
+            let rest = &metrics[at + line.len()..];
+            rest[..rest.find('\n').unwrap()].parse().unwrap()
+        })
+        .collect();
+    // 10 WebSockets each, and the scrape's connection (the `/health` one may not have been
+    // counted out yet).
+    shares.sort_unstable();
+    let half = CONNECTIONS as u64 / 2;
+    assert!(shares[0] >= half, "{shares:?}");
+    assert!(
+        (2 * half + 1..=2 * half + 2).contains(&(shares[0] + shares[1])),
+        "{shares:?}"
+    );
     running.shutdown().await;
 }
 

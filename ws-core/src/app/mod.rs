@@ -218,16 +218,17 @@ impl App {
                 );
             }
         }
-        let threads = match config.io_threads {
-            0 => None,
-            count => Some(
-                IoThreads::start(count).map_err(|source| StartupError::IoThreads {
-                    count,
-                    source_name: config.source_of("io_threads"),
-                    source,
-                })?,
-            ),
-        };
+        let threads =
+            match config.io_threads {
+                0 => None,
+                count => Some(IoThreads::start(count, &self.inner.ctx.metrics).map_err(
+                    |source| StartupError::IoThreads {
+                        count,
+                        source_name: config.source_of("io_threads"),
+                        source,
+                    },
+                )?),
+            };
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         // The metrics server's accept loop and HTTP connections: they keep serving through a

@@ -12,11 +12,13 @@
 //! work-stealing runtime the app was started on.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::runtime::{Builder, Handle};
 use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
 
 thread_local! {
     /// The index of the I/O thread this is, if it is one.
@@ -36,16 +38,18 @@ pub(crate) struct IoThreads {
     stop: CancellationToken,
 }
 
-/// One I/O thread as the accept loops see it: its runtime and how many connections it serves.
+/// One I/O thread as the accept loops see it: its runtime and how many connections it serves
+/// (the `ws_io_thread_connections` gauge of its index).
 #[derive(Debug)]
 struct IoThread {
     runtime: Handle,
-    load: AtomicUsize,
+    load: Gauge,
 }
 
 impl IoThreads {
-    /// Starts `count` threads, each with a single-threaded runtime (I/O and time enabled).
-    pub(crate) fn start(count: usize) -> std::io::Result<Self> {
+    /// Starts `count` threads, each with a single-threaded runtime (I/O and time enabled),
+    /// counting their connections into `metrics`.
+    pub(crate) fn start(count: usize, metrics: &Metrics) -> std::io::Result<Self> {
         let stop = CancellationToken::new();
         // Dropped on an error, which stops the threads started so far.
         let guard = stop.clone().drop_guard();
@@ -54,7 +58,7 @@ impl IoThreads {
             let runtime = Builder::new_current_thread().enable_all().build()?;
             threads.push(IoThread {
                 runtime: runtime.handle().clone(),
-                load: AtomicUsize::new(0),
+                load: metrics.io_thread(index),
             });
             let stop = stop.clone();
             std::thread::Builder::new()
@@ -100,8 +104,8 @@ impl Placer {
             .threads
             .iter()
             .enumerate()
-            .min_by_key(|(_, t)| t.load.load(Ordering::Relaxed))?;
-        thread.load.fetch_add(1, Ordering::Relaxed);
+            .min_by_key(|(_, t)| t.load.get())?;
+        thread.load.inc();
         Some(Placed {
             runtime: thread.runtime.clone(),
             threads: Arc::clone(&self.threads),
@@ -122,7 +126,7 @@ pub(crate) struct Placed {
 impl Drop for Placed {
     fn drop(&mut self) {
         if let Some(thread) = self.threads.get(self.index) {
-            thread.load.fetch_sub(1, Ordering::Relaxed);
+            thread.load.dec();
         }
     }
 }
@@ -135,7 +139,8 @@ mod tests {
 
     #[test]
     fn a_connection_goes_to_the_thread_serving_the_fewest() {
-        let threads = IoThreads::start(2).expect("threads start");
+        let metrics = Metrics::new();
+        let threads = IoThreads::start(2, &metrics).expect("threads start");
         let placer = threads.placer();
         let index = |p: &Option<Placed>| p.as_ref().map(|p| p.index);
         let a = placer.place();
@@ -150,17 +155,18 @@ mod tests {
             (Some(0), Some(0), Some(1))
         );
         drop((b, c, d, e));
-        let loads: Vec<_> = placer
-            .threads
-            .iter()
-            .map(|t| t.load.load(Ordering::Relaxed))
-            .collect();
+        let loads: Vec<_> = placer.threads.iter().map(|t| t.load.get()).collect();
         assert_eq!(loads, [0, 0]);
+        let text = metrics.encode();
+        assert!(
+            text.contains("ws_io_thread_connections{thread=\"1\"} 0"),
+            "{text}"
+        );
     }
 
     #[test]
     fn each_thread_knows_its_index_and_stops_with_the_pool() {
-        let threads = IoThreads::start(2).expect("threads start");
+        let threads = IoThreads::start(2, &Metrics::new()).expect("threads start");
         assert_eq!(current(), None);
         let mut seen = Vec::new();
         for thread in threads.placer.threads.iter() {

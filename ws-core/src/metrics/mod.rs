@@ -98,6 +98,12 @@ fn http_histogram() -> Histogram {
     Histogram::new(HTTP_BUCKETS)
 }
 
+/// The label of `ws_io_thread_connections`: the I/O thread's index.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ThreadLabels {
+    thread: String,
+}
+
 /// Every family of an app (cheap to clone: each is a handle on shared counters).
 #[derive(Clone, Debug)]
 struct Families {
@@ -115,6 +121,7 @@ struct Families {
     slow_consumers: Family<ReasonLabels, Counter>,
     hook_errors: Family<HookLabels, Counter>,
     hook_panics: Family<RouteLabels, Counter>,
+    io_threads: Family<ThreadLabels, Gauge>,
     broker: BrokerMetrics,
 }
 
@@ -135,6 +142,7 @@ impl Default for Families {
             slow_consumers: Family::default(),
             hook_errors: Family::default(),
             hook_panics: Family::default(),
+            io_threads: Family::default(),
             broker: BrokerMetrics::default(),
         }
     }
@@ -266,6 +274,11 @@ impl Metrics {
             "Packets received from the networked broker and not yet handled by this node",
             f.broker.lag.clone(),
         );
+        r.register(
+            "ws_io_thread_connections",
+            "TCP connections each I/O thread serves (io_threads)",
+            f.io_threads.clone(),
+        );
         r.register_collector(Box::new(process::ProcessCollector::new()));
         Self {
             registry: r,
@@ -355,6 +368,16 @@ impl Metrics {
     /// The broker's counters.
     pub(crate) fn broker(&self) -> &BrokerMetrics {
         &self.families.broker
+    }
+
+    /// The gauge of the connections I/O thread `index` serves.
+    pub(crate) fn io_thread(&self, index: usize) -> Gauge {
+        self.families
+            .io_threads
+            .get_or_create(&ThreadLabels {
+                thread: index.to_string(),
+            })
+            .clone()
     }
 
     /// The whole registry in the Prometheus text format (version 0.0.4).
