@@ -100,16 +100,11 @@ impl Placer {
     /// The thread serving the fewest connections (the first of them on a tie), counted as
     /// serving one more until the returned [`Placed`] is dropped; `None` without threads.
     pub(crate) fn place(&self) -> Option<Placed> {
-        let (index, thread) = self
-            .threads
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, t)| t.load.get())?;
+        let thread = self.threads.iter().min_by_key(|t| t.load.get())?;
         thread.load.inc();
         Some(Placed {
             runtime: thread.runtime.clone(),
-            threads: Arc::clone(&self.threads),
-            index,
+            load: thread.load.clone(),
         })
     }
 }
@@ -119,15 +114,13 @@ impl Placer {
 pub(crate) struct Placed {
     /// The thread's runtime, to spawn the connection's task on.
     pub(crate) runtime: Handle,
-    threads: Arc<[IoThread]>,
-    index: usize,
+    /// The thread's count, which this place is in.
+    load: Gauge,
 }
 
 impl Drop for Placed {
     fn drop(&mut self) {
-        if let Some(thread) = self.threads.get(self.index) {
-            thread.load.dec();
-        }
+        self.load.dec();
     }
 }
 
@@ -142,21 +135,21 @@ mod tests {
         let metrics = Metrics::new();
         let threads = IoThreads::start(2, &metrics).expect("threads start");
         let placer = threads.placer();
-        let index = |p: &Option<Placed>| p.as_ref().map(|p| p.index);
+        let loads = || -> Vec<i64> { placer.threads.iter().map(|t| t.load.get()).collect() };
         let a = placer.place();
+        assert_eq!(loads(), [1, 0]);
         let b = placer.place();
-        assert_eq!((index(&a), index(&b)), (Some(0), Some(1)));
+        assert_eq!(loads(), [1, 1]);
         drop(a);
+        assert_eq!(loads(), [0, 1]);
         let c = placer.place();
+        assert_eq!(loads(), [1, 1], "to the one with fewer");
         let d = placer.place();
+        assert_eq!(loads(), [2, 1], "on a tie, to the first");
         let e = placer.place();
-        assert_eq!(
-            (index(&c), index(&d), index(&e)),
-            (Some(0), Some(0), Some(1))
-        );
+        assert_eq!(loads(), [2, 2]);
         drop((b, c, d, e));
-        let loads: Vec<_> = placer.threads.iter().map(|t| t.load.get()).collect();
-        assert_eq!(loads, [0, 0]);
+        assert_eq!(loads(), [0, 0]);
         let text = metrics.encode();
         assert!(
             text.contains("ws_io_thread_connections{thread=\"1\"} 0"),
