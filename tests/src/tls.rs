@@ -115,6 +115,25 @@ impl Ca {
         self.sign(&params)
     }
 
+    /// A server certificate for the DNS names `names` (its subject alternative names; the
+    /// first is also its `CN`), e.g. `["chat.test", "*.games.test"]`.
+    pub fn server_cert_for(&self, names: &[&str]) -> Leaf {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names.clone()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        if let Some(first) = names.first() {
+            params
+                .distinguished_name
+                .push(DnType::CommonName, first.as_str());
+        }
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        self.sign(&params)
+    }
+
     /// A client certificate with subject `CN=<cn>,O=Example`.
     pub fn client_cert(&self, cn: &str) -> Leaf {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -279,6 +298,84 @@ pub async fn try_tls_connect(
         TlsConnector::from(config).connect(name, tcp),
     )
     .await
+}
+
+/// Connects to `addr` and runs the TLS handshake asking for `name` (the SNI extension carries
+/// it when it is a DNS name; an IP address sends none) with `config`.
+pub async fn try_tls_connect_as(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    name: &str,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = within("connect", TcpStream::connect(addr)).await?;
+    let name = ServerName::try_from(name.to_owned()).unwrap();
+    within(
+        "TLS handshake",
+        TlsConnector::from(config).connect(name, tcp),
+    )
+    .await
+}
+
+/// A client config that accepts any server certificate (for tests that look at which
+/// certificate a server presents, whatever its names), offering HTTP/1.1.
+pub fn any_cert_client_config() -> Arc<ClientConfig> {
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider())))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// A server certificate verifier that accepts every certificate (signatures still checked).
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// Connects with TLS, trusting the [shared](Ca::shared) CA and offering `alpn`; panics

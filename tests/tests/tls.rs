@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 use ws_core::http::StatusCode as CoreStatus;
 use ws_core::{ws_controller, App, Conn, Controller, HookResult, Rejection, RequestHead};
-use ws_tests::tls::{alpn_of, peer_cert};
+use ws_tests::tls::{alpn_of, any_cert_client_config, peer_cert, try_tls_connect_as};
 use ws_tests::{
     client_config, h2c_client, h2c_request, https_get, https_request, start, test_config,
     test_config_with, tls_connect, tls_connect_with, try_tls_connect, within, Ca, H2Client, Leaf,
@@ -822,5 +822,222 @@ async fn tls_keys_from_the_environment() {
     // The http server, not named by the variables, stays plaintext.
     let (status, _) = ws_tests::http_get(running.local_addr("http").unwrap(), "/health").await;
     assert_eq!(status, 200);
+    running.shutdown().await;
+}
+
+/// The leaf certificate a server at `addr` presents to a client asking for `name` (whatever
+/// its names: the client accepts any).
+async fn cert_for_name(addr: SocketAddr, name: &str) -> rustls_pki_types::CertificateDer<'static> {
+    let tls = try_tls_connect_as(addr, any_cert_client_config(), name)
+        .await
+        .unwrap_or_else(|e| panic!("TLS handshake asking for {name}: {e}"));
+    peer_cert(&tls).unwrap()
+}
+
+/// `TlsFiles` plus further certificates in the same directory: `<stem>.pem` and `<stem>.key`.
+fn write_pair(
+    files: &TlsFiles,
+    stem: &str,
+    leaf: &Leaf,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = files.file(&format!("{stem}.pem"));
+    let key = files.file(&format!("{stem}.key"));
+    std::fs::write(&cert, &leaf.cert_pem).unwrap();
+    std::fs::write(&key, &leaf.key_pem).unwrap();
+    (cert, key)
+}
+
+#[tokio::test]
+async fn sni_picks_the_certificate_by_the_name_asked_for() {
+    let ca = Ca::new("SNI CA");
+    let default = ca.server_cert();
+    let chat = ca.server_cert_for(&["chat.test"]);
+    let games = ca.server_cert_for(&["games.test", "*.games.test"]);
+    let files = TlsFiles::new("sni", &default);
+    let (chat_cert, chat_key) = write_pair(&files, "chat", &chat);
+    let (games_cert, games_key) = write_pair(&files, "games", &games);
+    let s = ws_tests::tls::toml_str;
+    // Both spellings of an item: a table, and a `CERT:KEY` string.
+    let toml = format!(
+        "{}tls_sni_certs = [{{ cert = {}, key = {} }}, \"{}:{}\"]\n",
+        files.toml("ws"),
+        s(&chat_cert),
+        s(&chat_key),
+        games_cert.display(),
+        games_key.display()
+    );
+    let config = test_config_with(&toml).unwrap();
+    let running = start(config.clone()).await;
+    let addr = running.local_addr("ws").unwrap();
+
+    for (name, want, what) in [
+        ("chat.test", &chat, "an exact name"),
+        ("Chat.TEST", &chat, "a name in another case"),
+        ("chat.test.", &chat, "a fully qualified name"),
+        (
+            "games.test",
+            &games,
+            "the wildcard certificate's exact name",
+        ),
+        ("lobby.games.test", &games, "a name under the wildcard"),
+        (
+            "a.lobby.games.test",
+            &default,
+            "two labels under a wildcard: no match",
+        ),
+        ("other.test", &default, "a name no certificate has"),
+        ("localhost", &default, "the default certificate's own name"),
+        ("127.0.0.1", &default, "an IP address: no SNI at all"),
+    ] {
+        assert_eq!(
+            cert_for_name(addr, name).await,
+            want.cert_der,
+            "{what} ({name})"
+        );
+    }
+
+    // A client that verifies gets a working `wss://` for each name.
+    let verifying = client_config(&[&ca], None, H1);
+    for name in ["chat.test", "lobby.games.test", "localhost"] {
+        let tls = try_tls_connect_as(addr, verifying.clone(), name)
+            .await
+            .unwrap_or_else(|e| panic!("{name} verifies: {e}"));
+        let url = format!("wss://{name}:{}/echo", addr.port());
+        let (mut ws, res) = within("wss handshake", tokio_tungstenite::client_async(url, tls))
+            .await
+            .expect("wss handshake");
+        assert_eq!(res.status(), 101);
+        echo(&mut ws, &format!("hello {name}")).await;
+        close_with(&mut ws, 1000).await;
+    }
+
+    // A reload reads the files again: a renewed certificate for chat.test.
+    let renewed = ca.server_cert_for(&["chat.test"]);
+    write_pair(&files, "chat", &renewed);
+    running
+        .reload(&config)
+        .unwrap_or_else(|e| panic!("reload with a renewed SNI certificate: {e}"));
+    assert_eq!(cert_for_name(addr, "chat.test").await, renewed.cert_der);
+    assert_eq!(
+        cert_for_name(addr, "lobby.games.test").await,
+        games.cert_der
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_sni_certificates_name_the_key_and_the_file() {
+    let ca = Ca::new("bad SNI CA");
+    let files = TlsFiles::new("bad-sni", &ca.server_cert());
+    let (chat_cert, chat_key) = write_pair(&files, "chat", &ca.server_cert_for(&["chat.test"]));
+    let (also_cert, also_key) = write_pair(
+        &files,
+        "also-chat",
+        &ca.server_cert_for(&["www.test", "CHAT.test"]),
+    );
+    let (other_cert, _) = write_pair(&files, "other", &ca.server_cert_for(&["other.test"]));
+    let (client_cert, client_key) = write_pair(&files, "client", &ca.client_cert("alice"));
+    let missing = files.file("missing.pem");
+    let s = ws_tests::tls::toml_str;
+    let item = |cert: &std::path::Path, key: &std::path::Path| {
+        format!("{{ cert = {}, key = {} }}", s(cert), s(key))
+    };
+    let with = |items: &str| format!("{}tls_sni_certs = [{items}]\n", files.toml("ws"));
+
+    const KEY: &str = "servers.ws.tls_sni_certs";
+    let cases = [
+        (
+            "no default certificate",
+            format!(
+                "[servers.ws]\ntls_sni_certs = [{}]\n",
+                item(&chat_cert, &chat_key)
+            ),
+            vec![KEY.to_owned(), "tls_cert".to_owned()],
+        ),
+        (
+            "a missing file",
+            with(&item(&missing, &chat_key)),
+            vec![KEY.to_owned(), missing.display().to_string()],
+        ),
+        (
+            "the key of another certificate",
+            with(&item(&other_cert, &chat_key)),
+            vec![
+                KEY.to_owned(),
+                chat_key.display().to_string(),
+                "does not belong".to_owned(),
+            ],
+        ),
+        (
+            "a name in two certificates (whatever its case)",
+            with(&format!(
+                "{}, {}",
+                item(&chat_cert, &chat_key),
+                item(&also_cert, &also_key)
+            )),
+            vec![
+                KEY.to_owned(),
+                "chat.test".to_owned(),
+                chat_cert.display().to_string(),
+                also_cert.display().to_string(),
+            ],
+        ),
+        (
+            "a certificate without a DNS name",
+            with(&item(&client_cert, &client_key)),
+            vec![
+                KEY.to_owned(),
+                client_cert.display().to_string(),
+                "no DNS name".to_owned(),
+            ],
+        ),
+        (
+            "an item that is not CERT:KEY",
+            with("\"chat.pem\""),
+            vec![KEY.to_owned(), "CERT:KEY".to_owned()],
+        ),
+    ];
+    for (what, toml, wants) in cases {
+        let text = start_error(&toml).await;
+        for want in wants {
+            assert!(text.contains(&want), "{what}: names {want:?}: {text}");
+        }
+    }
+
+    // The same files in a good combination start.
+    let running = start_with(&with(&format!(
+        "{}, {}",
+        item(&chat_cert, &chat_key),
+        item(&other_cert, &files.file("other.key"))
+    )))
+    .await;
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn sni_certificates_from_the_environment() {
+    let ca = Ca::new("env SNI CA");
+    let default = ca.server_cert();
+    let chat = ca.server_cert_for(&["chat.test"]);
+    let files = TlsFiles::new("env-sni", &default);
+    let (chat_cert, chat_key) = write_pair(&files, "chat", &chat);
+    let path = |p: &std::path::Path| p.display().to_string();
+    let env = [
+        ("WS_WS_TLS_CERT".to_owned(), path(&files.cert)),
+        ("WS_WS_TLS_KEY".to_owned(), path(&files.key)),
+        (
+            "WS_WS_TLS_SNI_CERTS".to_owned(),
+            format!("{}:{}", path(&chat_cert), path(&chat_key)),
+        ),
+    ];
+    let (mut config, _) = ws_core::Config::load(None, None, env)
+        .unwrap_or_else(|e| panic!("WS_WS_TLS_SNI_CERTS load: {e}"));
+    for server in config.servers.values_mut() {
+        server.port = 0;
+    }
+    let running = start(config).await;
+    let addr = running.local_addr("ws").unwrap();
+    assert_eq!(cert_for_name(addr, "chat.test").await, chat.cert_der);
+    assert_eq!(cert_for_name(addr, "localhost").await, default.cert_der);
     running.shutdown().await;
 }

@@ -146,8 +146,8 @@ pub mod __fuzz;
 pub use app::{reload, App, Running};
 pub use client_cert::ClientCert;
 pub use config::{
-    BrokerAddr, Config, ConfigEntry, ConfigSource, LiveConfig, LogFormat, OutboundPolicy,
-    ServerConfig, ServerName,
+    BrokerAddr, CertFiles, Config, ConfigEntry, ConfigSource, LiveConfig, LogFormat,
+    OutboundPolicy, ServerConfig, ServerName,
 };
 pub use conn::Conn;
 pub use controller::{Controller, HookError, HookResult};

@@ -621,6 +621,52 @@ mod tests {
     }
 
     #[test]
+    fn sni_certificates_from_tables_strings_or_a_comma_separated_variable() {
+        use crate::config::CertFiles;
+        let files = |cert: &str, key: &str| CertFiles {
+            cert: cert.into(),
+            key: key.into(),
+        };
+        let (c, _) = load_str(
+            "[servers.http]\ntls_sni_certs = [{ cert = \"a.pem\", key = \"a.key\" }, \"b.pem:b.key\"]\n",
+            &[("WS_WS_TLS_SNI_CERTS", "c.pem:c.key , /d/d.pem:/d/d.key,")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.server("http").unwrap().tls_sni_certs,
+            [files("a.pem", "a.key"), files("b.pem", "b.key")]
+        );
+        assert_eq!(
+            c.server("ws").unwrap().tls_sni_certs,
+            [files("c.pem", "c.key"), files("/d/d.pem", "/d/d.key")]
+        );
+        // `ws-cli config` shows tables, which load back to the same.
+        let shown = c
+            .entries()
+            .into_iter()
+            .find(|e| e.table == "servers.http" && e.name == "tls_sni_certs")
+            .unwrap();
+        let value = shown.value.unwrap();
+        assert!(value.contains("cert = \"a.pem\""), "{value}");
+        for (bad, named) in [
+            ("\"a.pem\"", "CERT:KEY"),
+            ("\":a.key\"", "CERT:KEY"),
+            // A table is read at the line of the key, which the error shows.
+            ("[{ cert = \"a.pem\" }]", "missing field `key`"),
+            (
+                "[{ cert = \"a.pem\", key = \"a.key\", ocsp = 1 }]",
+                "unknown field `ocsp`",
+            ),
+            ("7", "an array of `{ cert"),
+        ] {
+            let err = load_str(&format!("[servers.ws]\ntls_sni_certs = {bad}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(named), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn bad_env_value_names_variable() {
         let err = load_str("", &[("WS_WS_PORT", "abc")]).unwrap_err();
         let msg = err.to_string();

@@ -147,6 +147,18 @@ impl fmt::Debug for BrokerAddr {
     }
 }
 
+/// A certificate and its private key, PEM files as `tls_cert` and `tls_key` take them: one
+/// item of `tls_sni_certs`. In TOML `{ cert = "chat.pem", key = "chat.key" }`, or one string
+/// `"chat.pem:chat.key"` (how a `WS_*` variable spells it, items separated by commas).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertFiles {
+    /// The certificate, followed by its chain if it has one.
+    pub cert: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
 config_keys! {
     /// Settings of one named server (`[servers.NAME]`).
     #[derive(Clone, PartialEq)]
@@ -279,6 +291,15 @@ config_keys! {
             /// PEM file with the private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
             /// **Default**: none.
             tls_key: Option<PathBuf> = None, reload: Applied;
+            /// Further certificates, each picked for the clients that ask for one of its names
+            /// in the TLS handshake (SNI): one server on one port for several domains. A
+            /// certificate serves the DNS names of its subject alternative names (`*.example.com`
+            /// serves one label under `example.com`); a client that asks for no name or for a
+            /// name none of them has gets `tls_cert`, which these need. A name in two of them
+            /// fails the start. A reload reads the files again. A TOML array of
+            /// `{ cert = "...", key = "..." }` tables or `"CERT:KEY"` strings; in a `WS_*`
+            /// variable, `CERT:KEY` items separated by commas. **Default**: none.
+            tls_sni_certs: Vec<CertFiles> = Vec::new(), reload: Applied;
             /// PEM file with the certificate authorities that sign client certificates: when
             /// set (with `tls_cert` and `tls_key`), every client must present a certificate
             /// signed by one of them, and hooks read its subject with

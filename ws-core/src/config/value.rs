@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::{BrokerAddr, ConfigError, ConfigSource, LogFormat, OutboundPolicy};
+use super::{BrokerAddr, CertFiles, ConfigError, ConfigSource, LogFormat, OutboundPolicy};
 
 /// A type that config keys have.
 pub(crate) trait Value: Clone + PartialEq + fmt::Debug {
@@ -310,4 +310,132 @@ pub(crate) enum StringList {
     List(Vec<String>),
     /// One string, items separated by commas.
     Joined(String),
+}
+
+/// Certificates with their keys: a TOML array of `{ cert, key }` tables or `"CERT:KEY"`
+/// strings, or one string of comma-separated `CERT:KEY` items (how a `WS_*` variable spells
+/// it). Shown as a TOML array of tables.
+impl Value for Vec<CertFiles> {
+    type Raw = CertList;
+    const ENV_STRING: bool = true;
+    #[cfg(test)]
+    const SAMPLE: &'static str = "\"sample.pem:sample.key\"";
+    fn from_raw(raw: CertList, key: &str, source: &ConfigSource) -> Result<Self, ConfigError> {
+        let items = match raw {
+            CertList::List(items) => items,
+            CertList::Joined(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| CertItem::Pair(item.to_owned()))
+                .collect(),
+        };
+        items
+            .into_iter()
+            .map(|item| match item {
+                CertItem::Files(files) => Ok(files),
+                CertItem::Pair(pair) => match pair.split_once(':') {
+                    Some((cert, key)) if !cert.trim().is_empty() && !key.trim().is_empty() => {
+                        Ok(CertFiles {
+                            cert: cert.trim().into(),
+                            key: key.trim().into(),
+                        })
+                    }
+                    _ => Err(ConfigError::Invalid {
+                        key: key.to_owned(),
+                        source_name: source.clone(),
+                        reason: format!(
+                            "{pair:?} is not a certificate and its key: write \
+                             `CERT:KEY` (two PEM files) or `{{ cert = \"...\", key = \"...\" }}`"
+                        ),
+                    }),
+                },
+            })
+            .collect()
+    }
+    fn text(&self) -> Option<String> {
+        let items: Vec<String> = self
+            .iter()
+            .map(|c| format!("{}:{}", c.cert.display(), c.key.display()))
+            .collect();
+        Some(format!("{items:?}"))
+    }
+    fn to_toml(&self) -> Option<toml::Value> {
+        Some(toml::Value::Array(
+            self.iter()
+                .map(|c| {
+                    let mut table = toml::Table::new();
+                    table.insert("cert".into(), c.cert.display().to_string().into());
+                    table.insert("key".into(), c.key.display().to_string().into());
+                    toml::Value::Table(table)
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// How a layer spells a `Vec<CertFiles>`: an array, or one string of `CERT:KEY` items
+/// separated by commas. (Deserialized by hand: serde's untagged enums would answer a mistake
+/// with "data did not match any variant".)
+#[derive(Debug)]
+pub(crate) enum CertList {
+    /// A TOML array.
+    List(Vec<CertItem>),
+    /// One string.
+    Joined(String),
+}
+
+/// One item of a TOML array of certificates.
+#[derive(Debug)]
+pub(crate) enum CertItem {
+    /// `{ cert = "...", key = "..." }`.
+    Files(CertFiles),
+    /// `"CERT:KEY"`.
+    Pair(String),
+}
+
+impl<'de> Deserialize<'de> for CertList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CertList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of `{ cert = \"...\", key = \"...\" }` or `\"CERT:KEY\"`")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<CertList, E> {
+                Ok(CertList::Joined(text.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<CertList, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(CertList::List(items))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for CertItem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CertItem;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`{ cert = \"...\", key = \"...\" }` or `\"CERT:KEY\"`")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<CertItem, E> {
+                Ok(CertItem::Pair(text.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<CertItem, A::Error> {
+                CertFiles::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(CertItem::Files)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }

@@ -1,25 +1,28 @@
-//! TLS of one server: the rustls config that `tls_cert`, `tls_key` and `tls_client_ca` make
-//! (read at start and again by every reload, which swaps it for new connections), the
+//! TLS of one server: the rustls config that `tls_cert`, `tls_key`, `tls_sni_certs` and
+//! `tls_client_ca` make (read at start and again by every reload, which swaps it for new
+//! connections), the certificate a handshake gets by the name it asks for (SNI), the
 //! handshake, and what a finished handshake tells the service (HTTP/2 or not, the client's
 //! certificate).
 //!
 //! The crypto provider is `ring` (README, "TLS": it builds in a fraction of `aws-lc-rs`'s time
 //! and needs no C toolchain beyond `cc`).
 
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig as TlsConfig};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::client_cert::ClientCert;
-use crate::config::{Config, ConfigError, ServerConfig};
+use crate::config::{CertFiles, Config, ConfigError, ServerConfig};
 
 /// The ALPN protocols offered, best first.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
@@ -67,6 +70,16 @@ pub(crate) fn load(
     };
     let (cert_path, key_path) = match (&settings.tls_cert, &settings.tls_key) {
         (None, None) => {
+            if !settings.tls_sni_certs.is_empty() {
+                return Err(vec![invalid(
+                    "tls_sni_certs",
+                    "tls_sni_certs",
+                    "these certificates serve the clients that ask for their names; set \
+                     `tls_cert` and `tls_key` too, for the clients that ask for no name or \
+                     another"
+                        .to_owned(),
+                )]);
+            }
             return match &settings.tls_client_ca {
                 None => Ok(None),
                 Some(_) => Err(vec![invalid(
@@ -115,9 +128,22 @@ pub(crate) fn load(
             .map_err(|reason| errors.push(invalid("tls_client_ca", "tls_client_ca", reason)))
             .ok()
     });
+    let mut by_name = Vec::new();
+    for files in &settings.tls_sni_certs {
+        match certified_files(files) {
+            Ok(certified) => by_name.push((files, certified)),
+            Err(reason) => errors.push(invalid("tls_sni_certs", "tls_sni_certs", reason)),
+        }
+    }
     let (Some(certs), Some(key), true) = (certs, key, errors.is_empty()) else {
         return Err(errors);
     };
+    let default = certified(certs, key, cert_path, key_path).map_err(|(in_key, reason)| {
+        let key = if in_key { "tls_key" } else { "tls_cert" };
+        vec![invalid(key, key, reason)]
+    })?;
+    let resolver = Resolver::new(default, by_name)
+        .map_err(|reason| vec![invalid("tls_sni_certs", "tls_sni_certs", reason)])?;
 
     let builder = TlsConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -126,34 +152,149 @@ pub(crate) fn load(
         Some(verifier) => builder.with_client_cert_verifier(verifier),
         None => builder.with_no_client_auth(),
     };
-    let mut tls = builder.with_single_cert(certs, key).map_err(|e| {
-        vec![match e {
-            rustls::Error::InconsistentKeys(_) => invalid(
-                "tls_key",
-                "tls_key",
-                format!(
-                    "{}: this key does not belong to the certificate in {}",
-                    key_path.display(),
-                    cert_path.display()
-                ),
-            ),
-            rustls::Error::InvalidCertificate(e) => invalid(
-                "tls_cert",
-                "tls_cert",
-                format!(
-                    "{}: the first certificate is not valid X.509: {e}",
-                    cert_path.display()
-                ),
-            ),
-            e => invalid(
-                "tls_key",
-                "tls_key",
-                format!("{}: cannot use this key: {e}", key_path.display()),
-            ),
-        }]
-    })?;
+    let mut tls = builder.with_cert_resolver(Arc::new(resolver));
     tls.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
     Ok(Some(Arc::new(tls)))
+}
+
+/// The chain `certs` of `cert_path` with the key of `key_path`, checked to belong together;
+/// the error says whether it is the key's fault (`true`) or the certificate's, and why.
+fn certified(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<CertifiedKey, (bool, String)> {
+    CertifiedKey::from_der(certs, key, &provider()).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => (
+            true,
+            format!(
+                "{}: this key does not belong to the certificate in {}",
+                key_path.display(),
+                cert_path.display()
+            ),
+        ),
+        rustls::Error::InvalidCertificate(e) => (
+            false,
+            format!(
+                "{}: the first certificate is not valid X.509: {e}",
+                cert_path.display()
+            ),
+        ),
+        e => (
+            true,
+            format!("{}: cannot use this key: {e}", key_path.display()),
+        ),
+    })
+}
+
+/// One item of `tls_sni_certs`, its files read now.
+fn certified_files(files: &CertFiles) -> Result<CertifiedKey, String> {
+    let certs = read_certs(&files.cert)?;
+    let key = read_key(&files.key)?;
+    certified(certs, key, &files.cert, &files.key).map_err(|(_, reason)| reason)
+}
+
+/// Picks the certificate of a TLS handshake: the one of `tls_sni_certs` that has the name the
+/// client asked for (exactly, or by a wildcard one label up), else `tls_cert`'s.
+///
+/// rustls' `ResolvesServerCertUsingSni` matches exact names only and has no default, hence this.
+#[derive(Debug)]
+struct Resolver {
+    default: Arc<CertifiedKey>,
+    /// Lowercase DNS names, and for `*.example.com` the key `*.example.com` as well.
+    by_name: HashMap<String, Arc<CertifiedKey>>,
+}
+
+impl Resolver {
+    /// `default` for every name `by_name` does not have; an error names a DNS name that two
+    /// certificates claim, or a certificate that has none.
+    fn new(default: CertifiedKey, certs: Vec<(&CertFiles, CertifiedKey)>) -> Result<Self, String> {
+        let mut by_name = HashMap::new();
+        let mut owner: HashMap<String, &Path> = HashMap::new();
+        for (files, certified) in certs {
+            let names = certified
+                .end_entity_cert()
+                .map(|der| dns_names(der))
+                .unwrap_or_default();
+            if names.is_empty() {
+                return Err(format!(
+                    "{}: the certificate has no DNS name among its subject alternative names, \
+                     so no client could ask for it",
+                    files.cert.display()
+                ));
+            }
+            let certified = Arc::new(certified);
+            for name in names {
+                if let Some(first) = owner.get(&name) {
+                    if *first != files.cert.as_path() {
+                        return Err(format!(
+                            "{name} is a name of both {} and {}: which one a client asking \
+                             for it gets would be a guess",
+                            first.display(),
+                            files.cert.display()
+                        ));
+                    }
+                    continue;
+                }
+                owner.insert(name.clone(), &files.cert);
+                by_name.insert(name, certified.clone());
+            }
+        }
+        Ok(Self {
+            default: Arc::new(default),
+            by_name,
+        })
+    }
+
+    /// The certificate for a client that asked for `name`.
+    fn lookup(&self, name: &str) -> Option<&Arc<CertifiedKey>> {
+        let name = name.trim_end_matches('.');
+        let lower;
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = name.to_ascii_lowercase();
+            &lower
+        } else {
+            name
+        };
+        self.by_name.get(name).or_else(|| {
+            let (_, parent) = name.split_once('.')?;
+            self.by_name.get(&format!("*.{parent}"))
+        })
+    }
+}
+
+impl ResolvesServerCert for Resolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let picked = match hello.server_name() {
+            Some(name) if !self.by_name.is_empty() => self.lookup(name),
+            _ => None,
+        };
+        Some(picked.unwrap_or(&self.default).clone())
+    }
+}
+
+/// The DNS names among the subject alternative names of `cert`, lowercase.
+fn dns_names(cert: &CertificateDer<'_>) -> Vec<String> {
+    use x509_cert::der::oid::AssociatedOid;
+    use x509_cert::der::Decode;
+    use x509_cert::ext::pkix::name::GeneralName;
+    use x509_cert::ext::pkix::SubjectAltName;
+
+    let Ok(cert) = x509_cert::Certificate::from_der(cert) else {
+        return Vec::new();
+    };
+    let extensions = cert.tbs_certificate.extensions.unwrap_or_default();
+    extensions
+        .iter()
+        .filter(|ext| ext.extn_id == SubjectAltName::OID)
+        .filter_map(|ext| SubjectAltName::from_der(ext.extn_value.as_bytes()).ok())
+        .flat_map(|san| san.0)
+        .filter_map(|name| match name {
+            GeneralName::DnsName(dns) => Some(dns.as_str().to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
