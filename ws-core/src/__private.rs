@@ -9,7 +9,7 @@ pub use crate::di::{
 pub use crate::error::{Origin, StartupError};
 pub use crate::future::BoxFuture;
 pub use crate::http::HttpFallback;
-pub use crate::http::{HttpHandler, Request};
+pub use crate::http::{request_taken_once, request_taken_twice, HttpHandler, Request, RouteArg};
 pub use crate::layer::NextService;
 pub use crate::middleware::{ErasedMiddlewareHandle, Next};
 pub use crate::registry::{
@@ -79,23 +79,25 @@ pub fn constructed<T, R: ConstructorResult<T>>(r: R, origin: Origin) -> Result<T
         .map_err(|message| StartupError::SingletonFailed { origin, message })
 }
 
-/// An `#[http_route]` function (with its injected arguments captured) as the handler the
-/// server calls per request; checks that it returns an [`IntoResponse`].
+/// An `#[http_route]` function's adapter (which takes its arguments from the request and the
+/// state prepared at start-up) as the handler the server calls per request.
 pub fn http_route<F, Fut>(f: F) -> HttpHandler
 where
     F: Fn(Request) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future + Send + 'static,
-    Fut::Output: IntoResponse,
+    Fut: std::future::Future<Output = crate::http::Response> + Send + 'static,
 {
-    Arc::new(move |req| {
-        let fut = f(req);
-        Box::pin(async move { fut.await.into_response() })
-    })
+    Arc::new(move |req| Box::pin(f(req)))
 }
 
-/// Asserts at compile time that a handler takes a `Request`.
+/// Asserts at compile time that a wrapping middleware takes a `Request` first.
 pub fn request_arg(r: Request) -> Request {
     r
+}
+
+/// What an `#[http_route]` function returned, as a response (checks that it is an
+/// [`IntoResponse`]).
+pub fn respond<R: IntoResponse>(r: R) -> crate::http::Response {
+    r.into_response()
 }
 
 /// Wraps a `#[ws_handler]` function (with its injected arguments captured) as a controller.

@@ -1,15 +1,18 @@
 //! Plain HTTP routes beside the WebSocket routes of a server (Swoole's `onRequest`).
 //!
 //! Register a handler with `#[http_route(server = "http", method = "GET", path = "/health")]`
-//! on an `async fn(Request) -> impl IntoResponse`. Arguments after the request are injected
-//! (`Inject<T>`, `Settings<T>`, `Sender`, `Config`, `LiveConfig`): resolved once at start-up,
-//! then cloned for each request.
+//! on an `async fn(..) -> impl IntoResponse`. Its arguments, in any order, are taken from the
+//! request ([`FromRequest`]: the whole [`Request`], [`Path`], [`Query`], [`Json`],
+//! [`Extension`], the body, the head's parts, or an extractor of the app's own) or injected
+//! (`Inject<T>`, `Settings<T>`, `Sender`, `Config`, `LiveConfig`: resolved once at start-up,
+//! then cloned for each request).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
+use sync_wrapper::SyncWrapper;
 
 use crate::config::Config;
 use crate::context::AppContext;
@@ -19,12 +22,16 @@ use crate::push::Sender;
 use crate::request::{QueryError, Rejection, RequestHead};
 
 mod body;
+mod extract;
 mod json;
 mod parts;
 pub mod sse;
 mod tower;
 
 pub use body::{Body, BoxError};
+#[doc(hidden)]
+pub use extract::{request_taken_once, request_taken_twice, RouteArg};
+pub use extract::{Extension, FromRequest, Path, Query};
 pub use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 pub use json::{Json, JsonRejection};
 pub use parts::{Html, IntoResponseParts};
@@ -42,8 +49,9 @@ pub struct Request {
     pub(crate) head: RequestHead,
     pub(crate) body: Bytes,
     /// The body not read yet: middleware runs on the head before it is read (then `body`
-    /// is empty); the route gets it read.
-    pub(crate) unread: Option<Body>,
+    /// is empty); the route gets it read. (In a `SyncWrapper`, reached only through
+    /// `&mut`, so that `&Request` can cross an `.await` of a route's extractors.)
+    pub(crate) unread: Option<SyncWrapper<Body>>,
     pub(crate) ctx: Arc<AppContext>,
 }
 

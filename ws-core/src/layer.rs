@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use http::StatusCode;
+use sync_wrapper::SyncWrapper;
 use tower_service::Service;
 
 use crate::future::BoxFuture;
@@ -77,7 +78,7 @@ where
         let req = Request {
             head,
             body: Bytes::new(),
-            unread: Some(Body::new(body)),
+            unread: Some(SyncWrapper::new(Body::new(body))),
             ctx: inside.ctx,
         };
         let next = inside.next;
@@ -123,7 +124,7 @@ impl ErasedMiddleware for LayerLink {
             unread,
             ctx,
         } = req;
-        let body = unread.unwrap_or_else(|| Body::from(body));
+        let body = unread.map_or_else(|| Body::from(body), SyncWrapper::into_inner);
         let mut out = http::Request::new(body);
         *out.method_mut() = head.method;
         *out.uri_mut() = head.uri;

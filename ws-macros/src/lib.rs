@@ -444,8 +444,8 @@ pub fn middleware(attr: TokenStream, item: TokenStream) -> TokenStream {
     debug("middleware", middleware::expand(attr.into(), item.into()))
 }
 
-/// Registers an `async fn(req: ws_core::http::Request, ..) -> impl IntoResponse` as a plain
-/// HTTP route.
+/// Registers an `async fn(..) -> impl IntoResponse` as a plain HTTP route; its arguments are
+/// taken from each request (extractors) or injected once at start-up, in any order.
 ///
 /// # Forms
 ///
@@ -454,13 +454,20 @@ pub fn middleware(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// | `#[http_route(server = "http", path = "/health")]` | `GET /health` (`HEAD` too) |
 /// | `method = "POST"` (any method, upper case) | another method; a request with a method no route of the path has is answered 405 with `Allow` |
 /// | `path = "/rooms/{id}"`, `path = "/files/{*path}"` | a pattern: `req.param("id")` |
-/// | `async fn f(req: Request)` | the request alone, taken by value (head, body, `sender()`, `config()`) |
-/// | `async fn f(req: Request, a: Inject<A>, s: Settings<T>, tx: Sender, c: Config, l: LiveConfig)` | injected arguments after the request: resolved once at start-up (a missing singleton stops start-up), cloned for each request |
+/// | `async fn f(req: Request)` | the request, taken by value (head, body, `sender()`, `config()`); one argument at most |
+/// | `Path(id): Path<u64>`, `Path((a, b)): Path<(String, u32)>`, `Path(p): Path<Params>` | the path parameters as one value, a tuple in the pattern's order, or a struct by name (400 naming a value that does not parse) |
+/// | `Query(q): Query<T>`, `Json(body): Json<T>` | the query string, the JSON body (`T: Deserialize`; 400, 415, 422 saying why) |
+/// | `Extension(user): Extension<T>` | a value a middleware inserted into the request's extensions (500 without one) |
+/// | `HeaderMap`, `Method`, `Uri`, `Bytes`, `String` | the head's parts, the body (as text: 400 unless UTF-8) |
+/// | `Option<E>`, `Result<E, E::Rejection>` | an extractor that may reject, for the route to decide |
+/// | `MyType` where `impl FromRequest for MyType` | an extractor of the app's own |
+/// | `a: Inject<A>`, `s: Settings<T>`, `tx: Sender`, `c: Config`, `l: LiveConfig` | injected: resolved once at start-up (a missing singleton stops start-up), cloned for each request |
+/// | `async fn f()` | no argument at all |
 /// | `-> &'static str`, `String`, `StatusCode`, `(StatusCode, T)`, `(StatusCode, headers, T)`, `Json<T>`, `Html<T>`, `Sse<S>`, `Body`, `Response`, `Rejection`, `QueryError`, `Result<T, E>` | anything that implements `IntoResponse` |
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use ws_core::http::{Request, StatusCode};
+/// use ws_core::http::{Path, Query, Request, StatusCode};
 /// use ws_core::testing::{config, oneshot, TestRequest};
 /// use ws_core::{http_route, singleton, App, Config, Inject, LiveConfig, QueryError, Sender};
 ///
@@ -497,6 +504,13 @@ pub fn middleware(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///     Ok(format!("page {}", req.query_as::<Page>()?.n))
 /// }
 ///
+/// /// The same with extractors: `/pages/7?n=2`; a bad `{book}` or query answers 400.
+/// #[http_route(server = "http", path = "/pages/{book}")]
+/// async fn book_page(Path(book): Path<u32>, Query(page): Query<Page>, hits: Inject<Hits>) -> String {
+///     hits.0.fetch_add(1, Ordering::Relaxed);
+///     format!("book {book}, page {}", page.n)
+/// }
+///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let app = App::build(config()).unwrap();
@@ -508,6 +522,9 @@ pub fn middleware(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// assert_eq!(r.header("allow"), Some("POST"));
 /// assert_eq!(oneshot(&app, "http", TestRequest::get("/page?n=2")).await.text(), "page 2");
 /// assert_eq!(oneshot(&app, "http", TestRequest::get("/page")).await.status(), 400);
+/// let r = oneshot(&app, "http", TestRequest::get("/pages/7?n=2")).await;
+/// assert_eq!(r.text(), "book 7, page 2");
+/// assert_eq!(oneshot(&app, "http", TestRequest::get("/pages/x?n=2")).await.status(), 400);
 /// # }
 /// ```
 #[proc_macro_attribute]

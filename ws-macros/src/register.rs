@@ -275,11 +275,15 @@ fn names_injectable(ty: &syn::Type) -> bool {
 /// Refuses a first argument taken by reference: `what` (e.g. "an HTTP route takes the request
 /// by value") is followed by the argument as it should be written.
 pub(crate) fn first_arg_by_value(sig: &syn::Signature, what: &str, errors: &mut Vec<syn::Error>) {
-    let Some(syn::FnArg::Typed(first)) = sig.inputs.first() else {
-        return;
-    };
-    if let syn::Type::Reference(r) = first.ty.as_ref() {
-        let pat = &first.pat;
+    if let Some(syn::FnArg::Typed(first)) = sig.inputs.first() {
+        arg_by_value(first, what, errors);
+    }
+}
+
+/// An error on `arg`'s type if it is a reference, saying `what` and how to write it instead.
+pub(crate) fn arg_by_value(arg: &syn::PatType, what: &str, errors: &mut Vec<syn::Error>) {
+    if let syn::Type::Reference(r) = arg.ty.as_ref() {
+        let pat = &arg.pat;
         errors.push(syn::Error::new_spanned(
             r,
             format!(

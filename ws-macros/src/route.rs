@@ -1,14 +1,14 @@
-//! `#[http_route(server = "..", method = "GET", path = "..")]` on `async fn(Request, ..) -> impl
-//! IntoResponse`. The arguments after the request are injected once at start-up (their types
-//! implement `FromResolver`); the registration builds the handler that the server keeps and
-//! calls per request with clones of them.
+//! `#[http_route(server = "..", method = "GET", path = "..")]` on `async fn(..) -> impl
+//! IntoResponse`. Every argument is a `RouteArg`: prepared once at start-up (an injected value
+//! is resolved there), then taken from each request (an extractor) or cloned (an injected
+//! value); the registration builds the handler that the server keeps and calls per request.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use crate::attr::{check_path_lit, Args};
-use crate::register::{first_arg_by_value, origin, return_span, static_record, Injected};
+use crate::register::{arg_by_value, origin, return_span, static_record};
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
@@ -52,13 +52,6 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             "an HTTP route handler is an `async fn`",
         ));
     }
-    if func.sig.inputs.is_empty() {
-        errors.push(syn::Error::new_spanned(
-            &func.sig,
-            "an HTTP route handler takes the request first: `req: ws_core::http::Request`, then any \
-             injected `Inject<T>`, `Settings<T>`, `Sender`, `Config` or `LiveConfig`",
-        ));
-    }
     if let Some(syn::FnArg::Receiver(r)) = func.sig.inputs.first() {
         errors.push(syn::Error::new_spanned(
             r,
@@ -71,37 +64,92 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             "an HTTP route handler has no generic parameters",
         ));
     }
-    first_arg_by_value(
-        &func.sig,
-        "an HTTP route takes the request by value",
-        &mut errors,
-    );
+    let mut types = Vec::new();
+    for arg in &func.sig.inputs {
+        if let syn::FnArg::Typed(arg) = arg {
+            arg_by_value(
+                arg,
+                "an HTTP route takes its arguments by value",
+                &mut errors,
+            );
+            types.push(arg.ty.as_ref().clone());
+        }
+    }
     let (Some(server), Some(path), true) = (server, path, errors.is_empty()) else {
         let errs = crate::attr::to_compile_errors(errors);
         return quote! { #func #errs };
     };
     let ident = &func.sig.ident;
     let origin = origin(ident);
-    // Type errors about the argument land on the user's argument type.
-    let arg_span = match func.sig.inputs.first() {
-        Some(syn::FnArg::Typed(t)) => t.ty.span(),
-        Some(other) => other.span(),
-        None => Span::call_site(),
+    // Bindings spanned on their argument's type too: an error about their type lands there.
+    let named = |prefix: &str| -> Vec<syn::Ident> {
+        types
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| format_ident!("{prefix}{i}", span = ty.span()))
+            .collect()
     };
-    let request = quote_spanned!(arg_span=> ::ws_core::__private::request_arg(__req));
-    let injected = Injected::new(
-        "__arg",
-        func.sig.inputs.iter().skip(1).filter_map(|a| match a {
-            syn::FnArg::Typed(t) => Some(t.ty.as_ref()),
-            syn::FnArg::Receiver(_) => None,
-        }),
-    );
-    let resolve = injected.resolve();
-    let clones = injected
-        .names()
-        .map(|name| quote! { ::core::clone::Clone::clone(&#name) });
+    let states = named("__state");
+    let pending = named("__pending");
+    let values = named("__arg");
+    // Each use of an argument's trait is spanned on the user's type, where its errors land.
+    let spanned = |f: &dyn Fn(&syn::Type, usize) -> TokenStream| -> Vec<TokenStream> {
+        types
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| {
+                let tokens = f(ty, i);
+                quote_spanned!(ty.span()=> #tokens)
+            })
+            .collect()
+    };
+    let prepares = spanned(&|ty, _| {
+        quote_spanned!(ty.span()=>
+            <#ty as ::ws_core::__private::RouteArg>::prepare(__resolver, __ORIGIN)
+        )
+    });
+    let extracts = spanned(&|ty, i| {
+        let index = syn::Index::from(i);
+        quote_spanned!(ty.span()=>
+            <#ty as ::ws_core::__private::RouteArg>::extract(&__states.#index, &__req)
+        )
+    });
+    let finishes = spanned(&|ty, i| {
+        let pending = &pending[i];
+        quote_spanned!(ty.span()=>
+            <#ty as ::ws_core::__private::RouteArg>::finish(#pending, &mut __req)
+        )
+    });
+    let takes = spanned(&|ty, _| {
+        quote_spanned!(ty.span()=>
+            <#ty as ::ws_core::__private::RouteArg>::TAKES_REQUEST
+        )
+    });
+    let deps = spanned(&|ty, _| {
+        quote_spanned!(ty.span()=>
+            <#ty as ::ws_core::__private::RouteArg>::DEPENDENCY
+        )
+    });
+    // Every argument is prepared before any error returns, so that all of a route's problems
+    // are reported.
+    let prepare = if types.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! {
+            let (#(#states,)*) = match (#(#prepares,)*) {
+                (#(::core::result::Result::Ok(#states),)*) => (#(#states,)*),
+                (#(#states,)*) => {
+                    return ::core::result::Result::Err(::ws_core::__private::failed([
+                        #(::core::result::Result::err(#states)),*
+                    ]));
+                }
+            };
+        }
+    };
     // What the function returns is checked where it is written: an `IntoResponse`.
-    let wrap = quote_spanned!(return_span(&func.sig)=> ::ws_core::__private::http_route(__handler));
+    let respond = quote_spanned!(return_span(&func.sig)=>
+        ::ws_core::__private::respond(#ident(#(#values),*).await)
+    );
     let support = quote! {
         const __ORIGIN: ::ws_core::__private::Origin = #origin;
         fn __build(
@@ -110,14 +158,38 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             ::ws_core::__private::HttpHandler,
             ::ws_core::__private::StartupError,
         > {
-            #resolve
-            let __handler = move |__req: ::ws_core::__private::Request| {
-                #ident(#request, #(#clones),*)
-            };
-            ::core::result::Result::Ok(#wrap)
+            const _: () = ::ws_core::__private::request_taken_once(&[
+                #(#takes),*
+            ]);
+            #prepare
+            let __states = ::std::sync::Arc::new((#(#states,)*));
+            ::core::result::Result::Ok(::ws_core::__private::http_route(
+                move |__req: ::ws_core::__private::Request| {
+                    let __states = ::std::sync::Arc::clone(&__states);
+                    async move {
+                        #(
+                            let #pending = match #extracts.await {
+                                ::core::result::Result::Ok(p) => p,
+                                ::core::result::Result::Err(r) => return r,
+                            };
+                        )*
+                        let mut __req = ::core::option::Option::Some(__req);
+                        #(
+                            let #values = match #finishes {
+                                ::core::option::Option::Some(v) => v,
+                                ::core::option::Option::None => {
+                                    return ::ws_core::__private::request_taken_twice();
+                                }
+                            };
+                        )*
+                        ::core::mem::drop(__req);
+                        #respond
+                    }
+                },
+            ))
         }
     };
-    let deps = injected.deps();
+    let deps = quote! { &[#(#deps),*] };
     let record = quote! {
         ::ws_core::__private::HttpRouteDef {
             origin: __ORIGIN,

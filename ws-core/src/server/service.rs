@@ -12,6 +12,7 @@ use http::header::{
 };
 use http::{Extensions, StatusCode};
 use hyper::body::Incoming;
+use sync_wrapper::SyncWrapper;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -175,7 +176,7 @@ fn request(ctx: &ConnCtx, head: RequestHead, unread: Option<Incoming>) -> Reques
     Request {
         head,
         body: Bytes::new(),
-        unread: unread.map(Body::new),
+        unread: unread.map(|body| SyncWrapper::new(Body::new(body))),
         ctx: Arc::clone(&ctx.app),
     }
 }
@@ -226,7 +227,7 @@ async fn fallback(ctx: &ConnCtx, req: hyper::Request<Incoming>, upgrade: bool) -
             };
             let settings = conn.routes.settings();
             let body = match request.unread.take() {
-                Some(unread) => body::bounded(unread, &settings),
+                Some(unread) => body::bounded(unread.into_inner(), &settings),
                 None => Body::from(std::mem::take(&mut request.body)),
             };
             let head = request.head;
@@ -292,7 +293,7 @@ async fn http_route(
             if let Some(unread) = request.unread.take() {
                 match body::read(
                     &request.head.headers,
-                    unread,
+                    unread.into_inner(),
                     &settings,
                     &conn.routes.bodies,
                 )
