@@ -87,6 +87,7 @@
 //! | typed `[middleware.NAME]` settings and the config in effect, following reloads | [`Settings`], [`MiddlewareSettings`] (`settings.rs`), [`LiveConfig`] (`config/live.rs`) |
 //! | shared services, what is injected (`#[inject]`, `#[default]`, `provides = dyn Trait`) | `#[singleton]`, [`Inject`] (`di.rs`); the singleton graph (`app/singletons.rs`) |
 //! | plain HTTP routes; what they return (`Json`, tuples, streamed bodies, server-sent events) | [`http`] (`http.rs`, `http/`) |
+//! | what they take: extractors (`Path`, `Query`, `Json`, `Extension`, [`http::FromRequest`]) beside injected values | `http/extract.rs`, `params.rs` (`Path<T>`'s deserializer) |
 //! | tower and axum: a server's fallback service, layers as middleware, handing an upgrade to a controller | `#[http_fallback]`, [`http::hand_over`] (`http/tower.rs`, `server/handover.rs`), `layer.rs` |
 //! | streamed response bodies as bounded resources (`max_http_streams`, ended by a stop) | `server/stream.rs` |
 //! | path patterns (`/rooms/{id}`, `/files/{*path}`), typed query strings | [`RequestHead::param`], [`Conn::param`], [`RequestHead::query_as`]; matched in `server/routes.rs` with `matchit` |
