@@ -1,7 +1,8 @@
 //! tower layers on our HTTP routes, unchanged: tower-http's `TraceLayer`, `CorsLayer`,
 //! `CompressionLayer` and `TimeoutLayer` registered with `#[middleware]` on a `fn` that
 //! returns them, in the server's one priority-ordered middleware list, skipped on WebSocket
-//! handshakes.
+//! handshakes unless registered with `handshakes` (a layer of the test's own that refuses,
+//! passes and spoils handshakes).
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
@@ -86,6 +87,77 @@ impl Middleware for NoSecret {
 #[middleware(server = "ws")]
 fn ws_compression() -> CompressionLayer {
     CompressionLayer::new()
+}
+
+/// A tower layer on the `ws` server's handshakes to `/echo`: 401 without `x-token`; with
+/// `x-spoil`, the upgrade's answer replaced by a 403 (the client gets no WebSocket); else the
+/// answer passes, marked with `x-gate: passed`.
+#[middleware(server = "ws", paths = ["/echo"], handshakes)]
+fn gate() -> Gate {
+    Gate
+}
+
+/// The layer of [`gate`].
+#[derive(Debug, Clone)]
+pub struct Gate;
+
+impl<S> tower_layer::Layer<S> for Gate {
+    type Service = GateService<S>;
+    fn layer(&self, inner: S) -> GateService<S> {
+        GateService(inner)
+    }
+}
+
+/// [`Gate`]'s service.
+#[derive(Debug, Clone)]
+pub struct GateService<S>(S);
+
+type Answer = http::Response<ws_core::http::Body>;
+
+impl<S, B> tower_service::Service<http::Request<B>> for GateService<S>
+where
+    S: tower_service::Service<
+            http::Request<B>,
+            Response = Answer,
+            Error = std::convert::Infallible,
+        > + Send,
+    S::Future: Send + 'static,
+{
+    type Response = Answer;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Answer, std::convert::Infallible>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let status = |code: StatusCode| {
+            let mut r = http::Response::new(ws_core::http::Body::empty());
+            *r.status_mut() = code;
+            r
+        };
+        if !req.headers().contains_key("x-token") {
+            return Box::pin(std::future::ready(Ok(status(StatusCode::UNAUTHORIZED))));
+        }
+        let spoil = req.headers().contains_key("x-spoil");
+        let inner = self.0.call(req);
+        Box::pin(async move {
+            let mut answer = inner.await?;
+            if spoil {
+                return Ok(status(StatusCode::FORBIDDEN));
+            }
+            answer
+                .headers_mut()
+                .insert("x-gate", HeaderValue::from_static("passed"));
+            Ok(answer)
+        })
+    }
 }
 
 #[http_route(server = "http", path = "/cors")]
@@ -220,11 +292,83 @@ async fn layers_do_not_run_on_websocket_handshakes() {
     let handshake = format!(
         "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-         Accept-Encoding: gzip\r\n\r\n"
+         Accept-Encoding: gzip\r\nx-token: t\r\n\r\n"
     );
     let (status, text) = http_raw(addr, &handshake).await;
     assert_eq!(status, 101, "{text}");
+    // (The one layer with `handshakes` on `/echo` saw it.)
+    assert_eq!(header(&text, "x-gate"), Some("passed"), "{text}");
     assert!(header(&text, "content-encoding").is_none(), "{text}");
     assert!(header(&text, "vary").is_none(), "{text}");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_layer_with_handshakes_refuses_passes_and_spoils_handshakes() {
+    let mut config = test_config();
+    // One WebSocket at a time: a spoiled handshake must give its place back.
+    config.servers.get_mut("ws").unwrap().max_connections = 1;
+    let running = start(config).await;
+    let addr = running.local_addr("ws").unwrap();
+    let handshake = |extra: &str| {
+        format!(
+            "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+        )
+    };
+
+    // Refused by the layer before the upgrade.
+    let (status, text) = http_raw(addr, &handshake("")).await;
+    assert_eq!(status, 401, "{text}");
+
+    // Spoiled after it: the layer replaced the 101; again and again, and each time the place
+    // the handshake held is given back.
+    for _ in 0..3 {
+        let (status, text) = http_raw(addr, &handshake("x-token: t\r\nx-spoil: 1\r\n")).await;
+        assert_eq!(status, 403, "{text}");
+    }
+
+    // Passed: a real WebSocket through the layer, its 101 marked by it.
+    let url = format!("ws://{addr}/echo");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            url.as_str(),
+        )
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("x-token", HeaderValue::from_static("t"));
+    // The spoiled handshakes' tasks end as soon as hyper answers without upgrading, which
+    // may be a moment after the client read the 403: a leaked place would stay taken (503).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let (mut ws, response) = loop {
+        match within(
+            "handshake",
+            tokio_tungstenite::connect_async(request.clone()),
+        )
+        .await
+        {
+            Ok(done) => break done,
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("not yet: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the one place is free again: {e}"),
+        }
+    };
+    assert_eq!(response.status(), 101);
+    assert_eq!(
+        response.headers().get("x-gate").map(|v| v.as_bytes()),
+        Some(&b"passed"[..])
+    );
+    use futures_util::{SinkExt, StreamExt};
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        "through the gate",
+    ))
+    .await
+    .unwrap();
+    let echoed = within("echo", ws.next()).await.unwrap().unwrap();
+    assert_eq!(echoed.into_text().unwrap().as_str(), "through the gate");
+    ws.close(None).await.unwrap();
     running.shutdown().await;
 }

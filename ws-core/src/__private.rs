@@ -134,7 +134,7 @@ where
 /// A tower `Layer` returned by a `#[middleware]` function, as a link of the server's
 /// middleware list; checks that it layers HTTP services (tower-http's `TraceLayer`,
 /// `CorsLayer`, `TimeoutLayer`, `CompressionLayer`, ..).
-pub fn layer<L, B>(layer: L) -> Arc<dyn ErasedMiddlewareHandle>
+pub fn layer<L, B>(layer: L, handshakes: bool) -> Arc<dyn ErasedMiddlewareHandle>
 where
     L: tower_layer::Layer<NextService>,
     L::Service: tower_service::Service<http::Request<crate::http::Body>, Response = http::Response<B>>
@@ -148,5 +148,5 @@ where
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<crate::http::BoxError>,
 {
-    Arc::new(crate::layer::LayerLink::new(layer))
+    Arc::new(crate::layer::LayerLink::new(layer, handshakes))
 }

@@ -1,7 +1,10 @@
 //! tower layers (tower-http's trace, CORS, compression, timeouts) in a server's middleware
 //! list: registered with `#[middleware]` on a `fn` that returns one, each wraps the rest of
 //! the request's way ([`NextService`]: the middleware after it, then the route), on HTTP
-//! requests only.
+//! requests, and on WebSocket handshakes too when registered with `handshakes`: the
+//! handshake's way ends in the upgrade, whose `101` (or HTTP/2's `200`) the layer sees and may
+//! replace, and then the client gets no WebSocket (the connection's task, waiting for an
+//! upgrade that does not come, ends and frees its place).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -87,10 +90,14 @@ where
 }
 
 /// A tower layer (over [`NextService`]) in a server's middleware list.
-pub(crate) struct LayerLink(Arc<dyn ErasedService>);
+pub(crate) struct LayerLink {
+    service: Arc<dyn ErasedService>,
+    /// Whether WebSocket handshakes go through it too (`#[middleware(handshakes)]`).
+    handshakes: bool,
+}
 
 impl LayerLink {
-    pub(crate) fn new<L, B>(layer: L) -> Self
+    pub(crate) fn new<L, B>(layer: L, handshakes: bool) -> Self
     where
         L: tower_layer::Layer<NextService>,
         L::Service:
@@ -100,7 +107,10 @@ impl LayerLink {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        Self(Arc::new(Shared(Mutex::new(layer.layer(NextService)))))
+        Self {
+            service: Arc::new(Shared(Mutex::new(layer.layer(NextService)))),
+            handshakes,
+        }
     }
 }
 
@@ -110,7 +120,7 @@ impl ErasedMiddleware for LayerLink {
     }
 
     fn http_only(&self) -> bool {
-        true
+        !self.handshakes
     }
 
     fn check<'a>(&'a self, _: &'a mut RequestHead) -> BoxFuture<'a, Result<(), Rejection>> {
@@ -140,6 +150,6 @@ impl ErasedMiddleware for LayerLink {
                 protocols: head.protocols,
                 ctx,
             })))));
-        self.0.call(out)
+        self.service.call(out)
     }
 }

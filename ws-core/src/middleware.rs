@@ -35,7 +35,8 @@ pub(crate) trait ErasedMiddleware: Send + Sync + 'static {
     /// Whether it is a wrapper (else a guard).
     fn wraps(&self) -> bool;
 
-    /// Whether it runs on HTTP requests only, not on WebSocket handshakes (a tower layer).
+    /// Whether it runs on HTTP requests only, not on WebSocket handshakes (a tower layer
+    /// registered without `handshakes`).
     fn http_only(&self) -> bool {
         false
     }

@@ -363,7 +363,9 @@ pub fn singleton(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///   it runs code before and after `next.run(req).await` and may change the response, or
 ///   answer without calling it;
 /// - a **tower layer**: a plain `fn(..) -> impl tower::Layer<..>` (tower-http's trace, CORS,
-///   compression, timeout), on HTTP requests only (handshakes skip it).
+///   compression, timeout), on HTTP requests; WebSocket handshakes skip it unless the
+///   attribute says `handshakes`, and then it also sees (and may replace) the upgrade's
+///   answer.
 ///
 /// # Forms
 ///
@@ -374,6 +376,7 @@ pub fn singleton(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// | `#[middleware(global)]`, `#[middleware(global, priority = -100)]` | every request of every server |
 /// | `#[middleware(server = "http", paths = ["/admin", "/rooms/{id}"])]` | those routes of its server only (a guard; each path must be a route there, checked at start-up) |
 /// | `default` (with any of the above) | built by the struct's own `Default` impl |
+/// | `handshakes` (on a `fn` returning a tower layer) | WebSocket handshakes too, not only HTTP requests (guards and wrappers always see them) |
 ///
 /// ```
 /// use ws_core::http::{Request, StatusCode};

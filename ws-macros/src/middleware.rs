@@ -1,5 +1,6 @@
 //! `#[middleware(server = "..", priority = N, paths = ["/a", ..], default)]` on a guard
-//! struct, or on a wrapping `async fn(req: Request, next: Next, ..)`.
+//! struct, on a wrapping `async fn(req: Request, next: Next, ..)`, or on a `fn(..) -> impl
+//! Layer` (with `handshakes` when the layer is to see WebSocket handshakes too).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -15,7 +16,14 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut args = Args::parse(
         attr,
         "middleware",
-        &["server", "global", "priority", "paths", "default"],
+        &[
+            "server",
+            "global",
+            "priority",
+            "paths",
+            "default",
+            "handshakes",
+        ],
     );
     let mut strukt: syn::ItemStruct = match crate::attr::parse_item(item.clone()) {
         Ok(s) => s,
@@ -39,7 +47,11 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let priority = args.optional_int("priority");
     let paths = args.optional_str_list("paths");
     let default = args.flag("default");
+    let handshakes = args.flag("handshakes");
     let mut errors = std::mem::take(&mut args.errors);
+    if let Some(h) = &handshakes {
+        errors.push(not_a_layer(h));
+    }
     check_placement(&global, &server, &paths, &priority, &mut errors);
     no_generics(&strukt.generics, "middleware", &mut errors);
     let build = struct_build(&mut strukt, default.as_ref(), "middleware", &mut errors);
@@ -94,6 +106,7 @@ fn expand_fn(mut args: Args, func: syn::ItemFn) -> TokenStream {
     let priority = args.optional_int("priority");
     let paths = args.optional_str_list("paths");
     let default = args.flag("default");
+    let handshakes = args.flag("handshakes");
     let mut errors = std::mem::take(&mut args.errors);
     if let Some(d) = &default {
         errors.push(syn::Error::new_spanned(
@@ -106,6 +119,9 @@ fn expand_fn(mut args: Args, func: syn::ItemFn) -> TokenStream {
     let sig = &func.sig;
     // A plain `fn` returns a tower layer, built once at start-up from its injected arguments.
     let layer = sig.asyncness.is_none();
+    if let (false, Some(h)) = (layer, &handshakes) {
+        errors.push(not_a_layer(h));
+    }
     if layer && matches!(sig.output, syn::ReturnType::Default) {
         errors.push(syn::Error::new_spanned(
             sig,
@@ -179,7 +195,7 @@ fn expand_fn(mut args: Args, func: syn::ItemFn) -> TokenStream {
         None => Span::call_site(),
     };
     if layer {
-        return expand_layer(&func, server, priority, &paths);
+        return expand_layer(&func, server, priority, &paths, handshakes.is_some());
     }
     let request = quote_spanned!(span_of(0)=> ::ws_core::__private::request_arg(__req));
     let next = quote_spanned!(span_of(1)=> ::ws_core::__private::next_arg(__next));
@@ -226,13 +242,24 @@ fn expand_fn(mut args: Args, func: syn::ItemFn) -> TokenStream {
     quote! { #func #reg }
 }
 
+/// `handshakes` on a guard or a wrapper, which see handshakes anyway.
+fn not_a_layer(flag: &syn::Ident) -> syn::Error {
+    syn::Error::new_spanned(
+        flag,
+        "`handshakes` is for a middleware `fn` that returns a tower `Layer`; a guard struct \
+         and a wrapping `async fn` run on WebSocket handshakes already",
+    )
+}
+
 /// `#[middleware(..)]` on `fn(injected..) -> impl tower::Layer<..>`: the layer, built once at
-/// start-up, wraps the rest of the way of the server's HTTP requests.
+/// start-up, wraps the rest of the way of the server's HTTP requests (and its WebSocket
+/// handshakes with `handshakes`).
 fn expand_layer(
     func: &syn::ItemFn,
     server: TokenStream,
     priority: TokenStream,
     paths: &[syn::LitStr],
+    handshakes: bool,
 ) -> TokenStream {
     let sig = &func.sig;
     let ident = &sig.ident;
@@ -246,7 +273,7 @@ fn expand_layer(
     );
     let resolve = injected.resolve();
     let names = injected.names();
-    let wrap = quote_spanned!(return_span(sig)=> ::ws_core::__private::layer(__layer));
+    let wrap = quote_spanned!(return_span(sig)=> ::ws_core::__private::layer(__layer, #handshakes));
     let deps = injected.deps();
     let support = quote! {
         const __ORIGIN: ::ws_core::__private::Origin = #origin;
