@@ -1,7 +1,8 @@
 //! A server's fallback tower service (an axum `Router`): it gets what no route takes, behind
 //! the server's middleware (not the `paths` guards of other routes), with its bodies bounded
-//! by `max_http_body`; `hand_over` refuses a path with no WebSocket route; two fallbacks on
-//! one server stop the start, naming both.
+//! by `max_http_body`; `hand_over` refuses a path with no WebSocket route, and a handshake it
+//! hands over passes the `paths` guards of its route; two fallbacks on one server stop the
+//! start, naming both.
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
@@ -10,7 +11,10 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use ws_core::http::{hand_over, Request};
 use ws_core::registry::{HttpFallbackDef, Registry};
-use ws_core::{http_fallback, http_route, middleware, App, Middleware, Rejection, RequestHead};
+use ws_core::{
+    http_fallback, http_route, middleware, ws_controller, App, Conn, Controller, HookResult,
+    Middleware, Rejection, RequestHead,
+};
 use ws_tests::{http_get, http_raw, start, test_config};
 
 #[http_fallback(server = "http")]
@@ -25,6 +29,10 @@ fn api() -> axum::Router {
             }),
         )
         .route("/api/echo", post(|body: String| async move { body }))
+        .route(
+            "/api/live",
+            get(|req: AxumRequest| async move { hand_over(req, "/live").await.into_response() }),
+        )
         .route(
             "/api/nowhere",
             get(|req: AxumRequest| async move {
@@ -62,6 +70,33 @@ pub struct OursOnly;
 impl Middleware for OursOnly {
     async fn handle(&self, _req: &mut RequestHead) -> Result<(), Rejection> {
         Err(Rejection::forbidden("ours is closed\n"))
+    }
+}
+
+/// The WebSocket route that `/api/live` hands its handshakes over to: says who it is.
+#[ws_controller(server = "http", path = "/live")]
+#[derive(Debug)]
+pub struct Live;
+impl Controller for Live {
+    async fn on_open(&self, cx: &mut Conn) -> HookResult {
+        cx.send("live").await?;
+        Ok(())
+    }
+}
+
+/// A guard of `/live` only: handed-over handshakes pass it too.
+#[middleware(server = "http", paths = ["/live"])]
+#[derive(Debug)]
+pub struct LiveKey;
+impl Middleware for LiveKey {
+    async fn handle(&self, req: &mut RequestHead) -> Result<(), Rejection> {
+        match req.header("x-live-key") {
+            Some("open") => Ok(()),
+            _ => Err(Rejection::new(
+                ws_core::http::StatusCode::UNAUTHORIZED,
+                "no live key\n",
+            )),
+        }
     }
 }
 
@@ -111,6 +146,36 @@ async fn the_fallback_answers_what_no_route_takes_behind_the_middleware() {
         body(&text).contains("no WebSocket route `/no-such-route` on server `http`"),
         "{text}"
     );
+
+    // A hand-over to `/live` passes that route's guard: refused without its key...
+    let (status, text) = http_raw(addr, &handshake.replace("/api/nowhere", "/api/live")).await;
+    assert_eq!((status, body(&text)), (401, "no live key\n"), "{text}");
+    // ...and the server's guard without `paths` ran once, on the way to the fallback.
+    let denied = handshake
+        .replace("/api/nowhere", "/api/live")
+        .replace("\r\n\r\n", "\r\nx-live-key: open\r\nx-deny: 1\r\n\r\n");
+    let (status, text) = http_raw(addr, &denied).await;
+    assert_eq!((status, body(&text)), (403, "denied\n"), "{text}");
+    // With the key: the WebSocket of `/live`.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{addr}/api/live"
+        ))
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("x-live-key", http::HeaderValue::from_static("open"));
+    let (mut ws, response) =
+        ws_tests::within("handshake", tokio_tungstenite::connect_async(request))
+            .await
+            .unwrap();
+    assert_eq!(response.status(), 101);
+    let first = ws_tests::within("first message", futures_util::StreamExt::next(&mut ws))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.into_text().unwrap().as_str(), "live");
+    drop(ws);
     running.shutdown().await;
 }
 

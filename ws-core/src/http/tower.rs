@@ -96,9 +96,10 @@ pub(crate) trait HandOver: Send + Sync + 'static {
 /// the connection's context.
 ///
 /// The handshake is checked as on the route's own path (RFC 6455, admission limits,
-/// subprotocols, then `on_handshake`); the server's middleware ran on the request already, on
-/// its way to the fallback, and does not run again. The answer is the `101` (or the refusal)
-/// for the handler to return.
+/// subprotocols, then `on_handshake`); the server's middleware without `paths` ran on the
+/// request already, on its way to the fallback, and does not run again, while the guards
+/// registered with `paths` that name `path` run now, as on the route's own path. The answer is
+/// the `101` (or the refusal) for the handler to return.
 ///
 /// ```
 /// use ws_core::http::{hand_over, Body};

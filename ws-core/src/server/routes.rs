@@ -193,6 +193,23 @@ impl Routes {
     }
 }
 
+/// The middleware with `paths` that take the route at `pattern`, in order: what a handshake
+/// that the fallback handed over ([`hand_over`](crate::http::hand_over)) still passes, the
+/// server's middleware without `paths` having run on its way to the fallback.
+pub(crate) struct PathGuards(pub(crate) Arc<Routes>);
+
+impl Chain for PathGuards {
+    fn link(&self, from: usize, pattern: &str) -> Option<(usize, &dyn ErasedMiddleware)> {
+        self.0
+            .middleware
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(_, m)| m.paths.contains(&pattern))
+            .map(|(i, m)| (i, m.handle.as_ref() as &dyn ErasedMiddleware))
+    }
+}
+
 /// The middleware that runs on a request to the route at `pattern` (as registered:
 /// `paths = ["/rooms/{id}"]` guards every room), in order.
 impl Chain for Routes {

@@ -21,7 +21,7 @@ use super::body;
 use super::driver::{Accepted, Setup};
 use super::handshake::{self, Accept, HandshakeError};
 use super::ops;
-use super::routes::{HttpRoute, Routes, WsRoute, FALLBACK};
+use super::routes::{HttpRoute, PathGuards, Routes, WsRoute, FALLBACK};
 use super::stream;
 use crate::client_cert::ClientCert;
 use crate::context::AppContext;
@@ -422,7 +422,14 @@ pub(crate) async fn upgrade<B>(
                 .run(request(ctx, head, None))
                 .await
         }
-        Way::HandedOver => endpoint(request(ctx, head, None)).await,
+        // The server's middleware without `paths` ran on the way to the fallback; the guards
+        // of this route's path run now.
+        Way::HandedOver => {
+            let guards = Arc::new(PathGuards(Arc::clone(&ctx.routes)));
+            Next::new(guards, route.path, endpoint)
+                .run(request(ctx, head, None))
+                .await
+        }
     }
 }
 
