@@ -94,14 +94,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let values = named("__arg");
     // Each use of an argument's trait is spanned on the user's type, where its errors land.
     let spanned = |f: &dyn Fn(&syn::Type, usize) -> TokenStream| -> Vec<TokenStream> {
-        types
-            .iter()
-            .enumerate()
-            .map(|(i, ty)| {
-                let tokens = f(ty, i);
-                quote_spanned!(ty.span()=> #tokens)
-            })
-            .collect()
+        types.iter().enumerate().map(|(i, ty)| f(ty, i)).collect()
     };
     let prepares = spanned(&|ty, _| {
         quote_spanned!(ty.span()=>
