@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use ws_core::http::{
-    Extension, FromRequest, HeaderMap, Json, JsonRejection, Method, Path, Query, Request,
+    Extension, Form, FromRequest, HeaderMap, Json, JsonRejection, Method, Path, Query, Request,
     StatusCode, Uri,
 };
 use ws_core::{http_route, middleware, Middleware, QueryError, Rejection, RequestHead, Sender};
@@ -176,6 +176,32 @@ async fn me(Extension(user): Extension<User>, key: Option<ApiKey>) -> String {
 #[http_route(server = "http", method = "POST", path = "/ex/json")]
 async fn json(body: Result<Json<Note>, JsonRejection>) -> Result<String, JsonRejection> {
     Ok(body?.0.text)
+}
+
+#[derive(Debug, Deserialize)]
+struct Login {
+    name: String,
+}
+
+/// A form body, the peer's address, and a certificate that a plain-TCP client never has.
+#[http_route(server = "http", method = "POST", path = "/ex/form")]
+async fn form(
+    Form(login): Form<Login>,
+    peer: SocketAddr,
+    cert: Option<ws_core::ClientCert>,
+) -> String {
+    format!(
+        "hello {} from {} cert={}",
+        login.name,
+        peer.ip(),
+        cert.is_some()
+    )
+}
+
+/// A route for clients with a certificate only.
+#[http_route(server = "http", path = "/ex/cert")]
+async fn cert(cert: ws_core::ClientCert) -> String {
+    cert.subject().to_owned()
 }
 
 /// Sends `method path` with `headers` and `body` over a new connection; the status and the
@@ -394,5 +420,23 @@ async fn bodies_head_parts_optional_and_own_extractors() {
     assert_eq!((status, body.as_str()), (200, "bob key=k2"));
     let (status, body) = send(addr, "GET", "/ex/me", &[("x-user", "bob")], "").await;
     assert_eq!((status, body.as_str()), (200, "bob key=none"));
+
+    // A form, the peer, no certificate (the TLS tests have one).
+    const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+    let (status, body) = send(addr, "POST", "/ex/form", &[FORM], "name=ada%20l").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "hello ada l from 127.0.0.1 cert=false")
+    );
+    let (status, body) = send(addr, "POST", "/ex/form", &[JSON], "name=ada").await;
+    assert_eq!(status, 415, "{body}");
+    let (status, body) = send(addr, "POST", "/ex/form", &[FORM], "nom=ada").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("name"), "{body}");
+    let (status, body) = get(addr, "/ex/cert").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (403, "this route needs a client certificate\n")
+    );
     running.shutdown().await;
 }

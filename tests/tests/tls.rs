@@ -69,6 +69,12 @@ impl Controller for WhoamiCert {
     }
 }
 
+/// `GET /cert-subject` on the TLS server: the client certificate and the peer as arguments.
+#[ws_core::http_route(server = "ws", path = "/cert-subject")]
+async fn cert_subject(cert: ws_core::ClientCert, peer: SocketAddr) -> String {
+    format!("{} from {}", cert.subject(), peer.ip())
+}
+
 const H1: &[&[u8]] = &[b"http/1.1"];
 const H2: &[&[u8]] = &[b"h2"];
 const BOTH: &[&[u8]] = &[b"h2", b"http/1.1"];
@@ -728,6 +734,25 @@ async fn client_certificates_are_required_and_verified() {
         "{seen}"
     );
     close_with(&mut ws, 1000).await;
+
+    // An HTTP route that takes the certificate as an argument.
+    let mut tls = tls_connect_with(addr, client_config(&[server_ca], Some(&alice), H1)).await;
+    within(
+        "request",
+        tls.write_all(b"GET /cert-subject HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+    )
+    .await
+    .unwrap();
+    let mut response = Vec::new();
+    while !String::from_utf8_lossy(&response).contains("from 127.0.0.1") {
+        let mut chunk = [0u8; 1024];
+        let n = within("response", tls.read(&mut chunk)).await.unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&response));
+        response.extend_from_slice(&chunk[..n]);
+    }
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("CN=alice"), "{response}");
     running.shutdown().await;
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Register a handler with `#[http_route(server = "http", method = "GET", path = "/health")]`
 //! on an `async fn(..) -> impl IntoResponse`. Its arguments, in any order, are taken from the
-//! request ([`FromRequest`]: the whole [`Request`], [`Path`], [`Query`], [`Json`],
-//! [`Extension`], the body, the head's parts, or an extractor of the app's own) or injected
+//! request ([`FromRequest`]: the whole [`Request`], [`Path`], [`Query`], [`Json`], [`Form`],
+//! [`Extension`], the body, the head's parts, the client's address and certificate, or an
+//! extractor of the app's own) or injected
 //! (`Inject<T>`, `Settings<T>`, `Sender`, `Config`, `LiveConfig`: resolved once at start-up,
 //! then cloned for each request).
 
@@ -31,7 +32,7 @@ mod tower;
 pub use body::{Body, BoxError};
 #[doc(hidden)]
 pub use extract::{request_taken_once, request_taken_twice, RouteArg};
-pub use extract::{Extension, FromRequest, Path, Query};
+pub use extract::{Extension, Form, FromRequest, Path, Query};
 pub use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 pub use json::{Json, JsonRejection};
 pub use parts::{Html, IntoResponseParts};

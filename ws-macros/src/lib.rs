@@ -459,9 +459,9 @@ pub fn middleware(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// | `path = "/rooms/{id}"`, `path = "/files/{*path}"` | a pattern: `req.param("id")` |
 /// | `async fn f(req: Request)` | the request, taken by value (head, body, `sender()`, `config()`); one argument at most |
 /// | `Path(id): Path<u64>`, `Path((a, b)): Path<(String, u32)>`, `Path(p): Path<Params>` | the path parameters as one value, a tuple in the pattern's order, or a struct by name (400 naming a value that does not parse) |
-/// | `Query(q): Query<T>`, `Json(body): Json<T>` | the query string, the JSON body (`T: Deserialize`; 400, 415, 422 saying why) |
+/// | `Query(q): Query<T>`, `Json(body): Json<T>`, `Form(f): Form<T>` | the query string, the JSON or form body (`T: Deserialize`; 400, 415, 422 saying why) |
 /// | `Extension(user): Extension<T>` | a value a middleware inserted into the request's extensions (500 without one) |
-/// | `HeaderMap`, `Method`, `Uri`, `Bytes`, `String` | the head's parts, the body (as text: 400 unless UTF-8) |
+/// | `HeaderMap`, `Method`, `Uri`, `SocketAddr`, `ClientCert`, `Bytes`, `String` | the head's parts, the client's address and certificate (403 without one), the body (as text: 400 unless UTF-8) |
 /// | `Option<E>`, `Result<E, E::Rejection>` | an extractor that may reject, for the route to decide |
 /// | `MyType` where `impl FromRequest for MyType` | an extractor of the app's own |
 /// | `a: Inject<A>`, `s: Settings<T>`, `tx: Sender`, `c: Config`, `l: LiveConfig` | injected: resolved once at start-up (a missing singleton stops start-up), cloned for each request |

@@ -1,6 +1,6 @@
 //! Arguments of an `#[http_route]` function: extractors, taken from each request
-//! ([`FromRequest`]: [`Path`], [`Query`], [`Json`], [`Extension`], the body, the head's
-//! parts, the whole [`Request`]), and values injected once at start-up (`Inject<T>`,
+//! ([`FromRequest`]: [`Path`], [`Query`], [`Json`], [`Form`], [`Extension`], the body, the
+//! head's parts, the peer's address and certificate, the whole [`Request`]), and values injected once at start-up (`Inject<T>`,
 //! `Settings<T>`, `Sender`, `Config`, `LiveConfig`), in any order.
 //!
 //! The route's body has been read whole (within `max_http_body`) before any extractor runs, so
@@ -8,6 +8,7 @@
 //! [`Request`] itself, taken by value, is handed over after the others have looked at it.
 
 use std::future::Future;
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri};
@@ -15,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::json::{self, Json, JsonRejection};
 use super::{IntoResponse, Request, Response};
+use crate::client_cert::ClientCert;
 use crate::config::{Config, LiveConfig};
 use crate::di::{Dep, FromResolver, Inject, Resolver};
 use crate::error::{Origin, StartupError};
@@ -54,7 +56,7 @@ use crate::settings::{MiddlewareSettings, Settings};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an argument an HTTP route can take",
     label = "neither taken from the request nor injected",
-    note = "taken from each request: `Request`, `Path<T>`, `Query<T>`, `Json<T>`, `Extension<T>`, `HeaderMap`, `Method`, `Uri`, `Bytes`, `String`, `Option<E>`, `Result<E, _>`, or your own `impl FromRequest`",
+    note = "taken from each request: `Request`, `Path<T>`, `Query<T>`, `Json<T>`, `Form<T>`, `Extension<T>`, `HeaderMap`, `Method`, `Uri`, `SocketAddr`, `ClientCert`, `Bytes`, `String`, `Option<E>`, `Result<E, _>`, or your own `impl FromRequest`",
     note = "injected once at start-up: `Inject<T>` (T a #[singleton], or a `dyn Trait` that one provides), `Settings<T>`, `Sender`, `Config`, `LiveConfig`"
 )]
 pub trait FromRequest: Sized {
@@ -131,6 +133,73 @@ impl<T: DeserializeOwned + Send> FromRequest for Json<T> {
 
     async fn from_request(req: &Request) -> Result<Self, JsonRejection> {
         json::from_request(&req.head, &req.body).map(Json)
+    }
+}
+
+/// The body as a form (`application/x-www-form-urlencoded`, what an HTML `<form method=post>`
+/// sends) deserialized into `T` with `serde_urlencoded`: 415 for another content type, 422
+/// saying why for a form that does not fit `T`.
+///
+/// ```
+/// use serde::Deserialize;
+/// use ws_core::http::Form;
+///
+/// #[derive(Deserialize)]
+/// struct Login {
+///     name: String,
+/// }
+///
+/// #[ws_core::http_route(server = "http", method = "POST", path = "/login")]
+/// async fn login(Form(login): Form<Login>) -> String {
+///     format!("hello {}", login.name)
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Form<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest for Form<T> {
+    type Rejection = Rejection;
+
+    async fn from_request(req: &Request) -> Result<Self, Rejection> {
+        let form = req.header("content-type").is_some_and(|t| {
+            t.split(';').next().is_some_and(|essence| {
+                essence
+                    .trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+        if !form {
+            return Err(Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a form: `Content-Type: application/x-www-form-urlencoded`\n",
+            ));
+        }
+        serde_urlencoded::from_bytes(req.body())
+            .map(Form)
+            .map_err(|e| {
+                Rejection::new(StatusCode::UNPROCESSABLE_ENTITY, format!("bad form: {e}\n"))
+            })
+    }
+}
+
+/// The address of the client (the peer of the connection; behind a proxy, the proxy's).
+impl FromRequest for SocketAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: &Request) -> Result<Self, Self::Rejection> {
+        Ok(req.peer_addr())
+    }
+}
+
+/// The certificate the client presented (on a server with `tls_client_ca`); 403 without one.
+/// `Option<ClientCert>` for a route that serves both.
+impl FromRequest for ClientCert {
+    type Rejection = Rejection;
+
+    async fn from_request(req: &Request) -> Result<Self, Rejection> {
+        req.client_cert()
+            .cloned()
+            .ok_or_else(|| Rejection::forbidden("this route needs a client certificate\n"))
     }
 }
 
@@ -258,7 +327,7 @@ where
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an argument an HTTP route can take",
     label = "neither taken from the request nor injected",
-    note = "taken from each request: `Request`, `Path<T>`, `Query<T>`, `Json<T>`, `Extension<T>`, `HeaderMap`, `Method`, `Uri`, `Bytes`, `String`, `Option<E>`, `Result<E, _>`, or your own `impl FromRequest`",
+    note = "taken from each request: `Request`, `Path<T>`, `Query<T>`, `Json<T>`, `Form<T>`, `Extension<T>`, `HeaderMap`, `Method`, `Uri`, `SocketAddr`, `ClientCert`, `Bytes`, `String`, `Option<E>`, `Result<E, _>`, or your own `impl FromRequest`",
     note = "injected once at start-up: `Inject<T>` (T a #[singleton], or a `dyn Trait` that one provides), `Settings<T>`, `Sender`, `Config`, `LiveConfig`"
 )]
 pub trait RouteArg: Sized + Send + 'static {
