@@ -34,6 +34,19 @@ fn api() -> axum::Router {
             get(|req: AxumRequest| async move { hand_over(req, "/live").await.into_response() }),
         )
         .route(
+            "/api/topics/{topic}",
+            get(|req: AxumRequest| async move {
+                let topic = req
+                    .uri()
+                    .path()
+                    .trim_start_matches("/api/topics/")
+                    .to_owned();
+                hand_over(req, &format!("/topics/{topic}"))
+                    .await
+                    .into_response()
+            }),
+        )
+        .route(
             "/api/nowhere",
             get(|req: AxumRequest| async move {
                 hand_over(req, "/no-such-route").await.into_response()
@@ -80,6 +93,18 @@ pub struct Live;
 impl Controller for Live {
     async fn on_open(&self, cx: &mut Conn) -> HookResult {
         cx.send("live").await?;
+        Ok(())
+    }
+}
+
+/// A route with a parameter, reached by a hand-over to a path it matches.
+#[ws_controller(server = "http", path = "/topics/{topic}")]
+#[derive(Debug)]
+pub struct Topic;
+impl Controller for Topic {
+    async fn on_open(&self, cx: &mut Conn) -> HookResult {
+        let topic = cx.param("topic").unwrap_or("?").to_owned();
+        cx.send(format!("topic {topic}")).await?;
         Ok(())
     }
 }
@@ -175,6 +200,20 @@ async fn the_fallback_answers_what_no_route_takes_behind_the_middleware() {
         .unwrap()
         .unwrap();
     assert_eq!(first.into_text().unwrap().as_str(), "live");
+    drop(ws);
+
+    // A hand-over to a path that a pattern matches: the route gets its parameter.
+    let (mut ws, _) = ws_tests::within(
+        "handshake",
+        tokio_tungstenite::connect_async(format!("ws://{addr}/api/topics/rust%20lang")),
+    )
+    .await
+    .unwrap();
+    let first = ws_tests::within("first message", futures_util::StreamExt::next(&mut ws))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.into_text().unwrap().as_str(), "topic rust lang");
     drop(ws);
     running.shutdown().await;
 }

@@ -89,7 +89,9 @@ pub(crate) trait HandOver: Send + Sync + 'static {
 }
 
 /// Hands a WebSocket handshake that a tower service or axum handler received (on a server's
-/// fallback) to the controller or `#[ws_handler]` registered at `path` on the same server:
+/// fallback) to the controller or `#[ws_handler]` whose pattern `path` matches on the same
+/// server, as a request's path would (`/rooms/42` reaches `/rooms/{id}`, and `cx.param("id")`
+/// is `42`):
 /// the connection then gets that controller's hooks and everything the framework gives one
 /// (`on_handshake`, the connection table and its id, rooms, `Sender` pushes, keep-alive,
 /// limits, metrics). The request's extensions (what axum or tower middleware inserted) become
@@ -98,7 +100,7 @@ pub(crate) trait HandOver: Send + Sync + 'static {
 /// The handshake is checked as on the route's own path (RFC 6455, admission limits,
 /// subprotocols, then `on_handshake`); the server's middleware without `paths` ran on the
 /// request already, on its way to the fallback, and does not run again, while the guards
-/// registered with `paths` that name `path` run now, as on the route's own path. The answer is
+/// registered with `paths` that name the route's pattern run now, as on its own path. The answer is
 /// the `101` (or the refusal) for the handler to return.
 ///
 /// ```

@@ -13,7 +13,8 @@ impl HandOver for ConnCtx {
         let path = path.to_owned();
         Box::pin(async move {
             let routes = &ctx.routes;
-            let Some(route) = routes.ws.get(&path).filter(|_| routes.websocket) else {
+            // Matched as a request's path is: `/rooms/42` reaches `/rooms/{id}` with its `id`.
+            let Some(found) = routes.ws.at(&path).filter(|_| routes.websocket) else {
                 return Response::text(
                     StatusCode::NOT_FOUND,
                     format!(
@@ -22,8 +23,12 @@ impl HandOver for ConnCtx {
                     ),
                 );
             };
+            let params = match service::decode(&found.params) {
+                Ok(params) => params,
+                Err(bad) => return Response::text(StatusCode::BAD_REQUEST, format!("{bad}\n")),
+            };
             let req = http::Request::from_parts(parts, ());
-            service::upgrade(&ctx, route, req, None, Way::HandedOver).await
+            service::upgrade(&ctx, found.value, req, params, Way::HandedOver).await
         })
     }
 }

@@ -108,14 +108,6 @@ impl<T> PathTable<T> {
         Some(&mut e.value)
     }
 
-    /// The value registered at exactly `pattern`.
-    pub(crate) fn get(&self, pattern: &str) -> Option<&T> {
-        self.entries
-            .iter()
-            .find(|e| e.pattern == pattern)
-            .map(|e| &e.value)
-    }
-
     /// What `path` matches, if anything.
     pub(crate) fn at<'r, 'p>(&'r self, path: &'p str) -> Option<Found<'r, 'p, T>> {
         let m = self.router.at(path).ok()?;

@@ -69,7 +69,8 @@ enum Target<'r> {
 }
 
 /// The parameters a lookup matched, decoded; `None` (nothing allocated) for a route without.
-fn decode(params: &matchit::Params<'_, '_>) -> Result<Option<PathParams>, NotUtf8> {
+/// The values of a match's parameters, percent-decoded (`None` for a path without any).
+pub(crate) fn decode(params: &matchit::Params<'_, '_>) -> Result<Option<PathParams>, NotUtf8> {
     if params.is_empty() {
         return Ok(None);
     }
