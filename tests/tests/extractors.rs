@@ -14,7 +14,10 @@ use ws_core::http::{
     Extension, Form, FromRequest, HeaderMap, Json, JsonRejection, Method, Path, Query, Request,
     StatusCode, Uri,
 };
-use ws_core::{http_route, middleware, Middleware, QueryError, Rejection, RequestHead, Sender};
+use ws_core::{
+    http_route, middleware, ws_handler, Middleware, QueryError, Rejection, RequestHead, Sender,
+    WebSocket,
+};
 use ws_tests::{http_raw, start, test_config, within};
 
 /// `/ex/users/{id}`: one parameter, one value.
@@ -202,6 +205,36 @@ async fn form(
 #[http_route(server = "http", path = "/ex/cert")]
 async fn cert(cert: ws_core::ClientCert) -> String {
     cert.subject().to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+struct Who {
+    name: String,
+}
+
+/// A WebSocket handler whose handshake must carry a numeric `{room}` and `?name=`: taken
+/// before the upgrade, a refusal answers the handshake; a middleware's `User` if there is one.
+#[ws_handler(server = "ws", path = "/ex/ws/{room}")]
+async fn ws_room(
+    ws: WebSocket,
+    Path(room): Path<u32>,
+    Query(who): Query<Who>,
+    headers: HeaderMap,
+    user: Option<Extension<User>>,
+    sender: Sender,
+) -> Result<(), ws_core::SendError> {
+    let agent = headers
+        .get("x-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    let user = user.map_or("nobody".to_owned(), |Extension(u)| u.0);
+    let open = sender.count(&ws_core::Filter::all());
+    ws.push(format!(
+        "room {room} for {} agent={agent} user={user} open={open}",
+        who.name
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Sends `method path` with `headers` and `body` over a new connection; the status and the
@@ -438,5 +471,49 @@ async fn bodies_head_parts_optional_and_own_extractors() {
         (status, body.as_str()),
         (403, "this route needs a client certificate\n")
     );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_websocket_handler_takes_its_arguments_from_the_handshake() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let running = start(test_config()).await;
+    let addr = running.local_addr("ws").unwrap();
+    let connect = |path: &str| {
+        let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("x-agent", http::HeaderValue::from_static("probe"));
+        within("handshake", tokio_tungstenite::connect_async(request))
+    };
+
+    let (mut ws, response) = connect("/ex/ws/7?name=ada").await.unwrap();
+    assert_eq!(response.status(), 101);
+    let first = within("first message", futures_util::StreamExt::next(&mut ws))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first.into_text().unwrap().as_str(),
+        "room 7 for ada agent=probe user=nobody open=1"
+    );
+    drop(ws);
+
+    // Refused before the upgrade, with the extractor's answer.
+    for (path, status, says) in [
+        ("/ex/ws/seven?name=ada", 400, "path parameter `room`"),
+        ("/ex/ws/7", 400, "bad query string"),
+    ] {
+        match connect(path).await {
+            Err(WsError::Http(response)) => {
+                assert_eq!(response.status(), status, "{path}");
+                let body =
+                    String::from_utf8_lossy(response.body().as_deref().unwrap_or(&[])).into_owned();
+                assert!(body.contains(says), "{path}: says {says:?}: {body}");
+            }
+            other => panic!("{path}: expected a refusal, got {other:?}"),
+        }
+    }
     running.shutdown().await;
 }

@@ -9,7 +9,9 @@ pub use crate::di::{
 pub use crate::error::{Origin, StartupError};
 pub use crate::future::BoxFuture;
 pub use crate::http::HttpFallback;
-pub use crate::http::{request_taken_once, request_taken_twice, HttpHandler, Request, RouteArg};
+pub use crate::http::{
+    request_not_taken, request_taken_once, request_taken_twice, HttpHandler, Request, RouteArg,
+};
 pub use crate::layer::NextService;
 pub use crate::middleware::{ErasedMiddlewareHandle, Next};
 pub use crate::registry::{
@@ -100,14 +102,33 @@ pub fn respond<R: IntoResponse>(r: R) -> crate::http::Response {
     r.into_response()
 }
 
-/// Wraps a `#[ws_handler]` function (with its injected arguments captured) as a controller.
-pub fn handler<F, Fut>(f: F) -> Arc<dyn ErasedControllerHandle>
+/// Wraps a `#[ws_handler]` function as a controller: `extract` takes its arguments (after the
+/// socket) from each handshake, `f` calls it with them.
+pub fn handler<F, Fut, A, X>(f: F, extract: X) -> Arc<dyn ErasedControllerHandle>
 where
-    F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
+    F: Fn(WebSocket, A) -> Fut + Send + Sync + 'static,
+    A: Send + 'static,
     Fut: std::future::Future + Send + 'static,
     Fut::Output: HandlerOutput,
+    X: for<'r> Fn(&'r Request) -> BoxFuture<'r, Result<A, crate::http::Response>>
+        + Send
+        + Sync
+        + 'static,
 {
-    Arc::new(HandlerController { f })
+    let controller = HandlerController {
+        f,
+        args: std::marker::PhantomData,
+    };
+    Arc::new(crate::server::handler::Handler::new(controller, extract))
+}
+
+/// A `#[ws_handler]`'s taking of its arguments from a handshake (gives the closure its
+/// signature, which it could not infer alone).
+pub fn handshake_args<A, X>(extract: X) -> X
+where
+    X: for<'r> Fn(&'r Request) -> BoxFuture<'r, Result<A, crate::http::Response>>,
+{
+    extract
 }
 
 /// Asserts at compile time that a handler's first argument is the `WebSocket`.

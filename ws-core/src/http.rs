@@ -31,7 +31,7 @@ mod tower;
 
 pub use body::{Body, BoxError};
 #[doc(hidden)]
-pub use extract::{request_taken_once, request_taken_twice, RouteArg};
+pub use extract::{request_not_taken, request_taken_once, request_taken_twice, RouteArg};
 pub use extract::{Extension, Form, FromRequest, Path, Query};
 pub use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 pub use json::{Json, JsonRejection};

@@ -37,10 +37,12 @@
 //!                         reload, stop
 //!  registry/              the link-time records (linkme), their checks against the config
 //!  server/                listener + accept loop, routes, hyper service, handshake, admission
-//!                         limits, hook driver, streamed bodies, the fallback's hand-over
+//!                         limits, hook driver, a #[ws_handler]'s handshake arguments,
+//!                         streamed bodies, the fallback's hand-over
 //!  layer.rs               tower layers as middleware (over the rest of a request's way)
 //!  user-facing API        Conn, Controller, Middleware + Next, WebSocket, jsonrpc,
-//!                         http (Request, IntoResponse, Json, Body, Sse, tower fallback)
+//!                         http (Request, extractors, IntoResponse, Json, Body, Sse, tower
+//!                         fallback)
 //!  context.rs             AppContext: config in effect, singletons, settings, Sender, addresses
 //!  di.rs, settings.rs     Inject<T>, FromResolver (what #[inject] fills); [middleware.NAME] settings
 //!  push/                  Filter/Target/Envelope, the connection table, Broker seam, Sender

@@ -26,6 +26,7 @@
 //! outbound queue like any other push.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -301,18 +302,49 @@ struct HandlerTask {
 /// Messages a handler may leave unread before the connection's reader waits for it.
 const INBOX: usize = 16;
 
-/// A `#[ws_handler]` function as a controller.
-pub(crate) struct HandlerController<F> {
+/// A `#[ws_handler]` function as a controller: called with the socket and `A`, the arguments
+/// taken from the connection's handshake ([`HandlerArgs`]).
+pub(crate) struct HandlerController<F, A> {
     pub(crate) f: F,
+    pub(crate) args: PhantomData<fn() -> A>,
 }
 
-impl<F, Fut> Controller for HandlerController<F>
+/// A `#[ws_handler]`'s arguments, taken from its handshake, in the connection's extensions
+/// until it opens.
+pub(crate) struct HandlerArgs<A>(Arc<Mutex<Option<A>>>);
+
+impl<A> Clone for HandlerArgs<A> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<A> HandlerArgs<A> {
+    pub(crate) fn new(args: A) -> Self {
+        Self(Arc::new(Mutex::new(Some(args))))
+    }
+
+    fn take(self) -> Option<A> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl<F, A, Fut> Controller for HandlerController<F, A>
 where
-    F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
+    F: Fn(WebSocket, A) -> Fut + Send + Sync + 'static,
+    A: Send + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: HandlerOutput,
 {
     async fn on_open(&self, cx: &mut Conn) -> HookResult {
+        let Some(args) = cx.remove::<HandlerArgs<A>>().and_then(HandlerArgs::take) else {
+            return Err(HookError::from(
+                "the handler's arguments were not taken from its handshake",
+            ));
+        };
         let (tx, rx) = mpsc::channel(INBOX);
         let ws = WebSocket {
             inbox: rx,
@@ -326,7 +358,7 @@ where
         let out = cx.out.clone();
         let returned = Arc::new(AtomicBool::new(false));
         let done = Arc::clone(&returned);
-        let fut = (self.f)(ws);
+        let fut = (self.f)(ws, args);
         let info = Arc::clone(&cx.info);
         // In the connection's span (when enabled, at `debug`), as the hooks are: the
         // function's own log lines name the connection.
@@ -396,7 +428,7 @@ fn is_failure(code: CloseCode) -> bool {
     matches!(code.as_u16(), 1002 | 1006 | 1007 | 1009 | 1011)
 }
 
-impl<F> std::fmt::Debug for HandlerController<F> {
+impl<F, A> std::fmt::Debug for HandlerController<F, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("HandlerController")
     }

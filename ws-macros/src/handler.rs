@@ -1,13 +1,15 @@
 //! `#[ws_handler(server = "..", path = "..")] async fn f(ws: WebSocket, ..)`: the coroutine
-//! style. Arguments after the socket are injected once at start-up (their types implement
-//! `FromResolver`: `Inject<T>`, `Settings<T>`, `Sender`, `Config`, `LiveConfig`) and cloned
-//! for each connection.
+//! style. The arguments after the socket are `RouteArg`s, as an `#[http_route]`'s: taken from
+//! the handshake before the upgrade (`Path<T>`, `Query<T>`, `HeaderMap`, `Extension<T>`, ...;
+//! a refusal answers the handshake) or injected once at start-up and cloned for each
+//! connection.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::register::{first_arg_by_value, return_span, Injected};
+use crate::register::{arg_by_value, first_arg_by_value, return_span};
+use crate::route_args::RouteArgs;
 use crate::ws_route::WsRouteArgs;
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -51,6 +53,15 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             "a WebSocket handler takes the socket first: `async fn f(ws: ws_core::WebSocket)`",
         ));
     }
+    for input in func.sig.inputs.iter().skip(1) {
+        if let syn::FnArg::Typed(t) = input {
+            arg_by_value(
+                t,
+                "a WebSocket handler takes its arguments by value",
+                errors,
+            );
+        }
+    }
     if !args.errors.is_empty() {
         let errs = crate::attr::to_compile_errors(args.errors);
         return quote! { #func #errs };
@@ -58,19 +69,35 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let ident = &func.sig.ident;
     let ws_ty = &types[0];
     let ws_arg = quote_spanned!(ws_ty.span()=> ::ws_core::__private::websocket_arg(__ws));
-    let injected = Injected::new("__arg", &types[1..]);
-    let resolve = injected.resolve();
-    let clones = injected
-        .names()
-        .map(|name| quote! { ::core::clone::Clone::clone(&#name) });
+    let rest = RouteArgs::new(types[1..].to_vec());
+    let values = rest.values();
+    let (prepare, takes, deps) = (rest.prepare(), rest.takes(), rest.deps());
+    let take = rest.take(
+        quote!(::core::option::Option::None),
+        quote!(return ::core::result::Result::Err(__refusal)),
+    );
     // What the function returns is checked where it is written.
-    let wrap = quote_spanned!(return_span(&func.sig)=> ::ws_core::__private::handler(__handler));
+    let wrap = quote_spanned!(return_span(&func.sig)=>
+        ::ws_core::__private::handler(__handler, __extract)
+    );
     let build = quote! {
-        #resolve
-        let __handler = move |__ws: ::ws_core::__private::WebSocket| #ident(#ws_arg, #(#clones),*);
+        const _: () = ::ws_core::__private::request_not_taken(#takes);
+        #prepare
+        let __handler = move |__ws: ::ws_core::__private::WebSocket, (#(#values,)*)| {
+            #ident(#ws_arg, #(#values),*)
+        };
+        let __extract = ::ws_core::__private::handshake_args(
+            move |__req: &::ws_core::__private::Request| {
+                let __states = ::std::sync::Arc::clone(&__states);
+                ::std::boxed::Box::pin(async move {
+                    #take
+                    ::core::result::Result::Ok((#(#values,)*))
+                }) as ::ws_core::__private::BoxFuture<'_, _>
+            },
+        );
         ::core::result::Result::Ok(#wrap)
     };
-    match args.register(ident, injected.deps(), build) {
+    match args.register(ident, deps, build) {
         Some(reg) => quote! { #func #reg },
         None => {
             let errs = crate::attr::to_compile_errors(args.errors);

@@ -9,6 +9,7 @@ mod handler;
 mod middleware;
 mod register;
 mod route;
+mod route_args;
 mod rpc;
 mod singleton;
 mod ws_route;
@@ -128,7 +129,8 @@ pub fn ws_controller(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// | `#[ws_handler(server = "ws", path = "/stream")]` | the route; `path` may be a pattern (`ws.param("id")`) |
 /// | `protocol = ..`, `protocol_required`, `compression = true` | as on `#[ws_controller]` |
 /// | `async fn f(mut ws: WebSocket)` | the socket alone |
-/// | `async fn f(mut ws: WebSocket, a: Inject<A>, s: Sender, c: Config, ..)` | arguments after the socket are injected: their types implement `FromResolver` (`Inject<T>`, `Settings<T>`, `Sender`, `Config`, `LiveConfig`); resolved once at start-up, cloned for each connection |
+/// | `async fn f(mut ws: WebSocket, a: Inject<A>, s: Sender, c: Config, ..)` | injected arguments after the socket (`Inject<T>`, `Settings<T>`, `Sender`, `Config`, `LiveConfig`): resolved once at start-up, cloned for each connection |
+/// | `async fn f(mut ws: WebSocket, Path(id): Path<u64>, Query(q): Query<Q>, headers: HeaderMap, ..)` | arguments taken from the handshake, as an `#[http_route]`'s extractors (`Path<T>`, `Query<T>`, `Extension<T>`, `HeaderMap`, `SocketAddr`, `Option<E>`, your own `FromRequest`; not the `Request` itself): before the upgrade, so a refusal (a bad `{id}`: 400) answers the handshake |
 /// | `-> ()` | the connection closes (1000) when the function returns |
 /// | `-> Result<(), E>` with `E: Display` | an `Err` closes it with 1011 and is logged |
 ///

@@ -4,11 +4,11 @@
 //! value); the registration builds the handler that the server keeps and calls per request.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
+use quote::{quote, quote_spanned};
 
 use crate::attr::{check_path_lit, Args};
 use crate::register::{arg_by_value, origin, return_span, static_record};
+use crate::route_args::RouteArgs;
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
@@ -81,64 +81,13 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     let ident = &func.sig.ident;
     let origin = origin(ident);
-    // Bindings spanned on their argument's type too: an error about their type lands there.
-    let named = |prefix: &str| -> Vec<syn::Ident> {
-        types
-            .iter()
-            .enumerate()
-            .map(|(i, ty)| format_ident!("{prefix}{i}", span = ty.span()))
-            .collect()
-    };
-    let states = named("__state");
-    let pending = named("__pending");
-    let values = named("__arg");
-    // Each use of an argument's trait is spanned on the user's type, where its errors land.
-    let spanned = |f: &dyn Fn(&syn::Type, usize) -> TokenStream| -> Vec<TokenStream> {
-        types.iter().enumerate().map(|(i, ty)| f(ty, i)).collect()
-    };
-    let prepares = spanned(&|ty, _| {
-        quote_spanned!(ty.span()=>
-            <#ty as ::ws_core::__private::RouteArg>::prepare(__resolver, __ORIGIN)
-        )
-    });
-    let extracts = spanned(&|ty, i| {
-        let index = syn::Index::from(i);
-        quote_spanned!(ty.span()=>
-            <#ty as ::ws_core::__private::RouteArg>::extract(&__states.#index, &__req)
-        )
-    });
-    let finishes = spanned(&|ty, i| {
-        let pending = &pending[i];
-        quote_spanned!(ty.span()=>
-            <#ty as ::ws_core::__private::RouteArg>::finish(#pending, &mut __req)
-        )
-    });
-    let takes = spanned(&|ty, _| {
-        quote_spanned!(ty.span()=>
-            <#ty as ::ws_core::__private::RouteArg>::TAKES_REQUEST
-        )
-    });
-    let deps = spanned(&|ty, _| {
-        quote_spanned!(ty.span()=>
-            <#ty as ::ws_core::__private::RouteArg>::DEPENDENCY
-        )
-    });
-    // Every argument is prepared before any error returns, so that all of a route's problems
-    // are reported.
-    let prepare = if types.is_empty() {
-        TokenStream::new()
-    } else {
-        quote! {
-            let (#(#states,)*) = match (#(#prepares,)*) {
-                (#(::core::result::Result::Ok(#states),)*) => (#(#states,)*),
-                (#(#states,)*) => {
-                    return ::core::result::Result::Err(::ws_core::__private::failed([
-                        #(::core::result::Result::err(#states)),*
-                    ]));
-                }
-            };
-        }
-    };
+    let args = RouteArgs::new(types);
+    let values = args.values();
+    let (prepare, takes, deps) = (args.prepare(), args.takes(), args.deps());
+    let take = args.take(
+        quote!(::core::option::Option::Some(__req)),
+        quote!(return __refusal),
+    );
     // What the function returns is checked where it is written: an `IntoResponse`.
     let respond = quote_spanned!(return_span(&func.sig)=>
         ::ws_core::__private::respond(#ident(#(#values),*).await)
@@ -151,38 +100,19 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             ::ws_core::__private::HttpHandler,
             ::ws_core::__private::StartupError,
         > {
-            const _: () = ::ws_core::__private::request_taken_once(&[
-                #(#takes),*
-            ]);
+            const _: () = ::ws_core::__private::request_taken_once(#takes);
             #prepare
-            let __states = ::std::sync::Arc::new((#(#states,)*));
             ::core::result::Result::Ok(::ws_core::__private::http_route(
                 move |__req: ::ws_core::__private::Request| {
                     let __states = ::std::sync::Arc::clone(&__states);
                     async move {
-                        #(
-                            let #pending = match #extracts.await {
-                                ::core::result::Result::Ok(p) => p,
-                                ::core::result::Result::Err(r) => return r,
-                            };
-                        )*
-                        let mut __req = ::core::option::Option::Some(__req);
-                        #(
-                            let #values = match #finishes {
-                                ::core::option::Option::Some(v) => v,
-                                ::core::option::Option::None => {
-                                    return ::ws_core::__private::request_taken_twice();
-                                }
-                            };
-                        )*
-                        ::core::mem::drop(__req);
+                        #take
                         #respond
                     }
                 },
             ))
         }
     };
-    let deps = quote! { &[#(#deps),*] };
     let record = quote! {
         ::ws_core::__private::HttpRouteDef {
             origin: __ORIGIN,

@@ -54,7 +54,7 @@ use crate::settings::{MiddlewareSettings, Settings};
 /// }
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not an argument an HTTP route can take",
+    message = "`{Self}` is not an argument an `#[http_route]` or `#[ws_handler]` can take",
     label = "neither taken from the request nor injected",
     note = "taken from each request: `Request`, `Path<T>`, `Query<T>`, `Json<T>`, `Form<T>`, `Extension<T>`, `HeaderMap`, `Method`, `Uri`, `SocketAddr`, `ClientCert`, `Bytes`, `String`, `Option<E>`, `Result<E, _>`, or your own `impl FromRequest`",
     note = "injected once at start-up: `Inject<T>` (T a #[singleton], or a `dyn Trait` that one provides), `Settings<T>`, `Sender`, `Config`, `LiveConfig`"
@@ -325,7 +325,7 @@ where
 /// `Request` itself is moved out there, so its place among the arguments does not matter).
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not an argument an HTTP route can take",
+    message = "`{Self}` is not an argument an `#[http_route]` or `#[ws_handler]` can take",
     label = "neither taken from the request nor injected",
     note = "taken from each request: `Request`, `Path<T>`, `Query<T>`, `Json<T>`, `Form<T>`, `Extension<T>`, `HeaderMap`, `Method`, `Uri`, `SocketAddr`, `ClientCert`, `Bytes`, `String`, `Option<E>`, `Result<E, _>`, or your own `impl FromRequest`",
     note = "injected once at start-up: `Inject<T>` (T a #[singleton], or a `dyn Trait` that one provides), `Settings<T>`, `Sender`, `Config`, `LiveConfig`"
@@ -452,4 +452,19 @@ pub const fn request_taken_once(takes: &[bool]) {
         taken <= 1,
         "an HTTP route takes the `Request` by value once at most"
     );
+}
+
+/// Fails the build of a `#[ws_handler]` whose arguments take the request by value: the
+/// handshake's request goes on to become the connection.
+#[doc(hidden)]
+pub const fn request_not_taken(takes: &[bool]) {
+    let mut i = 0;
+    while i < takes.len() {
+        assert!(
+            !takes[i],
+            "a WebSocket handler cannot take the `Request` by value: take what it needs from the \
+             handshake (`Path<T>`, `Query<T>`, `HeaderMap`, `Extension<T>`, ...)"
+        );
+        i += 1;
+    }
 }

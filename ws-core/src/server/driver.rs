@@ -24,6 +24,7 @@ use crate::controller::Controller;
 use crate::engine::driver as engine;
 use crate::engine::outbox::{Shared, CORK_BATCH};
 use crate::future::BoxFuture;
+use crate::http::{Request, Response};
 use crate::id::{ConnId, ConnInfo};
 use crate::metrics::RouteMetrics;
 use crate::protocol::assemble::Inbound;
@@ -64,6 +65,16 @@ pub(crate) struct Setup {
 /// A controller behind a pointer: dynamic dispatch once per connection, static inside it.
 pub(crate) trait ErasedController: Send + Sync + 'static {
     fn handshake<'a>(&'a self, req: &'a mut RequestHead) -> BoxFuture<'a, Result<(), Rejection>>;
+
+    /// The handshake's last word before the upgrade, with the whole request: the
+    /// controller's `on_handshake` (and for a `#[ws_handler]`, its arguments taken first).
+    fn handshake_request<'a>(
+        &'a self,
+        req: &'a mut Request,
+    ) -> BoxFuture<'a, Result<(), Response>> {
+        Box::pin(async move { self.handshake(&mut req.head).await.map_err(Response::from) })
+    }
+
     fn serve(self: Arc<Self>, accepted: Accepted) -> BoxFuture<'static, ()>;
 }
 

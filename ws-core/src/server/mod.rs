@@ -21,6 +21,7 @@
 pub(crate) mod admission;
 mod body;
 pub(crate) mod driver;
+pub(crate) mod handler;
 mod handover;
 pub(crate) mod handshake;
 pub(crate) mod idle;

@@ -394,8 +394,8 @@ pub(crate) async fn upgrade<B>(
     // After the middleware: the controller's `on_handshake`, then the upgrade.
     let endpoint: Endpoint = Box::new(move |mut request: Request| {
         Box::pin(async move {
-            if let Err(rejection) = controller.handshake(&mut request.head).await {
-                return rejection.into();
+            if let Err(refusal) = controller.handshake_request(&mut request).await {
+                return refusal;
             }
             let accepted = Accepted {
                 on_upgrade,
