@@ -14,7 +14,7 @@
 //! inbox, through the `Sender`. A guard on those routes checks the bearer key before any body
 //! is read.
 
-use ws_core::http::{Request, StatusCode};
+use ws_core::http::{Path, Request, StatusCode};
 use ws_core::{
     http_route, middleware, ws_controller, Conn, Controller, Filter, HookResult, LiveConfig,
     Middleware, Rejection, RequestHead, Sender,
@@ -39,11 +39,11 @@ impl Controller for Inbox {
 }
 
 /// `POST /notify/{user}`: the body to every connection of `user`; 404 when none is open.
+/// Its arguments are taken from the request (the path's `{user}`, the body as text: 400 if it
+/// is not UTF-8) or injected (the `Sender`), in any order.
 #[http_route(server = "http", method = "POST", path = "/notify/{user}")]
-async fn notify(req: Request, sender: Sender) -> (StatusCode, String) {
-    let user = req.param("user").unwrap_or_default();
-    let text = String::from_utf8_lossy(req.body()).into_owned();
-    let delivery = sender.to(inbox(user)).push(text).await;
+async fn notify(Path(user): Path<String>, text: String, sender: Sender) -> (StatusCode, String) {
+    let delivery = sender.to(inbox(&user)).push(text).await;
     match delivery.queued {
         0 => (StatusCode::NOT_FOUND, format!("{user} has no open inbox\n")),
         n => (StatusCode::OK, format!("pushed to {n} connection(s)\n")),

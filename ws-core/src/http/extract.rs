@@ -1,11 +1,13 @@
-//! Arguments of an `#[http_route]` function: extractors, taken from each request
-//! ([`FromRequest`]: [`Path`], [`Query`], [`Json`], [`Form`], [`Extension`], the body, the
-//! head's parts, the peer's address and certificate, the whole [`Request`]), and values injected once at start-up (`Inject<T>`,
-//! `Settings<T>`, `Sender`, `Config`, `LiveConfig`), in any order.
+//! Arguments of an `#[http_route]` function, and of a `#[ws_handler]` after its socket:
+//! extractors, taken from each request or handshake ([`FromRequest`]: [`Path`], [`Query`],
+//! [`Json`], [`Form`], [`Extension`], the body, the head's parts, the peer's address and
+//! certificate, the whole [`Request`] for a route), and values injected once at start-up
+//! (`Inject<T>`, `Settings<T>`, `Sender`, `Config`, `LiveConfig`), in any order.
 //!
-//! The route's body has been read whole (within `max_http_body`) before any extractor runs, so
+//! A route's body has been read whole (within `max_http_body`) before any extractor runs, so
 //! every extractor borrows the request and the order of the arguments does not matter: the
-//! [`Request`] itself, taken by value, is handed over after the others have looked at it.
+//! [`Request`] itself, taken by value, is handed over after the others have looked at it. A
+//! handshake has no body; its arguments are taken before the upgrade, so a refusal answers it.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,8 +27,9 @@ use crate::push::Sender;
 use crate::request::{QueryError, Rejection};
 use crate::settings::{MiddlewareSettings, Settings};
 
-/// A value an `#[http_route]` takes from the request it answers: implement it for an
-/// extractor of your own (a session from a cookie, a user a middleware authenticated).
+/// A value an `#[http_route]` takes from the request it answers (or a `#[ws_handler]` from its
+/// handshake): implement it for an extractor of your own (a session from a cookie, a user a
+/// middleware authenticated).
 ///
 /// The body was read before the route runs, so `from_request` reads all of it through
 /// `&Request` (head, [`body`](Request::body), extensions). A rejection answers the request in
